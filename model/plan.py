@@ -1,0 +1,206 @@
+"""The plan: requirements, people and planning assumptions, keyed by named indices.
+
+A :class:`Plan` is built from validated tables (see :mod:`model.validation`)
+and never from files directly. Indices are data: locations, sectors, years and
+objectives are the ``pandas.Index`` objects :attr:`Plan.locations_index` etc.,
+taken from the plan's own tables, so a planner's plan with other sectors or
+countries works the same way as the shipped default plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import pandas as pd
+
+from model.tables import TABLES, TABLES_BY_NAME
+
+CELL = ["location_code", "sector_code", "year"]
+"""Dimensions of an allocation cell (objective shares follow the plan's split)."""
+
+
+class PlanError(ValueError):
+    """A plan cannot be built or used as asked; the message says why in planner words."""
+
+
+def _canonical(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Canonical form of a table: spec columns only, sorted by key, fresh index."""
+    spec = TABLES_BY_NAME[name]
+    out = frame.loc[:, [c for c in spec.column_names if c in frame.columns]].copy()
+    for col in spec.columns:
+        if col.name not in out.columns:
+            continue
+        if col.kind in ("money", "number"):
+            out[col.name] = pd.to_numeric(out[col.name]).astype(float)
+        elif col.kind in ("int", "year"):
+            if out[col.name].isna().any():
+                out[col.name] = out[col.name].astype("Int64")
+            else:
+                out[col.name] = out[col.name].astype("int64")
+        else:
+            out[col.name] = out[col.name].fillna("").astype(str)
+    keys = [k for k in spec.key if k in out.columns]
+    if keys and name != "settings":
+        out = out.sort_values(keys, kind="stable")
+    return out.reset_index(drop=True)
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """A response plan: every table in canonical form plus where it came from.
+
+    Attributes
+    ----------
+    tables
+        Canonical tables keyed by name (see :mod:`model.tables`). Read-only mapping.
+    source
+        Label of where the plan was read from (directory or workbook path).
+    """
+
+    tables: Mapping[str, pd.DataFrame]
+    source: str = ""
+    _fingerprint: str = field(default="", repr=False)
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def from_tables(cls, tables: Mapping[str, pd.DataFrame], source: str = "") -> Plan:
+        """Build a plan from typed tables (as returned by validation).
+
+        Raises
+        ------
+        PlanError
+            If a required table is missing.
+        """
+        canonical: dict[str, pd.DataFrame] = {}
+        for spec in TABLES:
+            if spec.name in tables:
+                canonical[spec.name] = _canonical(spec.name, tables[spec.name])
+            elif spec.required:
+                raise PlanError(f"missing table '{spec.name}'")
+        digest = hashlib.sha256()
+        for name, frame in canonical.items():
+            digest.update(name.encode())
+            digest.update(frame.to_csv(index=False, lineterminator="\n").encode())
+        return cls(MappingProxyType(canonical), source, digest.hexdigest())
+
+    # ---- identity -------------------------------------------------------------------
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the plan's canonical content: same plan, same fingerprint."""
+        return self._fingerprint
+
+    @property
+    def settings(self) -> Mapping[str, str]:
+        """Key/value settings (name, currency, source document, assumptions)."""
+        s = self.tables["settings"]
+        return MappingProxyType(dict(zip(s["key"], s["value"], strict=True)))
+
+    @property
+    def name(self) -> str:
+        """Plan title from the settings table."""
+        return self.settings.get("name", "Unnamed plan")
+
+    # ---- indices ----------------------------------------------------------------------
+    @property
+    def locations(self) -> pd.DataFrame:
+        """Locations keyed by ``location_code``: name, region, kind."""
+        return self.tables["locations"].set_index("location_code")
+
+    @property
+    def sectors(self) -> pd.DataFrame:
+        """Sectors keyed by ``sector_code``: name and IASC cluster."""
+        return self.tables["sectors"].set_index("sector_code")
+
+    @property
+    def objectives(self) -> pd.DataFrame:
+        """Strategic objectives keyed by ``objective_code``."""
+        return self.tables["objectives"].set_index("objective_code")
+
+    @property
+    def locations_index(self) -> pd.Index:
+        """Location codes in table order."""
+        return pd.Index(self.tables["locations"]["location_code"], name="location_code")
+
+    @property
+    def sectors_index(self) -> pd.Index:
+        """Sector codes in table order."""
+        return pd.Index(self.tables["sectors"]["sector_code"], name="sector_code")
+
+    @property
+    def objectives_index(self) -> pd.Index:
+        """Objective codes in table order."""
+        return pd.Index(self.tables["objectives"]["objective_code"], name="objective")
+
+    @property
+    def years(self) -> pd.Index:
+        """Years that carry requirements, ascending."""
+        return pd.Index(sorted(self.tables["requirements"]["year"].unique()), name="year")
+
+    @property
+    def regions(self) -> pd.Index:
+        """Region codes in order of first appearance."""
+        return pd.Index(pd.unique(self.tables["locations"]["region"]), name="region")
+
+    # ---- money ---------------------------------------------------------------------------
+    @property
+    def requirements(self) -> pd.DataFrame:
+        """Long requirement table with a ``region`` column added."""
+        req = self.tables["requirements"]
+        region = self.tables["locations"].set_index("location_code")["region"]
+        out = req.copy()
+        out["region"] = out["location_code"].map(region)
+        return out
+
+    def requirement_by(self, *dims: str) -> pd.Series:
+        """Total requirement in USD grouped by ``dims`` (any of the requirement columns or region).
+
+        With no dims, a one-element series holding the grand total.
+        """
+        req = self.requirements
+        if not dims:
+            return pd.Series({"total": float(req["requirements_usd"].sum())})
+        return req.groupby(list(dims), sort=True)["requirements_usd"].sum()
+
+    def cell_requirements(self) -> pd.Series:
+        """Requirement in USD per allocation cell (location, sector, year), summed over objectives.
+
+        Only cells the plan has are present: a sector not planned in a location is
+        absent (masked), not zero.
+        """
+        s = self.requirement_by(*CELL)
+        return s[s > 0]
+
+    def objective_shares(self) -> pd.DataFrame:
+        """Share of each cell's requirement per objective.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index (location_code, sector_code, year), one column per objective;
+            rows sum to 1.
+        """
+        req = self.tables["requirements"]
+        wide = req.pivot_table(
+            index=CELL, columns="objective", values="requirements_usd", aggfunc="sum", fill_value=0.0
+        )
+        wide = wide.reindex(columns=self.objectives_index, fill_value=0.0)
+        totals = wide.sum(axis=1)
+        wide = wide[totals > 0]
+        return wide.div(wide.sum(axis=1), axis=0)
+
+    # ---- people ---------------------------------------------------------------------------
+    def population(self, status: str) -> pd.Series:
+        """People (or entities) of one status per (location_code, year); absent cells omitted."""
+        pops = self.tables.get("populations")
+        if pops is None:
+            return pd.Series(dtype=float)
+        sel = pops[pops["population_status"] == status]
+        return sel.set_index(["location_code", "year"])["population"].sort_index()
+
+
+def plans_equal(a: Plan, b: Plan) -> bool:
+    """Whether two plans hold exactly the same tables (same fingerprint)."""
+    return a.fingerprint == b.fingerprint and set(a.tables) == set(b.tables)

@@ -1,0 +1,395 @@
+"""The tables a plan is made of: names, columns, types and accepted header aliases.
+
+A plan is a set of tables. In a directory each table is a CSV file named
+``<table>.csv``; in a workbook each is a sheet named ``<table>``. Headers are
+matched case-insensitively against the canonical name, the aliases used by the
+humanitarian data conventions (HDX HAPI-style names) and HXL hashtags (a row of
+``#hashtags`` directly under the header, or in place of it).
+
+This module is pure data: reading files lives in :mod:`scenarios.plan_io`,
+checking values in :mod:`model.validation`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ColumnKind = Literal["code", "text", "int", "money", "number", "origin", "severity", "year"]
+
+ORIGINS = ("source", "derived")
+"""Where a number comes from: the plan document itself, or a documented derivation."""
+
+POPULATION_STATUSES = (
+    "in_need",
+    "targeted",
+    "reached",
+    "idps",
+    "refugees",
+    "returnees",
+    "entities_targeted",
+)
+"""Values of ``population_status``.
+
+``in_need``, ``targeted`` and ``reached`` are people and must nest
+(reached <= targeted <= in need). ``idps``, ``refugees`` and ``returnees`` are
+displaced-population stocks. ``entities_targeted`` counts institutions
+(authorities, collective centres, organisations), not people.
+"""
+
+STATUS_ALIASES = {
+    # HDX HAPI population_status codes
+    "inn": "in_need",
+    "tgt": "targeted",
+    "rea": "reached",
+    "idp": "idps",
+    "ref": "refugees",
+    "ret": "returnees",
+    "people_in_need": "in_need",
+    "people_targeted": "targeted",
+    "people_reached": "reached",
+    "inneed": "in_need",
+}
+
+STATED_MEASURES = ("requirements_usd",) + tuple(f"population:{s}" for s in POPULATION_STATUSES)
+"""What a stated total can be a total of."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a plan table.
+
+    Parameters
+    ----------
+    name
+        Canonical header.
+    kind
+        How values are parsed and checked.
+    required
+        Whether the column must be present.
+    aliases
+        Other accepted headers (case-insensitive), e.g. HDX HAPI names.
+    hxl
+        Accepted HXL hashtags (attributes in any order).
+    description
+        One line for the template's instructions sheet.
+    """
+
+    name: str
+    kind: ColumnKind
+    required: bool = True
+    aliases: tuple[str, ...] = ()
+    hxl: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table of a plan: its columns, its key and whether it must exist."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    required: bool
+    description: str
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """Canonical headers in order."""
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        """Return the column spec called ``name``."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+_LOCATION = Column(
+    "location_code",
+    "code",
+    aliases=("location", "country_code", "iso3", "admin0_code", "location_iso3"),
+    hxl=("#country+code", "#adm0+code", "#country+iso3", "#loc+code"),
+    description="ISO 3166 alpha-3 code, or a user-assigned X.. code for a non-country line",
+)
+_SECTOR = Column(
+    "sector_code",
+    "code",
+    aliases=("sector", "cluster_code"),
+    hxl=("#sector+code", "#sector"),
+    description="Sector code, as listed in the sectors table",
+)
+_YEAR = Column(
+    "year",
+    "year",
+    aliases=("reference_period", "plan_year"),
+    hxl=("#date+year", "#date"),
+    description="Calendar year of the plan, e.g. 2024",
+)
+_OBJECTIVE = Column(
+    "objective",
+    "code",
+    aliases=("objective_code", "strategic_objective"),
+    hxl=("#indicator+objective", "#objective"),
+    description="Strategic objective code, as listed in the objectives table",
+)
+_ORIGIN = Column(
+    "origin",
+    "origin",
+    required=False,
+    aliases=("data_origin",),
+    hxl=("#meta+origin",),
+    description="'source' (from the plan document) or 'derived' (documented method)",
+)
+_NOTE = Column(
+    "note",
+    "text",
+    required=False,
+    aliases=("notes", "comment"),
+    hxl=("#meta+note", "#description"),
+    description="Free text: citation, derivation, caveat",
+)
+
+SETTINGS = TableSpec(
+    "settings",
+    (
+        Column("key", "code", description="Setting name"),
+        Column("value", "text", description="Setting value"),
+        _NOTE,
+    ),
+    key=("key",),
+    required=True,
+    description="Plan name, currency, source document and planning assumptions as key/value rows.",
+)
+
+OBJECTIVES = TableSpec(
+    "objectives",
+    (
+        Column("objective_code", "code", aliases=("objective",), description="e.g. SO1"),
+        Column("objective_name", "text", description="Objective title"),
+    ),
+    key=("objective_code",),
+    required=True,
+    description="Strategic objectives of the plan.",
+)
+
+LOCATIONS = TableSpec(
+    "locations",
+    (
+        _LOCATION,
+        Column(
+            "location_name",
+            "text",
+            aliases=("country_name", "name"),
+            hxl=("#country+name", "#adm0+name"),
+            description="Name shown in reports",
+        ),
+        Column(
+            "region",
+            "code",
+            aliases=("region_code",),
+            hxl=("#region+code", "#region"),
+            description="Grouping used by the plan's totals, e.g. ukraine / neighbouring",
+        ),
+        Column(
+            "kind",
+            "code",
+            required=False,
+            description="'country', or 'regional' for a non-country line (regional support)",
+        ),
+    ),
+    key=("location_code",),
+    required=True,
+    description="Places the plan covers (countries plus any non-country line).",
+)
+
+SECTORS = TableSpec(
+    "sectors",
+    (
+        _SECTOR,
+        Column(
+            "sector_name",
+            "text",
+            aliases=("name",),
+            hxl=("#sector+name",),
+            description="Name shown in reports",
+        ),
+        Column(
+            "iasc_cluster",
+            "code",
+            required=False,
+            aliases=("global_cluster_code", "cluster"),
+            hxl=("#sector+cluster",),
+            description="IASC global cluster code where one fits (SHL, WSH, HEA, PRO, ...)",
+        ),
+    ),
+    key=("sector_code",),
+    required=True,
+    description="Sectors (clusters, programme areas) of the plan.",
+)
+
+REQUIREMENTS = TableSpec(
+    "requirements",
+    (
+        _LOCATION,
+        _SECTOR,
+        _YEAR,
+        _OBJECTIVE,
+        Column(
+            "requirements_usd",
+            "money",
+            aliases=("requirement_usd", "requirements", "funding_required_usd", "value"),
+            hxl=("#value+funding+required+usd", "#value+required+usd", "#value+required"),
+            description="Money required in US dollars (no separators, no currency sign)",
+        ),
+        _ORIGIN,
+        _NOTE,
+    ),
+    key=("location_code", "sector_code", "year", "objective"),
+    required=True,
+    description="Money required per location, sector, year and strategic objective (long table).",
+)
+
+POPULATIONS = TableSpec(
+    "populations",
+    (
+        _LOCATION,
+        _YEAR,
+        Column(
+            "population_status",
+            "code",
+            aliases=("status", "population_group"),
+            hxl=("#indicator+status",),
+            description="One of: " + ", ".join(POPULATION_STATUSES),
+        ),
+        Column(
+            "population",
+            "number",
+            aliases=("people", "value", "count"),
+            hxl=("#population", "#affected"),
+            description="Number of people (or of entities for entities_targeted)",
+        ),
+        _ORIGIN,
+        _NOTE,
+    ),
+    key=("location_code", "year", "population_status"),
+    required=True,
+    description=(
+        "People in need, targeted and reached, displaced stocks and entities targeted, per "
+        "location and year. A wide layout (one column per status, e.g. in_need, targeted, or "
+        "HXL #inneed, #targeted) is also accepted."
+    ),
+)
+
+WIDE_POPULATION_HXL = {
+    "#inneed": "in_need",
+    "#targeted": "targeted",
+    "#reached": "reached",
+    "#affected+idps": "idps",
+    "#affected+refugees": "refugees",
+    "#affected+returnees": "returnees",
+}
+"""HXL hashtags for a wide populations layout, mapped to population statuses."""
+
+STATED_TOTALS = TableSpec(
+    "stated_totals",
+    (
+        Column("figure", "code", description="Identifier of the stated figure"),
+        Column(
+            "measure",
+            "code",
+            description="requirements_usd, or population:<status> (e.g. population:targeted)",
+        ),
+        Column("objective", "code", required=False, description="Filter; empty = all"),
+        Column("region", "code", required=False, description="Filter; empty = all"),
+        Column(
+            "location_code", "code", required=False, aliases=("location",), description="Filter"
+        ),
+        Column("sector_code", "code", required=False, aliases=("sector",), description="Filter"),
+        Column("year", "year", required=False, description="Filter; empty = all years"),
+        Column("value", "number", description="The figure as the document states it"),
+        Column(
+            "precision",
+            "number",
+            required=False,
+            description="Unit of the last stated digit (1 = exact; 100000 for '$225.4m')",
+        ),
+        Column(
+            "on_mismatch",
+            "severity",
+            required=False,
+            description="'error' (default) or 'warn' for a known contradiction of the document",
+        ),
+        Column("section", "text", required=False, description="Where the document states it"),
+        _NOTE,
+    ),
+    key=("figure",),
+    required=False,
+    description=(
+        "Totals the plan document states, checked against the sums of the tables: "
+        "a sum agrees when the stated value is the sum rounded or truncated to 'precision'."
+    ),
+)
+
+UNIT_COSTS = TableSpec(
+    "unit_costs",
+    (
+        _LOCATION,
+        _SECTOR,
+        Column(
+            "unit_cost_usd",
+            "money",
+            aliases=("cost_per_person_usd",),
+            hxl=("#value+cost+person+usd",),
+            description="US dollars per person reached by the first tranche of the requirement",
+        ),
+        Column(
+            "weight",
+            "number",
+            required=False,
+            description="Priority weight (severity/vulnerability); default 1",
+        ),
+        _ORIGIN,
+        _NOTE,
+    ),
+    key=("location_code", "sector_code"),
+    required=False,
+    description="Unit cost per person reached, per location and sector (planning assumption).",
+)
+
+COST_CURVE = TableSpec(
+    "cost_curve",
+    (
+        Column("tranche", "int", description="1, 2, 3 ... in order of rising cost"),
+        Column(
+            "share_of_requirement",
+            "number",
+            description="Share of a cell's requirement in this tranche; shares sum to 1",
+        ),
+        Column(
+            "cost_factor",
+            "number",
+            description="Multiplier on the unit cost in this tranche (non-decreasing)",
+        ),
+        _NOTE,
+    ),
+    key=("tranche",),
+    required=False,
+    description="Diminishing returns: successive tranches of a requirement reach people at rising cost.",
+)
+
+TABLES: tuple[TableSpec, ...] = (
+    SETTINGS,
+    OBJECTIVES,
+    LOCATIONS,
+    SECTORS,
+    REQUIREMENTS,
+    POPULATIONS,
+    STATED_TOTALS,
+    UNIT_COSTS,
+    COST_CURVE,
+)
+"""Every table a plan may hold, in the order files and sheets are written."""
+
+TABLES_BY_NAME = {t.name: t for t in TABLES}

@@ -1,0 +1,159 @@
+"""Reading plans from files: a directory of CSV files or one .xlsx workbook.
+
+This is the one place plan files are opened. Reading keeps every cell as text
+and remembers the row it came from, so that validation can name file, row and
+column for every problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from model.plan import Plan
+from model.tables import TABLES_BY_NAME
+from model.validation import RawTable, ValidationResult, validate_tables
+
+DEFAULT_PLAN_DIR = Path(__file__).resolve().parent / "default_plan"
+"""The shipped default plan: IOM Strategic Response Plan, Ukraine and Neighbouring Countries."""
+
+INSTRUCTION_SHEETS = {"instructions", "readme", "read me", "about"}
+
+
+class PlanReadError(Exception):
+    """A plan file cannot be read at all (missing, not a table, corrupted)."""
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedPlan:
+    """Outcome of loading a plan: the validation result and, when valid, the plan."""
+
+    validation: ValidationResult
+    plan: Plan | None
+    path: Path
+
+
+def _is_hashtag_row(cells: list[str]) -> bool:
+    filled = [c.strip() for c in cells if c.strip()]
+    return bool(filled) and all(c.startswith("#") for c in filled)
+
+
+def _raw_from_rows(name: str, source: str, rows: list[list[str]]) -> RawTable:
+    """Split header, optional HXL hashtag row and data rows (row numbers from 1)."""
+    numbered = [(i + 1, r) for i, r in enumerate(rows)]
+    numbered = [(n, r) for n, r in numbered if any(c.strip() for c in r)]
+    if not numbered:
+        raise PlanReadError(f"{source}: the table is empty (no header row)")
+    _, header = numbered[0]
+    rest = numbered[1:]
+    hashtags: tuple[str, ...] | None = None
+    if _is_hashtag_row(header) and rest and not _is_hashtag_row(rest[0][1]):
+        hashtags, header_cells = tuple(header), tuple("" for _ in header)
+    elif rest and _is_hashtag_row(rest[0][1]):
+        hashtags, header_cells = tuple(rest[0][1]), tuple(header)
+        rest = rest[1:]
+    else:
+        header_cells = tuple(header)
+    width = max([len(header_cells)] + [len(r) for _, r in rest])
+    header_cells = header_cells + ("",) * (width - len(header_cells))
+    if hashtags is not None:
+        hashtags = hashtags + ("",) * (width - len(hashtags))
+    data = tuple(tuple(r) + ("",) * (width - len(r)) for _, r in rest)
+    return RawTable(name, source, header_cells, hashtags, data, tuple(n for n, _ in rest))
+
+
+def _read_csv(path: Path, label: str) -> RawTable:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError as exc:
+        raise PlanReadError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except csv.Error as exc:
+        raise PlanReadError(f"{label}: malformed CSV ({exc})") from exc
+    except OSError as exc:
+        raise PlanReadError(f"{label}: cannot read ({exc.strerror})") from exc
+    return _raw_from_rows(path.stem, label, rows)
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _read_workbook(path: Path) -> dict[str, RawTable]:
+    import openpyxl  # local import: only workbook users pay for it
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise PlanReadError(f"{path}: not a readable .xlsx workbook ({exc})") from exc
+    tables: dict[str, RawTable] = {}
+    try:
+        for ws in wb.worksheets:
+            name = ws.title.strip()
+            if name.lower() in INSTRUCTION_SHEETS:
+                continue
+            rows = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+            tables[name.lower()] = _raw_from_rows(name.lower(), f"{path.name} [sheet {name}]", rows)
+    finally:
+        wb.close()
+    return tables
+
+
+def read_raw_tables(path: Path) -> dict[str, RawTable]:
+    """Read every table of a plan as text.
+
+    Parameters
+    ----------
+    path
+        A directory holding ``<table>.csv`` files, or an ``.xlsx`` workbook with one
+        sheet per table (an ``instructions`` sheet is skipped).
+
+    Raises
+    ------
+    PlanReadError
+        When the path does not exist or a file cannot be read as a table.
+    """
+    if not path.exists():
+        raise PlanReadError(f"{path}: no such file or directory")
+    if path.is_dir():
+        files = sorted(path.glob("*.csv"))
+        if not files:
+            raise PlanReadError(
+                f"{path}: no CSV tables here (expected {', '.join(TABLES_BY_NAME)} as .csv)"
+            )
+        return {f.stem.lower(): _read_csv(f, str(f)) for f in files}
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return _read_workbook(path)
+    raise PlanReadError(f"{path}: a plan is a directory of CSV files or an .xlsx workbook")
+
+
+def load_plan(path: Path | str | None = None) -> LoadedPlan:
+    """Read and validate a plan; build it when there is no error.
+
+    Parameters
+    ----------
+    path
+        Plan directory or workbook; ``None`` for the shipped default plan.
+
+    Raises
+    ------
+    PlanReadError
+        When the files cannot be read at all (validation problems do not raise:
+        they are in ``LoadedPlan.validation``).
+    """
+    p = DEFAULT_PLAN_DIR if path is None else Path(path)
+    raw = read_raw_tables(p)
+    result = validate_tables(raw)
+    plan = Plan.from_tables(result.tables, source=str(p)) if result.ok else None
+    return LoadedPlan(result, plan, p)
