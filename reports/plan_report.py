@@ -1,0 +1,130 @@
+"""What a planner reads about a plan: totals laid out like the document's tables, and exports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pandas as pd
+
+from model.plan import Plan
+from model.validation import Problem, ValidationResult
+from reports.plan_files import render_csv
+
+EXPORT_COLUMNS = [
+    "location_code",
+    "sector_code",
+    "year",
+    "objective",
+    "requirements_usd",
+    "origin",
+    "region",
+]
+
+
+def _money(value: float) -> str:
+    return f"${value:,.0f}"
+
+
+def _table(frame: pd.DataFrame, money: bool = True) -> str:
+    shown = frame.map(_money if money else (lambda v: f"{v:,.0f}"))
+    return shown.to_string()
+
+
+def render_plan_summary(plan: Plan, warnings: Sequence[Problem] = ()) -> str:
+    """Totals by objective, region, year and country, in the document's layout.
+
+    Returns plain text: the objective x region x year panel, totals per region
+    and year, requirement per location and year, people per location for the
+    first year, and the count of validation warnings.
+    """
+    req = plan.requirements
+    out = [plan.name, f"source: {plan.source}", f"fingerprint: {plan.fingerprint[:16]}", ""]
+    grand = req["requirements_usd"].sum()
+    out.append(f"Total requirement {plan.years[0]}-{plan.years[-1]}: {_money(grand)}")
+    out.append("")
+    out.append("Requirement by objective, region and year (USD)")
+    panel = req.pivot_table(
+        index=["objective", "region"], columns="year", values="requirements_usd", aggfunc="sum"
+    )
+    panel["total"] = panel.sum(axis=1)
+    out.append(_table(panel))
+    out.append("")
+    by_obj = req.pivot_table(index="objective", columns="year", values="requirements_usd",
+                             aggfunc="sum")
+    by_obj["total"] = by_obj.sum(axis=1)
+    out.append("Requirement by objective and year (USD)")
+    out.append(_table(by_obj))
+    out.append("")
+    by_region = req.pivot_table(index="region", columns="year", values="requirements_usd",
+                                aggfunc="sum")
+    by_region.loc["total"] = by_region.sum()
+    out.append("Requirement by region and year (USD)")
+    out.append(_table(by_region))
+    out.append("")
+    by_loc = req.pivot_table(index="location_code", columns="year", values="requirements_usd",
+                             aggfunc="sum")
+    names = plan.locations["location_name"]
+    by_loc = by_loc.loc[by_loc[by_loc.columns[0]].sort_values(ascending=False).index]
+    by_loc.index = [f"{c} {names.get(c, '')}" for c in by_loc.index]
+    out.append("Requirement by location and year (USD)")
+    out.append(_table(by_loc))
+    out.append("")
+    pops = plan.tables.get("populations")
+    if pops is not None and not pops.empty:
+        first = plan.years[0]
+        wide = pops[pops["year"] == first].pivot_table(
+            index="location_code", columns="population_status", values="population",
+            aggfunc="sum"
+        )
+        order = [c for c in ("in_need", "targeted", "reached", "entities_targeted", "idps",
+                             "refugees", "returnees") if c in wide.columns]
+        wide = wide[order].fillna(0.0)
+        wide.loc["total"] = wide.sum()
+        out.append(f"People per location, {first}")
+        out.append(_table(wide, money=False))
+        out.append("")
+    origin = req.groupby("origin")["requirements_usd"].agg(["size", "sum"])
+    parts = [f"{k}: {int(r['size'])} cells, {_money(r['sum'])}" for k, r in origin.iterrows()]
+    out.append("Origin of the cells: " + "; ".join(parts))
+    if warnings:
+        out.append(f"{len(warnings)} warning(s): run `reachplan validate` to read them")
+    return "\n".join(out) + "\n"
+
+
+def export_frame(plan: Plan, table: str = "requirements") -> pd.DataFrame:
+    """The long table to export: requirements (with region) or any other plan table."""
+    if table == "requirements":
+        return plan.requirements[EXPORT_COLUMNS + ["note"]]
+    return plan.tables[table]
+
+
+def render_export(plan: Plan, fmt: str = "csv", table: str = "requirements",
+                  hxl: bool = False) -> str:
+    """CSV (optionally with an HXL hashtag row) or JSON records of one plan table."""
+    frame = export_frame(plan, table)
+    if fmt == "json":
+        records = json.loads(frame.to_json(orient="records"))
+        return json.dumps(records, indent=1) + "\n"
+    return render_csv(frame, hxl=hxl, name=table)
+
+
+def render_validation(result: ValidationResult, label: str) -> str:
+    """Every error and warning, one per line, then a one-line verdict."""
+    lines = [f"error: {p}" for p in result.errors] + [f"warning: {p}" for p in result.warnings]
+    if result.ok:
+        lines.append(f"{label}: valid ({len(result.warnings)} warning(s))")
+    else:
+        lines.append(
+            f"{label}: INVALID - {len(result.errors)} error(s), {len(result.warnings)} warning(s)"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def validation_json(result: ValidationResult, label: str) -> str:
+    """Machine-readable validation outcome."""
+    def rec(p: Problem) -> dict[str, object]:
+        return {"severity": p.severity, "file": p.source, "row": p.row, "column": p.column,
+                "message": p.message}
+    return json.dumps({"plan": label, "valid": result.ok,
+                       "problems": [rec(p) for p in result.problems]}, indent=1) + "\n"
