@@ -1,0 +1,95 @@
+"""Reading plans: CSV folders, workbooks, HXL rows, HAPI headers, and the template round trip."""
+
+import shutil
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from model.plan import Plan, plans_equal
+from reports.plan_files import write_plan_tables
+from reports.template import write_template
+from scenarios.plan_io import DEFAULT_PLAN_DIR, PlanReadError, load_plan
+
+
+@pytest.fixture(scope="module")
+def default_plan():
+    loaded = load_plan()
+    assert loaded.plan is not None
+    return loaded.plan
+
+
+def test_default_plan_round_trips_through_the_template(default_plan, tmp_path):
+    write_template(default_plan.tables, tmp_path)
+    from_csv = load_plan(tmp_path)
+    from_xlsx = load_plan(tmp_path / "plan.xlsx")
+    assert from_csv.plan is not None and from_xlsx.plan is not None
+    assert plans_equal(from_csv.plan, default_plan)
+    assert plans_equal(from_xlsx.plan, default_plan)
+    for name, frame in default_plan.tables.items():
+        pd.testing.assert_frame_equal(from_xlsx.plan.tables[name], frame)
+
+
+def test_formula_looking_text_stays_text(tiny, tmp_path):
+    tiny["locations"].loc[0, "location_name"] = "=HYPERLINK(\"http://x\")"
+    plan = Plan.from_tables(tiny)
+    write_template(plan.tables, tmp_path)
+    wb = openpyxl.load_workbook(tmp_path / "plan.xlsx")
+    ws = wb["locations"]
+    cells = [c for row in ws.iter_rows() for c in row if c.value and str(c.value).startswith("=")]
+    assert cells and all(c.data_type == "s" for c in cells)
+    loaded = load_plan(tmp_path / "plan.xlsx")
+    assert loaded.plan is not None
+    assert "=HYPERLINK" in loaded.plan.locations.loc["POL", "location_name"]
+    assert "instructions" in wb.sheetnames
+
+
+def test_hxl_hashtag_row_and_hapi_headers(tiny, tmp_path):
+    plan = Plan.from_tables(tiny)
+    write_plan_tables(plan.tables, tmp_path)
+    req = plan.tables["requirements"]
+    with open(tmp_path / "requirements.csv", "w") as fh:
+        fh.write("Country,Cluster,Period,Objective,Amount\n")
+        fh.write("#country+code,#sector+code,#date+year,#indicator+objective,"
+                 "#value+funding+required+usd\n")
+        for r in req.itertuples():
+            fh.write(f"{r.location_code},{r.sector_code},{r.year},{r.objective},"
+                     f"{r.requirements_usd}\n")
+    with open(tmp_path / "populations.csv", "w") as fh:
+        fh.write("location_code,reference_period,In need,Targeted\n")
+        fh.write("#country+code,#date+year,#inneed,#targeted\n")
+        fh.write("POL,2024,1000,400\nMDA,2024,500,300\n")
+    loaded = load_plan(tmp_path)
+    assert loaded.validation.ok, [str(p) for p in loaded.validation.problems]
+    assert loaded.plan is not None
+    assert loaded.plan.cell_requirements().equals(plan.cell_requirements())
+    assert loaded.plan.population("targeted").equals(plan.population("targeted"))
+
+
+def test_missing_path_and_wrong_file_kind(tmp_path):
+    with pytest.raises(PlanReadError, match="no such file"):
+        load_plan(tmp_path / "nope")
+    (tmp_path / "plan.txt").write_text("x")
+    with pytest.raises(PlanReadError, match="directory of CSV files or an .xlsx"):
+        load_plan(tmp_path / "plan.txt")
+    (tmp_path / "broken.xlsx").write_bytes(b"not a zip")
+    with pytest.raises(PlanReadError, match="broken.xlsx"):
+        load_plan(tmp_path / "broken.xlsx")
+
+
+def test_errors_name_file_row_and_column(tmp_path):
+    shutil.copytree(DEFAULT_PLAN_DIR, tmp_path / "p", ignore=shutil.ignore_patterns("source"))
+    path = tmp_path / "p" / "requirements.csv"
+    lines = path.read_text().splitlines()
+    cells = lines[6].split(",")
+    cells[4] = "-12"
+    lines[6] = ",".join(cells)
+    cells = lines[9].split(",")
+    cells[0] = "ZZZ"
+    lines[9] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    loaded = load_plan(tmp_path / "p")
+    messages = [str(p) for p in loaded.validation.errors]
+    assert f"{path}, row 7, column requirements_usd: negative value -12" in messages
+    assert f"{path}, row 10, column location_code: unknown location code 'ZZZ'" in messages
+    assert loaded.plan is None
