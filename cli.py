@@ -137,12 +137,18 @@ def plan_show(plan_path: Path | None) -> None:
 
 @plan.command("export")
 @PLAN_ARG
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
-              show_default=True)
-@click.option("--table", default="requirements", show_default=True,
-              type=click.Choice(["requirements", "populations", "locations", "sectors",
-                                 "objectives", "stated_totals"]),
-              help="Which table to print.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
+@click.option(
+    "--table",
+    default="requirements",
+    show_default=True,
+    type=click.Choice(
+        ["requirements", "populations", "locations", "sectors", "objectives", "stated_totals"]
+    ),
+    help="Which table to print.",
+)
 @click.option("--hxl", is_flag=True, help="Add an HXL hashtag row under the CSV header.")
 def plan_export(plan_path: Path | None, fmt: str, table: str, hxl: bool) -> None:
     """Print a plan table, one row per cell, so any margin can be recomputed.

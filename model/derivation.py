@@ -1,4 +1,4 @@
-"""Derive a full plan (every location x sector x year x objective cell) from a plan document's tables.
+"""Derive every cell of a plan (location x sector x year x objective) from a document's tables.
 
 Response plans publish margins, not cells: requirements by objective, region and
 year; a sector table per region for the first year (with tick marks for the
@@ -185,7 +185,9 @@ def derive_requirements(doc: DocumentTables) -> pd.DataFrame:
                             "objective": o,
                             "requirements_usd": value,
                             "origin": "source" if single else "derived",
-                            "note": _note(len(ticks[s]) == 1, len(by_location.index) == 1, len(ticks[s])),
+                            "note": _note(
+                                len(ticks[s]) == 1, len(by_location.index) == 1, len(ticks[s])
+                            ),
                         }
                     )
         first_year_blocks[str(region)] = pd.DataFrame(block)
@@ -213,7 +215,15 @@ def derive_requirements(doc: DocumentTables) -> pd.DataFrame:
                 frame["requirements_usd"] = frame["requirements_usd"].round(2)
             records.extend(frame.to_dict("records"))
     out = pd.DataFrame.from_records(records)
-    cols = ["location_code", "sector_code", "year", "objective", "requirements_usd", "origin", "note"]
+    cols = [
+        "location_code",
+        "sector_code",
+        "year",
+        "objective",
+        "requirements_usd",
+        "origin",
+        "note",
+    ]
     return out[cols].sort_values(cols[:4]).reset_index(drop=True)
 
 
@@ -252,7 +262,9 @@ def derive_populations(doc: DocumentTables, requirements: pd.DataFrame) -> pd.Da
     key = doc.key_figures
     for loc in people_locations:
         t = targets.loc[loc]
-        rows.append(_pop(loc, first, "targeted", float(t["people_targeted"]), "source", str(t["note"])))
+        rows.append(
+            _pop(loc, first, "targeted", float(t["people_targeted"]), "source", str(t["note"]))
+        )
         if not _blank(t["entities_targeted"]):
             rows.append(
                 _pop(loc, first, "entities_targeted", float(t["entities_targeted"]), "source", "")
@@ -284,8 +296,14 @@ def derive_populations(doc: DocumentTables, requirements: pd.DataFrame) -> pd.Da
             continue
         if not _blank(fig["location_code"]):
             rows.append(
-                _pop(fig["location_code"], int(fig["year"]), status, float(fig["value"]), "source",
-                     f"{fig['note']} (as of {fig['as_of']})")
+                _pop(
+                    fig["location_code"],
+                    int(fig["year"]),
+                    status,
+                    float(fig["value"]),
+                    "source",
+                    f"{fig['note']} (as of {fig['as_of']})",
+                )
             )
         elif status == "in_need" and not _blank(fig["region"]):
             region_locs = [
@@ -310,8 +328,14 @@ def derive_populations(doc: DocumentTables, requirements: pd.DataFrame) -> pd.Da
     for c in people_locations:
         if c in stocks.index:
             rows.append(
-                _pop(c, first, "refugees", float(stocks[c]), "derived",
-                     "refugees from Ukraine recorded in the country, end of 2023 (UNHCR)")
+                _pop(
+                    c,
+                    first,
+                    "refugees",
+                    float(stocks[c]),
+                    "derived",
+                    "refugees from Ukraine recorded in the country, end of 2023 (UNHCR)",
+                )
             )
     pops = pd.DataFrame.from_records(rows)
     need = pops[pops["population_status"] == "in_need"].set_index("location_code")["population"]
@@ -320,20 +344,34 @@ def derive_populations(doc: DocumentTables, requirements: pd.DataFrame) -> pd.Da
     for year in years[1:]:
         for c in people_locations:
             later.append(
-                _pop(c, year, "in_need", float(need[c]), "derived",
-                     f"{first} figure carried forward (needs expected to remain large)")
+                _pop(
+                    c,
+                    year,
+                    "in_need",
+                    float(need[c]),
+                    "derived",
+                    f"{first} figure carried forward (needs expected to remain large)",
+                )
             )
             base = targets.loc[c, "people_targeted"]
             ratio = req_loc_year[(c, year)] / req_loc_year[(c, first)]
             later.append(
-                _pop(c, year, "targeted", float(min(round(float(base) * ratio), need[c])),
-                     "derived", f"{first} target scaled by the location's requirement {year}/{first}")
+                _pop(
+                    c,
+                    year,
+                    "targeted",
+                    float(min(round(float(base) * ratio), need[c])),
+                    "derived",
+                    f"{first} target scaled by the location's requirement {year}/{first}",
+                )
             )
     out = pd.concat([pops, pd.DataFrame.from_records(later)], ignore_index=True)
     return out.sort_values(["location_code", "year", "population_status"]).reset_index(drop=True)
 
 
-def _pop(loc: str, year: int, status: str, value: float, origin: str, note: str) -> dict[str, object]:
+def _pop(
+    loc: str, year: int, status: str, value: float, origin: str, note: str
+) -> dict[str, object]:
     return {
         "location_code": loc,
         "year": year,
@@ -353,8 +391,15 @@ def stated_totals(doc: DocumentTables, tables: Mapping[str, pd.DataFrame]) -> pd
     """
     rows: list[dict[str, object]] = []
 
-    def add(figure: str, measure: str, value: float, precision: float, section: str, note: str,
-            **filters: object) -> None:
+    def add(
+        figure: str,
+        measure: str,
+        value: float,
+        precision: float,
+        section: str,
+        note: str,
+        **filters: object,
+    ) -> None:
         rec: dict[str, object] = {
             "figure": figure,
             "measure": measure,
@@ -372,35 +417,71 @@ def stated_totals(doc: DocumentTables, tables: Mapping[str, pd.DataFrame]) -> pd
         rows.append(rec)
 
     for _, r in doc.objective_region_year.iterrows():
-        add(f"{r['objective']}_{r['region']}_{r['year']}".lower(), "requirements_usd",
-            float(r["requirements_usd"]), 1.0, str(r["section"]), "",
-            objective=r["objective"], region=r["region"], year=int(r["year"]))
+        add(
+            f"{r['objective']}_{r['region']}_{r['year']}".lower(),
+            "requirements_usd",
+            float(r["requirements_usd"]),
+            1.0,
+            str(r["section"]),
+            "",
+            objective=r["objective"],
+            region=r["region"],
+            year=int(r["year"]),
+        )
     for _, r in doc.headline_figures.iterrows():
-        add(str(r["figure"]), "requirements_usd", float(r["value"]), float(r["precision"]),
-            str(r["section"]), str(r["note"]),
+        add(
+            str(r["figure"]),
+            "requirements_usd",
+            float(r["value"]),
+            float(r["precision"]),
+            str(r["section"]),
+            str(r["note"]),
             objective="" if _blank(r["objective"]) else r["objective"],
             region="" if _blank(r["region"]) else r["region"],
-            year=None if _blank(r["year"]) else int(r["year"]))
+            year=None if _blank(r["year"]) else int(r["year"]),
+        )
     first_year = int(doc.objective_region_year["year"].min())
     for _, r in doc.country_requirements.iterrows():
         if _blank(r["requirements_usd"]):
             continue
-        add(f"country_{r['location_code']}_{first_year}".lower(), "requirements_usd",
-            float(r["requirements_usd"]), 1.0, str(r["section"]), str(r["note"]),
-            location_code=r["location_code"], year=first_year)
+        add(
+            f"country_{r['location_code']}_{first_year}".lower(),
+            "requirements_usd",
+            float(r["requirements_usd"]),
+            1.0,
+            str(r["section"]),
+            str(r["note"]),
+            location_code=r["location_code"],
+            year=first_year,
+        )
     for _, r in doc.sector_requirements.iterrows():
-        add(f"sector_{r['region']}_{r['sector_code']}_{first_year}".lower(), "requirements_usd",
-            float(r["requirements_usd"]), 1.0, str(r["section"]), str(r["sector_name"]),
-            region=r["region"], sector_code=r["sector_code"], year=first_year)
+        add(
+            f"sector_{r['region']}_{r['sector_code']}_{first_year}".lower(),
+            "requirements_usd",
+            float(r["requirements_usd"]),
+            1.0,
+            str(r["section"]),
+            str(r["sector_name"]),
+            region=r["region"],
+            sector_code=r["sector_code"],
+            year=first_year,
+        )
     for _, r in doc.key_figures.iterrows():
         # location figures are table rows themselves; Europe-wide refugees are not a table total
         if not _blank(r["location_code"]) or r["population_status"] == "refugees":
             continue
         value = float(r["value"])
         precision = 100_000.0 if value >= 1_000_000 and value % 100_000 == 0 else 1.0
-        add(str(r["figure"]), f"population:{r['population_status']}", value, precision,
-            str(r["section"]), str(r["note"]),
-            region="" if _blank(r["region"]) else r["region"], year=int(r["year"]))
+        add(
+            str(r["figure"]),
+            f"population:{r['population_status']}",
+            value,
+            precision,
+            str(r["section"]),
+            str(r["note"]),
+            region="" if _blank(r["region"]) else r["region"],
+            year=int(r["year"]),
+        )
     frame = pd.DataFrame.from_records(rows)
     on_mismatch = []
     for _, rec in frame.iterrows():
@@ -411,8 +492,20 @@ def stated_totals(doc: DocumentTables, tables: Mapping[str, pd.DataFrame]) -> pd
         on_mismatch.append("error" if agrees else "warn")
     frame["on_mismatch"] = on_mismatch
     frame["year"] = frame["year"].astype("Int64")
-    cols = ["figure", "measure", "objective", "region", "location_code", "sector_code", "year",
-            "value", "precision", "on_mismatch", "section", "note"]
+    cols = [
+        "figure",
+        "measure",
+        "objective",
+        "region",
+        "location_code",
+        "sector_code",
+        "year",
+        "value",
+        "precision",
+        "on_mismatch",
+        "section",
+        "note",
+    ]
     return frame[cols]
 
 
@@ -420,10 +513,9 @@ def derive_plan(doc: DocumentTables) -> dict[str, pd.DataFrame]:
     """Every table of the plan, derived from the document's tables."""
     requirements = derive_requirements(doc)
     locations = doc.country_requirements[["location_code", "location_name", "region", "kind"]]
-    names = (
-        doc.sector_requirements.drop_duplicates("sector_code")
-        .set_index("sector_code")["sector_name"]
-    )
+    names = doc.sector_requirements.drop_duplicates("sector_code").set_index("sector_code")[
+        "sector_name"
+    ]
     sectors = doc.sectors.copy()
     sectors["sector_name"] = sectors["sector_code"].map(names)
     sectors = sectors[["sector_code", "sector_name", "iasc_cluster"]].fillna("")

@@ -103,7 +103,9 @@ def ipf(
     raise FittingError(f"no convergence after {max_iter} sweeps (largest gap {worst:.3g})")
 
 
-def _fit_two_margins(seed: FloatArray, rows: FloatArray, cols: FloatArray, atol: float) -> FloatArray:
+def _fit_two_margins(
+    seed: FloatArray, rows: FloatArray, cols: FloatArray, atol: float
+) -> FloatArray:
     """The IPF fixed point of a two-way table, found by Newton's method on the dual.
 
     IPF converges to the table closest to ``seed`` in Kullback-Leibler
@@ -146,8 +148,14 @@ def _fit_two_margins(seed: FloatArray, rows: FloatArray, cols: FloatArray, atol:
         return h / total
 
     x = np.zeros(k + l_ - 1)
-    result = minimize(fun, x, jac=jac, hess=hess, method="trust-exact",
-                      options={"gtol": atol / total * 1e-3, "maxiter": 2000})
+    result = minimize(
+        fun,
+        x,
+        jac=jac,
+        hess=hess,
+        method="trust-exact",
+        options={"gtol": atol / total * 1e-3, "maxiter": 2000},
+    )
     fitted = table_of(result.x)
     # polish: a few plain IPF sweeps from the Newton point converge fast
     for _ in range(1000):

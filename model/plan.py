@@ -184,7 +184,11 @@ class Plan:
         """
         req = self.tables["requirements"]
         wide = req.pivot_table(
-            index=CELL, columns="objective", values="requirements_usd", aggfunc="sum", fill_value=0.0
+            index=CELL,
+            columns="objective",
+            values="requirements_usd",
+            aggfunc="sum",
+            fill_value=0.0,
         )
         wide = wide.reindex(columns=self.objectives_index, fill_value=0.0)
         totals = wide.sum(axis=1)

@@ -376,7 +376,9 @@ COST_CURVE = TableSpec(
     ),
     key=("tranche",),
     required=False,
-    description="Diminishing returns: successive tranches of a requirement reach people at rising cost.",
+    description=(
+        "Diminishing returns: successive tranches of a requirement reach people at rising cost."
+    ),
 )
 
 TABLES: tuple[TableSpec, ...] = (

@@ -217,9 +217,7 @@ def _parse_cell(
             )
             return None
         if value < 0:
-            problems.append(
-                Problem("error", table.source, f"negative value {text}", row, col.name)
-            )
+            problems.append(Problem("error", table.source, f"negative value {text}", row, col.name))
             return None
         return value
     if kind in ("int", "year"):
@@ -397,9 +395,7 @@ def stated_total_agrees(computed: float, stated: float, precision: float) -> boo
     return any(abs(stated - c) < 0.5 for c in (rounded, truncated))
 
 
-def compute_stated(
-    tables: Mapping[str, pd.DataFrame], rec: Mapping[str, object]
-) -> float | None:
+def compute_stated(tables: Mapping[str, pd.DataFrame], rec: Mapping[str, object]) -> float | None:
     """Sum the tables over the filters of one stated-total record.
 
     Returns ``None`` when the measure is unknown.
@@ -493,7 +489,11 @@ def _check_nesting(populations: pd.DataFrame, source: str) -> list[Problem]:
     )
     rows = people.set_index(["location_code", "year", "population_status"])["_row"]
     for (loc, year), rec in wide.iterrows():
-        for small, big in (("reached", "targeted"), ("targeted", "in_need"), ("reached", "in_need")):
+        for small, big in (
+            ("reached", "targeted"),
+            ("targeted", "in_need"),
+            ("reached", "in_need"),
+        ):
             if small not in rec or big not in rec:
                 continue
             if pd.isna(rec[small]) or pd.isna(rec[big]):
@@ -636,8 +636,7 @@ def validate_tables(raw: Mapping[str, RawTable]) -> ValidationResult:
                 Problem(
                     "error",
                     src,
-                    "cost factors must not fall from one tranche to the next "
-                    "(returns diminish)",
+                    "cost factors must not fall from one tranche to the next (returns diminish)",
                     None,
                     "cost_factor",
                 )

@@ -64,7 +64,7 @@ def write_text_atomic(path: Path, text: str | bytes) -> None:
 
 
 def write_plan_tables(tables: Mapping[str, pd.DataFrame], directory: Path) -> list[Path]:
-    """Write each table as ``<name>.csv`` in ``directory`` (canonical columns, file order of TABLES).
+    """Write each table as ``<name>.csv`` in ``directory`` (canonical columns, TABLES order).
 
     Returns the paths written.
     """

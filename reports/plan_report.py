@@ -50,20 +50,23 @@ def render_plan_summary(plan: Plan, warnings: Sequence[Problem] = ()) -> str:
     panel["total"] = panel.sum(axis=1)
     out.append(_table(panel))
     out.append("")
-    by_obj = req.pivot_table(index="objective", columns="year", values="requirements_usd",
-                             aggfunc="sum")
+    by_obj = req.pivot_table(
+        index="objective", columns="year", values="requirements_usd", aggfunc="sum"
+    )
     by_obj["total"] = by_obj.sum(axis=1)
     out.append("Requirement by objective and year (USD)")
     out.append(_table(by_obj))
     out.append("")
-    by_region = req.pivot_table(index="region", columns="year", values="requirements_usd",
-                                aggfunc="sum")
+    by_region = req.pivot_table(
+        index="region", columns="year", values="requirements_usd", aggfunc="sum"
+    )
     by_region.loc["total"] = by_region.sum()
     out.append("Requirement by region and year (USD)")
     out.append(_table(by_region))
     out.append("")
-    by_loc = req.pivot_table(index="location_code", columns="year", values="requirements_usd",
-                             aggfunc="sum")
+    by_loc = req.pivot_table(
+        index="location_code", columns="year", values="requirements_usd", aggfunc="sum"
+    )
     names = plan.locations["location_name"]
     by_loc = by_loc.loc[by_loc[by_loc.columns[0]].sort_values(ascending=False).index]
     by_loc.index = [f"{c} {names.get(c, '')}" for c in by_loc.index]
@@ -74,11 +77,21 @@ def render_plan_summary(plan: Plan, warnings: Sequence[Problem] = ()) -> str:
     if pops is not None and not pops.empty:
         first = plan.years[0]
         wide = pops[pops["year"] == first].pivot_table(
-            index="location_code", columns="population_status", values="population",
-            aggfunc="sum"
+            index="location_code", columns="population_status", values="population", aggfunc="sum"
         )
-        order = [c for c in ("in_need", "targeted", "reached", "entities_targeted", "idps",
-                             "refugees", "returnees") if c in wide.columns]
+        order = [
+            c
+            for c in (
+                "in_need",
+                "targeted",
+                "reached",
+                "entities_targeted",
+                "idps",
+                "refugees",
+                "returnees",
+            )
+            if c in wide.columns
+        ]
         wide = wide[order].fillna(0.0)
         wide.loc["total"] = wide.sum()
         out.append(f"People per location, {first}")
@@ -99,8 +112,9 @@ def export_frame(plan: Plan, table: str = "requirements") -> pd.DataFrame:
     return plan.tables[table]
 
 
-def render_export(plan: Plan, fmt: str = "csv", table: str = "requirements",
-                  hxl: bool = False) -> str:
+def render_export(
+    plan: Plan, fmt: str = "csv", table: str = "requirements", hxl: bool = False
+) -> str:
     """CSV (optionally with an HXL hashtag row) or JSON records of one plan table."""
     frame = export_frame(plan, table)
     if fmt == "json":
@@ -123,8 +137,20 @@ def render_validation(result: ValidationResult, label: str) -> str:
 
 def validation_json(result: ValidationResult, label: str) -> str:
     """Machine-readable validation outcome."""
+
     def rec(p: Problem) -> dict[str, object]:
-        return {"severity": p.severity, "file": p.source, "row": p.row, "column": p.column,
-                "message": p.message}
-    return json.dumps({"plan": label, "valid": result.ok,
-                       "problems": [rec(p) for p in result.problems]}, indent=1) + "\n"
+        return {
+            "severity": p.severity,
+            "file": p.source,
+            "row": p.row,
+            "column": p.column,
+            "message": p.message,
+        }
+
+    return (
+        json.dumps(
+            {"plan": label, "valid": result.ok, "problems": [rec(p) for p in result.problems]},
+            indent=1,
+        )
+        + "\n"
+    )

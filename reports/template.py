@@ -39,8 +39,15 @@ def _is_number(value: object) -> bool:
 def render_workbook(tables: Mapping[str, pd.DataFrame]) -> bytes:
     """The plan as an .xlsx workbook: an 'instructions' sheet, then one sheet per table."""
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False,
-                                   "strings_to_numbers": False, "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(
+        buf,
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+        },
+    )
     bold = wb.add_format({"bold": True, "bg_color": "#DDE7F0", "border": 1})
     money = wb.add_format({"num_format": "#,##0.00"})
     count = wb.add_format({"num_format": "#,##0"})
@@ -75,9 +82,9 @@ def render_workbook(tables: Mapping[str, pd.DataFrame]) -> bytes:
         cols = [c for c in spec.column_names if c in frame.columns]
         sheet = wb.add_worksheet(spec.name)
         sheet.freeze_panes(1, 0)
-        for j, col in enumerate(cols):
-            sheet.write_string(0, j, col, bold)
-            width = max([len(col)] + [len(str(v)) for v in frame[col].head(200)])
+        for j, header in enumerate(cols):
+            sheet.write_string(0, j, header, bold)
+            width = max([len(header)] + [len(str(v)) for v in frame[header].head(200)])
             sheet.set_column(j, j, min(max(10, width + 2), 60))
         for i, rec in enumerate(frame[cols].itertuples(index=False), start=1):
             for j, value in enumerate(rec):
@@ -95,8 +102,9 @@ def render_workbook(tables: Mapping[str, pd.DataFrame]) -> bytes:
     return buf.getvalue()
 
 
-def write_template(tables: Mapping[str, pd.DataFrame], directory: Path,
-                   workbook_name: str = "plan.xlsx") -> list[Path]:
+def write_template(
+    tables: Mapping[str, pd.DataFrame], directory: Path, workbook_name: str = "plan.xlsx"
+) -> list[Path]:
     """Write the CSV files and the workbook into ``directory``; return the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = write_plan_tables(tables, directory)

@@ -21,10 +21,18 @@ def read_document_tables(source: Path = SOURCE_DIR) -> DocumentTables:
     """Read the transcribed document tables (CSV, text kept as text)."""
 
     def read(name: str) -> pd.DataFrame:
-        return pd.read_csv(source / f"{name}.csv", keep_default_na=False, na_values={
-            "requirements_usd": [""], "entities_targeted": [""], "year": [""],
-            "value": [""], "precision": [""], "people_targeted": [""],
-        })
+        return pd.read_csv(
+            source / f"{name}.csv",
+            keep_default_na=False,
+            na_values={
+                "requirements_usd": [""],
+                "entities_targeted": [""],
+                "year": [""],
+                "value": [""],
+                "precision": [""],
+                "people_targeted": [""],
+            },
+        )
 
     return DocumentTables(
         objectives=read("objectives"),

@@ -13,33 +13,48 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
     MDA/WASH 2024 SO1 200, MDA/WASH 2025 SO1 150. Total 550.
     """
     return {
-        "settings": pd.DataFrame({"key": ["name", "currency"], "value": ["Tiny", "USD"],
-                                  "note": ["", ""]}),
-        "objectives": pd.DataFrame({"objective_code": ["SO1", "SO2"],
-                                    "objective_name": ["Lives", "Solutions"]}),
-        "locations": pd.DataFrame({"location_code": ["POL", "MDA"],
-                                   "location_name": ["Poland", "Moldova"],
-                                   "region": ["hosts", "hosts"], "kind": ["country", "country"]}),
-        "sectors": pd.DataFrame({"sector_code": ["WASH", "HEALTH"],
-                                 "sector_name": ["WASH", "Health"],
-                                 "iasc_cluster": ["WSH", "HEA"]}),
-        "requirements": pd.DataFrame({
-            "location_code": ["POL", "POL", "POL", "MDA", "MDA"],
-            "sector_code": ["WASH", "HEALTH", "HEALTH", "WASH", "WASH"],
-            "year": [2024, 2024, 2024, 2024, 2025],
-            "objective": ["SO1", "SO1", "SO2", "SO1", "SO1"],
-            "requirements_usd": [100.0, 50.0, 50.0, 200.0, 150.0],
-            "origin": ["source"] * 5,
-            "note": [""] * 5,
-        }),
-        "populations": pd.DataFrame({
-            "location_code": ["POL", "POL", "MDA", "MDA"],
-            "year": [2024, 2024, 2024, 2024],
-            "population_status": ["in_need", "targeted", "in_need", "targeted"],
-            "population": [1000.0, 400.0, 500.0, 300.0],
-            "origin": ["source"] * 4,
-            "note": [""] * 4,
-        }),
+        "settings": pd.DataFrame(
+            {"key": ["name", "currency"], "value": ["Tiny", "USD"], "note": ["", ""]}
+        ),
+        "objectives": pd.DataFrame(
+            {"objective_code": ["SO1", "SO2"], "objective_name": ["Lives", "Solutions"]}
+        ),
+        "locations": pd.DataFrame(
+            {
+                "location_code": ["POL", "MDA"],
+                "location_name": ["Poland", "Moldova"],
+                "region": ["hosts", "hosts"],
+                "kind": ["country", "country"],
+            }
+        ),
+        "sectors": pd.DataFrame(
+            {
+                "sector_code": ["WASH", "HEALTH"],
+                "sector_name": ["WASH", "Health"],
+                "iasc_cluster": ["WSH", "HEA"],
+            }
+        ),
+        "requirements": pd.DataFrame(
+            {
+                "location_code": ["POL", "POL", "POL", "MDA", "MDA"],
+                "sector_code": ["WASH", "HEALTH", "HEALTH", "WASH", "WASH"],
+                "year": [2024, 2024, 2024, 2024, 2025],
+                "objective": ["SO1", "SO1", "SO2", "SO1", "SO1"],
+                "requirements_usd": [100.0, 50.0, 50.0, 200.0, 150.0],
+                "origin": ["source"] * 5,
+                "note": [""] * 5,
+            }
+        ),
+        "populations": pd.DataFrame(
+            {
+                "location_code": ["POL", "POL", "MDA", "MDA"],
+                "year": [2024, 2024, 2024, 2024],
+                "population_status": ["in_need", "targeted", "in_need", "targeted"],
+                "population": [1000.0, 400.0, 500.0, 300.0],
+                "origin": ["source"] * 4,
+                "note": [""] * 4,
+            }
+        ),
     }
 
 

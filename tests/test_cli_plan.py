@@ -32,8 +32,14 @@ def test_export_reproduces_the_documents_tables(runner):
     result = runner.invoke(main, ["plan", "export", "--format", "csv"])
     assert result.exit_code == 0
     frame = pd.read_csv(io.StringIO(result.output))
-    assert {"location_code", "sector_code", "year", "objective", "requirements_usd",
-            "origin"} <= set(frame.columns)
+    assert {
+        "location_code",
+        "sector_code",
+        "year",
+        "objective",
+        "requirements_usd",
+        "origin",
+    } <= set(frame.columns)
     assert set(frame["origin"]) == {"source", "derived"}
     assert not frame.duplicated(["location_code", "sector_code", "year", "objective"]).any()
     doc = read_document_tables()
@@ -83,16 +89,30 @@ def test_unreadable_plan_exits_1_without_traceback(runner, tmp_path):
 
 # ---- corrupted copies of the default plan --------------------------------------------------
 
+
 def _corrupt(directory: Path, kind: str, row: int) -> tuple[str, int, str]:
     """Damage one cell; return (file name, spreadsheet row, column) the message must name."""
-    if kind in ("negative", "text_money", "unknown_sector", "unknown_location", "duplicate",
-                "bad_origin", "bad_year"):
+    if kind in (
+        "negative",
+        "text_money",
+        "unknown_sector",
+        "unknown_location",
+        "duplicate",
+        "bad_origin",
+        "bad_year",
+    ):
         path = directory / "requirements.csv"
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         i = row % len(frame)
-        column = {"negative": "requirements_usd", "text_money": "requirements_usd",
-                  "unknown_sector": "sector_code", "unknown_location": "location_code",
-                  "duplicate": "objective", "bad_origin": "origin", "bad_year": "year"}[kind]
+        column = {
+            "negative": "requirements_usd",
+            "text_money": "requirements_usd",
+            "unknown_sector": "sector_code",
+            "unknown_location": "location_code",
+            "duplicate": "objective",
+            "bad_origin": "origin",
+            "bad_year": "year",
+        }[kind]
         if kind == "negative":
             frame.loc[i, column] = "-" + frame.loc[i, column]
         elif kind == "text_money":
@@ -126,12 +146,22 @@ def _corrupt(directory: Path, kind: str, row: int) -> tuple[str, int, str]:
     raise AssertionError(kind)
 
 
-KINDS = ["negative", "text_money", "unknown_sector", "unknown_location", "duplicate",
-         "bad_origin", "bad_year", "nesting", "missing_column"]
+KINDS = [
+    "negative",
+    "text_money",
+    "unknown_sector",
+    "unknown_location",
+    "duplicate",
+    "bad_origin",
+    "bad_year",
+    "nesting",
+    "missing_column",
+]
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(kind=st.sampled_from(KINDS), row=st.integers(0, 10_000))
 def test_corrupted_copies_exit_1_naming_file_row_and_column(runner, tmp_path_factory, kind, row):
     directory = tmp_path_factory.mktemp("corrupt") / "plan"

@@ -80,8 +80,9 @@ def test_single_objective_sectors_keep_their_objective(plan, doc):
 def test_ukraine_so3_ticks_on_shared_sectors_carry_almost_nothing(plan):
     req = plan.requirements
     mask = (req["location_code"] == "UKR") & (req["year"] == 2024) & (req["objective"] == "SO3")
-    shared = req[mask & req["sector_code"].isin(["DIASPORA", "LIVELIHOODS", "EVIDENCE",
-                                                 "PROTECTION"])]
+    shared = req[
+        mask & req["sector_code"].isin(["DIASPORA", "LIVELIHOODS", "EVIDENCE", "PROTECTION"])
+    ]
     assert 0 < shared["requirements_usd"].sum() < 100
 
 
@@ -92,11 +93,17 @@ def test_the_documents_contradictions_are_exactly_these():
         figure = p.message.split(":", 1)[0]
         warned[figure] = p.message
     expected = {
-        "so1_ukraine_2024": "$-20", "so2_ukraine_2024": "$-22", "so3_ukraine_2024": "$-7",
-        "so1_neighbouring_2024": "$-107", "so2_neighbouring_2024": "$-77",
-        "so3_neighbouring_2024": "$-35", "so3_total": "$-97,042",
-        "so1_chapter_2024": "$-10,426,127", "so1_chapter_2025": "$+1,190,000",
-        "so1_chapter_2026": "$+980,000", "ukraine_2024_sector_table_total": "$+49,951",
+        "so1_ukraine_2024": "$-20",
+        "so2_ukraine_2024": "$-22",
+        "so3_ukraine_2024": "$-7",
+        "so1_neighbouring_2024": "$-107",
+        "so2_neighbouring_2024": "$-77",
+        "so3_neighbouring_2024": "$-35",
+        "so3_total": "$-97,042",
+        "so1_chapter_2024": "$-10,426,127",
+        "so1_chapter_2025": "$+1,190,000",
+        "so1_chapter_2026": "$+980,000",
+        "ukraine_2024_sector_table_total": "$+49,951",
         "neighbouring_2024_sector_table_total": "$-220",
         "people_targeted_neighbouring": "+125",
     }
@@ -111,8 +118,11 @@ def test_people_nest_and_keep_the_regional_need(plan):
     tgt = plan.population("targeted")
     assert (tgt <= need.reindex(tgt.index)).all()
     locs = plan.locations
-    nbr = [c for c in locs.index if locs.loc[c, "region"] == "neighbouring"
-           and locs.loc[c, "kind"] == "country"]
+    nbr = [
+        c
+        for c in locs.index
+        if locs.loc[c, "region"] == "neighbouring" and locs.loc[c, "kind"] == "country"
+    ]
     assert need.loc[(nbr, 2024)].sum() == pytest.approx(2_200_000, abs=len(nbr))
     assert need[("UKR", 2024)] == 14_600_000
     assert tgt.loc[(slice(None), 2024)].sum() == 1_894_125

@@ -23,27 +23,46 @@ def test_hapi_and_hxl_headers_are_recognised():
     found, _, _ = match_columns(
         REQUIREMENTS,
         ["Country", "Cluster", "Year", "Objective", "Required"],
-        ["#country+code", "#sector+code", "#date+year", "#indicator+objective",
-         "#value+funding+required+usd"],
+        [
+            "#country+code",
+            "#sector+code",
+            "#date+year",
+            "#indicator+objective",
+            "#value+funding+required+usd",
+        ],
     )
-    assert found == {"location_code": 0, "sector_code": 1, "year": 2, "objective": 3,
-                     "requirements_usd": 4}
+    assert found == {
+        "location_code": 0,
+        "sector_code": 1,
+        "year": 2,
+        "objective": 3,
+        "requirements_usd": 4,
+    }
     found, _, _ = match_columns(
-        REQUIREMENTS, ["location_code", "sector_code", "reference_period", "objective_code",
-                       "requirements_usd"], None)
+        REQUIREMENTS,
+        ["location_code", "sector_code", "reference_period", "objective_code", "requirements_usd"],
+        None,
+    )
     assert set(found) == {"location_code", "sector_code", "year", "objective", "requirements_usd"}
 
 
-def _raw(rows, headers=("location_code", "sector_code", "year", "objective",
-                        "requirements_usd")):
-    return RawTable("requirements", "req.csv", tuple(headers), None, tuple(rows),
-                    tuple(range(2, 2 + len(rows))))
+def _raw(rows, headers=("location_code", "sector_code", "year", "objective", "requirements_usd")):
+    return RawTable(
+        "requirements", "req.csv", tuple(headers), None, tuple(rows), tuple(range(2, 2 + len(rows)))
+    )
 
 
 def test_bad_cells_are_named_by_row_and_column():
     frame, problems = parse_table(
-        _raw([("POL", "WASH", "2024", "SO1", "-5"), ("POL", "WASH", "20x4", "SO1", "1e3"),
-              ("POL", "WASH", "2024", "SO1", "12 apples")]), REQUIREMENTS)
+        _raw(
+            [
+                ("POL", "WASH", "2024", "SO1", "-5"),
+                ("POL", "WASH", "20x4", "SO1", "1e3"),
+                ("POL", "WASH", "2024", "SO1", "12 apples"),
+            ]
+        ),
+        REQUIREMENTS,
+    )
     text = [str(p) for p in problems]
     assert "req.csv, row 2, column requirements_usd: negative value -5" in text
     assert any(t.startswith("req.csv, row 3, column year: not a whole number") for t in text)
@@ -52,17 +71,21 @@ def test_bad_cells_are_named_by_row_and_column():
 
 
 def test_missing_column_lists_accepted_headers():
-    _, problems = parse_table(_raw([("POL", "WASH", "2024", "SO1")],
-                                   headers=("location_code", "sector_code", "year", "objective")),
-                              REQUIREMENTS)
+    _, problems = parse_table(
+        _raw(
+            [("POL", "WASH", "2024", "SO1")],
+            headers=("location_code", "sector_code", "year", "objective"),
+        ),
+        REQUIREMENTS,
+    )
     assert len(problems) == 1
     assert problems[0].column == "requirements_usd" and "#value+funding+required+usd" in str(
-        problems[0])
+        problems[0]
+    )
 
 
 def test_thousands_separators_and_dollar_signs_are_read():
-    frame, problems = parse_table(_raw([("pol", "WASH", "2024", "SO1", "$1,234.50")]),
-                                  REQUIREMENTS)
+    frame, problems = parse_table(_raw([("pol", "WASH", "2024", "SO1", "$1,234.50")]), REQUIREMENTS)
     assert not problems
     assert frame.loc[0, "requirements_usd"] == 1234.5
     assert frame.loc[0, "location_code"] == "POL"

@@ -31,7 +31,7 @@ def test_default_plan_round_trips_through_the_template(default_plan, tmp_path):
 
 
 def test_formula_looking_text_stays_text(tiny, tmp_path):
-    tiny["locations"].loc[0, "location_name"] = "=HYPERLINK(\"http://x\")"
+    tiny["locations"].loc[0, "location_name"] = '=HYPERLINK("http://x")'
     plan = Plan.from_tables(tiny)
     write_template(plan.tables, tmp_path)
     wb = openpyxl.load_workbook(tmp_path / "plan.xlsx")
@@ -50,11 +50,14 @@ def test_hxl_hashtag_row_and_hapi_headers(tiny, tmp_path):
     req = plan.tables["requirements"]
     with open(tmp_path / "requirements.csv", "w") as fh:
         fh.write("Country,Cluster,Period,Objective,Amount\n")
-        fh.write("#country+code,#sector+code,#date+year,#indicator+objective,"
-                 "#value+funding+required+usd\n")
+        fh.write(
+            "#country+code,#sector+code,#date+year,#indicator+objective,"
+            "#value+funding+required+usd\n"
+        )
         for r in req.itertuples():
-            fh.write(f"{r.location_code},{r.sector_code},{r.year},{r.objective},"
-                     f"{r.requirements_usd}\n")
+            fh.write(
+                f"{r.location_code},{r.sector_code},{r.year},{r.objective},{r.requirements_usd}\n"
+            )
     with open(tmp_path / "populations.csv", "w") as fh:
         fh.write("location_code,reference_period,In need,Targeted\n")
         fh.write("#country+code,#date+year,#inneed,#targeted\n")
