@@ -823,42 +823,59 @@ def _sample_block(
 ) -> _DrawInputs:
     """Sample one block of draws. Every lever is sampled, switched on or not.
 
-    Sampling whether or not a lever is enabled keeps common random numbers:
-    the same seed gives the same parameters and events for every other lever,
-    so switching one lever changes only what that lever does.
+    Sampling whether or not a lever is enabled, each quantity from its own
+    child stream, keeps common random numbers: the same seed gives the same
+    parameters and events for every other lever, so switching or changing one
+    lever changes only what that lever does.
     """
     r, s, o, p = a.rates, a.surges, a.occupied_areas, a.pendular
     t, c, f = a.temporary_protection, a.coupling, a.facilitated_returns
     per_draw = (n,)
     per_month = (n, months)
-    return _DrawInputs(
-        internal=r.internal_displacement.sample(rng, per_draw),
-        cross_border=r.cross_border_displacement.sample(rng, per_draw),
-        idp_return=r.idp_return.sample(rng, per_draw),
-        refugee_return=r.refugee_return.sample(rng, per_draw),
-        lapse=r.returnee_lapse.sample(rng, per_draw),
-        onward_xeu=r.onward_to_rest_of_europe.sample(rng, per_draw),
-        beyond=r.onward_beyond_europe.sample(rng, per_draw),
-        volatility=r.volatility.sample(rng, per_draw),
-        surge_probability=s.monthly_probability.sample(rng, per_draw),
-        surge_internal_share=s.internal_share.sample(rng, per_draw),
-        non_returnable=o.non_returnable_idp_share.sample(rng, per_draw),
-        baltic_probability=o.baltic_push_probability.sample(rng, per_draw),
-        redisplacement=p.redisplacement.sample(rng, per_draw),
-        redeparture=p.redeparture.sample(rng, per_draw),
-        tp_return_multiplier=t.return_multiplier.sample(rng, per_draw),
-        tp_onward_multiplier=t.onward_multiplier.sample(rng, per_draw),
-        tp_uniform=rng.uniform(0.0, 1.0, per_draw),
-        elasticity=c.elasticity.sample(rng, per_draw),
-        facilitated_idp=f.idp_return_multiplier.sample(rng, per_draw),
-        facilitated_refugee=f.refugee_return_multiplier.sample(rng, per_draw),
-        surge_uniform=rng.uniform(0.0, 1.0, per_month),
-        surge_size=s.size.sample(rng, per_month),
-        baltic_uniform=rng.uniform(0.0, 1.0, per_month),
-        baltic_size=o.baltic_push_size.sample(rng, per_month),
-        noise_displacement=rng.standard_normal(per_month),
-        noise_return=rng.standard_normal(per_month),
-    )
+    def dist(d: Distribution, size: tuple[int, ...]) -> Callable[[np.random.Generator], FloatArray]:
+        return lambda g: d.sample(g, size)
+
+    def uniform(size: tuple[int, ...]) -> Callable[[np.random.Generator], FloatArray]:
+        return lambda g: g.uniform(0.0, 1.0, size)
+
+    def normal(size: tuple[int, ...]) -> Callable[[np.random.Generator], FloatArray]:
+        return lambda g: g.standard_normal(size)
+
+    plan: dict[str, Callable[[np.random.Generator], FloatArray]] = {
+        "internal": dist(r.internal_displacement, per_draw),
+        "cross_border": dist(r.cross_border_displacement, per_draw),
+        "idp_return": dist(r.idp_return, per_draw),
+        "refugee_return": dist(r.refugee_return, per_draw),
+        "lapse": dist(r.returnee_lapse, per_draw),
+        "onward_xeu": dist(r.onward_to_rest_of_europe, per_draw),
+        "beyond": dist(r.onward_beyond_europe, per_draw),
+        "volatility": dist(r.volatility, per_draw),
+        "surge_probability": dist(s.monthly_probability, per_draw),
+        "surge_internal_share": dist(s.internal_share, per_draw),
+        "non_returnable": dist(o.non_returnable_idp_share, per_draw),
+        "baltic_probability": dist(o.baltic_push_probability, per_draw),
+        "redisplacement": dist(p.redisplacement, per_draw),
+        "redeparture": dist(p.redeparture, per_draw),
+        "tp_return_multiplier": dist(t.return_multiplier, per_draw),
+        "tp_onward_multiplier": dist(t.onward_multiplier, per_draw),
+        "tp_uniform": uniform(per_draw),
+        "elasticity": dist(c.elasticity, per_draw),
+        "facilitated_idp": dist(f.idp_return_multiplier, per_draw),
+        "facilitated_refugee": dist(f.refugee_return_multiplier, per_draw),
+        "surge_uniform": uniform(per_month),
+        "surge_size": dist(s.size, per_month),
+        "baltic_uniform": uniform(per_month),
+        "baltic_size": dist(o.baltic_push_size, per_month),
+        "noise_displacement": normal(per_month),
+        "noise_return": normal(per_month),
+    }
+    # One child stream per quantity: replacing one distribution (say by a fixed
+    # value, which draws nothing) leaves every other quantity's numbers unchanged.
+    streams = rng.spawn(len(plan))
+    values = {
+        name: draw(stream) for (name, draw), stream in zip(plan.items(), streams, strict=True)
+    }
+    return _DrawInputs(**values)
 
 
 def _sample_draws(
