@@ -91,8 +91,9 @@ def _chain(path: Path) -> list[tuple[Path, dict[str, Any]]]:
         resolved = current.resolve()
         if resolved in seen:
             cycle = " -> ".join(str(p) for p, _ in chain) + f" -> {current}"
-            raise ScenarioError(f"'extends' goes round in a circle: {cycle}", file=str(path),
-                                key="extends")
+            raise ScenarioError(
+                f"'extends' goes round in a circle: {cycle}", file=str(path), key="extends"
+            )
         seen.add(resolved)
         doc = _read(current)
         _check_top(doc, current)
@@ -107,8 +108,9 @@ def _chain(path: Path) -> list[tuple[Path, dict[str, Any]]]:
     return chain
 
 
-def load_scenario(path: str | Path, *, draws: int | None = None, seed: int | None = None
-                  ) -> Scenario:
+def load_scenario(
+    path: str | Path, *, draws: int | None = None, seed: int | None = None
+) -> Scenario:
     """Read, merge and validate a scenario file.
 
     Parameters
@@ -148,8 +150,9 @@ def load_scenario(path: str | Path, *, draws: int | None = None, seed: int | Non
         plan = str((p.parent / plan).resolve())
     funding_table = merged.get("funding")
     if funding_table is None:
-        raise ScenarioError("missing [funding] table (at least: funding = \"60%\")", file=source,
-                            key="funding")
+        raise ScenarioError(
+            'missing [funding] table (at least: funding = "60%")', file=source, key="funding"
+        )
     try:
         funding = FundingScenario.from_mapping({"name": name, **funding_table}, source)
     except FundingError as exc:
@@ -160,8 +163,11 @@ def load_scenario(path: str | Path, *, draws: int | None = None, seed: int | Non
         digest = hashlib.sha256(b"".join(f.read_bytes() for f, _ in chain)).hexdigest()
         simulation = parse_simulation(sim_table, file=source, digest=digest)
     except AssumptionError as exc:
-        raise ScenarioError(exc.message if hasattr(exc, "message") else str(exc), file=source,
-                            key=getattr(exc, "key", None)) from None
+        raise ScenarioError(
+            exc.message if hasattr(exc, "message") else str(exc),
+            file=source,
+            key=getattr(exc, "key", None),
+        ) from None
     return Scenario(
         name=name,
         description=description,
@@ -178,5 +184,5 @@ def load_scenario(path: str | Path, *, draws: int | None = None, seed: int | Non
 def _strip_source(message: str, source: str) -> str:
     prefix = f"{source}: "
     while message.startswith(prefix):
-        message = message[len(prefix):]
+        message = message[len(prefix) :]
     return message

@@ -22,7 +22,10 @@ def test_extends_changes_only_what_it_names():
     assert base.simulation.temporary_protection.scenario == "extended"
     assert tp.simulation.rates == base.simulation.rates
     assert [f.rsplit("/", 1)[-1] for f in tp.files] == [
-        "tp_ends_2025.toml", "shortfall_60.toml", "full_funding.toml"]
+        "tp_ends_2025.toml",
+        "shortfall_60.toml",
+        "full_funding.toml",
+    ]
 
 
 def test_per_year_envelope_replaces_the_total():
@@ -49,8 +52,11 @@ def _write(tmp_path, name, text):
     [
         ('name = "x"\ndraw = 5\n[funding]\nfunding = "60%"\n', "draw", "did you mean 'draws'"),
         ('name = "x"\n[funding]\nfundng = "60%"\n', "funding", "fundng"),
-        ('name = "x"\n[funding]\nfunding = "60%"\n[simulation.rates]\nidp_retrun = 0.1\n',
-         "simulation.rates.idp_retrun", "idp_return"),
+        (
+            'name = "x"\n[funding]\nfunding = "60%"\n[simulation.rates]\nidp_retrun = 0.1\n',
+            "simulation.rates.idp_retrun",
+            "idp_return",
+        ),
         ('name = "x"\ndraws = -1\n[funding]\nfunding = "60%"\n', "draws", "at least 1"),
         ('name = "x"\n', "funding", "missing [funding]"),
         ('name = "x"\n[funding]\nfunding = "sixty"\n', "funding", "not an amount"),
