@@ -1,4 +1,4 @@
-"""A scenario: one frozen value holding the funding rules, the simulation assumptions and the run settings.
+"""A scenario: one frozen value with the funding rules, simulation assumptions and run settings.
 
 Loaded from one TOML file by :func:`scenarios.scenario_io.load_scenario` (which
 resolves ``extends``); sweeps build variants with :func:`dataclasses.replace`.
