@@ -602,6 +602,7 @@ def _fit(
     level_segment: dict[tuple[str, str], int],
     end: pd.Period,
     half_life: float | None,
+    priors: Mapping[str, tuple[float, float]],
 ) -> tuple[FittedRate, ...]:
     """Penalised weighted least squares on log values; returns log-normal rates."""
     months = (end - initial.month).n
@@ -611,8 +612,8 @@ def _fit(
     sigma = obs.sigma.to_numpy()
     age = np.array([(end - m).n for m in obs.month])
     weight = np.ones(len(obs)) if half_life is None else 0.5 ** (age / half_life)
-    prior_median = np.log([PRIORS[n][0] for n in FITTED_RATES])
-    prior_sigma = np.array([PRIORS[n][1] for n in FITTED_RATES])
+    prior_median = np.log([priors[n][0] for n in FITTED_RATES])
+    prior_sigma = np.array([priors[n][1] for n in FITTED_RATES])
     level = anchors == -1
     relative = anchors >= 0
     anchor_index = np.where(relative, anchors, 0)
@@ -639,7 +640,8 @@ def _fit(
 
     lower, upper = np.log(_RATE_BOUNDS[0]), np.log(_RATE_BOUNDS[1])
     solution = optimize.least_squares(
-        residuals, np.clip(prior_median, lower, upper), bounds=(lower, upper), x_scale=1.0
+        residuals, np.clip(prior_median, lower, upper), bounds=(lower, upper), x_scale=1.0,
+        ftol=1e-12, xtol=1e-12, gtol=1e-12,
     )
     jac = solution.jac
     try:
@@ -651,7 +653,9 @@ def _fit(
     inflation = max(1.0, math.sqrt(misfit / max(1, n_obs - len(FITTED_RATES))))
     sds = np.sqrt(np.clip(np.diag(cov), 0.0, None)) * inflation
     return tuple(
-        FittedRate(name=n, median=float(np.exp(t)), sigma=float(np.clip(s, 0.1, PRIORS[n][1])))
+        FittedRate(
+            name=n, median=float(np.exp(t)), sigma=float(np.clip(s, 0.1, min(priors[n][1], 1.0)))
+        )
         for n, t, s in zip(FITTED_RATES, solution.x, sds, strict=True)
     )
 
@@ -674,6 +678,7 @@ def calibrate(
     seed: Seed = None,
     breaks: tuple[SeriesBreak, ...] = DEFAULT_BREAKS,
     half_life_months: float | None = 6.0,
+    priors: Mapping[str, tuple[float, float]] = PRIORS,
 ) -> CalibrationResult:
     """Fit the rates to a history, forecast a holdout and score the forecast.
 
@@ -700,6 +705,9 @@ def calibrate(
     half_life_months : float or None
         Recency weighting: an observation this many months before the end of
         the fit counts half; ``None`` weighs all equally.
+    priors : mapping
+        Log-normal prior ``(median, sigma)`` per fitted rate; a fitted rate's
+        sigma never exceeds its prior sigma, nor 1.0.
 
     Returns
     -------
@@ -736,8 +744,10 @@ def calibrate(
         raise HistoryError(f"no observations on or after the holdout month {holdout}")
 
     initial, level_segment = _initial_state_at(used, start, template)
-    rates = _fit(assumptions, initial, fit_obs, level_segment, holdout - 1, half_life_months)
-    final_rates = _fit(assumptions, initial, used, level_segment, end, half_life_months)
+    rates = _fit(
+        assumptions, initial, fit_obs, level_segment, holdout - 1, half_life_months, priors
+    )
+    final_rates = _fit(assumptions, initial, used, level_segment, end, half_life_months, priors)
 
     forecast_assumptions = _with_rates(assumptions, _as_distributions(rates))
     run = simulate(
