@@ -86,6 +86,10 @@ class Plan:
             digest.update(frame.to_csv(index=False, lineterminator="\n").encode())
         return cls(MappingProxyType(canonical), source, digest.hexdigest())
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle as the tables themselves (worker processes rebuild the same plan)."""
+        return (_unpickle_plan, (dict(self.tables), self.source, self._fingerprint))
+
     # ---- identity -------------------------------------------------------------------
     @property
     def fingerprint(self) -> str:
@@ -203,6 +207,10 @@ class Plan:
             return pd.Series(dtype=float)
         sel = pops[pops["population_status"] == status]
         return sel.set_index(["location_code", "year"])["population"].sort_index()
+
+
+def _unpickle_plan(tables: dict[str, pd.DataFrame], source: str, fingerprint: str) -> Plan:
+    return Plan(MappingProxyType(tables), source, fingerprint)
 
 
 def plans_equal(a: Plan, b: Plan) -> bool:

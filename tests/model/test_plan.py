@@ -37,3 +37,12 @@ def test_indices_come_from_the_tables(tiny):
     assert plan.requirement_by("year").to_dict() == {2024: 400.0, 2025: 150.0}
     assert isinstance(plan.population("targeted"), pd.Series)
     assert plan.population("targeted")[("MDA", 2024)] == 300.0
+
+
+def test_plan_pickles_for_worker_processes(tiny):
+    import pickle
+
+    plan = Plan.from_tables(tiny)
+    again = pickle.loads(pickle.dumps(plan))
+    assert again.fingerprint == plan.fingerprint
+    assert again.cell_requirements().equals(plan.cell_requirements())
