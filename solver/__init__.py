@@ -1,0 +1,20 @@
+"""The allocation optimiser: LP formulation, solving, baseline, diagnosis and checks."""
+
+from solver.allocate import allocate, allocate_costs
+from solver.result import (
+    Allocation,
+    Conflict,
+    InfeasibleScenarioError,
+    ShadowPrice,
+    SolveStatus,
+)
+
+__all__ = [
+    "Allocation",
+    "Conflict",
+    "InfeasibleScenarioError",
+    "ShadowPrice",
+    "SolveStatus",
+    "allocate",
+    "allocate_costs",
+]

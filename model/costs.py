@@ -1,0 +1,350 @@
+"""People reached from money: unit costs, diminishing returns and overlap between sectors.
+
+For one cell (location, sector, year) with requirement :math:`R` (USD) and unit cost
+:math:`u` (USD per person reached by the first tranche), the plan's ``cost_curve``
+splits the requirement into tranches :math:`k = 1..K` holding shares
+:math:`\\sigma_k` of it (summing to 1) at cost factors :math:`f_1 \\le f_2 \\le \\dots`.
+Money :math:`x` fills the tranches in order, so the sector beneficiaries are
+
+.. math:: b(x) = \\sum_k \\min\\big(\\max(x - S_{k-1}R, 0), \\sigma_k R\\big) / (u f_k),
+
+with :math:`S_k` the cumulative shares; money beyond the requirement (when a cap allows
+it) reaches people at the last tranche's cost. :math:`b` is concave and piecewise
+linear in :math:`x`.
+
+Sector beneficiaries count a person once per sector that serves them. People reached
+in a location and year are
+
+.. math:: P_{l,y} = \\min\\Big(\\mathrm{PIN}_{l,y},\\ \\frac{1}{\\omega}\\sum_s b_{l,s,y}\\Big),
+
+where :math:`\\omega \\ge 1` is the overlap factor (the plan setting ``overlap_factor``:
+the average number of sectors through which one person reached is served; 1 means no
+overlap) and PIN the people in need. A cell without a unit cost (a support line such as
+regional support) reaches nobody directly.
+
+Everything here is pure computation on arrays; see ``docs/allocation.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from model.plan import CELL, Plan, PlanError
+
+DEFAULT_OVERLAP_FACTOR = 1.0
+"""Overlap factor used when the plan has no ``overlap_factor`` setting (no overlap assumed)."""
+
+
+@dataclass(frozen=True)
+class CostCurve:
+    """Diminishing returns: tranches of a requirement and their cost factors.
+
+    Parameters
+    ----------
+    shares
+        Share of the requirement in each tranche, shape (K,), summing to 1.
+    factors
+        Multiplier on the unit cost in each tranche, shape (K,), positive and
+        non-decreasing (so that people reached are concave in money).
+    """
+
+    shares: tuple[float, ...] = (1.0,)
+    factors: tuple[float, ...] = (1.0,)
+
+    def __post_init__(self) -> None:
+        if len(self.shares) != len(self.factors) or not self.shares:
+            raise PlanError("cost curve: one share and one cost factor per tranche")
+        if any(s < 0 for s in self.shares) or abs(sum(self.shares) - 1.0) > 1e-9:
+            raise PlanError("cost curve: tranche shares must be non-negative and sum to 1")
+        if any(f <= 0 for f in self.factors) or any(
+            b < a for a, b in zip(self.factors, self.factors[1:], strict=False)
+        ):
+            raise PlanError("cost curve: cost factors must be positive and must not fall")
+
+    @classmethod
+    def from_plan(cls, plan: Plan) -> CostCurve:
+        """The plan's ``cost_curve`` table, or one tranche at factor 1 when it has none."""
+        table = plan.tables.get("cost_curve")
+        if table is None or table.empty:
+            return cls()
+        table = table.sort_values("tranche")
+        return cls(
+            tuple(float(v) for v in table["share_of_requirement"]),
+            tuple(float(v) for v in table["cost_factor"]),
+        )
+
+    @property
+    def n_tranches(self) -> int:
+        """Number of tranches K."""
+        return len(self.shares)
+
+    @property
+    def mean_inverse_factor(self) -> float:
+        """:math:`m = \\sum_k \\sigma_k / f_k`: people per base-cost person at full funding."""
+        return float(sum(s / f for s, f in zip(self.shares, self.factors, strict=True)))
+
+    def tranche_fill(self, money: np.ndarray, requirement: np.ndarray) -> np.ndarray:
+        """Money in each tranche when ``money`` fills them in order.
+
+        Parameters
+        ----------
+        money, requirement
+            USD per cell, shape (n,).
+
+        Returns
+        -------
+        numpy.ndarray
+            USD per cell and tranche, shape (n, K); the last tranche also takes any
+            money beyond the requirement.
+        """
+        money = np.asarray(money, dtype=float)
+        requirement = np.asarray(requirement, dtype=float)
+        bounds = np.cumsum((0.0, *self.shares))
+        lower = requirement[:, None] * bounds[None, :-1]
+        width = requirement[:, None] * np.asarray(self.shares)[None, :]
+        fill = np.clip(money[:, None] - lower, 0.0, None)
+        fill[:, :-1] = np.minimum(fill[:, :-1], width[:, :-1])
+        return fill
+
+    def beneficiaries(
+        self, money: np.ndarray, requirement: np.ndarray, unit_cost: np.ndarray
+    ) -> np.ndarray:
+        """Sector beneficiaries (people, counted once per sector) reached by ``money``.
+
+        Parameters
+        ----------
+        money, requirement
+            USD per cell, shape (n,).
+        unit_cost
+            USD per person in the first tranche, shape (n,); NaN where the cell reaches
+            nobody directly.
+
+        Returns
+        -------
+        numpy.ndarray
+            People per cell, shape (n,).
+        """
+        fill = self.tranche_fill(money, requirement)
+        per_usd = 1.0 / (np.asarray(unit_cost, dtype=float)[:, None] * np.asarray(self.factors))
+        per_usd = np.where(np.isfinite(per_usd), per_usd, 0.0)
+        return np.asarray((fill * per_usd).sum(axis=1))
+
+
+@dataclass(frozen=True, eq=False)
+class CostModel:
+    """Everything needed to turn money per cell into people reached, keyed by cell.
+
+    Attributes
+    ----------
+    cells
+        MultiIndex (location_code, sector_code, year) of the plan's cells, sorted.
+    requirement_usd
+        USD per cell, shape (n,).
+    unit_cost_usd
+        USD per person reached by the first tranche, shape (n,); NaN = reaches nobody.
+    weight
+        Priority weight per cell from the plan's ``unit_costs`` table, shape (n,).
+    objective_shares
+        Share of each cell's requirement per strategic objective, DataFrame (n, n_obj).
+    people_in_need
+        People in need per (location_code, year); locations absent have no bound.
+    curve
+        Diminishing-returns curve.
+    overlap_factor
+        Average number of sectors serving one person reached (>= 1).
+    """
+
+    cells: pd.MultiIndex
+    requirement_usd: np.ndarray
+    unit_cost_usd: np.ndarray
+    weight: np.ndarray
+    objective_shares: pd.DataFrame
+    people_in_need: pd.Series
+    curve: CostCurve
+    overlap_factor: float
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.overlap_factor) or self.overlap_factor < 1.0:
+            raise PlanError(
+                f"overlap_factor must be a number >= 1 (got {self.overlap_factor}): it is the "
+                "average number of sectors through which one person reached is served"
+            )
+
+    @classmethod
+    def from_plan(cls, plan: Plan) -> CostModel:
+        """Cells, requirements, unit costs, weights and people in need of a plan.
+
+        Raises
+        ------
+        PlanError
+            When the overlap setting is not a number >= 1.
+        """
+        req = plan.cell_requirements().sort_index()
+        cells = pd.MultiIndex.from_tuples(list(req.index), names=CELL)
+        unit = pd.Series(np.nan, index=cells)
+        weight = pd.Series(1.0, index=cells)
+        table = plan.tables.get("unit_costs")
+        if table is not None and not table.empty:
+            t = table.set_index(["location_code", "sector_code"])
+            keys = list(zip(cells.get_level_values(0), cells.get_level_values(1), strict=True))
+            unit[:] = t["unit_cost_usd"].reindex(keys).to_numpy(dtype=float)
+            if "weight" in t.columns:
+                w = t["weight"].reindex(keys).to_numpy(dtype=float)
+                weight[:] = np.where(np.isfinite(w), w, 1.0)
+        unit[unit <= 0] = np.nan
+        text = plan.settings.get("overlap_factor", "")
+        try:
+            overlap = float(text) if str(text).strip() else DEFAULT_OVERLAP_FACTOR
+        except ValueError:
+            raise PlanError(f"setting overlap_factor: not a number: {text!r}") from None
+        shares = plan.objective_shares().reindex(cells).fillna(0.0)
+        return cls(
+            cells=cells,
+            requirement_usd=req.to_numpy(dtype=float),
+            unit_cost_usd=unit.to_numpy(dtype=float),
+            weight=weight.to_numpy(dtype=float),
+            objective_shares=shares,
+            people_in_need=plan.population("in_need").astype(float),
+            curve=CostCurve.from_plan(plan),
+            overlap_factor=overlap,
+        )
+
+    # ---- derived views ---------------------------------------------------------------------
+    @property
+    def n_cells(self) -> int:
+        """Number of cells n."""
+        return len(self.cells)
+
+    @property
+    def locations(self) -> np.ndarray:
+        """Location code per cell, shape (n,)."""
+        return np.asarray(self.cells.get_level_values("location_code"))
+
+    @property
+    def sectors(self) -> np.ndarray:
+        """Sector code per cell, shape (n,)."""
+        return np.asarray(self.cells.get_level_values("sector_code"))
+
+    @property
+    def years(self) -> np.ndarray:
+        """Year per cell, shape (n,)."""
+        return np.asarray(self.cells.get_level_values("year"), dtype=int)
+
+    @property
+    def reaches_people(self) -> np.ndarray:
+        """Whether each cell has a unit cost, shape (n,) bool."""
+        return np.isfinite(self.unit_cost_usd)
+
+    def people_in_need_of(self, location: str, year: int) -> float:
+        """People in need in one location and year (``inf`` when the plan gives none)."""
+        key = (location, int(year))
+        if key in self.people_in_need.index:
+            return float(self.people_in_need.loc[key])
+        return math.inf
+
+    # ---- people from money ------------------------------------------------------------------
+    def sector_beneficiaries(self, allocation_usd: np.ndarray) -> np.ndarray:
+        """Sector beneficiaries per cell, shape (n,), for USD per cell, shape (n,)."""
+        return self.curve.beneficiaries(allocation_usd, self.requirement_usd, self.unit_cost_usd)
+
+    def people_reached_cells(self, allocation_usd: np.ndarray) -> np.ndarray:
+        """People reached per cell, shape (n,): a location's people reached shared by beneficiaries.
+
+        Each cell contributes its beneficiaries divided by the overlap factor; where the
+        sum in a location and year would exceed the people in need, every cell there is
+        scaled down by the same ratio, so per-location sums equal :math:`P_{l,y}`.
+        """
+        contrib = self.sector_beneficiaries(allocation_usd) / self.overlap_factor
+        frame = pd.DataFrame(
+            {"location_code": self.locations, "year": self.years, "people": contrib}
+        )
+        totals = frame.groupby(["location_code", "year"])["people"].transform("sum").to_numpy()
+        pin = np.array(
+            [self.people_in_need_of(loc, yr) for loc, yr in zip(self.locations, self.years,
+                                                                  strict=True)]
+        )
+        ratio = np.where(totals > pin, pin / np.where(totals > 0, totals, 1.0), 1.0)
+        return np.asarray(contrib * ratio)
+
+    def people_reached_by_location(self, allocation_usd: np.ndarray) -> pd.Series:
+        """People reached per (location_code, year)."""
+        people = pd.Series(self.people_reached_cells(allocation_usd), index=self.cells)
+        return people.groupby(level=["location_code", "year"]).sum()
+
+    # ---- perturbations (used by sweeps and by the invariant checks) --------------------------
+    def scaled_money(self, k: float) -> CostModel:
+        """Every amount of money (requirements, unit costs) multiplied by ``k``."""
+        return replace(self, requirement_usd=self.requirement_usd * k,
+                       unit_cost_usd=self.unit_cost_usd * k)
+
+    def with_unit_costs(self, factor: np.ndarray | float) -> CostModel:
+        """Unit costs multiplied by ``factor`` (scalar or shape (n,))."""
+        return replace(self, unit_cost_usd=self.unit_cost_usd * factor)
+
+    def with_people_in_need(self, factor: float) -> CostModel:
+        """People in need multiplied by ``factor``."""
+        return replace(self, people_in_need=self.people_in_need * factor)
+
+
+def calibrate_unit_costs(
+    plan: Plan,
+    curve: CostCurve,
+    overlap_factor: float,
+    year: int | None = None,
+) -> pd.DataFrame:
+    """Unit costs such that full funding reaches the plan's people targeted in ``year``.
+
+    With one unit cost :math:`u_l` for every sector of location :math:`l` (the plan gives
+    no sector-level cost evidence), full funding gives sector beneficiaries
+    :math:`B_l = m R_l / u_l` with :math:`m = \\sum_k \\sigma_k / f_k`, hence people reached
+    :math:`B_l / \\omega`. Setting this equal to the people targeted :math:`T_l` gives
+
+    .. math:: u_l = \\frac{m R_{l}}{\\omega T_{l}}.
+
+    Locations with no people targeted (regional support) get no unit cost: they reach
+    nobody directly.
+
+    Parameters
+    ----------
+    plan
+        The plan (requirements and populations).
+    curve
+        Cost curve the unit costs are calibrated for.
+    overlap_factor
+        Overlap factor :math:`\\omega`.
+    year
+        Calibration year; default the plan's first year.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A ``unit_costs`` table: location_code, sector_code, unit_cost_usd (USD per person,
+        rounded to the cent), weight (1), origin ('derived'), note.
+    """
+    year = int(plan.years[0]) if year is None else year
+    req = plan.cell_requirements()
+    req_year = req.xs(year, level="year")
+    targeted = plan.population("targeted")
+    rows = []
+    m = curve.mean_inverse_factor
+    for loc, loc_req in req_year.groupby(level="location_code"):
+        key = (loc, year)
+        if key not in targeted.index or targeted.loc[key] <= 0:
+            continue
+        total = float(loc_req.sum())
+        cost = m * total / (overlap_factor * float(targeted.loc[key]))
+        note = (
+            f"calibrated: {year} requirement ${total:,.0f} reaches {targeted.loc[key]:,.0f} "
+            f"people targeted at full funding (curve mean 1/factor {m:.4f}, overlap "
+            f"{overlap_factor:g}); same cost for every sector of the location"
+        )
+        for sector in sorted(req.xs(loc, level="location_code").index.get_level_values(0).unique()):
+            rows.append((loc, sector, round(cost, 2), 1.0, "derived", note))
+    return pd.DataFrame(
+        rows,
+        columns=["location_code", "sector_code", "unit_cost_usd", "weight", "origin", "note"],
+    )

@@ -1,0 +1,92 @@
+"""Why a scenario is infeasible, in planner words, by an elastic re-solve.
+
+The same model (:func:`solver.model.build_model` with ``elastic=True``) gives every
+scenario row a non-negative violation variable and minimises the weighted total
+violation (USD M). Envelopes cost least to relax, so the diagnosis reads "these floors
+together exceed the 2025 envelope by $1.2M" rather than "lower this floor". The rows
+relaxed at the optimum are the ones that must give, by the amounts found; the other
+rows with a non-zero dual in the elastic solution are the rules pressing against them.
+
+References
+----------
+Chinneck, J. W. (2008). *Feasibility and Infeasibility in Optimization: Algorithms and
+Computational Methods*, ch. 6 (elastic programming). Springer.
+"""
+
+from __future__ import annotations
+
+from model.costs import CostModel
+from model.funding import FundingScenario
+from solver.model import USD_PER_UNIT, build_model
+from solver.result import Conflict, InfeasibleScenarioError
+
+VIOLATION_TOL = 1e-7
+"""USD M of violation below which a row is not counted as relaxed."""
+
+
+def _money(usd: float) -> str:
+    if usd >= 1e6:
+        return f"${usd / 1e6:,.2f}M"
+    return f"${usd:,.0f}"
+
+
+def diagnose_infeasibility(costs: CostModel, scenario: FundingScenario) -> InfeasibleScenarioError:
+    """Name the constraints that conflict and by how much.
+
+    Returns
+    -------
+    InfeasibleScenarioError
+        An exception to raise, with a one-line message and the conflicts.
+    """
+    from solver.allocate import solver  # one solver configuration for every solve
+
+    lp = build_model(costs, scenario, elastic=True)
+    lp.problem.solve(solver())
+    relaxed: list[Conflict] = []
+    for name, slack_vars in lp.violations.items():
+        amount = sum(v.varValue or 0.0 for v in slack_vars)
+        if amount > VIOLATION_TOL:
+            relaxed.append(Conflict(name, lp.rows[name].description, amount * USD_PER_UNIT))
+    relaxed_names = {c.constraint for c in relaxed}
+    partners = [
+        Conflict(name, lp.rows[name].description, 0.0)
+        for name, c in lp.problem.constraints.items()
+        if name in lp.violations
+        and name not in relaxed_names
+        and abs(c.pi or 0.0) > 1e-9
+    ]
+    if not relaxed:
+        return InfeasibleScenarioError(
+            "the scenario's rules cannot all hold (no single rule to relax was found; "
+            "check the scenario for contradictory locks)"
+        )
+    relaxed.sort(key=lambda c: -c.shortfall_usd)
+    main = relaxed[0]
+    others = [c.description for c in partners]
+    upper = lp.rows[main.constraint].sense == "<="
+    if others and upper:
+        message = (f"{_join(others)} together exceed {main.description} by "
+                   f"{_money(main.shortfall_usd)}")
+    elif others:
+        message = (f"{main.description} cannot be met: it is short by "
+                   f"{_money(main.shortfall_usd)} given {_join(others)}")
+    elif upper:
+        message = f"{main.description} would have to grow by {_money(main.shortfall_usd)}"
+    else:
+        message = f"{main.description} is short by {_money(main.shortfall_usd)}"
+    if len(relaxed) > 1:
+        message += "; also " + "; ".join(
+            f"{c.description} by {_money(c.shortfall_usd)}" for c in relaxed[1:4]
+        )
+        if len(relaxed) > 4:
+            message += f" and {len(relaxed) - 4} more"
+    return InfeasibleScenarioError(message, tuple(relaxed) + tuple(partners))
+
+
+def _join(items: list[str]) -> str:
+    items = list(dict.fromkeys(items))
+    if len(items) > 4:
+        items = [*items[:4], f"{len(items) - 4} more rules"]
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " and " + items[-1]

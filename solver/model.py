@@ -1,0 +1,468 @@
+"""The one definition of the allocation LP, written with PuLP and named constraints.
+
+Units inside the LP: money in USD millions, people in thousands, so that coefficients
+stay near 1 (a unit cost of $250 per person gives 4 thousand people per $1M). Inputs
+and outputs are converted at the edges by :func:`build_model` and :mod:`solver.allocate`.
+
+Variables
+    ``x[c,k] >= 0``  money (USD M) in tranche k of cell c, k < K bounded by sigma_k R_c;
+    ``p[c] >= 0``    people reached (thousands) credited to cell c;
+    ``e[j,c] >= 0``  earmark j's money spent in cell c (only when earmarks exist).
+
+Objective
+    maximise sum_c w_c p_c  (weighted people reached).
+
+Rows (every row is named; :class:`Row` keeps its planner description)
+    ``reach_*``       omega p_c - sum_k a_ck x_ck <= 0, a_ck = 1e3 / (u_c f_k)
+    ``need_*``        sum_s p_(l,s,y) <= PIN_(l,y) / 1e3
+    ``cap_*``         X_c <= factor R_c, with X_c = sum_k x_ck
+    ``envelope_*``    total, per year, or cumulative per year with carry-over
+    ``earmark_*``     sum_c e_jc <= A_j; e_jc <= share of selected objectives x X_c
+    ``flexible_money`` sum_c X_c - sum_jc e_jc <= envelope - sum_j A_j
+    ``floor_*``       sum_(c in G) s_c X_c >= phi sum_(c in G) s_c R_c
+    ``objective_min_*``/``objective_max_*``  share of allocated money per objective
+    ``continuity_*``  X_(l,s,y+1) >= (1 - d) X_(l,s,y)
+    ``lock_*``        sum_(c in S) s_c X_c = A
+    ``exclude_*``     X_c <= 0
+
+With ``elastic=True`` the same rows are built with a non-negative violation variable
+on every scenario row and the objective becomes the weighted sum of violations: the
+infeasibility diagnosis of :mod:`solver.diagnose`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pulp
+
+from model.costs import CostModel
+from model.funding import Amount, FundingScenario, Selector
+
+USD_PER_UNIT = 1e6
+"""USD per LP money unit (the LP counts money in USD millions)."""
+PEOPLE_PER_UNIT = 1e3
+"""People per LP people unit (the LP counts people in thousands)."""
+
+RowKind = Literal[
+    "reach", "need", "cap", "envelope", "earmark", "earmark_share", "flexible", "floor",
+    "objective_share", "continuity", "lock", "exclusion",
+]
+Sense = Literal["<=", ">=", "=="]
+
+MONEY_ROWS: frozenset[str] = frozenset(
+    {"cap", "envelope", "earmark", "flexible", "floor", "lock", "exclusion", "continuity",
+     "objective_share"}
+)
+"""Row kinds whose right-hand side is money (USD M): their duals are people per extra $1M."""
+
+ELASTIC_WEIGHT: Mapping[str, float] = {
+    "envelope": 1.0, "flexible": 1.0, "earmark": 1.0, "cap": 2.0, "floor": 2.0, "lock": 2.0,
+    "exclusion": 2.0, "objective_share": 2.0, "continuity": 2.0,
+}
+"""Cost per $1M of relaxing a row in the elastic model: envelopes are relaxed first."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """Planner meaning of one named LP row.
+
+    Attributes
+    ----------
+    name
+        PuLP constraint name.
+    kind
+        What the row expresses.
+    description
+        Planner words, e.g. ``'the 2025 envelope'``.
+    sense
+        ``'<='``, ``'>='`` or ``'=='``.
+    rhs
+        Right-hand side in LP units (USD M for money rows, thousand people for ``need``).
+    """
+
+    name: str
+    kind: RowKind
+    description: str
+    sense: Sense
+    rhs: float
+
+
+@dataclass(eq=False)
+class AllocationLP:
+    """The built PuLP problem and the maps from cells and rows to its variables.
+
+    Attributes
+    ----------
+    problem
+        The PuLP problem (maximise weighted people, or minimise violations if elastic).
+    costs, scenario
+        The inputs it was built from.
+    tranche_vars
+        Per cell, its tranche variables (USD M) in tranche order, length n.
+    people_vars
+        Per cell, its people variable (thousand people) or ``None`` if it reaches nobody.
+    objective_coef
+        Per cell and tranche, weighted thousand people per USD M, shape (n, K) (0 padded).
+    rows
+        Planner meaning of every row, keyed by name.
+    violations
+        Elastic model only: row name -> violation variable(s).
+    funding_usd
+        The envelope in USD (the least of the total and the sum of the years).
+    envelope_by_year
+        Per-year envelope in USD (``None`` when only a total applies).
+    """
+
+    problem: pulp.LpProblem
+    costs: CostModel
+    scenario: FundingScenario
+    tranche_vars: list[list[pulp.LpVariable]]
+    people_vars: list[pulp.LpVariable | None]
+    objective_coef: np.ndarray
+    rows: dict[str, Row]
+    funding_usd: float
+    envelope_by_year: dict[int, float] | None
+    violations: dict[str, list[pulp.LpVariable]] = field(default_factory=dict)
+
+
+def _token(text: object) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", str(text)).strip("_")
+
+
+def selector_mask(costs: CostModel, selector: Selector) -> np.ndarray:
+    """Cells a selector picks (location, sector, year filters), shape (n,) bool.
+
+    Raises
+    ------
+    ValueError
+        When the selector names a code the plan does not have.
+    """
+    mask = np.ones(costs.n_cells, dtype=bool)
+    for values, column, what in (
+        (selector.location_codes, costs.locations, "location"),
+        (selector.sector_codes, costs.sectors, "sector"),
+        (selector.years, costs.years, "year"),
+    ):
+        if values:
+            unknown = sorted(set(map(str, values)) - set(map(str, column)))
+            if unknown:
+                raise ValueError(f"unknown {what} {', '.join(unknown)} in '{selector.describe()}'")
+            mask &= np.isin(column, np.asarray(values, dtype=column.dtype))
+    return mask
+
+
+def objective_weight(costs: CostModel, selector: Selector) -> np.ndarray:
+    """Share of each cell's money serving the selector's objectives (1 if none), shape (n,).
+
+    Raises
+    ------
+    ValueError
+        When an objective is not in the plan.
+    """
+    if not selector.objectives:
+        return np.ones(costs.n_cells)
+    unknown = sorted(set(selector.objectives) - set(costs.objective_shares.columns))
+    if unknown:
+        raise ValueError(f"unknown objective {', '.join(unknown)}")
+    return costs.objective_shares[list(selector.objectives)].sum(axis=1).to_numpy(dtype=float)
+
+
+def resolve_envelope(
+    costs: CostModel, scenario: FundingScenario
+) -> tuple[float | None, dict[int, float] | None]:
+    """Envelope in USD: the total (or ``None``) and per year (or ``None``).
+
+    A total share is of the whole appeal; a per-year share is of that year's
+    requirement. When per-year envelopes are given, plan years not listed get nothing.
+    """
+    env = scenario.envelope
+    total = None if env.total is None else env.total.usd(float(costs.requirement_usd.sum()))
+    if not env.per_year:
+        return total, None
+    req_by_year = {
+        int(y): float(costs.requirement_usd[costs.years == y].sum()) for y in np.unique(costs.years)
+    }
+    given = dict(env.per_year)
+    unknown = sorted(set(given) - set(req_by_year))
+    if unknown:
+        raise ValueError(f"funding for year {unknown[0]}, which the plan does not have")
+    per_year = {y: given[y].usd(r) if y in given else 0.0 for y, r in req_by_year.items()}
+    return total, per_year
+
+
+def funding_usd(costs: CostModel, scenario: FundingScenario) -> float:
+    """The money available in USD: the total, or the sum of the years, whichever is less."""
+    total, per_year = resolve_envelope(costs, scenario)
+    values = [v for v in (total, None if per_year is None else sum(per_year.values()))
+              if v is not None]
+    return float(min(values))
+
+
+def cap_factors(costs: CostModel, scenario: FundingScenario) -> np.ndarray:
+    """Absorption factor per cell, shape (n,): the smallest cap that selects it."""
+    factor = np.full(costs.n_cells, scenario.default_cap, dtype=float)
+    for cap in scenario.caps:
+        mask = selector_mask(costs, cap.selector)
+        factor[mask] = np.minimum(factor[mask], cap.factor)
+    return factor
+
+
+def cell_weights(costs: CostModel, scenario: FundingScenario) -> np.ndarray:
+    """Objective weight per cell, shape (n,): plan weight x every scenario weight selecting it."""
+    w = costs.weight.astype(float).copy()
+    for weight in scenario.weights:
+        w[selector_mask(costs, weight.selector)] *= weight.weight
+    return w
+
+
+def cell_label(costs: CostModel, i: int) -> str:
+    """``'HEALTH in UKR, 2025'`` for cell i."""
+    return f"{costs.sectors[i]} in {costs.locations[i]}, {costs.years[i]}"
+
+
+def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = False) -> AllocationLP:
+    """Build the allocation LP for a cost model and a funding scenario.
+
+    Parameters
+    ----------
+    costs
+        Cells, requirements (USD), unit costs (USD per person), curve, overlap, people in need.
+    scenario
+        Envelope and every rule switched on.
+    elastic
+        Build the elastic variant (every scenario row may be violated at a cost).
+
+    Returns
+    -------
+    AllocationLP
+
+    Raises
+    ------
+    ValueError
+        When the scenario names a location, sector, objective or year the plan lacks.
+    """
+    n = costs.n_cells
+    sense = pulp.LpMinimize if elastic else pulp.LpMaximize
+    prob = pulp.LpProblem("reachplan_allocation", sense)
+    req = costs.requirement_usd / USD_PER_UNIT
+    shares = np.asarray(costs.curve.shares)
+    factors = np.asarray(costs.curve.factors)
+    K = len(shares)  # noqa: N806 (K is the mathematical name of the tranche count)
+    weights = cell_weights(costs, scenario)
+    rows: dict[str, Row] = {}
+    violations: dict[str, list[pulp.LpVariable]] = {}
+    violation_cost: list[pulp.LpAffineExpression] = []
+
+    def add(name: str, expr: pulp.LpAffineExpression, sense_: Sense, rhs: float, kind: RowKind,
+            description: str) -> None:
+        if name in rows:
+            raise ValueError(f"two rules produce the same constraint {name!r}")
+        if elastic and kind in ELASTIC_WEIGHT:
+            slack: list[pulp.LpVariable] = []
+            if sense_ in ("<=", "=="):
+                v = pulp.LpVariable(f"over_{name}", lowBound=0)
+                expr = expr - v
+                slack.append(v)
+            if sense_ in (">=", "=="):
+                v = pulp.LpVariable(f"under_{name}", lowBound=0)
+                expr = expr + v
+                slack.append(v)
+            violations[name] = slack
+            violation_cost.append(ELASTIC_WEIGHT[kind] * pulp.lpSum(slack))
+        if sense_ == "<=":
+            prob.addConstraint(expr <= rhs, name)
+        elif sense_ == ">=":
+            prob.addConstraint(expr >= rhs, name)
+        else:
+            prob.addConstraint(expr == rhs, name)
+        rows[name] = Row(name, kind, description, sense_, float(rhs))
+
+    tranche_vars: list[list[pulp.LpVariable]] = []
+    people_vars: list[pulp.LpVariable | None] = []
+    coef = np.zeros((n, K))
+    reaches = costs.reaches_people
+    for i in range(n):
+        tag = f"{_token(costs.locations[i])}_{_token(costs.sectors[i])}_{costs.years[i]}"
+        if reaches[i]:
+            xs = [
+                pulp.LpVariable(
+                    f"x_{tag}_t{k + 1}",
+                    lowBound=0,
+                    upBound=float(shares[k] * req[i]) if k < K - 1 else None,
+                )
+                for k in range(K)
+            ]
+            p = pulp.LpVariable(f"p_{tag}", lowBound=0)
+            a = PEOPLE_PER_UNIT / (costs.unit_cost_usd[i] * factors)
+            coef[i] = weights[i] * a / costs.overlap_factor
+            add(f"reach_{tag}", costs.overlap_factor * p - pulp.lpDot(a.tolist(), xs), "<=", 0.0,
+                "reach", f"people reached by {cell_label(costs, i)}")
+            people_vars.append(p)
+        else:
+            xs = [pulp.LpVariable(f"x_{tag}_t1", lowBound=0)]
+            people_vars.append(None)
+        tranche_vars.append(xs)
+    money = [pulp.lpSum(xs) for xs in tranche_vars]
+
+    # people in need
+    locs, years = costs.locations, costs.years
+    for loc, yr in sorted({(loc, int(y)) for loc, y, r in zip(locs, years, reaches, strict=True)
+                           if r}):
+        pin = costs.people_in_need_of(loc, yr)
+        if not np.isfinite(pin):
+            continue
+        ps = [people_vars[i] for i in np.flatnonzero((locs == loc) & (years == yr))
+              if people_vars[i] is not None]
+        add(f"need_{_token(loc)}_{yr}", pulp.lpSum(ps), "<=", pin / PEOPLE_PER_UNIT, "need",
+            f"the people in need in {loc}, {yr}")
+
+    # caps (absorption) and exclusions
+    factor = cap_factors(costs, scenario)
+    excluded = np.zeros(n, dtype=bool)
+    for sel in scenario.exclusions:
+        excluded |= selector_mask(costs, sel)
+    for i in range(n):
+        label = cell_label(costs, i)
+        tag = f"{_token(locs[i])}_{_token(costs.sectors[i])}_{years[i]}"
+        add(f"cap_{tag}", money[i], "<=", float(factor[i] * req[i]), "cap",
+            f"the absorption cap of {label} ({factor[i]:g} x requirement)")
+        if excluded[i]:
+            add(f"exclude_{tag}", money[i], "<=", 0.0, "exclusion", f"the exclusion of {label}")
+
+    # envelopes
+    total, per_year = resolve_envelope(costs, scenario)
+    if total is not None:
+        add("envelope_total", pulp.lpSum(money), "<=", total / USD_PER_UNIT, "envelope",
+            "the total envelope")
+    if per_year is not None:
+        carried = 0.0
+        for yr in sorted(per_year):
+            if scenario.envelope.carry_over:
+                carried += per_year[yr]
+                cells = np.flatnonzero(years <= yr)
+                add(f"envelope_through_{yr}", pulp.lpSum(money[i] for i in cells), "<=",
+                    carried / USD_PER_UNIT, "envelope",
+                    f"the envelopes up to {yr} (with carry-over)")
+            else:
+                cells = np.flatnonzero(years == yr)
+                add(f"envelope_{yr}", pulp.lpSum(money[i] for i in cells), "<=",
+                    per_year[yr] / USD_PER_UNIT, "envelope", f"the {yr} envelope")
+    available = funding_usd(costs, scenario)
+
+    # earmarks
+    appeal = float(costs.requirement_usd.sum())
+    if scenario.earmarks:
+        earmarked_total = []
+        earmarked_sum = 0.0
+        for j, mark in enumerate(scenario.earmarks):
+            tag = f"{j + 1}_{_token(mark.name)}"
+            mask = selector_mask(costs, mark.selector)
+            share = objective_weight(costs, mark.selector)
+            amount = mark.amount.usd(appeal) / USD_PER_UNIT
+            earmarked_sum += amount
+            evars = []
+            for i in np.flatnonzero(mask).tolist():
+                v = pulp.LpVariable(f"e{tag}_{i}", lowBound=0)
+                evars.append(v)
+                add(f"earmark_{tag}_cell_{i}", v - float(share[i]) * money[i], "<=", 0.0,
+                    "earmark_share", f"earmark '{mark.name}' within {cell_label(costs, i)}")
+            add(f"earmark_{tag}", pulp.lpSum(evars), "<=", amount, "earmark",
+                f"earmark '{mark.name}' ({mark.selector.describe()})")
+            earmarked_total.extend(evars)
+        add("flexible_money", pulp.lpSum(money) - pulp.lpSum(earmarked_total), "<=",
+            available / USD_PER_UNIT - earmarked_sum, "flexible",
+            "the flexible (non-earmarked) money")
+
+    # floors
+    for floor in scenario.floors:
+        mask = selector_mask(costs, floor.selector)
+        s = objective_weight(costs, floor.selector)
+        keys: list[tuple[str, ...]]
+        if floor.per == "cell":
+            keys = [(str(locs[i]), str(costs.sectors[i])) for i in range(n)]
+        elif floor.per == "location":
+            keys = [(str(loc),) for loc in locs]
+        elif floor.per == "sector":
+            keys = [(str(sec),) for sec in costs.sectors]
+        else:
+            keys = [() for _ in range(n)]
+        groups: dict[tuple[object, ...], list[int]] = {}
+        for i in np.flatnonzero(mask).tolist():
+            groups.setdefault((*keys[i], int(years[i])), []).append(i)
+        for key, members in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
+            need = float(sum(s[i] * req[i] for i in members))
+            if need <= 0:
+                continue
+            where = " ".join(str(k) for k in key[:-1])
+            tag = "_".join(_token(k) for k in key)
+            label = f"the {floor.name} floor" + (f" in {where}" if where else "") + f", {key[-1]}"
+            add(f"floor_{_token(floor.name)}_{tag}", pulp.lpSum(float(s[i]) * money[i]
+                                                                for i in members),
+                ">=", floor.share * need, "floor", f"{label} ({floor.share:.0%} of requirement)")
+
+    # objective share bounds
+    for bound in scenario.objective_bounds:
+        s = objective_weight(costs, Selector(objectives=(bound.objective,)))
+        part = pulp.lpSum(float(s[i]) * money[i] for i in range(n))
+        if bound.min_share > 0:
+            add(f"objective_min_{_token(bound.objective)}",
+                part - bound.min_share * pulp.lpSum(money), ">=", 0.0, "objective_share",
+                f"the minimum {bound.min_share:.0%} share of {bound.objective}")
+        if bound.max_share < 1:
+            add(f"objective_max_{_token(bound.objective)}",
+                part - bound.max_share * pulp.lpSum(money), "<=", 0.0, "objective_share",
+                f"the maximum {bound.max_share:.0%} share of {bound.objective}")
+
+    # year-to-year continuity
+    if scenario.max_year_fall is not None:
+        index = {(locs[i], costs.sectors[i], int(years[i])): i for i in range(n)}
+        for (loc, sec, yr), i in sorted(index.items()):
+            prev = index.get((loc, sec, yr - 1))
+            if prev is None:
+                continue
+            add(f"continuity_{_token(loc)}_{_token(sec)}_{yr}",
+                money[i] - (1.0 - scenario.max_year_fall) * money[prev], ">=", 0.0, "continuity",
+                f"continuity of {sec} in {loc} from {yr - 1} to {yr} "
+                f"(falls at most {scenario.max_year_fall:.0%})")
+
+    # locks
+    for j, lock in enumerate(scenario.locks):
+        mask = selector_mask(costs, lock.selector)
+        s = objective_weight(costs, lock.selector)
+        members = np.flatnonzero(mask).tolist()
+        amount = _lock_amount(lock.amount, float(sum(s[i] * req[i] for i in members)))
+        add(f"lock_{j + 1}_{_token(lock.name)}", pulp.lpSum(float(s[i]) * money[i]
+                                                            for i in members),
+            "==", amount, "lock", f"the lock '{lock.name}' at ${amount:,.3f}M "
+            f"({lock.selector.describe()})")
+
+    if elastic:
+        prob.setObjective(pulp.lpSum(violation_cost))
+    else:
+        prob.setObjective(
+            pulp.lpSum(float(weights[i]) * p for i, p in enumerate(people_vars) if p is not None)
+        )
+    return AllocationLP(
+        problem=prob,
+        costs=costs,
+        scenario=scenario,
+        tranche_vars=tranche_vars,
+        people_vars=people_vars,
+        objective_coef=coef,
+        rows=rows,
+        funding_usd=available,
+        envelope_by_year=per_year,
+        violations=violations,
+    )
+
+
+def _lock_amount(amount: Amount, requirement_units: float) -> float:
+    """A lock's amount in USD M; a share is of the locked lines' requirement."""
+    if amount.kind == "share":
+        return amount.value * requirement_units
+    return amount.value / USD_PER_UNIT
