@@ -349,11 +349,11 @@ def load_initial_state(path: str | Path | None = None) -> InitialState:
 
 # --------------------------------------------------------------------------- history
 
-_DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
 def _parse_date(text: str) -> tuple[pd.Timestamp, bool] | None:
-    """Parse ``YYYY-MM-DD``, ``YYYY-MM`` (month end) or ``A/B`` (the later of the two).
+    """Parse ``YYYY-MM-DD``, ``YYYY-MM`` (month end), ``YYYY`` (year end) or ``A/B`` (the later).
 
     Returns the date and whether it was a whole month, or ``None`` if invalid.
     """
@@ -364,7 +364,9 @@ def _parse_date(text: str) -> tuple[pd.Timestamp, bool] | None:
     for part in parts:
         part = part.strip()
         try:
-            if len(part) == 7:
+            if len(part) == 4:
+                parsed.append((pd.Period(part, freq="Y").to_timestamp(how="end").normalize(), True))
+            elif len(part) == 7:
                 parsed.append((pd.Period(part, freq="M").to_timestamp(how="end").normalize(), True))
             else:
                 parsed.append((pd.Timestamp(part), False))
