@@ -167,5 +167,134 @@ def plan_export(plan_path: Path | None, fmt: str, table: str, hxl: bool) -> None
     click.echo(render_export(loaded.plan, fmt=fmt, table=table, hxl=hxl), nl=False)
 
 
+@main.command("simulate")
+@click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML file whose [simulation] table overrides the shipped assumptions.",
+)
+@click.option("--draws", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Monte Carlo draws.")
+@click.option("--seed", type=click.IntRange(min=0), required=True,
+              help="Random seed; the same seed gives the same numbers.")
+@click.option("--start", metavar="YYYY-MM", default=None,
+              help="First month reported (default: the initial state, 2023-12).")
+@click.option("--months", type=click.IntRange(min=1), default=36, show_default=True,
+              help="Months simulated after the start.")
+@click.option("--format", "fmt", type=click.Choice(["text", "csv"]), default="text",
+              show_default=True, help="Summary text, or the long percentile table as CSV.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Also write the per-draw needs table into this directory.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def simulate_command(
+    scenario_path: Path | None,
+    draws: int,
+    seed: int,
+    start: str | None,
+    months: int,
+    fmt: str,
+    out_dir: Path | None,
+    quiet: bool,
+) -> None:
+    """Simulate displacement and returns month by month (Monte Carlo).
+
+    Prints medians and 80% intervals of IDPs, returnees, refugees and people in
+    need; --format csv prints percentiles per series, location and month.
+
+    \b
+    Example:
+      reachplan simulate --draws 10000 --seed 42
+      reachplan simulate --draws 5000 --seed 1 --format csv > percentiles.csv
+      reachplan simulate --scenario tp_ends.toml --draws 2000 --seed 7 --out runs/
+    """
+    from model.displacement import AssumptionError, needs_per_draw, simulate
+    from reports.simulation import render_percentiles_csv, render_summary, write_needs
+    from scenarios.simulation_io import load_initial_state, load_simulation
+
+    try:
+        assumptions = load_simulation(scenario_path)
+        initial = load_initial_state()
+        show = not quiet and draws * months >= 36_000
+        if show:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            with Progress(console=Console(stderr=True), transient=True) as bar:
+                task = bar.add_task("Simulating", total=draws)
+                result = simulate(
+                    assumptions, initial, draws=draws, seed=seed, start=start, months=months,
+                    progress=lambda done: bar.update(task, completed=done),
+                )
+        else:
+            result = simulate(
+                assumptions, initial, draws=draws, seed=seed, start=start, months=months
+            )
+        needs = needs_per_draw(result)
+    except AssumptionError as exc:
+        fail(str(exc))
+    if fmt == "csv":
+        click.echo(render_percentiles_csv(result), nl=False)
+    else:
+        click.echo(render_summary(result, needs), nl=False)
+    if out_dir is not None:
+        try:
+            paths = write_needs(out_dir, result, needs)
+        except OSError as exc:
+            fail(f"{out_dir}: cannot write: {exc.strerror or exc}")
+        if not quiet:
+            click.echo(f"wrote {', '.join(str(p) for p in paths)}", err=True)
+
+
+@main.command("calibrate")
+@click.argument("history", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--fit-from", metavar="YYYY-MM", default=None,
+              help="First month fitted (default: once IDPs, returnees and refugees are observed).")
+@click.option("--holdout-from", metavar="YYYY-MM", default=None,
+              help="First month held out and scored (default: the last quarter of observations).")
+@click.option("--draws", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Draws of the holdout forecast.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Random seed of the holdout forecast.")
+@click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Scenario whose unfitted assumptions are used.")
+def calibrate_command(
+    history: tuple[Path, ...],
+    fit_from: str | None,
+    holdout_from: str | None,
+    draws: int,
+    seed: int,
+    scenario_path: Path | None,
+) -> None:
+    """Fit the displacement rates to an observed history and score a holdout.
+
+    HISTORY is one or more CSV files with columns series, location, date,
+    value, source. Prints the averaged relative difference, MASE against a
+    no-change forecast, the coverage of 80% and 95% intervals, and the fitted
+    rates.
+
+    \b
+    Example:
+      reachplan calibrate scenarios/data/displacement_history_2022_2023.csv \\
+          scenarios/data/plan_key_figures_2023_12.csv --fit-from 2022-09 --holdout-from 2022-12
+    """
+    from model.calibration import HistoryError, calibrate
+    from model.displacement import AssumptionError
+    from reports.simulation import render_calibration
+    from scenarios.simulation_io import load_history, load_initial_state, load_simulation
+
+    try:
+        observed = load_history(history)
+        result = calibrate(
+            observed, load_simulation(scenario_path), load_initial_state(),
+            fit_from=fit_from, holdout_from=holdout_from, draws=draws, seed=seed,
+        )
+    except (HistoryError, AssumptionError) as exc:
+        fail(str(exc))
+    click.echo(render_calibration(result), nl=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
