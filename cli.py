@@ -6,13 +6,23 @@ scenario (one-line reason naming the file, row and field), 2 on usage errors.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from model.displacement import AssumptionError
+from model.scenario import ScenarioError
 from scenarios.plan_io import LoadedPlan, PlanReadError, load_plan
+from solver.result import InfeasibleScenarioError
+
+if TYPE_CHECKING:
+    from model.displacement import InitialState
+    from model.plan import Plan
+    from solver.batch import ChunkResult
 
 __all__ = ["main"]
 
@@ -294,6 +304,157 @@ def calibrate_command(
     except (HistoryError, AssumptionError) as exc:
         fail(str(exc))
     click.echo(render_calibration(result), nl=False)
+
+
+@main.command("run")
+@click.argument("scenario_files", nargs=-1, metavar="SCENARIO...")
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None,
+              help="Plan (default: the scenario's own, else the shipped plan).")
+@click.option("--draws", type=click.IntRange(min=1), default=None,
+              help="Simulated futures per scenario (default: each scenario's own).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the seed.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes; the numbers do not depend on it.")
+@click.option("--executor", type=click.Choice(["processes", "dask"]), default="processes",
+              show_default=True)
+@click.option("--scheduler", default=None, help="Dask scheduler address (with --executor dask).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reachplan-output"), show_default=True,
+              help="Where chunks (and reports) are written.")
+@click.option("--resume", is_flag=True, help="Finish an interrupted run in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable results on stdout.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run_command(scenario_files: tuple[str, ...], plan_path: Path | None, draws: int | None,
+                seed: int | None, workers: int, executor: str, scheduler: str | None,
+                out_dir: Path, resume: bool, as_json: bool, quiet: bool) -> None:
+    """Run scenarios: simulate futures, re-solve the allocation in each, summarise.
+
+    SCENARIO is a TOML file or the name of a shipped scenario (shortfall_50, ...);
+    without any, the whole shipped suite runs. Chunks are written to --out as they
+    finish, so an interrupted run continues with --resume and gives the same numbers.
+
+    \b
+    Example:
+      reachplan run shortfall_60 tp_ends_2025 --draws 500 --workers 2
+    """
+    from reports.run_store import RunStore, RunStoreError
+    from reports.scenario_report import render_run_text, render_runs_json
+    from scenarios.scenario_io import SUITE, load_scenario
+    from solver.batch import chunk_plan, run_key, run_scenario
+
+    runs = []
+    for item in scenario_files or SUITE:
+        try:
+            scenario = load_scenario(item, draws=draws, seed=seed)
+        except ScenarioError as exc:
+            fail(str(exc))
+        plan_obj = _plan_for(plan_path, scenario.plan)
+        initial = _initial_state()
+        store = RunStore(out_dir, scenario.name)
+        try:
+            done = store.start(run_key(plan_obj, scenario), resume)
+        except (RunStoreError, OSError) as exc:
+            fail(str(exc))
+        total = len(chunk_plan(scenario.draws))
+        with _progress(f"{scenario.name}", total, quiet or as_json) as advance:
+            advance(len(done))
+
+            def on_chunk(chunk: ChunkResult) -> None:
+                store.write(chunk)
+                advance(1)
+
+            try:
+                run = run_scenario(plan_obj, scenario, initial, workers=workers, done=done,
+                                   on_chunk=on_chunk, executor=executor, scheduler=scheduler)
+            except InfeasibleScenarioError as exc:
+                fail(f"{scenario.files[0]}: {exc}")
+        runs.append(run)
+        if not as_json:
+            click.echo(render_run_text(run))
+    if as_json:
+        click.echo(render_runs_json(runs), nl=False)
+
+
+@main.command("compare")
+@click.argument("scenario_files", nargs=-1, required=True, metavar="SCENARIO...")
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None)
+@click.option("--draws", type=click.IntRange(min=1), default=None)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reachplan-output"), show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def compare_command(scenario_files: tuple[str, ...], plan_path: Path | None, draws: int | None,
+                    workers: int, out_dir: Path, quiet: bool) -> None:
+    """Side-by-side table of scenarios and what moved between them (against the first).
+
+    Reuses finished runs stored in --out (same plan, scenario, seed and draws).
+
+    \b
+    Example:
+      reachplan compare shortfall_75 shortfall_50 shortfall_30
+    """
+    from reports.run_store import RunStore, RunStoreError
+    from reports.scenario_report import render_comparison
+    from scenarios.scenario_io import load_scenario
+    from solver.batch import chunk_plan, run_key, run_scenario
+
+    runs = []
+    for item in scenario_files:
+        try:
+            scenario = load_scenario(item, draws=draws)
+        except ScenarioError as exc:
+            fail(str(exc))
+        plan_obj = _plan_for(plan_path, scenario.plan)
+        store = RunStore(out_dir, scenario.name)
+        try:
+            done = store.start(run_key(plan_obj, scenario), resume=True)
+        except (RunStoreError, OSError):
+            done = store.start(run_key(plan_obj, scenario), resume=False)
+        with _progress(scenario.name, len(chunk_plan(scenario.draws)), quiet) as advance:
+            advance(len(done))
+
+            def on_chunk(chunk: ChunkResult) -> None:
+                store.write(chunk)
+                advance(1)
+
+            try:
+                runs.append(run_scenario(plan_obj, scenario, _initial_state(), workers=workers,
+                                         done=done, on_chunk=on_chunk))
+            except InfeasibleScenarioError as exc:
+                fail(f"{scenario.files[0]}: {exc}")
+    click.echo(render_comparison(runs), nl=False)
+
+
+def _plan_for(plan_path: Path | None, scenario_plan: str | None) -> Plan:
+    loaded = read_plan(plan_path if plan_path is not None else
+                       (Path(scenario_plan) if scenario_plan else None))
+    assert loaded.plan is not None
+    return loaded.plan
+
+
+def _initial_state() -> InitialState:
+    from scenarios.simulation_io import load_initial_state
+
+    try:
+        return load_initial_state()
+    except AssumptionError as exc:
+        fail(str(exc))
+
+
+@contextlib.contextmanager
+def _progress(label: str, total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (rich), or nothing when quiet."""
+    if quiet:
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"{label} (chunks)", total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,144 @@
+"""What a planner reads about scenario runs: per-scenario summaries, JSON, and side-by-side comparison."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from solver.batch import ScenarioRun
+
+
+def _m(usd: float) -> str:
+    return f"${usd / 1e6:,.1f}M"
+
+
+def _people(n: float) -> str:
+    return f"{n:,.0f}"
+
+
+def run_summary(run: ScenarioRun, top: int = 5) -> dict[str, Any]:
+    """The headline figures of one run as plain numbers."""
+    alloc = run.allocation_frame()
+    by_sector = alloc.groupby(level="sector_code")["mean_allocated_usd"].sum()
+    by_location = alloc.groupby(level="location_code")["mean_allocated_usd"].sum()
+    by_year = alloc.groupby(level="year")["mean_allocated_usd"].sum()
+    binding = sorted(run.binding_share.items(), key=lambda kv: (-kv[1], kv[0]))
+    return {
+        "name": run.scenario.name,
+        "description": run.scenario.description,
+        "draws": run.draws,
+        "seed": run.scenario.seed,
+        "funding_usd": run.funding_usd,
+        "allocated_usd_mean": float(alloc["mean_allocated_usd"].sum()),
+        "people_reached_mean": float(run.people_reached.mean()),
+        "people_reached_p10": run.percentile(10),
+        "people_reached_p50": run.percentile(50),
+        "people_reached_p90": run.percentile(90),
+        "allocation_by_sector_usd": {k: float(v) for k, v in by_sector.items()},
+        "allocation_by_location_usd": {k: float(v) for k, v in by_location.items()},
+        "allocation_by_year_usd": {str(k): float(v) for k, v in by_year.items()},
+        "unmet_need_by_location": {
+            k: float(v) for k, v in run.unmet_need_by_location.items()
+        },
+        "binding_constraints": [
+            {"constraint": name, "description": run.row_descriptions.get(name, name),
+             "share_of_draws": share}
+            for name, share in binding
+        ],
+        "provenance": dict(run.provenance),
+        "_top": top,
+    }
+
+
+def run_json(run: ScenarioRun) -> dict[str, Any]:
+    """Machine-readable result of one run, with the mean allocation per cell."""
+    summary = run_summary(run)
+    summary.pop("_top")
+    cells = run.allocation_frame().reset_index()
+    summary["cells"] = [
+        {"location_code": r.location_code, "sector_code": r.sector_code, "year": int(r.year),
+         "mean_allocated_usd": float(r.mean_allocated_usd)}
+        for r in cells.itertuples(index=False)
+    ]
+    return summary
+
+
+def render_runs_json(runs: Sequence[ScenarioRun]) -> str:
+    """JSON for ``reachplan run --json``: ``{"scenarios": [...]}``."""
+    return json.dumps({"scenarios": [run_json(r) for r in runs]}, indent=1, sort_keys=True) + "\n"
+
+
+def render_run_text(run: ScenarioRun, top: int = 5) -> str:
+    """Console summary of one run."""
+    s = run_summary(run, top)
+    lines = [
+        f"== {s['name']}: {s['description']}",
+        f"   draws {s['draws']} (seed {s['seed']}); funding {_m(s['funding_usd'])}, "
+        f"allocated on average {_m(s['allocated_usd_mean'])}",
+        f"   people reached: mean {_people(s['people_reached_mean'])}, "
+        f"p10 {_people(s['people_reached_p10'])}, p90 {_people(s['people_reached_p90'])}",
+    ]
+    sectors = sorted(s["allocation_by_sector_usd"].items(), key=lambda kv: -kv[1])[:top]
+    lines.append("   largest sectors: " + ", ".join(f"{k} {_m(v)}" for k, v in sectors))
+    locs = sorted(s["allocation_by_location_usd"].items(), key=lambda kv: -kv[1])
+    lines.append("   by location: " + ", ".join(f"{k} {_m(v)}" for k, v in locs))
+    unmet = sorted(s["unmet_need_by_location"].items(), key=lambda kv: -kv[1])[:top]
+    lines.append("   unmet need (people in need not reached, summed over years): "
+                 + ", ".join(f"{k} {_people(v)}" for k, v in unmet))
+    binding = s["binding_constraints"][:top]
+    if binding:
+        lines.append("   binding constraints (share of draws):")
+        lines += [f"     {b['share_of_draws']:>5.0%}  {b['description']}" for b in binding]
+    return "\n".join(lines) + "\n"
+
+
+def comparison_frame(runs: Sequence[ScenarioRun]) -> pd.DataFrame:
+    """One column per scenario: headline figures and allocation by location (USD M)."""
+    cols = {}
+    for run in runs:
+        s = run_summary(run)
+        col: dict[str, float] = {
+            "funding (USD M)": s["funding_usd"] / 1e6,
+            "allocated, mean (USD M)": s["allocated_usd_mean"] / 1e6,
+            "people reached, mean": s["people_reached_mean"],
+            "people reached, p10": s["people_reached_p10"],
+            "people reached, p90": s["people_reached_p90"],
+            "unmet need, mean": float(sum(s["unmet_need_by_location"].values())),
+        }
+        for loc, usd in sorted(s["allocation_by_location_usd"].items()):
+            col[f"{loc} (USD M)"] = usd / 1e6
+        cols[run.scenario.name] = col
+    return pd.DataFrame(cols)
+
+
+def render_comparison(runs: Sequence[ScenarioRun]) -> str:
+    """Side-by-side table, then what moved most against the first scenario."""
+    frame = comparison_frame(runs)
+    shown = frame.map(lambda v: f"{v:,.1f}" if abs(v) < 1e5 else f"{v:,.0f}")
+    lines = [shown.to_string(), ""]
+    if len(runs) > 1:
+        base = runs[0]
+        lines.append(f"What moved against {base.scenario.name}:")
+        base_alloc = base.allocation_frame()["mean_allocated_usd"]
+        for run in runs[1:]:
+            diff = run.allocation_frame()["mean_allocated_usd"] - base_alloc
+            by_loc_sector = diff.groupby(level=["location_code", "sector_code"]).sum()
+            order = by_loc_sector.abs().sort_values(ascending=False).index[:3]
+            people = run.people_reached.mean() - base.people_reached.mean()
+            moves = ", ".join(
+                f"{loc} {sec} {by_loc_sector[(loc, sec)] / 1e6:+,.1f}M" for loc, sec in order
+                if abs(by_loc_sector[(loc, sec)]) > 0.5
+            )
+            lines.append(f"  {run.scenario.name}: people reached {people:+,.0f}; "
+                         + (moves if moves else "allocation unchanged"))
+    return "\n".join(lines) + "\n"
+
+
+def percentile_summary(values: np.ndarray) -> dict[str, float]:
+    """Mean and the 10th/50th/90th percentiles of an array of draws."""
+    return {"mean": float(values.mean()), "p10": float(np.percentile(values, 10)),
+            "p50": float(np.percentile(values, 50)), "p90": float(np.percentile(values, 90))}

@@ -1,0 +1,468 @@
+"""The scenario engine: simulated futures in, one re-solved allocation per future out.
+
+For each draw of the displacement simulation, people in need per location and
+year move; the allocation LP is re-solved with those needs. Draws are processed
+in contiguous chunks of a fixed size. Each chunk
+
+- gets its own seed stream, ``SeedSequence(seed).spawn(n_chunks)[k]``, so a
+  chunk's numbers do not depend on how many workers run or in what order;
+- builds the one PuLP model (:func:`solver.model.build_model`), hands its matrix
+  to HiGHS once (:class:`solver.fast.FastLP`) and re-solves it per draw,
+  changing only the right-hand sides of the ``need_*`` rows (warm start);
+- returns a :class:`ChunkResult` of small arrays; the caller may write each
+  chunk to disk atomically as it completes, so that an interrupted run can be
+  resumed with the same final numbers.
+
+How simulated needs reach the LP: the plan's people in need for a location and
+year are multiplied by the simulated people in need of that draw and year
+divided by the simulated people in need at the start (the plan's figure is the
+level; the simulation says how it moves). Locations the simulation does not
+cover (a regional support line) keep the plan's figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from model.costs import CostModel
+from model.displacement import (
+    InitialState,
+    needs_per_draw,
+    people_in_need,
+    simulate,
+)
+from model.plan import Plan
+from model.scenario import Scenario
+from solver.fast import FastLP
+from solver.model import PEOPLE_PER_UNIT, USD_PER_UNIT, AllocationLP, build_model
+
+FloatArray = NDArray[np.float64]
+
+CHUNK_DRAWS = 50
+"""Draws per chunk. Fixed, so results never depend on the number of workers."""
+
+BINDING_TOL = 1e-7
+"""|dual| (LP units) above which a row counts as binding in a draw."""
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """Outcome of one chunk of draws.
+
+    Attributes
+    ----------
+    chunk
+        Chunk index.
+    first_draw
+        Index of the chunk's first draw in the run.
+    people_reached
+        People reached per draw, shape (n,).
+    objective
+        Weighted people reached per draw, shape (n,).
+    money_sum
+        Sum over the chunk's draws of USD per cell, shape (n_cells,).
+    need
+        People in need per draw, location and year, shape (n, n_need_rows).
+    reached
+        People reached per draw, location and year, shape (n, n_need_rows).
+    binding
+        Count of draws in which each row was binding, shape (n_rows,).
+    """
+
+    chunk: int
+    first_draw: int
+    people_reached: FloatArray
+    objective: FloatArray
+    money_sum: FloatArray
+    need: FloatArray
+    reached: FloatArray
+    binding: NDArray[np.int64]
+
+    def to_npz(self) -> dict[str, NDArray[np.generic]]:
+        """Arrays for :func:`numpy.savez`."""
+        return {
+            "chunk": np.array(self.chunk),
+            "first_draw": np.array(self.first_draw),
+            "people_reached": self.people_reached,
+            "objective": self.objective,
+            "money_sum": self.money_sum,
+            "need": self.need,
+            "reached": self.reached,
+            "binding": self.binding,
+        }
+
+    @classmethod
+    def from_npz(cls, data: dict[str, NDArray[np.generic]]) -> ChunkResult:
+        """Inverse of :meth:`to_npz`."""
+        return cls(
+            chunk=int(data["chunk"]),
+            first_draw=int(data["first_draw"]),
+            people_reached=np.asarray(data["people_reached"], dtype=float),
+            objective=np.asarray(data["objective"], dtype=float),
+            money_sum=np.asarray(data["money_sum"], dtype=float),
+            need=np.asarray(data["need"], dtype=float),
+            reached=np.asarray(data["reached"], dtype=float),
+            binding=np.asarray(data["binding"], dtype=np.int64),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class ScenarioRun:
+    """Every draw of one scenario, aggregated.
+
+    Attributes
+    ----------
+    scenario
+        The scenario run.
+    draws
+        Number of draws.
+    people_reached
+        Per draw, shape (draws,), persons.
+    cells
+        Index (location_code, sector_code, year) of the allocation cells.
+    mean_allocation_usd
+        Mean USD per cell over the draws, shape (n_cells,).
+    need_rows
+        (location_code, year) of each need row.
+    need
+        People in need per draw and need row, shape (draws, n_need_rows).
+    reached
+        People reached per draw and need row, shape (draws, n_need_rows).
+    binding_share
+        Row name -> share of draws in which the row was binding (rows binding at least once).
+    row_descriptions
+        Row name -> planner words.
+    funding_usd
+        Money available.
+    provenance
+        Plan fingerprint, scenario files and hash, seed, chunk size.
+    """
+
+    scenario: Scenario
+    draws: int
+    people_reached: FloatArray
+    cells: pd.MultiIndex
+    mean_allocation_usd: FloatArray
+    need_rows: tuple[tuple[str, int], ...]
+    need: FloatArray
+    reached: FloatArray
+    binding_share: dict[str, float]
+    row_descriptions: dict[str, str]
+    funding_usd: float
+    provenance: dict[str, str] = field(default_factory=dict)
+
+    def percentile(self, q: float) -> float:
+        """Percentile ``q`` (0-100) of people reached across draws."""
+        return float(np.percentile(self.people_reached, q))
+
+    @property
+    def unmet_need_by_location(self) -> pd.Series:
+        """Mean over draws of people in need not reached, summed over years, per location."""
+        gap = (self.need - self.reached).mean(axis=0)
+        locs = [loc for loc, _ in self.need_rows]
+        return pd.Series(gap, index=locs).groupby(level=0).sum()
+
+    def allocation_frame(self) -> pd.DataFrame:
+        """Mean allocation per cell: index (location_code, sector_code, year), USD."""
+        return pd.DataFrame({"mean_allocated_usd": self.mean_allocation_usd}, index=self.cells)
+
+
+# ---- one chunk ----------------------------------------------------------------------------
+
+
+def chunk_plan(draws: int, chunk_draws: int = CHUNK_DRAWS) -> list[tuple[int, int, int]]:
+    """(chunk index, first draw, number of draws) for a run of ``draws``."""
+    return [
+        (k, start, min(chunk_draws, draws - start))
+        for k, start in enumerate(range(0, draws, chunk_draws))
+    ]
+
+
+def chunk_seeds(seed: int, n_chunks: int) -> list[np.random.SeedSequence]:
+    """Independent child seed streams, one per chunk (same for any worker count)."""
+    return np.random.SeedSequence(seed).spawn(n_chunks)
+
+
+@dataclass(eq=False)
+class _Prepared:
+    """The model of one (plan, scenario), built once per process and re-solved per draw."""
+
+    costs: CostModel
+    lp: AllocationLP
+    fast: FastLP
+    need_names: list[str]
+    need_rows: list[tuple[str, int]]
+    need_index: NDArray[np.int32]
+    base_need: FloatArray
+    tranche_cols: list[NDArray[np.int64]]
+    people_cols: NDArray[np.int64]
+    people_cell: NDArray[np.int64]
+    row_names: tuple[str, ...]
+
+
+def _prepare(plan: Plan, scenario: Scenario) -> _Prepared:
+    costs = CostModel.from_plan(plan)
+    lp = build_model(costs, scenario.funding)
+    fast = FastLP(lp.problem)
+    col = {name: j for j, name in enumerate(fast.variable_names)}
+    need_names = [name for name, row in lp.rows.items() if row.kind == "need"]
+    need_rows: list[tuple[str, int]] = []
+    for name in need_names:
+        loc, year = _need_row_cell(lp, name)
+        need_rows.append((loc, year))
+    tranche_cols = [np.array([col[v.name] for v in xs], dtype=np.int64) for xs in lp.tranche_vars]
+    people = [(i, col[p.name]) for i, p in enumerate(lp.people_vars) if p is not None]
+    return _Prepared(
+        costs=costs,
+        lp=lp,
+        fast=fast,
+        need_names=need_names,
+        need_rows=need_rows,
+        need_index=fast.row_index(need_names),
+        base_need=np.array([costs.people_in_need_of(loc, y) for loc, y in need_rows]),
+        tranche_cols=tranche_cols,
+        people_cols=np.array([j for _, j in people], dtype=np.int64),
+        people_cell=np.array([i for i, _ in people], dtype=np.int64),
+        row_names=fast.row_names,
+    )
+
+
+def _need_row_cell(lp: AllocationLP, name: str) -> tuple[str, int]:
+    """(location, year) of a need row, from the cells whose people it bounds."""
+    costs = lp.costs
+    con = lp.problem.get_constraint_by_name(name)
+    people_names = {v.name for v, _ in con.items()}
+    for i, p in enumerate(lp.people_vars):
+        if p is not None and p.name in people_names:
+            return str(costs.locations[i]), int(costs.years[i])
+    raise ValueError(f"need row {name!r} bounds no cell")
+
+
+_CACHE: dict[str, _Prepared] = {}
+
+
+def _prepared(plan: Plan, scenario: Scenario) -> _Prepared:
+    """Per-process memo of the built model (a cache, not a setting: same inputs, same model)."""
+    key = run_key(plan, scenario)
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = _prepare(plan, scenario)
+    return _CACHE[key]
+
+
+def need_multipliers(
+    scenario: Scenario, initial: InitialState, seed: np.random.SeedSequence, n: int,
+    need_rows: Sequence[tuple[str, int]],
+) -> FloatArray:
+    """Simulated people in need relative to the start, per draw and need row, shape (n, rows).
+
+    Locations or years the simulation does not cover get 1 (the plan's figure).
+    """
+    result = simulate(scenario.simulation, initial, draws=n, seed=np.random.default_rng(seed),
+                      record_flows=False)
+    table = needs_per_draw(result)
+    start = people_in_need(result)[0, 0, :]
+    loc_pos = {code: i for i, code in enumerate(table.locations)}
+    year_pos = {int(y): j for j, y in enumerate(table.years)}
+    out = np.ones((n, len(need_rows)))
+    for r, (loc, year) in enumerate(need_rows):
+        if loc in loc_pos and year in year_pos and start[loc_pos[loc]] > 0:
+            i = loc_pos[loc]
+            out[:, r] = table.values[:, i, year_pos[year]] / start[i]
+    return out
+
+
+def solve_chunk(
+    plan: Plan, scenario: Scenario, initial: InitialState, chunk: int, first_draw: int, n: int,
+    seed: np.random.SeedSequence,
+) -> ChunkResult:
+    """Simulate ``n`` draws with the chunk's seed and re-solve the allocation for each."""
+    prep = _prepared(plan, scenario)
+    # a fresh HiGHS instance per chunk: the warm-start path depends only on the chunk
+    fast = FastLP(prep.lp.problem)
+    mult = need_multipliers(scenario, initial, seed, n, prep.need_rows)
+    need = prep.base_need[None, :] * mult
+    n_cells = len(prep.tranche_cols)
+    people = np.zeros(n)
+    objective = np.zeros(n)
+    money_sum = np.zeros(n_cells)
+    reached = np.zeros_like(need)
+    binding = np.zeros(len(prep.row_names), dtype=np.int64)
+    loc_year = {cell: r for r, cell in enumerate(prep.need_rows)}
+    costs = prep.costs
+    cell_row = np.array([
+        loc_year.get((str(costs.locations[i]), int(costs.years[i])), -1)
+        for i in prep.people_cell
+    ])
+    for d in range(n):
+        fast.set_rhs((prep.need_index, need[d] / PEOPLE_PER_UNIT))
+        sol = fast.solve()
+        values = sol.values
+        money = np.array([values[c].sum() for c in prep.tranche_cols]) * USD_PER_UNIT
+        money_sum += np.clip(money, 0.0, None)
+        cell_people = values[prep.people_cols] * PEOPLE_PER_UNIT
+        people[d] = cell_people.sum()
+        objective[d] = sol.objective * PEOPLE_PER_UNIT
+        mask = cell_row >= 0
+        reached[d] = np.bincount(cell_row[mask], weights=cell_people[mask],
+                                 minlength=len(prep.need_rows))
+        binding += (np.abs(sol.row_duals) > BINDING_TOL).astype(np.int64)
+    return ChunkResult(chunk, first_draw, people, objective, money_sum, need, reached, binding)
+
+
+# ---- a whole run -------------------------------------------------------------------------
+
+
+def run_key(plan: Plan, scenario: Scenario, chunk_draws: int = CHUNK_DRAWS) -> str:
+    """Identity of a run: same key, same numbers (used to refuse resuming a different run)."""
+    text = json.dumps(
+        {
+            "plan": plan.fingerprint,
+            "scenario": scenario.sha256,
+            "funding": repr(scenario.funding),
+            "seed": scenario.seed,
+            "draws": scenario.draws,
+            "chunk": chunk_draws,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def combine(
+    plan: Plan, scenario: Scenario, chunks: Iterable[ChunkResult], chunk_draws: int = CHUNK_DRAWS
+) -> ScenarioRun:
+    """Aggregate chunk results (in chunk order) into a :class:`ScenarioRun`."""
+    ordered = sorted(chunks, key=lambda c: c.chunk)
+    prep = _prepared(plan, scenario)
+    draws = sum(len(c.people_reached) for c in ordered)
+    if draws != scenario.draws:
+        raise ValueError(f"expected {scenario.draws} draws, got {draws}")
+    money = np.sum([c.money_sum for c in ordered], axis=0) / draws
+    binding = np.sum([c.binding for c in ordered], axis=0) / draws
+    rows = prep.lp.rows
+    return ScenarioRun(
+        scenario=scenario,
+        draws=draws,
+        people_reached=np.concatenate([c.people_reached for c in ordered]),
+        cells=prep.costs.cells,
+        mean_allocation_usd=money,
+        need_rows=tuple(prep.need_rows),
+        need=np.concatenate([c.need for c in ordered]),
+        reached=np.concatenate([c.reached for c in ordered]),
+        binding_share={
+            name: float(share)
+            for name, share in zip(prep.row_names, binding, strict=True)
+            if share > 0 and rows[name].kind not in ("reach",)
+        },
+        row_descriptions={name: row.description for name, row in rows.items()},
+        funding_usd=float(prep.lp.funding_usd),
+        provenance={
+            "plan_fingerprint": plan.fingerprint,
+            "plan_source": plan.source,
+            "scenario_files": ";".join(scenario.files),
+            "scenario_sha256": scenario.sha256,
+            "seed": str(scenario.seed),
+            "chunk_draws": str(chunk_draws),
+            "run_key": run_key(plan, scenario, chunk_draws),
+        },
+    )
+
+
+Executor = Callable[[Sequence[tuple[int, int, int]]], Iterable[ChunkResult]]
+
+
+def run_chunks_serial(
+    plan: Plan, scenario: Scenario, initial: InitialState, todo: Sequence[tuple[int, int, int]],
+) -> Iterable[ChunkResult]:
+    """Yield chunk results one by one in this process."""
+    seeds = chunk_seeds(scenario.seed, len(chunk_plan(scenario.draws)))
+    for k, first, n in todo:
+        yield solve_chunk(plan, scenario, initial, k, first, n, seeds[k])
+
+
+def solve_chunk_task(
+    plan: Plan, scenario: Scenario, initial: InitialState, k: int, first: int, n: int
+) -> ChunkResult:
+    """Top-level task for worker processes (picklable)."""
+    seeds = chunk_seeds(scenario.seed, len(chunk_plan(scenario.draws)))
+    return solve_chunk(plan, scenario, initial, k, first, n, seeds[k])
+
+
+def run_scenario(
+    plan: Plan,
+    scenario: Scenario,
+    initial: InitialState,
+    *,
+    workers: int = 1,
+    done: Sequence[ChunkResult] = (),
+    on_chunk: Callable[[ChunkResult], None] | None = None,
+    executor: str = "processes",
+    scheduler: str | None = None,
+) -> ScenarioRun:
+    """Run every draw of a scenario and aggregate.
+
+    Parameters
+    ----------
+    plan, scenario, initial
+        The plan, the scenario, and the simulation's initial state.
+    workers
+        Worker processes (1: in this process). Results do not depend on it.
+    done
+        Chunks already computed (resuming); only the others are run.
+    on_chunk
+        Called with each newly computed chunk, in completion order (e.g. to write it).
+    executor
+        ``"processes"`` (local worker processes) or ``"dask"`` (a Dask cluster at
+        ``scheduler``; needs the optional ``dask`` extra).
+    scheduler
+        Address of the Dask scheduler, e.g. ``tcp://127.0.0.1:8786``.
+
+    Returns
+    -------
+    ScenarioRun
+    """
+    plan_chunks = chunk_plan(scenario.draws)
+    have = {c.chunk: c for c in done}
+    todo = [c for c in plan_chunks if c[0] not in have]
+    results = dict(have)
+
+    def accept(result: ChunkResult) -> None:
+        results[result.chunk] = result
+        if on_chunk is not None:
+            on_chunk(result)
+
+    if executor == "dask":
+        from distributed import Client, as_completed as dask_completed
+
+        with Client(scheduler) as client:
+            futures = [
+                client.submit(solve_chunk_task, plan, scenario, initial, k, first, n, pure=False)
+                for k, first, n in todo
+            ]
+            for future in dask_completed(futures):
+                accept(future.result())
+    elif workers <= 1 or len(todo) <= 1:
+        for result in run_chunks_serial(plan, scenario, initial, todo):
+            accept(result)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = [
+                pool.submit(solve_chunk_task, plan, scenario, initial, k, first, n)
+                for k, first, n in todo
+            ]
+            for future in as_completed(futures):
+                accept(future.result())
+    return combine(plan, scenario, results.values())
