@@ -246,6 +246,13 @@ class CostModel:
             return float(self.people_in_need.loc[key])
         return math.inf
 
+    @property
+    def people_in_need_per_cell(self) -> np.ndarray:
+        """People in need of each cell's location and year, shape (n,); ``inf`` where unknown."""
+        keys = pd.MultiIndex.from_arrays([self.locations, self.years])
+        pin = self.people_in_need.reindex(keys).to_numpy(dtype=float)
+        return np.where(np.isfinite(pin), pin, np.inf)
+
     # ---- people from money ------------------------------------------------------------------
     def sector_beneficiaries(self, allocation_usd: np.ndarray) -> np.ndarray:
         """Sector beneficiaries per cell, shape (n,), for USD per cell, shape (n,)."""
@@ -263,10 +270,7 @@ class CostModel:
             {"location_code": self.locations, "year": self.years, "people": contrib}
         )
         totals = frame.groupby(["location_code", "year"])["people"].transform("sum").to_numpy()
-        pin = np.array(
-            [self.people_in_need_of(loc, yr) for loc, yr in zip(self.locations, self.years,
-                                                                  strict=True)]
-        )
+        pin = self.people_in_need_per_cell
         ratio = np.where(totals > pin, pin / np.where(totals > 0, totals, 1.0), 1.0)
         return np.asarray(contrib * ratio)
 

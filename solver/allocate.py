@@ -23,8 +23,6 @@ from model.plan import Plan
 from solver.baseline import pro_rata_allocation
 from solver.model import (
     MONEY_ROWS,
-    PEOPLE_PER_UNIT,
-    USD_PER_UNIT,
     AllocationLP,
     build_model,
 )
@@ -166,7 +164,7 @@ def allocate_costs(
 
 def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str]) -> Allocation:
     costs, scenario = lp.costs, lp.scenario
-    allocated = sol.money * USD_PER_UNIT
+    allocated = sol.money * lp.units.usd
     # round away solver noise below a cent, never above an envelope
     allocated = np.where(allocated < 0.005, 0.0, allocated)
     beneficiaries = costs.sector_beneficiaries(allocated)
@@ -197,8 +195,8 @@ def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str]) -> Al
         binding = sol.slacks.get(name, 0.0) <= BINDING_TOL * max(1.0, abs(row.rhs))
         if row.kind == "cap" and not binding:
             continue
-        # LP duals are thousand people per $1M (money rows) or per thousand people (need)
-        value = dual * PEOPLE_PER_UNIT if row.kind in MONEY_ROWS else dual
+        # LP duals are people units per money unit (money rows) or per people unit (need)
+        value = dual * lp.units.people_per_1m if row.kind in MONEY_ROWS else dual
         prices.append(ShadowPrice(name, row.kind, row.description, float(value), bool(binding)))
     provenance = {**provenance, "scenario": scenario.describe(), "solver": "HiGHS via PuLP",
                   **{f"version_{k}": v for k, v in package_versions().items()}}
@@ -208,7 +206,7 @@ def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str]) -> Al
         funding_usd=lp.funding_usd,
         envelope_by_year=lp.envelope_by_year,
         cells=cells,
-        objective=sol.objective * PEOPLE_PER_UNIT,
+        objective=sol.objective * lp.units.people,
         shadow_prices=tuple(prices),
         unfunded=_unfunded(lp, sol, allocated),
         provenance=provenance,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from model.costs import CostModel
 from model.funding import FundingScenario
-from solver.model import USD_PER_UNIT, build_model
+from solver.model import build_model
 from solver.result import Conflict, InfeasibleScenarioError
 
 VIOLATION_TOL = 1e-7
@@ -46,7 +46,7 @@ def diagnose_infeasibility(costs: CostModel, scenario: FundingScenario) -> Infea
     for name, slack_vars in lp.violations.items():
         amount = sum(v.varValue or 0.0 for v in slack_vars)
         if amount > VIOLATION_TOL:
-            relaxed.append(Conflict(name, lp.rows[name].description, amount * USD_PER_UNIT))
+            relaxed.append(Conflict(name, lp.rows[name].description, amount * lp.units.usd))
     relaxed_names = {c.constraint for c in relaxed}
     partners = [
         Conflict(name, lp.rows[name].description, 0.0)

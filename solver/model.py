@@ -1,21 +1,24 @@
 """The one definition of the allocation LP, written with PuLP and named constraints.
 
-Units inside the LP: money in USD millions, people in thousands, so that coefficients
-stay near 1 (a unit cost of $250 per person gives 4 thousand people per $1M). Inputs
-and outputs are converted at the edges by :func:`build_model` and :mod:`solver.allocate`.
+Units inside the LP (:class:`Units`): money in USD millions and people in thousands
+for plans of the default plan's size, so that coefficients stay near 1 (a unit cost of
+$250 per person gives 4 thousand people per $1M); the power of ten follows the data, so
+a plan counted in thousands of dollars is as well conditioned. Inputs and outputs are
+converted at the edges by :func:`build_model` and :mod:`solver.allocate`.
 
 Variables
-    ``x[c,k] >= 0``  money (USD M) in tranche k of cell c, k < K bounded by sigma_k R_c;
-    ``p[c] >= 0``    people reached (thousands) credited to cell c;
+    ``x[c,k,j] >= 0`` money (money units) in slice j of tranche k of cell c, each slice
+                     bounded by sigma_k R_c / J except the very last (capped by ``cap_*``);
+    ``p[c] >= 0``    people reached (people units) credited to cell c;
     ``e[j,c] >= 0``  earmark j's money spent in cell c (only when earmarks exist).
 
 Objective
-    maximise sum_c w_c p_c  (weighted people reached).
+    maximise sum_c w_c p_c - tie_break  (weighted people reached; see TIE_BREAK).
 
 Rows (every row is named; :class:`Row` keeps its planner description)
-    ``reach_*``       omega p_c - sum_k a_ck x_ck <= 0, a_ck = 1e3 / (u_c f_k)
-    ``need_*``        sum_s p_(l,s,y) <= PIN_(l,y) / 1e3
-    ``cap_*``         X_c <= factor R_c, with X_c = sum_k x_ck
+    ``reach_*``       omega p_c - sum_kj a_ck x_ckj <= 0, a_ck = (usd/people per unit) / (u_c f_k)
+    ``need_*``        sum_s p_(l,s,y) <= PIN_(l,y) / people per unit
+    ``cap_*``         X_c <= factor R_c, with X_c = sum_kj x_ckj
     ``envelope_*``    total, per year, or cumulative per year with carry-over
     ``earmark_*``     sum_c e_jc <= A_j; e_jc <= share of selected objectives x X_c
     ``flexible_money`` sum_c X_c - sum_jc e_jc <= envelope - sum_j A_j
@@ -43,10 +46,49 @@ import pulp
 from model.costs import CostModel
 from model.funding import Amount, FundingScenario, Selector
 
-USD_PER_UNIT = 1e6
-"""USD per LP money unit (the LP counts money in USD millions)."""
-PEOPLE_PER_UNIT = 1e3
-"""People per LP people unit (the LP counts people in thousands)."""
+
+@dataclass(frozen=True)
+class Units:
+    """Internal LP units: USD and people per unit.
+
+    Chosen from the data so that coefficients stay near 1 whatever the plan's scale:
+    money in the power of ten nearest the mean cell requirement (USD millions for the
+    default plan), people in the power of ten at or below what one money unit reaches
+    at the median unit cost (thousands for the default plan).
+    """
+
+    usd: float = 1e6
+    people: float = 1e3
+
+    @classmethod
+    def for_costs(cls, costs: CostModel) -> Units:
+        """Units for a cost model."""
+        req = costs.requirement_usd
+        mean = float(req.mean()) if req.size and req.sum() > 0 else 1e6
+        usd = 10.0 ** round(np.log10(mean))
+        unit = costs.unit_cost_usd[costs.reaches_people]
+        if unit.size == 0:
+            return cls(usd, 1e3)
+        people = 10.0 ** np.floor(np.log10(usd / float(np.median(unit))))
+        return cls(float(usd), float(people))
+
+    @property
+    def people_per_1m(self) -> float:
+        """Converts an LP dual (people units per money unit) to people per $1M."""
+        return self.people * 1e6 / self.usd
+
+
+SLICES = 4
+"""Each tranche is split into this many equal slices for the tie-break."""
+TIE_BREAK = 1e-5
+"""Tie-break penalty per money unit, relative to the mean first-tranche value of money.
+
+Money in a slice at position q (share of the cell's requirement, 0..1) costs
+``TIE_BREAK * q * mean_value`` in the objective, so equally cost-effective lines are
+funded evenly (to within one slice, a quarter of a tranche) instead of arbitrarily, and
+money no line can turn into people stays unallocated. It changes people reached by at
+most ``TIE_BREAK`` of the people the allocated money would reach at mean value.
+"""
 
 RowKind = Literal[
     "reach", "need", "cap", "envelope", "earmark", "earmark_share", "flexible", "floor",
@@ -58,13 +100,13 @@ MONEY_ROWS: frozenset[str] = frozenset(
     {"cap", "envelope", "earmark", "flexible", "floor", "lock", "exclusion", "continuity",
      "objective_share"}
 )
-"""Row kinds whose right-hand side is money (USD M): their duals are people per extra $1M."""
+"""Row kinds whose right-hand side is money: their duals are people per extra $1M."""
 
 ELASTIC_WEIGHT: Mapping[str, float] = {
     "envelope": 1.0, "flexible": 1.0, "earmark": 1.0, "cap": 2.0, "floor": 2.0, "lock": 2.0,
     "exclusion": 2.0, "objective_share": 2.0, "continuity": 2.0,
 }
-"""Cost per $1M of relaxing a row in the elastic model: envelopes are relaxed first."""
+"""Cost per money unit of relaxing a row in the elastic model: envelopes are relaxed first."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +124,7 @@ class Row:
     sense
         ``'<='``, ``'>='`` or ``'=='``.
     rhs
-        Right-hand side in LP units (USD M for money rows, thousand people for ``need``).
+        Right-hand side in LP units (money units for money rows, people units for ``need``).
     """
 
     name: str
@@ -103,15 +145,17 @@ class AllocationLP:
     costs, scenario
         The inputs it was built from.
     tranche_vars
-        Per cell, its tranche variables (USD M) in tranche order, length n.
+        Per cell, its slice variables (money units) in curve order, length n.
     people_vars
-        Per cell, its people variable (thousand people) or ``None`` if it reaches nobody.
+        Per cell, its people variable (people units) or ``None`` if it reaches nobody.
     objective_coef
-        Per cell and tranche, weighted thousand people per USD M, shape (n, K) (0 padded).
+        Per cell and tranche, weighted people units per money unit, shape (n, K) (0 padded).
     rows
         Planner meaning of every row, keyed by name.
     violations
         Elastic model only: row name -> violation variable(s).
+    units
+        Internal units of money and people.
     funding_usd
         The envelope in USD (the least of the total and the sum of the years).
     envelope_by_year
@@ -125,6 +169,7 @@ class AllocationLP:
     people_vars: list[pulp.LpVariable | None]
     objective_coef: np.ndarray
     rows: dict[str, Row]
+    units: Units
     funding_usd: float
     envelope_by_year: dict[int, float] | None
     violations: dict[str, list[pulp.LpVariable]] = field(default_factory=dict)
@@ -249,7 +294,8 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
     n = costs.n_cells
     sense = pulp.LpMinimize if elastic else pulp.LpMaximize
     prob = pulp.LpProblem("reachplan_allocation", sense)
-    req = costs.requirement_usd / USD_PER_UNIT
+    units = Units.for_costs(costs)
+    req = costs.requirement_usd / units.usd
     shares = np.asarray(costs.curve.shares)
     factors = np.asarray(costs.curve.factors)
     K = len(shares)  # noqa: N806 (K is the mathematical name of the tranche count)
@@ -284,30 +330,49 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
 
     tranche_vars: list[list[pulp.LpVariable]] = []
     people_vars: list[pulp.LpVariable | None] = []
+    tie_break: list[tuple[pulp.LpVariable, float]] = []
     coef = np.zeros((n, K))
     reaches = costs.reaches_people
+    if reaches.any():
+        a_first = units.usd / units.people / costs.unit_cost_usd[reaches] / factors[0]
+        mean_value = float(np.mean(weights[reaches] * a_first)) / costs.overlap_factor
+    else:
+        mean_value = 1.0
+    penalty = TIE_BREAK * (mean_value if mean_value > 0 else 1.0)
+    # position of each slice along the curve, as a share of requirement (slice midpoints)
+    starts = np.concatenate(([0.0], np.cumsum(shares)[:-1]))
     for i in range(n):
         tag = f"{_token(costs.locations[i])}_{_token(costs.sectors[i])}_{costs.years[i]}"
         if reaches[i]:
-            xs = [
-                pulp.LpVariable(
-                    f"x_{tag}_t{k + 1}",
-                    lowBound=0,
-                    upBound=float(shares[k] * req[i]) if k < K - 1 else None,
-                )
-                for k in range(K)
-            ]
+            xs = []
+            a_slices = []
+            for k in range(K):
+                a_k = units.usd / units.people / (costs.unit_cost_usd[i] * factors[k])
+                for j in range(SLICES):
+                    last = k == K - 1 and j == SLICES - 1
+                    v = pulp.LpVariable(
+                        f"x_{tag}_t{k + 1}_{j + 1}",
+                        lowBound=0,
+                        upBound=None if last else float(shares[k] * req[i] / SLICES),
+                    )
+                    xs.append(v)
+                    a_slices.append(float(a_k))
+                    position = starts[k] + shares[k] * (j + 0.5) / SLICES
+                    tie_break.append((v, -penalty * float(position)))
             p = pulp.LpVariable(f"p_{tag}", lowBound=0)
-            a = PEOPLE_PER_UNIT / (costs.unit_cost_usd[i] * factors)
-            coef[i] = weights[i] * a / costs.overlap_factor
-            add(f"reach_{tag}", costs.overlap_factor * p - pulp.lpDot(a.tolist(), xs), "<=", 0.0,
-                "reach", f"people reached by {cell_label(costs, i)}")
+            coef[i] = weights[i] * units.usd / units.people / (costs.unit_cost_usd[i] * factors)
+            coef[i] /= costs.overlap_factor
+            add(f"reach_{tag}",
+                pulp.LpAffineExpression([(p, costs.overlap_factor)]
+                                        + [(v, -a) for v, a in zip(xs, a_slices, strict=True)]),
+                "<=", 0.0, "reach", f"people reached by {cell_label(costs, i)}")
             people_vars.append(p)
         else:
             xs = [pulp.LpVariable(f"x_{tag}_t1", lowBound=0)]
+            tie_break.append((xs[0], -penalty))
             people_vars.append(None)
         tranche_vars.append(xs)
-    money = [pulp.lpSum(xs) for xs in tranche_vars]
+    money = [pulp.LpAffineExpression([(v, 1.0) for v in xs]) for xs in tranche_vars]
 
     # people in need
     locs, years = costs.locations, costs.years
@@ -318,7 +383,7 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
             continue
         ps = [people_vars[i] for i in np.flatnonzero((locs == loc) & (years == yr))
               if people_vars[i] is not None]
-        add(f"need_{_token(loc)}_{yr}", pulp.lpSum(ps), "<=", pin / PEOPLE_PER_UNIT, "need",
+        add(f"need_{_token(loc)}_{yr}", pulp.lpSum(ps), "<=", pin / units.people, "need",
             f"the people in need in {loc}, {yr}")
 
     # caps (absorption) and exclusions
@@ -337,7 +402,7 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
     # envelopes
     total, per_year = resolve_envelope(costs, scenario)
     if total is not None:
-        add("envelope_total", pulp.lpSum(money), "<=", total / USD_PER_UNIT, "envelope",
+        add("envelope_total", pulp.lpSum(money), "<=", total / units.usd, "envelope",
             "the total envelope")
     if per_year is not None:
         carried = 0.0
@@ -346,12 +411,12 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
                 carried += per_year[yr]
                 cells = np.flatnonzero(years <= yr)
                 add(f"envelope_through_{yr}", pulp.lpSum(money[i] for i in cells), "<=",
-                    carried / USD_PER_UNIT, "envelope",
+                    carried / units.usd, "envelope",
                     f"the envelopes up to {yr} (with carry-over)")
             else:
                 cells = np.flatnonzero(years == yr)
                 add(f"envelope_{yr}", pulp.lpSum(money[i] for i in cells), "<=",
-                    per_year[yr] / USD_PER_UNIT, "envelope", f"the {yr} envelope")
+                    per_year[yr] / units.usd, "envelope", f"the {yr} envelope")
     available = funding_usd(costs, scenario)
 
     # earmarks
@@ -363,7 +428,7 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
             tag = f"{j + 1}_{_token(mark.name)}"
             mask = selector_mask(costs, mark.selector)
             share = objective_weight(costs, mark.selector)
-            amount = mark.amount.usd(appeal) / USD_PER_UNIT
+            amount = mark.amount.usd(appeal) / units.usd
             earmarked_sum += amount
             evars = []
             for i in np.flatnonzero(mask).tolist():
@@ -375,7 +440,7 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
                 f"earmark '{mark.name}' ({mark.selector.describe()})")
             earmarked_total.extend(evars)
         add("flexible_money", pulp.lpSum(money) - pulp.lpSum(earmarked_total), "<=",
-            available / USD_PER_UNIT - earmarked_sum, "flexible",
+            available / units.usd - earmarked_sum, "flexible",
             "the flexible (non-earmarked) money")
 
     # floors
@@ -435,17 +500,20 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
         mask = selector_mask(costs, lock.selector)
         s = objective_weight(costs, lock.selector)
         members = np.flatnonzero(mask).tolist()
-        amount = _lock_amount(lock.amount, float(sum(s[i] * req[i] for i in members)))
+        amount = _lock_amount(lock.amount, float(sum(s[i] * req[i] for i in members)), units)
         add(f"lock_{j + 1}_{_token(lock.name)}", pulp.lpSum(float(s[i]) * money[i]
                                                             for i in members),
-            "==", amount, "lock", f"the lock '{lock.name}' at ${amount:,.3f}M "
+            "==", amount, "lock", f"the lock '{lock.name}' at ${amount * units.usd:,.0f} "
             f"({lock.selector.describe()})")
 
     if elastic:
         prob.setObjective(pulp.lpSum(violation_cost))
     else:
         prob.setObjective(
-            pulp.lpSum(float(weights[i]) * p for i, p in enumerate(people_vars) if p is not None)
+            pulp.LpAffineExpression(
+                [(p, float(weights[i])) for i, p in enumerate(people_vars) if p is not None]
+                + tie_break
+            )
         )
     return AllocationLP(
         problem=prob,
@@ -455,14 +523,15 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
         people_vars=people_vars,
         objective_coef=coef,
         rows=rows,
+        units=units,
         funding_usd=available,
         envelope_by_year=per_year,
         violations=violations,
     )
 
 
-def _lock_amount(amount: Amount, requirement_units: float) -> float:
-    """A lock's amount in USD M; a share is of the locked lines' requirement."""
+def _lock_amount(amount: Amount, requirement_units: float, units: Units) -> float:
+    """A lock's amount in money units; a share is of the locked lines' requirement."""
     if amount.kind == "share":
         return amount.value * requirement_units
-    return amount.value / USD_PER_UNIT
+    return amount.value / units.usd
