@@ -359,7 +359,8 @@ def run_command(scenario_files: tuple[str, ...], plan_path: Path | None, draws: 
         with _progress(f"{scenario.name}", total, quiet or as_json) as advance:
             advance(len(done))
 
-            def on_chunk(chunk: ChunkResult) -> None:
+            def on_chunk(chunk: ChunkResult, store: RunStore = store,
+                         advance: Callable[[int], None] = advance) -> None:
                 store.write(chunk)
                 advance(1)
 
@@ -413,7 +414,8 @@ def compare_command(scenario_files: tuple[str, ...], plan_path: Path | None, dra
         with _progress(scenario.name, len(chunk_plan(scenario.draws)), quiet) as advance:
             advance(len(done))
 
-            def on_chunk(chunk: ChunkResult) -> None:
+            def on_chunk(chunk: ChunkResult, store: RunStore = store,
+                         advance: Callable[[int], None] = advance) -> None:
                 store.write(chunk)
                 advance(1)
 

