@@ -42,7 +42,7 @@ from model.displacement import (
 from model.plan import Plan
 from model.scenario import Scenario
 from solver.fast import FastLP
-from solver.model import PEOPLE_PER_UNIT, USD_PER_UNIT, AllocationLP, build_model
+from solver.model import AllocationLP, build_model
 
 FloatArray = NDArray[np.float64]
 
@@ -298,19 +298,20 @@ def solve_chunk(
     binding = np.zeros(len(prep.row_names), dtype=np.int64)
     loc_year = {cell: r for r, cell in enumerate(prep.need_rows)}
     costs = prep.costs
+    units = prep.lp.units
     cell_row = np.array([
         loc_year.get((str(costs.locations[i]), int(costs.years[i])), -1)
         for i in prep.people_cell
     ])
     for d in range(n):
-        fast.set_rhs((prep.need_index, need[d] / PEOPLE_PER_UNIT))
+        fast.set_rhs((prep.need_index, need[d] / units.people))
         sol = fast.solve()
         values = sol.values
-        money = np.array([values[c].sum() for c in prep.tranche_cols]) * USD_PER_UNIT
+        money = np.array([values[c].sum() for c in prep.tranche_cols]) * units.usd
         money_sum += np.clip(money, 0.0, None)
-        cell_people = values[prep.people_cols] * PEOPLE_PER_UNIT
+        cell_people = values[prep.people_cols] * units.people
         people[d] = cell_people.sum()
-        objective[d] = sol.objective * PEOPLE_PER_UNIT
+        objective[d] = sol.objective * units.people
         mask = cell_row >= 0
         reached[d] = np.bincount(cell_row[mask], weights=cell_people[mask],
                                  minlength=len(prep.need_rows))

@@ -19,7 +19,7 @@ from scenarios.scenario_io import load_scenario
 from scenarios.simulation_io import load_initial_state
 from solver.allocate import solve_lp
 from solver.batch import chunk_plan, chunk_seeds, need_multipliers, run_scenario, solve_chunk
-from solver.model import PEOPLE_PER_UNIT, build_model
+from solver.model import build_model
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +49,9 @@ def test_fast_resolves_agree_with_fresh_pulp_solves(plan, initial):
     for d in range(6):
         fresh = build_model(costs, scenario.funding)
         for name, value in zip(rows, chunk.need[d], strict=True):
-            fresh.problem.get_constraint_by_name(name).constant = -value / PEOPLE_PER_UNIT
+            fresh.problem.get_constraint_by_name(name).constant = -value / fresh.units.people
         sol = solve_lp(fresh)
-        assert chunk.objective[d] == pytest.approx(sol.objective * PEOPLE_PER_UNIT, rel=1e-6)
+        assert chunk.objective[d] == pytest.approx(sol.objective * fresh.units.people, rel=1e-6)
 
 
 def test_needs_move_with_the_simulation(plan, initial):
