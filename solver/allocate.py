@@ -91,8 +91,8 @@ def solve_lp(lp: AllocationLP) -> LPSolution:
     # maximisation: PuLP passes -objective to HiGHS and copies duals back unchanged
     sign = -1.0 if prob.sense == pulp.LpMaximize else 1.0
     money = np.array([sum(v.varValue or 0.0 for v in xs) for xs in lp.tranche_vars])
-    duals = {name: sign * (c.pi or 0.0) for name, c in prob.constraints.items()}
-    slacks = {name: abs(c.slack or 0.0) for name, c in prob.constraints.items()}
+    duals = {name: sign * (c.pi or 0.0) for c in prob.constraints() for name in (c.name,)}
+    slacks = {name: abs(c.slack or 0.0) for c in prob.constraints() for name in (c.name,)}
     reduced = np.array([sign * (xs[0].dj or 0.0) for xs in lp.tranche_vars])
     return LPSolution(status, float(pulp.value(prob.objective) or 0.0),
                       np.clip(money, 0.0, None), duals, slacks, reduced)

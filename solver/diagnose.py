@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from model.costs import CostModel
 from model.funding import FundingScenario
-from solver.model import build_model
+from solver.model import Row, build_model
 from solver.result import Conflict, InfeasibleScenarioError
 
 VIOLATION_TOL = 1e-7
@@ -48,11 +48,17 @@ def diagnose_infeasibility(costs: CostModel, scenario: FundingScenario) -> Infea
         if amount > VIOLATION_TOL:
             relaxed.append(Conflict(name, lp.rows[name].description, amount * lp.units.usd))
     relaxed_names = {c.constraint for c in relaxed}
+    main_sense = lp.rows[max(relaxed, key=lambda c: c.shortfall_usd).constraint].sense \
+        if relaxed else "<="
+    # the rules pressing against the relaxed one: binding rows of the opposite sense
+    wanted = (">=", "==") if main_sense == "<=" else ("<=", "==")
     partners = [
         Conflict(name, lp.rows[name].description, 0.0)
-        for name, c in lp.problem.constraints.items()
+        for c in lp.problem.constraints()
+        for name in (c.name,)
         if name in lp.violations
         and name not in relaxed_names
+        and lp.rows[name].sense in wanted
         and abs(c.pi or 0.0) > 1e-9
     ]
     if not relaxed:
@@ -62,7 +68,7 @@ def diagnose_infeasibility(costs: CostModel, scenario: FundingScenario) -> Infea
         )
     relaxed.sort(key=lambda c: -c.shortfall_usd)
     main = relaxed[0]
-    others = [c.description for c in partners]
+    others = _rules(lp.rows, partners)
     upper = lp.rows[main.constraint].sense == "<="
     if others and upper:
         message = (f"{_join(others)} together exceed {main.description} by "
@@ -81,6 +87,15 @@ def diagnose_infeasibility(costs: CostModel, scenario: FundingScenario) -> Infea
         if len(relaxed) > 4:
             message += f" and {len(relaxed) - 4} more"
     return InfeasibleScenarioError(message, tuple(relaxed) + tuple(partners))
+
+
+def _rules(rows: dict[str, Row], conflicts: list[Conflict]) -> list[str]:
+    """One phrase per scenario rule, counting its rows: 'the SO1 floor (12 locations)'."""
+    counts: dict[str, int] = {}
+    for c in conflicts:
+        rule = rows[c.constraint].rule or c.description
+        counts[rule] = counts.get(rule, 0) + 1
+    return [rule if n == 1 else f"{rule} ({n} groups)" for rule, n in counts.items()]
 
 
 def _join(items: list[str]) -> str:

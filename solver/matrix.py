@@ -52,7 +52,7 @@ def to_matrices(problem: pulp.LpProblem) -> LPMatrices:
         c[col[v.name]] = sign * coef
     ub_rows: list[tuple[dict[int, float], float]] = []
     eq_rows: list[tuple[dict[int, float], float]] = []
-    for con in problem.constraints.values():
+    for con in problem.constraints():
         coefs = {col[v.name]: float(a) for v, a in con.items()}
         rhs = -float(con.constant)
         if con.sense == pulp.LpConstraintLE:

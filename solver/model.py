@@ -46,6 +46,11 @@ import pulp
 from model.costs import CostModel
 from model.funding import Amount, FundingScenario, Selector
 
+USD_PER_UNIT = 1e6
+"""Reference money unit (USD millions): :class:`Units` for plans of the default plan's size."""
+PEOPLE_PER_UNIT = 1e3
+"""Reference people unit (thousands). Code reading LP values should use ``AllocationLP.units``."""
+
 
 @dataclass(frozen=True)
 class Units:
@@ -123,6 +128,9 @@ class Row:
         Planner words, e.g. ``'the 2025 envelope'``.
     sense
         ``'<='``, ``'>='`` or ``'=='``.
+    rule
+        The scenario rule the row comes from, e.g. ``'the protection floor'`` (a floor
+        applied per location gives one row per location, all with the same rule).
     rhs
         Right-hand side in LP units (money units for money rows, people units for ``need``).
     """
@@ -132,6 +140,7 @@ class Row:
     description: str
     sense: Sense
     rhs: float
+    rule: str = ""
 
 
 @dataclass(eq=False)
@@ -305,17 +314,17 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
     violation_cost: list[pulp.LpAffineExpression] = []
 
     def add(name: str, expr: pulp.LpAffineExpression, sense_: Sense, rhs: float, kind: RowKind,
-            description: str) -> None:
+            description: str, rule: str = "") -> None:
         if name in rows:
             raise ValueError(f"two rules produce the same constraint {name!r}")
         if elastic and kind in ELASTIC_WEIGHT:
             slack: list[pulp.LpVariable] = []
             if sense_ in ("<=", "=="):
-                v = pulp.LpVariable(f"over_{name}", lowBound=0)
+                v = prob.add_variable(f"over_{name}", lowBound=0)
                 expr = expr - v
                 slack.append(v)
             if sense_ in (">=", "=="):
-                v = pulp.LpVariable(f"under_{name}", lowBound=0)
+                v = prob.add_variable(f"under_{name}", lowBound=0)
                 expr = expr + v
                 slack.append(v)
             violations[name] = slack
@@ -326,7 +335,7 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
             prob.addConstraint(expr >= rhs, name)
         else:
             prob.addConstraint(expr == rhs, name)
-        rows[name] = Row(name, kind, description, sense_, float(rhs))
+        rows[name] = Row(name, kind, description, sense_, float(rhs), rule or description)
 
     tranche_vars: list[list[pulp.LpVariable]] = []
     people_vars: list[pulp.LpVariable | None] = []
@@ -350,7 +359,7 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
                 a_k = units.usd / units.people / (costs.unit_cost_usd[i] * factors[k])
                 for j in range(SLICES):
                     last = k == K - 1 and j == SLICES - 1
-                    v = pulp.LpVariable(
+                    v = prob.add_variable(
                         f"x_{tag}_t{k + 1}_{j + 1}",
                         lowBound=0,
                         upBound=None if last else float(shares[k] * req[i] / SLICES),
@@ -359,7 +368,7 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
                     a_slices.append(float(a_k))
                     position = starts[k] + shares[k] * (j + 0.5) / SLICES
                     tie_break.append((v, -penalty * float(position)))
-            p = pulp.LpVariable(f"p_{tag}", lowBound=0)
+            p = prob.add_variable(f"p_{tag}", lowBound=0)
             coef[i] = weights[i] * units.usd / units.people / (costs.unit_cost_usd[i] * factors)
             coef[i] /= costs.overlap_factor
             add(f"reach_{tag}",
@@ -368,7 +377,7 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
                 "<=", 0.0, "reach", f"people reached by {cell_label(costs, i)}")
             people_vars.append(p)
         else:
-            xs = [pulp.LpVariable(f"x_{tag}_t1", lowBound=0)]
+            xs = [prob.add_variable(f"x_{tag}_t1", lowBound=0)]
             tie_break.append((xs[0], -penalty))
             people_vars.append(None)
         tranche_vars.append(xs)
@@ -395,9 +404,11 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
         label = cell_label(costs, i)
         tag = f"{_token(locs[i])}_{_token(costs.sectors[i])}_{years[i]}"
         add(f"cap_{tag}", money[i], "<=", float(factor[i] * req[i]), "cap",
-            f"the absorption cap of {label} ({factor[i]:g} x requirement)")
+            f"the absorption cap of {label} ({factor[i]:g} x requirement)",
+            "the absorption caps")
         if excluded[i]:
-            add(f"exclude_{tag}", money[i], "<=", 0.0, "exclusion", f"the exclusion of {label}")
+            add(f"exclude_{tag}", money[i], "<=", 0.0, "exclusion", f"the exclusion of {label}",
+                "the exclusions")
 
     # envelopes
     total, per_year = resolve_envelope(costs, scenario)
@@ -432,7 +443,7 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
             earmarked_sum += amount
             evars = []
             for i in np.flatnonzero(mask).tolist():
-                v = pulp.LpVariable(f"e{tag}_{i}", lowBound=0)
+                v = prob.add_variable(f"e{tag}_{i}", lowBound=0)
                 evars.append(v)
                 add(f"earmark_{tag}_cell_{i}", v - float(share[i]) * money[i], "<=", 0.0,
                     "earmark_share", f"earmark '{mark.name}' within {cell_label(costs, i)}")
@@ -468,7 +479,8 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
             label = f"the {floor.name} floor" + (f" in {where}" if where else "") + f", {key[-1]}"
             add(f"floor_{_token(floor.name)}_{tag}", pulp.lpSum(float(s[i]) * money[i]
                                                                 for i in members),
-                ">=", floor.share * need, "floor", f"{label} ({floor.share:.0%} of requirement)")
+                ">=", floor.share * need, "floor", f"{label} ({floor.share:.0%} of requirement)",
+                f"the {floor.name} floor ({floor.share:.0%} of requirement)")
 
     # objective share bounds
     for bound in scenario.objective_bounds:
@@ -493,7 +505,8 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
             add(f"continuity_{_token(loc)}_{_token(sec)}_{yr}",
                 money[i] - (1.0 - scenario.max_year_fall) * money[prev], ">=", 0.0, "continuity",
                 f"continuity of {sec} in {loc} from {yr - 1} to {yr} "
-                f"(falls at most {scenario.max_year_fall:.0%})")
+                f"(falls at most {scenario.max_year_fall:.0%})",
+                f"year-to-year continuity (falls at most {scenario.max_year_fall:.0%})")
 
     # locks
     for j, lock in enumerate(scenario.locks):
