@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +126,8 @@ class ScenarioRun:
         Number of draws.
     people_reached
         Per draw, shape (draws,), persons.
+    objective
+        Weighted people reached per draw (the LP objective), shape (draws,).
     cells
         Index (location_code, sector_code, year) of the allocation cells.
     mean_allocation_usd
@@ -149,6 +151,7 @@ class ScenarioRun:
     scenario: Scenario
     draws: int
     people_reached: FloatArray
+    objective: FloatArray
     cells: pd.MultiIndex
     mean_allocation_usd: FloatArray
     need_rows: tuple[tuple[str, int], ...]
@@ -280,6 +283,20 @@ def need_multipliers(
     return out
 
 
+def draw_costs(
+    costs: CostModel, need_rows: Sequence[tuple[str, int]], need: FloatArray
+) -> CostModel:
+    """The cost model of one draw: the plan's, with that draw's people in need.
+
+    This is what a fast re-solve changes; building :func:`solver.model.build_model` on it
+    gives the same LP from scratch (used to check the fast path and by the benchmark).
+    """
+    pin = costs.people_in_need.copy()
+    index = pd.MultiIndex.from_tuples(list(need_rows), names=pin.index.names)
+    pin.loc[index] = np.asarray(need, dtype=float)
+    return replace(costs, people_in_need=pin)
+
+
 def solve_chunk(
     plan: Plan, scenario: Scenario, initial: InitialState, chunk: int, first_draw: int, n: int,
     seed: np.random.SeedSequence,
@@ -354,6 +371,7 @@ def combine(
         scenario=scenario,
         draws=draws,
         people_reached=np.concatenate([c.people_reached for c in ordered]),
+        objective=np.concatenate([c.objective for c in ordered]),
         cells=prep.costs.cells,
         mean_allocation_usd=money,
         need_rows=tuple(prep.need_rows),

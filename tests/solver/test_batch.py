@@ -18,7 +18,15 @@ from scenarios.plan_io import load_plan
 from scenarios.scenario_io import load_scenario
 from scenarios.simulation_io import load_initial_state
 from solver.allocate import solve_lp
-from solver.batch import chunk_plan, chunk_seeds, need_multipliers, run_scenario, solve_chunk
+from solver.batch import (
+    _need_row_cell as _row_cell,
+    chunk_plan,
+    chunk_seeds,
+    draw_costs,
+    need_multipliers,
+    run_scenario,
+    solve_chunk,
+)
 from solver.model import build_model
 
 
@@ -46,10 +54,9 @@ def test_fast_resolves_agree_with_fresh_pulp_solves(plan, initial):
     lp = build_model(costs, scenario.funding)
     rows = [name for name, row in lp.rows.items() if row.kind == "need"]
     assert chunk.need.shape == (6, len(rows))
+    need_rows = [_row_cell(lp, name) for name in rows]
     for d in range(6):
-        fresh = build_model(costs, scenario.funding)
-        for name, value in zip(rows, chunk.need[d], strict=True):
-            fresh.problem.get_constraint_by_name(name).constant = -value / fresh.units.people
+        fresh = build_model(draw_costs(costs, need_rows, chunk.need[d]), scenario.funding)
         sol = solve_lp(fresh)
         assert chunk.objective[d] == pytest.approx(sol.objective * fresh.units.people, rel=1e-6)
 
