@@ -21,6 +21,7 @@ from solver.result import InfeasibleScenarioError
 
 if TYPE_CHECKING:
     from model.displacement import InitialState
+    from model.funding import FundingScenario
     from model.plan import Plan
     from solver.batch import ChunkResult
 
@@ -457,6 +458,176 @@ def _progress(label: str, total: int, quiet: bool) -> Iterator[Callable[[int], N
                   console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(f"{label} (chunks)", total=total)
         yield lambda n: bar.advance(task, n)
+
+
+def _funding_scenario(funding: str, carry_over: bool, scenario_path: str | None,
+                      ) -> FundingScenario:
+    """The funding scenario of a command: from --scenario, else from --funding."""
+    from model.funding import FundingError, FundingScenario, parse_funding
+
+    if scenario_path is not None:
+        from scenarios.scenario_io import load_scenario
+
+        try:
+            return load_scenario(scenario_path).funding
+        except ScenarioError as exc:
+            fail(str(exc))
+    try:
+        return FundingScenario(parse_funding(funding, carry_over=carry_over))
+    except FundingError as exc:
+        raise click.BadParameter(str(exc), param_hint="--funding") from None
+
+
+_FUNDING_HELP = ("Money available: '60%' or '0.6' of the appeal, 'USD 300m', or per year "
+                 "'2024=50%,2025=60%'.")
+
+
+@main.command("allocate")
+@PLAN_ARG
+@click.option("--funding", default="100%", show_default=True, help=_FUNDING_HELP)
+@click.option("--carry-over", is_flag=True, help="Money unspent in a year can be spent later.")
+@click.option("--scenario", "scenario_path", default=None, metavar="FILE",
+              help="Scenario file with envelope, earmarks, floors, caps... (overrides --funding).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result on stdout.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write cells, locations, sectors, shadow prices, unfunded lines as CSV here.")
+@click.option("--quiet", is_flag=True, help="Print nothing on success (with --out).")
+def allocate_command(plan_path: Path | None, funding: str, carry_over: bool,
+                     scenario_path: str | None, as_json: bool, out_dir: Path | None,
+                     quiet: bool) -> None:
+    """Allocate the money to reach the most people, and compare with cutting every line equally.
+
+    \b
+    Example:
+      reachplan allocate --funding 60% --json
+      reachplan allocate myplan/ --funding "2024=50%,2025=60%,2026=60%" --out results/
+    """
+    import json
+
+    from reports.allocation import (
+        render_csv_tables,
+        render_json,
+        render_summary,
+        write_allocation_csvs,
+    )
+    from solver.allocate import allocate
+
+    loaded = read_plan(plan_path)
+    assert loaded.plan is not None
+    scenario = _funding_scenario(funding, carry_over, scenario_path)
+    try:
+        result = allocate(loaded.plan, scenario)
+    except InfeasibleScenarioError as exc:
+        fail(f"infeasible scenario: {exc}")
+    except ValueError as exc:
+        fail(str(exc))
+    if out_dir is not None:
+        write_allocation_csvs(render_csv_tables(result), out_dir)
+    if as_json:
+        click.echo(json.dumps(render_json(result), indent=2))
+    elif not quiet:
+        click.echo(render_summary(result))
+
+
+@main.command("frontier")
+@PLAN_ARG
+@click.option("--step", type=click.FloatRange(min=0.001, max=1.0), default=0.1,
+              show_default=True, help="Funding step as a share of the appeal.")
+@click.option("--target-people", type=click.FloatRange(min=0), default=None,
+              help="Instead: the least funding that reaches this many people (over all years).")
+@click.option("--scenario", "scenario_path", default=None, metavar="FILE",
+              help="Scenario file whose rules (floors, caps...) hold at every level.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result on stdout.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write frontier.csv and first_funded.csv here.")
+@click.option("--quiet", is_flag=True, help="Print nothing on success (with --out).")
+def frontier_command(plan_path: Path | None, step: float, target_people: float | None,
+                     scenario_path: str | None, as_json: bool, out_dir: Path | None,
+                     quiet: bool) -> None:
+    """The funding ladder: people reached from 0% to 100% and when each line first gets money.
+
+    \b
+    Example:
+      reachplan frontier --step 0.05
+      reachplan frontier --target-people 3000000
+    """
+    import json
+
+    from model.costs import CostModel
+    from reports.allocation import (
+        render_frontier,
+        render_frontier_csv_tables,
+        render_frontier_json,
+        render_json,
+        render_target,
+        write_allocation_csvs,
+    )
+    from solver.frontier import funding_frontier, least_funding_for
+
+    loaded = read_plan(plan_path)
+    assert loaded.plan is not None
+    scenario = _funding_scenario("100%", False, scenario_path)
+    costs = CostModel.from_plan(loaded.plan)
+    try:
+        if target_people is not None:
+            target = least_funding_for(costs, scenario, target_people)
+            if as_json:
+                click.echo(json.dumps({"target_people": target.target_people,
+                                       "share": target.share, "funding_usd": target.funding_usd,
+                                       "allocation": render_json(target.allocation)}, indent=2))
+            elif not quiet:
+                click.echo(render_target(target))
+            return
+        ladder = funding_frontier(costs, scenario, step=step)
+    except (InfeasibleScenarioError, ValueError) as exc:
+        fail(str(exc))
+    if out_dir is not None:
+        write_allocation_csvs(render_frontier_csv_tables(ladder), out_dir)
+    if as_json:
+        click.echo(json.dumps(render_frontier_json(ladder), indent=2))
+    elif not quiet:
+        click.echo(render_frontier(ladder))
+
+
+@main.command("check")
+@PLAN_ARG
+@click.option("--scenario", "scenario_path", default=None, metavar="FILE",
+              help="Scenario file to check (default: 60% of the appeal, no other rule).")
+@click.option("--examples", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Generated perturbations per invariant.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--quiet", is_flag=True, help="Only print violations.")
+def check_command(plan_path: Path | None, scenario_path: str | None, examples: int, seed: int,
+                  quiet: bool) -> None:
+    """Check the optimiser's invariants on your plan, perturbing envelopes, costs and needs.
+
+    Exits 0 when every invariant holds, 1 with a minimal failing example otherwise.
+
+    \b
+    Example:
+      reachplan check myplan/ --examples 20
+    """
+    from solver.invariants import run_checks
+
+    loaded = read_plan(plan_path)
+    assert loaded.plan is not None
+    scenario = _funding_scenario("60%", False, scenario_path)
+
+    def progress(name: str) -> None:
+        if not quiet:
+            click.echo(f"checking: {name}", err=True)
+
+    outcomes = run_checks(loaded.plan, scenario, max_examples=examples, seed=seed,
+                          progress=progress)
+    failed = [o for o in outcomes if o.violation is not None]
+    for o in outcomes:
+        if o.violation is not None:
+            click.echo(f"VIOLATED {o.invariant}: {o.violation.message}\n  minimal example: "
+                       f"{o.example}")
+        elif not quiet:
+            click.echo(f"ok       {o.invariant} ({o.examples} examples)")
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

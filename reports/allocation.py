@@ -1,0 +1,203 @@
+"""Allocation reports: console summary, JSON and CSV tables, and an atomic CSV writer.
+
+Every ``render_*`` function is pure (result in, text or dict out); :func:`write_allocation_csvs`
+is the thin write. Provenance (plan fingerprint, scenario, package versions) travels
+into every output.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from reports.plan_files import render_csv, write_text_atomic
+from solver.frontier import Frontier, TargetFunding
+from solver.result import Allocation
+
+
+def _usd(value: float) -> str:
+    if not math.isfinite(value):
+        return "-"
+    if abs(value) >= 1e6:
+        return f"${value / 1e6:,.1f}M"
+    return f"${value:,.0f}"
+
+
+def _num(value: float) -> str:
+    return "-" if not math.isfinite(value) else f"{value:,.0f}"
+
+
+def render_summary(result: Allocation, top: int = 8) -> str:
+    """Console summary: headline, gain over pro-rata, per location, binding constraints."""
+    gain = result.gain_over_pro_rata
+    pro = result.pro_rata_people_reached
+    lines = [
+        f"Plan: {result.provenance.get('plan_name', '')} "
+        f"[{result.provenance.get('plan_fingerprint', '')[:12]}]",
+        f"Funding: {result.scenario.describe()} = {_usd(result.funding_usd)}",
+        f"Allocated: {_usd(result.allocated_usd)}"
+        + (f" (unallocated {_usd(result.unallocated_usd)}: no further line reaches people)"
+           if result.unallocated_usd >= 1 else ""),
+        f"People reached (summed over years): {_num(result.people_reached)}"
+        f"  | sector beneficiaries: {_num(result.sector_beneficiaries)}",
+        f"Pro-rata (every line cut equally): {_num(pro)}"
+        f"  | gain: {gain:+,.0f} people"
+        + (f" ({gain / pro:+.1%})" if pro > 0 else ""),
+        "",
+        f"{'location':<10}{'requirement':>14}{'allocated':>14}{'funded':>8}{'people':>12}"
+        f"{'pro-rata':>12}",
+    ]
+    by_loc = result.by("location_code")
+    for loc, row in by_loc.iterrows():
+        lines.append(
+            f"{loc!s:<10}{_usd(row['requirement_usd']):>14}{_usd(row['allocated_usd']):>14}"
+            f"{row['share_funded']:>8.0%}{_num(row['people_reached']):>12}"
+            f"{_num(row['pro_rata_people_reached']):>12}"
+        )
+    binding = result.binding[:top]
+    if binding:
+        lines += ["", "Binding constraints (people per extra $1M):"]
+        lines += [f"  {s.description}: {s.value:+,.0f}" for s in binding]
+    if len(result.unfunded):
+        lines += ["", f"Lines reaching people that get no money: {len(result.unfunded)} "
+                      "(see unfunded.csv for what it would take)"]
+    return "\n".join(lines)
+
+
+def render_json(result: Allocation) -> dict[str, object]:
+    """Machine-readable result: totals, cells, shadow prices, unfunded lines, provenance."""
+    cells = result.to_frame()
+    return {
+        "funding_usd": result.funding_usd,
+        "allocated_usd": result.allocated_usd,
+        "unallocated_usd": result.unallocated_usd,
+        "people_reached": result.people_reached,
+        "sector_beneficiaries": result.sector_beneficiaries,
+        "pro_rata_people_reached": result.pro_rata_people_reached,
+        "gain_over_pro_rata": result.gain_over_pro_rata,
+        "objective": result.objective,
+        "scenario": result.scenario.describe(),
+        "envelope_by_year": None if result.envelope_by_year is None
+        else {str(k): v for k, v in result.envelope_by_year.items()},
+        "people_reached_by_location_year": [
+            {"location_code": str(loc), "year": int(yr), "people_reached": float(v)}
+            for (loc, yr), v in result.by("location_code", "year")["people_reached"].items()
+        ],
+        "cells": [
+            {
+                "location_code": str(r.location_code),
+                "sector_code": str(r.sector_code),
+                "year": int(r.year),
+                "requirement_usd": float(r.requirement_usd),
+                "allocated_usd": float(r.allocated_usd),
+                "share_funded": float(r.share_funded),
+                "people_reached": float(r.people_reached),
+                "sector_beneficiaries": float(r.sector_beneficiaries),
+                "pro_rata_usd": float(r.pro_rata_usd),
+                "pro_rata_people_reached": float(r.pro_rata_people_reached),
+            }
+            for r in cells.itertuples(index=False)
+        ],
+        "shadow_prices": [
+            {"constraint": s.constraint, "kind": s.kind, "description": s.description,
+             "value": s.value, "unit": s.unit, "binding": s.binding}
+            for s in result.shadow_prices if s.kind != "cap"
+        ],
+        "unfunded": [
+            {"location_code": str(i[0]), "sector_code": str(i[1]), "year": int(i[2]),
+             "unit_cost_usd": float(r["unit_cost_usd"]),
+             "threshold_unit_cost_usd": None if not math.isfinite(r["threshold_unit_cost_usd"])
+             else float(r["threshold_unit_cost_usd"]),
+             "reason": str(r["reason"])}
+            for i, r in result.unfunded.iterrows()
+        ],
+        "provenance": dict(result.provenance),
+    }
+
+
+def render_csv_tables(result: Allocation) -> dict[str, str]:
+    """CSV text per table name.
+
+    Tables: ``cells``, ``locations``, ``sectors``, ``shadow_prices``, ``unfunded``,
+    ``provenance``.
+    """
+    prices = pd.DataFrame(
+        [(s.constraint, s.kind, s.description, s.value, s.unit, s.binding)
+         for s in result.shadow_prices],
+        columns=["constraint", "kind", "description", "value", "unit", "binding"],
+    )
+    prov = pd.DataFrame(sorted(result.provenance.items()), columns=["key", "value"])
+    return {
+        "cells": render_csv(result.to_frame()),
+        "locations": render_csv(result.by("location_code", "year").reset_index()),
+        "sectors": render_csv(result.by("sector_code", "year").reset_index()),
+        "shadow_prices": render_csv(prices),
+        "unfunded": render_csv(result.unfunded.reset_index()),
+        "provenance": render_csv(prov),
+    }
+
+
+def render_frontier(frontier: Frontier, top: int = 15) -> str:
+    """Console ladder: people reached per funding level, then lines in the order they get money."""
+    lines = [f"{'funding':>8}{'USD':>12}{'people':>12}{'pro-rata':>12}{'people/$1M':>12}"]
+    for r in frontier.levels.itertuples(index=False):
+        if r.status != "optimal":
+            lines.append(f"{r.share:>8.0%}  infeasible: {r.status}")
+            continue
+        lines.append(f"{r.share:>8.0%}{_usd(r.funding_usd):>12}{_num(r.people_reached):>12}"
+                     f"{_num(r.pro_rata_people_reached):>12}{r.marginal_people_per_1m:>12,.0f}")
+    lines += ["", "Lines in the order they first receive money (funding level):"]
+    first = frontier.first_funded
+    for (loc, sec, yr), r in first.head(top).iterrows():
+        level = r["first_funded_share"]
+        shown = "never" if not math.isfinite(level) else f"{level:.0%}"
+        lines.append(f"  {shown:>6}  {sec} in {loc}, {yr} ({_usd(r['requirement_usd'])})")
+    if len(first) > top:
+        lines.append(f"  ... {len(first) - top} more (see first_funded.csv)")
+    return "\n".join(lines)
+
+
+def render_frontier_json(frontier: Frontier) -> dict[str, object]:
+    """Machine-readable ladder."""
+    first = frontier.first_funded.reset_index()
+    return {
+        "levels": [
+            {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+             for k, v in rec.items()}
+            for rec in frontier.levels.to_dict(orient="records")
+        ],
+        "first_funded": [
+            {"location_code": str(r.location_code), "sector_code": str(r.sector_code),
+             "year": int(r.year), "requirement_usd": float(r.requirement_usd),
+             "first_funded_share": None if not math.isfinite(r.first_funded_share)
+             else float(r.first_funded_share)}
+            for r in first.itertuples(index=False)
+        ],
+    }
+
+
+def render_frontier_csv_tables(frontier: Frontier) -> dict[str, str]:
+    """CSV text per table: ``frontier`` and ``first_funded``."""
+    return {"frontier": render_csv(frontier.levels),
+            "first_funded": render_csv(frontier.first_funded.reset_index())}
+
+
+def render_target(target: TargetFunding) -> str:
+    """One paragraph: the least funding that reaches the target."""
+    a = target.allocation
+    return (f"Reaching {target.target_people:,.0f} people takes at least {target.share:.2%} of "
+            f"the appeal ({_usd(target.funding_usd)}); that allocation reaches "
+            f"{a.people_reached:,.0f} people (pro-rata at the same funding: "
+            f"{a.pro_rata_people_reached:,.0f}).")
+
+
+def write_allocation_csvs(tables: dict[str, str], directory: Path) -> list[Path]:
+    """Write ``<name>.csv`` for each rendered table, each file atomically; return the paths."""
+    paths = []
+    for name, text in tables.items():
+        path = directory / f"{name}.csv"
+        write_text_atomic(path, text)
+        paths.append(path)
+    return paths
