@@ -28,7 +28,7 @@ from solver.batch import (
     _need_row_cell,
     chunk_plan,
     chunk_seeds,
-    draw_costs,
+    draw_model,
     need_multipliers,
     run_scenario,
 )
@@ -49,16 +49,15 @@ def main() -> None:
     base = build_model(costs, scenario.funding)
     need_names = [n for n, r in base.rows.items() if r.kind == "need"]
     need_rows = [_need_row_cell(base, n) for n in need_names]
-    base_need = np.array([costs.people_in_need_of(loc, y) for loc, y in need_rows])
 
     t0 = time.perf_counter()
     chunks = chunk_plan(scenario.draws)
     seeds = chunk_seeds(scenario.seed, len(chunks))
     naive = []
     for k, _, n in chunks:
-        need = base_need[None, :] * need_multipliers(scenario, initial, seeds[k], n, need_rows)
+        mult = need_multipliers(scenario, initial, seeds[k], n, need_rows)
         for d in range(n):
-            lp = build_model(draw_costs(costs, need_rows, need[d]), scenario.funding)
+            lp = draw_model(costs, scenario.funding, need_rows, mult[d])
             lp.problem.solve(pulp.PULP_CBC_CMD(msg=False))
             naive.append(pulp.value(lp.problem.objective) * lp.units.people)
     t_naive = time.perf_counter() - t0

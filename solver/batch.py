@@ -13,11 +13,20 @@ in contiguous chunks of a fixed size. Each chunk
   chunk to disk atomically as it completes, so that an interrupted run can be
   resumed with the same final numbers.
 
-How simulated needs reach the LP: the plan's people in need for a location and
-year are multiplied by the simulated people in need of that draw and year
-divided by the simulated people in need at the start (the plan's figure is the
-level; the simulation says how it moves). Locations the simulation does not
-cover (a regional support line) keep the plan's figures.
+How simulated needs reach the LP. For each location and year, the draw's
+multiplier ``m`` is the simulated people in need in that year divided by the
+simulated people in need at the start (the plan's figures are the level; the
+simulation says how they move). Two things scale with ``m``:
+
+- the people-in-need bound of the location and year (``need_*`` rows);
+- the size of every diminishing-returns tranche of the location's lines in that
+  year (the bounds of the tranche variables): a caseload 10% larger offers 10%
+  more people at each cost level, so money reaches people more cheaply where
+  needs grow, and less cheaply where they shrink. Requirements, floors, caps and
+  envelopes are money and do not move.
+
+Locations the simulation does not cover (a regional support line) keep ``m = 1``.
+See ``docs/scenarios.md``.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from model.costs import CostModel
+from model.funding import FundingScenario
 from model.displacement import (
     InitialState,
     needs_per_draw,
@@ -205,6 +215,9 @@ class _Prepared:
     need_rows: list[tuple[str, int]]
     need_index: NDArray[np.int32]
     base_need: FloatArray
+    slice_cols: NDArray[np.int32]
+    slice_upper: FloatArray
+    slice_group: NDArray[np.int64]
     tranche_cols: list[NDArray[np.int64]]
     people_cols: NDArray[np.int64]
     people_cell: NDArray[np.int64]
@@ -223,6 +236,17 @@ def _prepare(plan: Plan, scenario: Scenario) -> _Prepared:
         need_rows.append((loc, year))
     tranche_cols = [np.array([col[v.name] for v in xs], dtype=np.int64) for xs in lp.tranche_vars]
     people = [(i, col[p.name]) for i, p in enumerate(lp.people_vars) if p is not None]
+    group_of = {cell: r for r, cell in enumerate(need_rows)}
+    slice_cols, slice_upper, slice_group = [], [], []
+    for i, xs in enumerate(lp.tranche_vars):
+        g = group_of.get((str(costs.locations[i]), int(costs.years[i])))
+        if g is None or lp.people_vars[i] is None:
+            continue
+        for v in xs:
+            if v.upBound is not None:
+                slice_cols.append(col[v.name])
+                slice_upper.append(float(v.upBound))
+                slice_group.append(g)
     return _Prepared(
         costs=costs,
         lp=lp,
@@ -231,6 +255,9 @@ def _prepare(plan: Plan, scenario: Scenario) -> _Prepared:
         need_rows=need_rows,
         need_index=fast.row_index(need_names),
         base_need=np.array([costs.people_in_need_of(loc, y) for loc, y in need_rows]),
+        slice_cols=np.array(slice_cols, dtype=np.int32),
+        slice_upper=np.array(slice_upper, dtype=float),
+        slice_group=np.array(slice_group, dtype=np.int64),
         tranche_cols=tranche_cols,
         people_cols=np.array([j for _, j in people], dtype=np.int64),
         people_cell=np.array([i for i, _ in people], dtype=np.int64),
@@ -283,18 +310,32 @@ def need_multipliers(
     return out
 
 
-def draw_costs(
-    costs: CostModel, need_rows: Sequence[tuple[str, int]], need: FloatArray
-) -> CostModel:
-    """The cost model of one draw: the plan's, with that draw's people in need.
+def draw_model(
+    costs: CostModel,
+    funding: FundingScenario,
+    need_rows: Sequence[tuple[str, int]],
+    multipliers: FloatArray,
+) -> AllocationLP:
+    """The allocation LP of one draw, built from scratch with :func:`build_model`.
 
-    This is what a fast re-solve changes; building :func:`solver.model.build_model` on it
-    gives the same LP from scratch (used to check the fast path and by the benchmark).
+    People in need of each need row multiplied by its multiplier, and the tranche
+    variables of the row's lines resized by the same multiplier: exactly what a fast
+    re-solve changes (used to check the fast path, and by the benchmark).
     """
     pin = costs.people_in_need.copy()
     index = pd.MultiIndex.from_tuples(list(need_rows), names=pin.index.names)
-    pin.loc[index] = np.asarray(need, dtype=float)
-    return replace(costs, people_in_need=pin)
+    base = pin.loc[index].to_numpy(dtype=float)
+    pin.loc[index] = base * np.asarray(multipliers, dtype=float)
+    lp = build_model(replace(costs, people_in_need=pin), funding)
+    group_of = {cell: r for r, cell in enumerate(need_rows)}
+    for i, xs in enumerate(lp.tranche_vars):
+        g = group_of.get((str(costs.locations[i]), int(costs.years[i])))
+        if g is None or lp.people_vars[i] is None:
+            continue
+        for v in xs:
+            if v.upBound is not None:
+                v.upBound = float(v.upBound) * float(multipliers[g])
+    return lp
 
 
 def solve_chunk(
@@ -320,8 +361,10 @@ def solve_chunk(
         loc_year.get((str(costs.locations[i]), int(costs.years[i])), -1)
         for i in prep.people_cell
     ])
+    zeros = np.zeros(len(prep.slice_cols))
     for d in range(n):
         fast.set_rhs((prep.need_index, need[d] / units.people))
+        fast.set_col_bounds(prep.slice_cols, zeros, prep.slice_upper * mult[d, prep.slice_group])
         sol = fast.solve()
         values = sol.values
         money = np.array([values[c].sum() for c in prep.tranche_cols]) * units.usd

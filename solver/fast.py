@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 import pulp
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
@@ -52,83 +53,146 @@ class FastSolution:
     iterations: int
 
 
+@dataclass(frozen=True, eq=False)
+class LPArrays:
+    """A PuLP problem as arrays: the form both the fast path and the robust LP start from.
+
+    Attributes
+    ----------
+    variable_names, row_names
+        Column and row names, in order.
+    cost
+        Objective coefficients, shape (n,), in the problem's own sense.
+    maximise
+        Whether the problem maximises.
+    col_lower, col_upper
+        Column bounds, shape (n,), +-inf where unbounded.
+    matrix
+        Constraint matrix, CSR, shape (m, n).
+    row_lower, row_upper
+        Row bounds, shape (m,): ``(-inf, b)`` for <=, ``(b, inf)`` for >=, ``(b, b)`` for ==.
+    objective_constant
+        Constant term of the objective.
+    """
+
+    variable_names: tuple[str, ...]
+    row_names: tuple[str, ...]
+    cost: FloatArray
+    maximise: bool
+    col_lower: FloatArray
+    col_upper: FloatArray
+    matrix: sp.csr_matrix
+    row_lower: FloatArray
+    row_upper: FloatArray
+    objective_constant: float
+
+
+def lp_arrays(problem: pulp.LpProblem) -> LPArrays:
+    """Read a built PuLP problem into :class:`LPArrays` (continuous variables only)."""
+    inf = highspy.kHighsInf
+    variables = problem.variables()
+    col_of = {v.name: j for j, v in enumerate(variables)}
+    n = len(variables)
+    cost = np.zeros(n)
+    for var, coef in problem.objective.items():
+        cost[col_of[var.name]] = coef
+    lower = np.array([-inf if v.lowBound is None else float(v.lowBound) for v in variables])
+    upper = np.array([inf if v.upBound is None else float(v.upBound) for v in variables])
+    indptr: list[int] = [0]
+    index: list[int] = []
+    value: list[float] = []
+    row_lower: list[float] = []
+    row_upper: list[float] = []
+    names: list[str] = []
+    for con in problem.constraints():
+        for var, coef in con.items():
+            index.append(col_of[var.name])
+            value.append(float(coef))
+        indptr.append(len(index))
+        rhs = -float(con.constant)
+        if con.sense == pulp.LpConstraintLE:
+            row_lower.append(-inf)
+            row_upper.append(rhs)
+        elif con.sense == pulp.LpConstraintGE:
+            row_lower.append(rhs)
+            row_upper.append(inf)
+        else:
+            row_lower.append(rhs)
+            row_upper.append(rhs)
+        names.append(con.name)
+    matrix = sp.csr_matrix(
+        (np.array(value, dtype=float), np.array(index, dtype=np.int64), np.array(indptr)),
+        shape=(len(names), n),
+    )
+    return LPArrays(
+        variable_names=tuple(v.name for v in variables),
+        row_names=tuple(names),
+        cost=cost,
+        maximise=problem.sense == pulp.LpMaximize,
+        col_lower=lower,
+        col_upper=upper,
+        matrix=matrix,
+        row_lower=np.array(row_lower),
+        row_upper=np.array(row_upper),
+        objective_constant=float(problem.objective.constant),
+    )
+
+
+def highs_from_arrays(
+    cost: FloatArray, maximise: bool, col_lower: FloatArray, col_upper: FloatArray,
+    matrix: sp.csr_matrix, row_lower: FloatArray, row_upper: FloatArray,
+) -> highspy.Highs:
+    """A silent HiGHS instance holding the given LP."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    n = len(cost)
+    h.addCols(n, np.asarray(cost, dtype=float), np.asarray(col_lower, dtype=float),
+              np.asarray(col_upper, dtype=float), 0, np.array([], dtype=np.int32),
+              np.array([], dtype=np.int32), np.array([], dtype=float))
+    csr = sp.csr_matrix(matrix)
+    if csr.shape[0]:
+        h.addRows(csr.shape[0], np.asarray(row_lower, dtype=float),
+                  np.asarray(row_upper, dtype=float), csr.nnz,
+                  csr.indptr.astype(np.int32), csr.indices.astype(np.int32),
+                  csr.data.astype(float))
+    h.changeObjectiveSense(highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize)
+    return h
+
+
 class FastLP:
-    """A PuLP problem held in HiGHS for repeated solves with new right-hand sides.
+    """A PuLP problem held in HiGHS for repeated solves with new bounds and right-hand sides.
 
     Parameters
     ----------
     problem
-        A built PuLP problem (not necessarily solved).
+        A built PuLP problem (not necessarily solved), or its :class:`LPArrays`.
     """
 
-    def __init__(self, problem: pulp.LpProblem) -> None:
-        inf = highspy.kHighsInf
-        variables = problem.variables()
-        self.variable_names: tuple[str, ...] = tuple(v.name for v in variables)
-        col_of = {v.name: j for j, v in enumerate(variables)}
-        n = len(variables)
-        cost = np.zeros(n)
-        for var, coef in problem.objective.items():
-            cost[col_of[var.name]] = coef
-        lower = np.array([-inf if v.lowBound is None else float(v.lowBound) for v in variables])
-        upper = np.array([inf if v.upBound is None else float(v.upBound) for v in variables])
-        starts: list[int] = []
-        index: list[int] = []
-        value: list[float] = []
-        row_lower: list[float] = []
-        row_upper: list[float] = []
-        names: list[str] = []
-        for con in problem.constraints():
-            name = con.name
-            starts.append(len(index))
-            for var, coef in con.items():
-                index.append(col_of[var.name])
-                value.append(float(coef))
-            rhs = -float(con.constant)
-            if con.sense == pulp.LpConstraintLE:
-                row_lower.append(-inf)
-                row_upper.append(rhs)
-            elif con.sense == pulp.LpConstraintGE:
-                row_lower.append(rhs)
-                row_upper.append(inf)
-            else:
-                row_lower.append(rhs)
-                row_upper.append(rhs)
-            names.append(name)
-        self.row_names: tuple[str, ...] = tuple(names)
-        self._row_of = {name: i for i, name in enumerate(names)}
-        self._row_lower = np.array(row_lower)
-        self._row_upper = np.array(row_upper)
-        self._objective_constant = float(problem.objective.constant)
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        h.addCols(
-            n,
-            cost,
-            lower,
-            upper,
-            0,
-            np.array([], dtype=np.int32),
-            np.array([], dtype=np.int32),
-            np.array([], dtype=float),
-        )
-        if names:
-            h.addRows(
-                len(names),
-                self._row_lower,
-                self._row_upper,
-                len(index),
-                np.array(starts, dtype=np.int32),
-                np.array(index, dtype=np.int32),
-                np.array(value, dtype=float),
-            )
-        sense = (
-            highspy.ObjSense.kMaximize
-            if problem.sense == pulp.LpMaximize
-            else highspy.ObjSense.kMinimize
-        )
-        h.changeObjectiveSense(sense)
-        self._highs = h
+    def __init__(self, problem: pulp.LpProblem | LPArrays) -> None:
+        arrays = problem if isinstance(problem, LPArrays) else lp_arrays(problem)
+        self.arrays = arrays
+        self.variable_names = arrays.variable_names
+        self.row_names = arrays.row_names
+        self._row_of = {name: i for i, name in enumerate(arrays.row_names)}
+        self._col_of = {name: j for j, name in enumerate(arrays.variable_names)}
+        self._row_lower = arrays.row_lower.copy()
+        self._row_upper = arrays.row_upper.copy()
+        self._objective_constant = arrays.objective_constant
+        self._highs = highs_from_arrays(arrays.cost, arrays.maximise, arrays.col_lower,
+                                        arrays.col_upper, arrays.matrix, arrays.row_lower,
+                                        arrays.row_upper)
+
+    def col_index(self, names: Sequence[str]) -> NDArray[np.int32]:
+        """Positions of the named columns."""
+        return np.array([self._col_of[n] for n in names], dtype=np.int32)
+
+    def set_col_bounds(self, idx: NDArray[np.int32], lower: FloatArray, upper: FloatArray
+                       ) -> None:
+        """Change the bounds of the columns at positions ``idx``."""
+        idx = np.asarray(idx, dtype=np.int32)
+        if len(idx):
+            self._highs.changeColsBounds(len(idx), idx, np.asarray(lower, dtype=float),
+                                         np.asarray(upper, dtype=float))
 
     def row_index(self, names: Sequence[str]) -> NDArray[np.int32]:
         """Positions of the named rows."""

@@ -22,7 +22,7 @@ from solver.batch import (
     _need_row_cell as _row_cell,
     chunk_plan,
     chunk_seeds,
-    draw_costs,
+    draw_model,
     need_multipliers,
     run_scenario,
     solve_chunk,
@@ -55,8 +55,9 @@ def test_fast_resolves_agree_with_fresh_pulp_solves(plan, initial):
     rows = [name for name, row in lp.rows.items() if row.kind == "need"]
     assert chunk.need.shape == (6, len(rows))
     need_rows = [_row_cell(lp, name) for name in rows]
+    base = np.array([costs.people_in_need_of(loc, y) for loc, y in need_rows])
     for d in range(6):
-        fresh = build_model(draw_costs(costs, need_rows, chunk.need[d]), scenario.funding)
+        fresh = draw_model(costs, scenario.funding, need_rows, chunk.need[d] / base)
         sol = solve_lp(fresh)
         assert chunk.objective[d] == pytest.approx(sol.objective * fresh.units.people, rel=1e-6)
 
