@@ -1,0 +1,580 @@
+"""The scenario report as one self-contained HTML page.
+
+:func:`render_html` returns a single page that opens offline in any browser: the
+plotly.js bundle shipped with the ``plotly`` package and the style sheet are inlined,
+nothing is fetched, every text from a plan or scenario file is escaped
+(:func:`html.escape` in the page; JSON with ``</`` escaped inside scripts). Charts
+are interactive (hover values, zoom, a scenario menu where one chart covers several
+scenarios).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.offline import get_plotlyjs
+
+from reports.report_data import ReportData
+
+__all__ = ["CHART_IDS", "figures", "render_html"]
+
+CHART_IDS = (
+    "chart-reached",
+    "chart-comparison",
+    "chart-heatmap",
+    "chart-ladder",
+    "chart-fan-idps",
+    "chart-fan-refugees",
+    "chart-fan-returnees",
+)
+"""The page's charts, in page order (one ``div`` each)."""
+
+SERIES_TITLES = {
+    "idps": "Internally displaced persons in Ukraine",
+    "refugees": "Refugees from Ukraine in host countries and the rest of Europe",
+    "returnees": "Returnees in Ukraine",
+}
+
+PALETTE = ("#1f5fa8", "#d9822b", "#2e8b57", "#b33a3a", "#7b5ea7", "#8c6d31", "#d16ba5",
+           "#5f7f8f", "#b8a200", "#17becf", "#555555", "#9edae5")
+
+CSS = """
+:root { --ink:#1d2733; --muted:#5b6673; --line:#d5dce4; --accent:#1f5fa8; --bg:#f6f8fa; }
+* { box-sizing: border-box; }
+body { margin:0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
+       color:var(--ink); line-height:1.45; background:#fff; }
+header { background:var(--accent); color:#fff; padding:1.2rem 2rem; }
+header h1 { margin:0 0 .3rem 0; font-size:1.5rem; }
+header p { margin:0; opacity:.9; font-size:.9rem; }
+nav { position:sticky; top:0; background:#fff; border-bottom:1px solid var(--line);
+      padding:.4rem 2rem; z-index:10; font-size:.9rem; }
+nav a { color:var(--accent); margin-right:1rem; text-decoration:none; }
+main { padding:0 2rem 3rem 2rem; max-width:1300px; }
+section { margin-top:2rem; }
+h2 { border-bottom:2px solid var(--accent); padding-bottom:.2rem; font-size:1.25rem; }
+h3 { font-size:1.05rem; margin-bottom:.3rem; }
+.lead { font-size:1.1rem; background:var(--bg); border-left:4px solid var(--accent);
+        padding:.8rem 1rem; }
+.cards { display:flex; flex-wrap:wrap; gap:1rem; }
+.card { border:1px solid var(--line); border-radius:6px; padding:.7rem 1rem; min-width:14rem;
+        background:var(--bg); }
+.card .value { font-size:1.5rem; font-weight:600; }
+.card .label { color:var(--muted); font-size:.85rem; }
+table { border-collapse:collapse; margin:.5rem 0 1rem 0; font-size:.88rem; }
+th, td { border:1px solid var(--line); padding:.25rem .5rem; vertical-align:top; }
+th { background:var(--bg); text-align:left; }
+td.num { text-align:right; font-variant-numeric: tabular-nums; white-space:nowrap; }
+.muted { color:var(--muted); font-size:.85rem; }
+.chart { width:100%; min-height:420px; }
+details { border:1px solid var(--line); border-radius:6px; padding:.3rem .8rem; margin:.5rem 0; }
+summary { cursor:pointer; font-weight:600; }
+code { background:var(--bg); padding:0 .2rem; word-break:break-all; }
+@media print { nav { display:none; } .chart { page-break-inside:avoid; } }
+"""
+
+SCRIPT = """
+(function () {
+  var figures = JSON.parse(document.getElementById('figures').textContent);
+  var config = {displaylogo: false, responsive: true, showLink: false,
+                modeBarButtonsToRemove: ['sendDataToCloud']};
+  Object.keys(figures).forEach(function (id) {
+    Plotly.newPlot(id, figures[id].data, figures[id].layout, config);
+  });
+})();
+"""
+
+
+# ---- formatting ---------------------------------------------------------------------------
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _people(n: float) -> str:
+    return "n/a" if n is None or not math.isfinite(n) else f"{n:,.0f}"
+
+
+def _usd_m(usd: float) -> str:
+    return "n/a" if usd is None or not math.isfinite(usd) else f"${usd / 1e6:,.1f}M"
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:.0%}"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[tuple[str, bool]]]) -> str:
+    """HTML table; each cell is (already escaped text, is_number)."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="num">{t}</td>' if num else f"<td>{t}</td>"
+                         for t, num in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _script_json(obj: Any) -> str:
+    """JSON safe inside a ``<script>`` element."""
+    text = json.dumps(obj, separators=(",", ":"), allow_nan=False)
+    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+def _figure_json(fig: go.Figure) -> Any:
+    return json.loads(pio.to_json(fig, validate=False, remove_uids=True))
+
+
+# ---- figures ----------------------------------------------------------------------------
+
+
+def _base_layout(title: str, height: int = 460, **extra: Any) -> dict[str, Any]:
+    return {"title": {"text": title, "x": 0.01}, "height": height,
+            "margin": {"l": 70, "r": 30, "t": 60, "b": 60},
+            "hovermode": "closest", "template": "plotly_white", **extra}
+
+
+def _menu(labels: Sequence[str], n_traces: Sequence[int], title_prefix: str = "") -> list[Any]:
+    """A dropdown showing one group of traces at a time."""
+    buttons = []
+    total = sum(n_traces)
+    start = 0
+    for label, n in zip(labels, n_traces, strict=True):
+        visible = [False] * total
+        visible[start:start + n] = [True] * n
+        buttons.append({"label": label, "method": "update",
+                        "args": [{"visible": visible},
+                                 {"title.text": f"{title_prefix}{label}"}]})
+        start += n
+    return [{"buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right",
+             "y": 1.15, "yanchor": "top", "showactive": True}]
+
+
+def _fig_reached(data: ReportData) -> go.Figure:
+    fig = go.Figure()
+    draws = data.people_reached_draws
+    for i, name in enumerate(data.scenario_names):
+        values = draws.loc[draws["scenario"] == name, "people_reached"].to_numpy()
+        fig.add_trace(go.Box(y=values, name=name, boxmean=True, boxpoints="outliers",
+                             marker_color=PALETTE[i % len(PALETTE)],
+                             hovertemplate="%{y:,.0f} people<extra>" + _e(name) + "</extra>"))
+    fig.update_layout(**_base_layout(
+        "People reached across simulated futures (box: p25-p75, line: median, dashes: mean)",
+        showlegend=False, yaxis={"title": "people reached", "tickformat": ",.0f"}))
+    return fig
+
+
+def _fig_comparison(data: ReportData) -> go.Figure:
+    alloc = data.allocation
+    by = alloc.groupby(["scenario", "sector_name"], sort=False)["mean_allocated_usd"].sum()
+    sectors = list(dict.fromkeys(alloc["sector_name"]))
+    names = data.scenario_names
+    fig = go.Figure()
+    for i, sector in enumerate(sectors):
+        ys = [float(by.get((n, sector), 0.0)) / 1e6 for n in names]
+        fig.add_trace(go.Bar(x=names, y=ys, name=sector, marker_color=PALETTE[i % len(PALETTE)],
+                             hovertemplate="%{x}<br>" + _e(sector)
+                             + ": $%{y:,.1f}M<extra></extra>"))
+    fig.update_layout(**_base_layout(
+        "Mean allocation by sector per scenario (USD millions, all years)", height=520,
+        barmode="stack", yaxis={"title": "USD millions", "tickformat": ",.0f"},
+        legend={"font": {"size": 10}}))
+    return fig
+
+
+def _heatmap_grid(data: ReportData, name: str) -> tuple[list[str], list[str], Any, Any, Any]:
+    a = data.allocation[data.allocation["scenario"] == name]
+    locs = list(dict.fromkeys(a["location_name"].where(a["location_name"] != "",
+                                                       a["location_code"])))
+    a = a.assign(loc=a["location_name"].where(a["location_name"] != "", a["location_code"]),
+                 sec=a["sector_name"].where(a["sector_name"] != "", a["sector_code"]))
+    grid = a.groupby(["sec", "loc"])[["mean_allocated_usd", "requirements_usd"]].sum()
+    secs = sorted(set(a["sec"]))
+    money = grid["mean_allocated_usd"].unstack("loc").reindex(index=secs, columns=locs)
+    req = grid["requirements_usd"].unstack("loc").reindex(index=secs, columns=locs)
+    # a sector not planned in a location is masked (blank), not shown as zero
+    money = money.where(req.notna() & (req > 0))
+    share = money / req
+    z = (money / 1e6).to_numpy()
+    custom = np.dstack([(req / 1e6).to_numpy(), share.to_numpy()])
+    return locs, secs, z, custom, share
+
+
+def _nan_to_none(x: Any) -> Any:
+    if isinstance(x, list):
+        return [_nan_to_none(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def _fig_heatmap(data: ReportData) -> go.Figure:
+    fig = go.Figure()
+    names = data.scenario_names
+    for i, name in enumerate(names):
+        locs, secs, z, custom, _ = _heatmap_grid(data, name)
+        fig.add_trace(go.Heatmap(
+            x=locs, y=secs, z=_nan_to_none(np.asarray(z, dtype=float).tolist()),
+            customdata=_nan_to_none(np.asarray(custom, dtype=float).tolist()),
+            colorscale="Blues", visible=i == 0,
+            colorbar={"title": {"text": "USD M"}}, hoverongaps=False, name=name,
+            hovertemplate=("%{y} in %{x}<br>mean allocation $%{z:,.1f}M of "
+                           "$%{customdata[0]:,.1f}M required (%{customdata[1]:.0%})"
+                           "<extra>" + _e(name) + "</extra>")))
+    title = "Mean allocation, sector by location, all years (USD millions): "
+    layout = _base_layout(title + names[0], height=620,
+                          xaxis={"tickangle": -40}, yaxis={"automargin": True})
+    if len(names) > 1:
+        layout["updatemenus"] = _menu(names, [1] * len(names), title)
+    fig.update_layout(**layout)
+    return fig
+
+
+def _fig_ladder(data: ReportData) -> go.Figure:
+    fig = go.Figure()
+    lad = data.funding_ladder
+    for i, (rules, group) in enumerate(lad.groupby("rules", sort=False)):
+        color = PALETTE[i % len(PALETTE)]
+        x = (group["funding_usd"] / 1e6).tolist()
+        fig.add_trace(go.Scatter(
+            x=x, y=_nan_to_none(group["people_reached"].tolist()), mode="lines+markers",
+            name=f"optimised: {rules}", line={"color": color},
+            customdata=_nan_to_none(np.column_stack([
+                group["share_of_appeal"].to_numpy(float),
+                group["people_per_extra_1m"].to_numpy(float)]).tolist()),
+            hovertemplate=("%{customdata[0]:.0%} of the appeal ($%{x:,.0f}M): "
+                           "%{y:,.0f} people<br>next $1M: about %{customdata[1]:,.0f} "
+                           "more people<extra>" + _e(rules) + "</extra>")))
+        fig.add_trace(go.Scatter(
+            x=x, y=_nan_to_none(group["pro_rata_people_reached"].tolist()), mode="lines",
+            name=f"pro-rata cuts: {rules}", line={"color": color, "dash": "dot"},
+            hovertemplate="pro-rata at $%{x:,.0f}M: %{y:,.0f} people<extra></extra>"))
+    sc = data.scenarios
+    fig.add_trace(go.Scatter(
+        x=(sc["funding_usd"] / 1e6).tolist(), y=sc["plan_people_reached"].tolist(),
+        mode="markers+text", text=sc["scenario"].tolist(), textposition="top left",
+        marker={"size": 10, "color": "#000", "symbol": "diamond"}, name="scenarios",
+        hovertemplate="%{text}: $%{x:,.0f}M reaches %{y:,.0f} people<extra></extra>"))
+    fig.update_layout(**_base_layout(
+        "Funding ladder: people reached by funding level, at the plan's figures", height=520,
+        xaxis={"title": "funding (USD millions)", "tickformat": ",.0f"},
+        yaxis={"title": "people reached", "tickformat": ",.0f"},
+        legend={"font": {"size": 10}}))
+    return fig
+
+
+def _fig_fan(data: ReportData, series: str) -> go.Figure:
+    fig = go.Figure()
+    tot = data.displacement_totals
+    tot = tot[tot["series"] == series]
+    labels, counts = [], []
+    for g, (label, group) in enumerate(tot.groupby("simulation", sort=False)):
+        months = group["month"].tolist()
+        visible = g == 0
+        color = PALETTE[g % len(PALETTE)]
+        traces = [
+            go.Scatter(x=months, y=group["p95"].tolist(), mode="lines", line={"width": 0},
+                       showlegend=False, hoverinfo="skip", visible=visible),
+            go.Scatter(x=months, y=group["p05"].tolist(), mode="lines", line={"width": 0},
+                       fill="tonexty", fillcolor="rgba(31,95,168,0.15)", name="5-95%",
+                       visible=visible, hovertemplate="p05 %{y:,.0f}<extra></extra>"),
+            go.Scatter(x=months, y=group["p90"].tolist(), mode="lines", line={"width": 0},
+                       showlegend=False, hoverinfo="skip", visible=visible),
+            go.Scatter(x=months, y=group["p10"].tolist(), mode="lines", line={"width": 0},
+                       fill="tonexty", fillcolor="rgba(31,95,168,0.30)", name="10-90%",
+                       visible=visible, hovertemplate="p10 %{y:,.0f}<extra></extra>"),
+            go.Scatter(x=months, y=group["p50"].tolist(), mode="lines",
+                       line={"color": color, "width": 2}, name="median", visible=visible,
+                       customdata=np.column_stack([group["p10"], group["p90"]]).tolist(),
+                       hovertemplate=("%{x|%b %Y}: median %{y:,.0f}<br>80% of futures "
+                                      "between %{customdata[0]:,.0f} and "
+                                      "%{customdata[1]:,.0f}<extra></extra>")),
+        ]
+        for t in traces:
+            fig.add_trace(t)
+        labels.append(str(label))
+        counts.append(len(traces))
+    title = f"{SERIES_TITLES[series]}: "
+    layout = _base_layout(title + (labels[0] if labels else ""), height=440,
+                          yaxis={"title": "persons", "tickformat": ",.0f"},
+                          xaxis={"title": "month end"})
+    if len(labels) > 1:
+        layout["updatemenus"] = _menu(labels, counts, title)
+    fig.update_layout(**layout)
+    return fig
+
+
+def figures(data: ReportData) -> dict[str, go.Figure]:
+    """The page's charts by ``div`` id (:data:`CHART_IDS`)."""
+    return {
+        "chart-reached": _fig_reached(data),
+        "chart-comparison": _fig_comparison(data),
+        "chart-heatmap": _fig_heatmap(data),
+        "chart-ladder": _fig_ladder(data),
+        "chart-fan-idps": _fig_fan(data, "idps"),
+        "chart-fan-refugees": _fig_fan(data, "refugees"),
+        "chart-fan-returnees": _fig_fan(data, "returnees"),
+    }
+
+
+# ---- text sections ------------------------------------------------------------------------
+
+
+def _row(data: ReportData, name: str) -> pd.Series:
+    sc = data.scenarios
+    return sc[sc["scenario"] == name].iloc[0]
+
+
+def _headline(data: ReportData) -> str:
+    first = _row(data, data.scenario_names[0])
+    lead = (
+        f"<p class='lead'>In <b>{_e(first['scenario'])}</b>, "
+        f"{_usd_m(first['funding_usd'])} ({_pct(first['share_of_appeal'])} of the "
+        f"{_usd_m(data.appeal_usd)} appeal) reaches on average "
+        f"<b>{_people(first['people_reached_mean'])} people</b> across "
+        f"{int(first['draws']):,} simulated futures (80% of futures between "
+        f"{_people(first['people_reached_p10'])} and {_people(first['people_reached_p90'])})."
+        f" At the plan's own figures for people in need, that is "
+        f"<b>{_people(first['gain_over_pro_rata'])} more people</b> than cutting every line "
+        f"by the same percentage.</p>"
+    )
+    cards = (
+        "<div class='cards'>"
+        f"<div class='card'><div class='value'>{_usd_m(first['funding_usd'])}</div>"
+        f"<div class='label'>funding ({_pct(first['share_of_appeal'])} of the appeal)</div></div>"
+        f"<div class='card'><div class='value'>{_people(first['people_reached_mean'])}</div>"
+        "<div class='label'>people reached, mean over futures</div></div>"
+        f"<div class='card'><div class='value'>+{_people(first['gain_over_pro_rata'])}</div>"
+        "<div class='label'>people over pro-rata cuts (plan's figures)</div></div>"
+        f"<div class='card'><div class='value'>{_people(first['unmet_need_mean'])}</div>"
+        "<div class='label'>people in need not reached, mean (all years)</div></div>"
+        "</div>"
+    )
+    rows = []
+    for r in data.scenarios.itertuples(index=False):
+        rows.append([
+            (f"<b>{_e(r.scenario)}</b><br><span class='muted'>{_e(r.description)}</span>",
+             False),
+            (_usd_m(r.funding_usd), True), (_pct(r.share_of_appeal), True),
+            (_usd_m(r.allocated_usd_mean), True),
+            (_people(r.people_reached_mean), True),
+            (f"{_people(r.people_reached_p10)} – {_people(r.people_reached_p90)}", True),
+            (_people(r.pro_rata_people_reached), True),
+            (_people(r.gain_over_pro_rata), True),
+            (_people(r.unmet_need_mean), True),
+        ])
+    table = _table(["scenario", "funding", "of appeal", "allocated (mean)",
+                    "people reached (mean)", "p10 – p90", "pro-rata (plan's figures)",
+                    "gain over pro-rata", "unmet need (mean)"], rows)
+    return lead + cards + "<h3>All scenarios</h3>" + table
+
+
+def _comparison_table(data: ReportData) -> str:
+    by = data.allocation.groupby(["location_code", "scenario"], sort=False)[
+        "mean_allocated_usd"].sum()
+    names = data.scenario_names
+    locs = sorted(set(data.allocation["location_code"]))
+    loc_name = dict(zip(data.allocation["location_code"], data.allocation["location_name"],
+                        strict=False))
+    rows = []
+    for loc in locs:
+        label = f"{_e(loc_name.get(loc) or loc)} <span class='muted'>{_e(loc)}</span>"
+        rows.append([(label, False)] + [(_usd_m(float(by.get((loc, n), 0.0))), True)
+                                        for n in names])
+    rows.append([("<b>people reached (mean)</b>", False)] + [
+        (_people(_row(data, n)["people_reached_mean"]), True) for n in names])
+    return ("<h3>Mean allocation by location (all years)</h3>"
+            + _table(["location", *names], rows))
+
+
+def _constraint_effect(kind: str, value: float, unit: str) -> str:
+    if not math.isfinite(value):
+        return "not binding at the plan's figures"
+    if kind == "need":
+        return f"each extra person in need here adds about {value:,.2f} people reached"
+    if kind == "envelope":
+        return f"+$1M more reaches about {value:,.0f} more people"
+    if kind == "floor" and value < 0:
+        return f"each extra $1M this floor requires costs about {-value:,.0f} people reached"
+    if kind == "cap":
+        return f"letting these lines absorb $1M more reaches about {value:,.0f} more people"
+    if kind in ("earmark", "flexible"):
+        return f"+$1M more of this money reaches about {value:,.0f} more people"
+    if value < 0:
+        return f"each $1M it moves costs about {-value:,.0f} people reached"
+    return f"+$1M on this rule reaches about {value:,.0f} more people ({unit})"
+
+
+def _extra_section(data: ReportData, top: int = 8) -> str:
+    out = []
+    for i, name in enumerate(data.scenario_names):
+        row = _row(data, name)
+        env = float(row["envelope_people_per_1m"])
+        if math.isfinite(env) and env > 0.5:
+            env_text = (f"One more <b>unearmarked</b> $1M, allocated as the rules allow, reaches "
+                        f"about <b>{env:,.0f} more people</b>.")
+        else:
+            env_text = ("More unearmarked money reaches nobody more at this funding level: "
+                        "every line that could use it is at its absorption limit or its "
+                        "location's people in need are all reached.")
+        lines = data.extra_1m[data.extra_1m["scenario"] == name]
+        best = lines[lines["people_per_extra_1m"] > 0.5].head(top)
+        items = "".join(
+            f"<li>+$1M to <b>{_e(r.sector_name or r.sector_code)}</b> in "
+            f"<b>{_e(r.location_name or r.location_code)}</b> in {int(r.year)} reaches about "
+            f"<b>{r.people_per_extra_1m:,.0f} more people</b>"
+            + (f" <span class='muted'>({_e(r.note)})</span>" if r.note else "") + "</li>"
+            for r in best.itertuples(index=False)
+        )
+        at_limit = int(lines["note"].str.startswith("at its absorption limit").sum())
+        saturated = int(lines["note"].str.startswith("every person in need").sum())
+        none_text = (f"<p class='muted'>{at_limit} lines are at their absorption limit and "
+                     f"{saturated} are in a location and year whose people in need are all "
+                     "reached: more money there reaches nobody more. Every line is in "
+                     "<code>extra_1m.csv</code>.</p>")
+        body = (f"<p>{env_text}</p><p>Earmarked to one line, on top of this allocation:</p>"
+                f"<ul>{items or '<li>no line reaches more people with more money</li>'}</ul>"
+                + none_text)
+        out.append(f"<details{' open' if i == 0 else ''}><summary>{_e(name)}</summary>"
+                   f"{body}</details>")
+    return "".join(out)
+
+
+def _binding_section(data: ReportData, top: int = 12) -> str:
+    out = []
+    bc = data.binding_constraints
+    for i, name in enumerate(data.scenario_names):
+        rows_df = bc[bc["scenario"] == name]
+        rows = [
+            [(_e(r.description), False), (_pct(r.share_of_draws_binding), True),
+             (_e(_constraint_effect(str(r.kind), float(r.shadow_price), str(r.unit))), False)]
+            for r in rows_df.head(top).itertuples(index=False)
+        ]
+        more = len(rows_df) - len(rows)
+        body = (_table(["rule", "binding in % of futures", "effect at the plan's figures"],
+                       rows) if rows else "<p>No rule is binding.</p>")
+        if more > 0:
+            body += (f"<p class='muted'>{more} more binding rules in "
+                     "<code>binding_constraints.csv</code>.</p>")
+        out.append(f"<details{' open' if i == 0 else ''}><summary>{_e(name)}</summary>"
+                   f"{body}</details>")
+    return "".join(out)
+
+
+def _ladder_text(data: ReportData) -> str:
+    parts = []
+    for rules, group in data.funding_ladder.groupby("rules", sort=False):
+        bad = group[group["status"] != "optimal"]
+        if not bad.empty:
+            levels = ", ".join(_pct(float(v)) for v in bad["share_of_appeal"])
+            reason = str(bad.sort_values("share_of_appeal")["status"].iloc[-1])
+            parts.append(f"<p>Rules of <b>{_e(rules)}</b>: at {levels} of the appeal the "
+                         f"rules cannot all hold; at {_pct(float(bad['share_of_appeal'].max()))}"
+                         f": {_e(reason)}.</p>")
+    return "".join(parts)
+
+
+def _displacement_text(data: ReportData) -> str:
+    groups = data.displacement_totals.drop_duplicates("simulation")
+    items = "".join(f"<li><b>{_e(r.simulation)}</b></li>" for r in groups.itertuples())
+    return ("<p>Median and 80% / 90% bands of the simulated stocks at each month end, from "
+            "the same draws the allocation was re-solved in. Scenarios with the same "
+            "displacement assumptions, seed and number of draws share one set of bands "
+            f"(choose with the menu):</p><ul>{items}</ul>")
+
+
+def _assumptions(data: ReportData) -> str:
+    notes = "".join(f"<li>{_e(n)}</li>" for n in data.notes)
+    prov = _table(["section", "item", "value"], [
+        [(_e(r.section), False), (_e(r.item), False), (f"<code>{_e(r.value)}</code>", False)]
+        for r in data.provenance.itertuples(index=False)
+    ])
+    if data.warnings.empty:
+        warn = "<p>The plan has no validation warnings.</p>"
+    else:
+        warn = ("<p>The plan document contradicts itself in these places (validation "
+                "warnings; the tables' figures are used):</p>" + _table(
+                    ["source", "row", "column", "message"],
+                    [[(_e(r.source), False), (_e(r.row), True), (_e(r.column), False),
+                      (_e(r.message), False)] for r in data.warnings.itertuples(index=False)]))
+    cmd = "reachplan report " + " ".join(data.scenario_names)
+    draws = sorted(set(int(d) for d in data.scenarios["draws"]))
+    if len(draws) == 1:
+        cmd += f" --draws {draws[0]}"
+    return (f"<h3>How to read the figures</h3><ul>{notes}</ul>"
+            f"<h3>Provenance</h3>{prov}<p class='muted'>To reproduce: <code>{_e(cmd)}</code> "
+            "with the same plan, scenario files and package versions.</p>"
+            f"<h3>Plan validation warnings</h3>{warn}")
+
+
+# ---- the page ---------------------------------------------------------------------------
+
+
+def render_html(data: ReportData) -> str:
+    """The report as one self-contained HTML page (UTF-8 text).
+
+    Parameters
+    ----------
+    data
+        The report.
+
+    Returns
+    -------
+    str
+        An HTML5 document; the plotly.js bundle and the style sheet are inlined, and
+        it refers to no external resource.
+    """
+    figs = {k: _figure_json(v) for k, v in figures(data).items()}
+    plotly_js = get_plotlyjs().replace("</script", "<\\/script")
+    charts = {cid: f'<div id="{cid}" class="chart"></div>' for cid in CHART_IDS}
+    sections = [
+        ("headline", "Headline", _headline(data)),
+        ("distribution", "People reached across futures",
+         "<p>Each box summarises the people reached in every simulated future of one "
+         "scenario.</p>" + charts["chart-reached"]),
+        ("comparison", "Scenario comparison",
+         charts["chart-comparison"] + _comparison_table(data)),
+        ("allocation", "Allocation by sector and location",
+         "<p>Mean over the simulated futures, summed over the plan's years. Blank cells: "
+         "the sector is not planned in that location. Hover for the requirement and the "
+         "share funded.</p>" + charts["chart-heatmap"]),
+        ("ladder", "Funding ladder",
+         "<p>People reached at each funding level with the scenario's rules (solid) against "
+         "cutting every line by the same percentage (dotted), at the plan's figures. "
+         "Diamonds: the scenarios.</p>" + charts["chart-ladder"] + _ladder_text(data)),
+        ("extra", "What one more $1M reaches", _extra_section(data)),
+        ("binding", "Binding constraints",
+         "<p>Rules that hold the allocation back, how often in the simulated futures, and "
+         "what they cost at the plan's figures.</p>" + _binding_section(data)),
+        ("displacement", "Displacement futures",
+         _displacement_text(data) + charts["chart-fan-idps"] + charts["chart-fan-refugees"]
+         + charts["chart-fan-returnees"]),
+        ("assumptions", "Assumptions and provenance", _assumptions(data)),
+    ]
+    nav = "".join(f'<a href="#{sid}">{_e(title)}</a>' for sid, title, _ in sections)
+    body = "".join(f'<section id="{sid}"><h2>{_e(title)}</h2>{content}</section>'
+                   for sid, title, content in sections)
+    fingerprint = data.provenance.loc[
+        data.provenance["item"].str.startswith("content fingerprint"), "value"]
+    fp = str(fingerprint.iloc[0])[:12] if len(fingerprint) else ""
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<title>Scenario report: {_e(data.title)}</title>\n"
+        f"<style>{CSS}</style>\n"
+        f"<script>{plotly_js}</script>\n"
+        "</head>\n<body>\n"
+        f"<header><h1>Scenario report: {_e(data.title)}</h1>"
+        f"<p>{len(data.scenario_names)} scenario(s) · made {_e(data.created)} UTC · plan "
+        f"fingerprint {_e(fp)}</p></header>\n"
+        f"<nav>{nav}</nav>\n<main>{body}</main>\n"
+        f"<script type=\"application/json\" id=\"figures\">{_script_json(figs)}</script>\n"
+        f"<script>{SCRIPT}</script>\n</body>\n</html>\n"
+    )
