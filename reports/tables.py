@@ -1,0 +1,156 @@
+"""The report's tables for machines: CSV and JSON with HDX HAPI-style headers.
+
+Column names follow the HDX HAPI conventions already used by the plan tables
+(``location_code``, ``location_name``, ``sector_code``, ``sector_name``,
+``requirements_usd`` ...). With ``hxl=True`` a row of HXL hashtags follows the CSV
+header (:data:`HXL`), so the files load into HXL-aware tools. Numbers are written in
+shortest round-trip form (:func:`reports.plan_files.format_value`): reading a CSV back
+gives the very floats of the report.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reports.plan_files import format_value
+from reports.report_data import ReportData
+
+__all__ = ["HXL", "hxl_row", "records", "render_report_json", "render_table_csv"]
+
+HXL: dict[str, str] = {
+    # identity and places
+    "scenario": "#meta+scenario",
+    "scenarios": "#meta+scenarios",
+    "description": "#description",
+    "draws": "#meta+draws",
+    "draw": "#meta+draw",
+    "seed": "#meta+seed",
+    "location_code": "#country+code",
+    "location_name": "#country+name",
+    "sector_code": "#sector+code",
+    "sector_name": "#sector+name",
+    "year": "#date+year",
+    "month": "#date+month",
+    # money
+    "funding_usd": "#value+funding+usd",
+    "share_of_appeal": "#value+funding+pct",
+    "requirements_usd": "#value+funding+required+usd",
+    "allocated_usd": "#value+allocated+usd",
+    "allocated_usd_mean": "#value+allocated+usd+mean",
+    "mean_allocated_usd": "#value+allocated+usd+mean",
+    "share_of_requirement": "#value+allocated+pct",
+    # people
+    "people_reached": "#reached",
+    "people_reached_mean": "#reached+mean",
+    "people_reached_p10": "#reached+p10",
+    "people_reached_p50": "#reached+median",
+    "people_reached_p90": "#reached+p90",
+    "unmet_need_mean": "#inneed+unmet+mean",
+    "plan_people_reached": "#reached+plan",
+    "pro_rata_people_reached": "#reached+prorata",
+    "gain_over_pro_rata": "#reached+gain",
+    "envelope_people_per_1m": "#indicator+reached+envelope+per1m",
+    "people_per_extra_1m": "#indicator+reached+per1m",
+    # rules
+    "constraint": "#meta+constraint",
+    "kind": "#meta+kind",
+    "share_of_draws_binding": "#indicator+binding+pct",
+    "binding_at_plan_figures": "#indicator+binding+plan",
+    "shadow_price": "#indicator+shadowprice",
+    "unit": "#meta+unit",
+    "rules": "#meta+rules",
+    "status": "#status",
+    "note": "#meta+note",
+    # displacement
+    "simulation": "#meta+simulation",
+    "series": "#population+type",
+    "p05": "#population+p05",
+    "p10": "#population+p10",
+    "p50": "#population+median",
+    "p90": "#population+p90",
+    "p95": "#population+p95",
+    "mean": "#population+mean",
+    # provenance and warnings
+    "section": "#meta+section",
+    "item": "#meta+item",
+    "value": "#meta+value",
+    "source": "#meta+source",
+    "row": "#meta+row",
+    "column": "#meta+column",
+    "message": "#description+warning",
+}
+"""HXL hashtag of every report column."""
+
+
+def hxl_row(columns: list[str]) -> list[str]:
+    """Hashtags for ``columns`` (empty for a column without one)."""
+    return [HXL.get(c, "") for c in columns]
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, np.integer):
+        return str(int(value))
+    if isinstance(value, np.floating):
+        return format_value(float(value))
+    return format_value(value)
+
+
+def render_table_csv(frame: pd.DataFrame, hxl: bool = False) -> str:
+    """CSV text of one report table; with ``hxl`` a hashtag row follows the header."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    cols = [str(c) for c in frame.columns]
+    writer.writerow(cols)
+    if hxl:
+        writer.writerow(hxl_row(cols))
+    for row in frame.itertuples(index=False):
+        writer.writerow([_cell(v) for v in row])
+    return buf.getvalue()
+
+
+def _json_value(value: object) -> Any:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if value is None or value is pd.NA:
+        return None
+    return value if isinstance(value, int | str) else str(value)
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a table as JSON-ready dicts (NaN becomes ``null``)."""
+    cols = [str(c) for c in frame.columns]
+    return [{c: _json_value(v) for c, v in zip(cols, row, strict=True)}
+            for row in frame.itertuples(index=False)]
+
+
+def render_report_json(data: ReportData) -> str:
+    """Every table of the report as one JSON document.
+
+    ``{"title", "created", "appeal_usd", "hxl": {column: hashtag},
+    "tables": {name: [row, ...]}}``; the tables are those of
+    :meth:`ReportData.tables`.
+    """
+    tables = data.tables()
+    used = sorted({str(c) for frame in tables.values() for c in frame.columns})
+    doc = {
+        "title": data.title,
+        "created": data.created,
+        "appeal_usd": data.appeal_usd,
+        "hxl": {c: HXL.get(c, "") for c in used},
+        "tables": {name: records(frame) for name, frame in tables.items()},
+    }
+    return json.dumps(doc, indent=1, sort_keys=False, allow_nan=False) + "\n"
