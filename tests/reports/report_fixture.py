@@ -1,0 +1,51 @@
+"""A small scenario report built once per test process (two scenarios, few draws)."""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from reports.report_data import ReportData, collect
+from scenarios.plan_io import load_plan
+from scenarios.scenario_io import SCENARIO_DIR, load_scenario
+from scenarios.simulation_io import load_initial_state
+from solver.batch import ScenarioRun, run_scenario
+
+DRAWS = 50
+FORMULA_NAME = "=SUM(A1)"
+MARKUP_NAME = 'tp <b id="injected">ends</b>'
+
+
+@dataclass(frozen=True, eq=False)
+class SmallReport:
+    runs: list[ScenarioRun]
+    data: ReportData
+    scenario_files: list[Path]
+
+
+def write_scenarios(directory: Path) -> list[Path]:
+    """Two scenario files whose names a spreadsheet or a browser could misread."""
+    files = []
+    for stem, parent, name in (("formula", "shortfall_50", FORMULA_NAME),
+                               ("markup", "tp_ends_2025", MARKUP_NAME)):
+        path = directory / f"{stem}.toml"
+        parent_path = (SCENARIO_DIR / f"{parent}.toml").as_posix()
+        # TOML literal strings: the names are kept exactly as written
+        path.write_text(f"extends = '{parent_path}'\nname = '{name}'\n")
+        files.append(path)
+    return files
+
+
+@functools.lru_cache(maxsize=1)
+def small_report() -> SmallReport:
+    directory = Path(tempfile.mkdtemp(prefix="reachplan-report-test-"))
+    files = write_scenarios(directory)
+    loaded = load_plan()
+    assert loaded.plan is not None
+    initial = load_initial_state()
+    runs = [run_scenario(loaded.plan, load_scenario(f, draws=DRAWS), initial) for f in files]
+    data = collect(runs, loaded.plan, initial, warnings=loaded.validation.warnings,
+                   ladder_step=0.5)
+    return SmallReport(runs, data, files)
