@@ -1,0 +1,91 @@
+"""The report's data: extra-$1M values against the cost model, the fans' draws, provenance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.costs import CostModel
+from model.displacement import needs_per_draw, people_in_need
+from reports.report_data import line_marginals, simulate_run_draws
+from scenarios.plan_io import load_plan
+from scenarios.scenario_io import load_scenario
+from scenarios.simulation_io import load_initial_state
+from solver.allocate import allocate
+from tests.reports.report_fixture import small_report
+
+
+def test_extra_1m_equals_a_direct_evaluation_of_the_cost_model():
+    plan = load_plan().plan
+    scenario = load_scenario("shortfall_50")
+    alloc = allocate(plan, scenario.funding)
+    costs = CostModel.from_plan(plan)
+    allocated = alloc.cells["allocated_usd"].to_numpy()
+    gain, notes = line_marginals(costs, scenario.funding, allocated)
+    base = costs.people_reached_cells(allocated).sum()
+    limit = costs.requirement_usd  # the default plan's absorption limit is 1.0
+    checked = 0
+    for i in np.flatnonzero(costs.reaches_people)[::7]:
+        bumped = allocated.copy()
+        bumped[i] = min(allocated[i] + 1e6, limit[i])
+        direct = costs.people_reached_cells(bumped).sum() - base
+        assert gain[i] == pytest.approx(direct, rel=1e-9, abs=1e-6), costs.cells[i]
+        checked += 1
+    assert checked > 20
+    full = np.flatnonzero(costs.reaches_people & (allocated >= limit - 1e-6))
+    assert all(gain[i] == 0 for i in full)
+    assert all(notes[i].startswith("at its absorption limit") for i in full)
+    assert gain.max() > 0
+
+
+def test_fans_use_the_draws_the_run_was_solved_in():
+    report = small_report()
+    run = report.runs[1]
+    result = simulate_run_draws(run.scenario, load_initial_state())
+    assert result.draws == run.draws
+    table = needs_per_draw(result)
+    start = people_in_need(result)[0, 0, :]
+    costs = CostModel.from_plan(load_plan().plan)
+    locs = list(table.locations)
+    years = [int(y) for y in table.years]
+    compared = 0
+    for r, (loc, year) in enumerate(run.need_rows):
+        if loc in locs and year in years:
+            i, j = locs.index(loc), years.index(year)
+            expected = costs.people_in_need_of(loc, year) * table.values[:, i, j] / start[i]
+            np.testing.assert_allclose(run.need[:, r], expected, rtol=1e-12)
+            compared += 1
+    assert compared >= 12
+
+
+def test_bands_are_ordered_and_match_the_runs():
+    data = small_report().data
+    q = data.displacement_totals[["p05", "p10", "p50", "p90", "p95"]].to_numpy()
+    assert (np.diff(q, axis=1) >= -1e-6).all()
+    assert set(data.displacement_totals["simulation"]) == set(data.scenario_names)
+
+
+def test_provenance_names_every_file_hash_seed_and_version():
+    report = small_report()
+    prov = report.data.provenance
+    values = set(prov["value"])
+    for run in report.runs:
+        assert run.scenario.sha256 in values
+        assert "; ".join(run.scenario.files) in values
+    assert report.runs[0].provenance["plan_fingerprint"] in values
+    assert set(prov.loc[prov["section"] == "packages", "item"]) >= {
+        "reachplan", "numpy", "pulp", "highspy", "plotly", "matplotlib", "xlsxwriter"}
+    assert len(report.data.warnings) == len(load_plan().validation.warnings)
+
+
+def test_gain_over_pro_rata_and_ladder_are_those_of_the_solver():
+    data = small_report().data
+    plan = load_plan().plan
+    for run in small_report().runs:
+        alloc = allocate(plan, run.scenario.funding)
+        row = data.scenarios[data.scenarios["scenario"] == run.scenario.name].iloc[0]
+        assert row["gain_over_pro_rata"] == pytest.approx(alloc.gain_over_pro_rata, rel=1e-9)
+        assert row["plan_people_reached"] == pytest.approx(alloc.people_reached, rel=1e-9)
+    ladder = data.funding_ladder
+    ok = ladder[ladder["status"] == "optimal"]
+    assert (np.diff(ok["people_reached"].to_numpy()) >= -1e-6).all()
