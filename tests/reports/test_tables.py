@@ -26,7 +26,8 @@ def test_csv_header_hxl_row_and_round_trip(name):
     frame = small_report().data.tables()[name]
     header, tags, body = _read(render_table_csv(frame, hxl=True), hxl=True)
     assert header == list(frame.columns)
-    assert tags is not None and all(t.startswith("#") for t in tags), dict(zip(header, tags))
+    assert tags is not None
+    assert all(t.startswith("#") for t in tags), dict(zip(header, tags, strict=True))
     assert len(body) == len(frame)
     back = pd.read_csv(io.StringIO(render_table_csv(frame)), keep_default_na=False,
                        dtype=str)
