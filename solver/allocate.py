@@ -165,8 +165,8 @@ def allocate_costs(
 def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str]) -> Allocation:
     costs, scenario = lp.costs, lp.scenario
     allocated = sol.money * lp.units.usd
-    # round away solver noise below a cent, never above an envelope
-    allocated = np.where(allocated < 0.005, 0.0, allocated)
+    # solver noise (below a billionth of the money unit) is no allocation
+    allocated = np.where(allocated < 1e-9 * lp.units.usd, 0.0, allocated)
     beneficiaries = costs.sector_beneficiaries(allocated)
     people = costs.people_reached_cells(allocated)
     pro_rata = pro_rata_allocation(costs, scenario)

@@ -1,0 +1,102 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model.costs import CostModel
+from model.funding import FundingScenario, parse_funding
+from solver.allocate import allocate_costs
+from solver.invariants import (
+    Violation,
+    check_allocation,
+    check_more_money,
+    check_pro_rata,
+    check_reorder,
+    check_scaling,
+    check_zero_money,
+    rule_violations,
+    run_checks,
+)
+from tests.solver.conftest import HAND_CELLS, HAND_COSTS, HAND_NEED, make_plan, \
+    plans_and_scenarios
+
+PROPERTY = settings(max_examples=200, deadline=None)
+
+
+@PROPERTY
+@given(plans_and_scenarios())
+def test_allocation_within_rules_needs_and_beats_pro_rata(case):
+    plan, scenario = case
+    costs = CostModel.from_plan(plan)
+    alloc = allocate_costs(costs, scenario)
+    assert check_allocation(costs, scenario, alloc) == []
+    assert check_pro_rata(costs, scenario, alloc) == []
+    assert (alloc.cells["allocated_usd"] >= 0).all()
+
+
+@PROPERTY
+@given(plans_and_scenarios(), st.floats(0.0, 1.0))
+def test_more_money_never_reaches_fewer_people(case, extra):
+    plan, scenario = case
+    assert check_more_money(CostModel.from_plan(plan), scenario, extra) == []
+
+
+@PROPERTY
+@given(plans_and_scenarios(), st.sampled_from([1e-3, 0.37, 3.0, 1e3]))
+def test_scaling_money_scales_allocation_not_people(case, k):
+    plan, scenario = case
+    assert check_scaling(CostModel.from_plan(plan), scenario, k) == []
+
+
+@PROPERTY
+@given(plans_and_scenarios(), st.integers(0, 2**31 - 1))
+def test_row_order_changes_nothing(case, seed):
+    plan, scenario = case
+    assert check_reorder(plan, CostModel.from_plan(plan), scenario, seed) == []
+
+
+@PROPERTY
+@given(plans_and_scenarios())
+def test_zero_money_reaches_zero_people(case):
+    plan, scenario = case
+    assert check_zero_money(CostModel.from_plan(plan), scenario) == []
+
+
+def test_rule_violations_detect_a_broken_allocation():
+    costs = CostModel.from_plan(make_plan(HAND_CELLS, HAND_COSTS, HAND_NEED))
+    scenario = FundingScenario(parse_funding("USD 5m"))
+    good = allocate_costs(costs, scenario).cells["allocated_usd"].to_numpy()
+    assert rule_violations(costs, scenario, good) == []
+    over = good.copy()
+    over[2] += 2.0  # two dollars over the envelope
+    assert [v.invariant for v in rule_violations(costs, scenario, over)] == ["envelopes"]
+    capped = good.copy()
+    capped[0] = 2e6 + 5.0  # MDA HEALTH $5 over its requirement, envelope still exceeded
+    assert "caps" in {v.invariant for v in rule_violations(costs, scenario, capped)}
+
+
+@pytest.mark.slow
+def test_run_checks_on_a_small_plan_passes_and_reports_examples():
+    plan = make_plan(HAND_CELLS, HAND_COSTS, HAND_NEED, curve=((0.5, 1.0), (0.5, 1.5)))
+    outcomes = run_checks(plan, FundingScenario(parse_funding("60%")), max_examples=5)
+    assert len(outcomes) == 5
+    assert all(o.violation is None and o.examples >= 1 for o in outcomes)
+
+
+def test_run_checks_shrinks_a_violation_to_a_minimal_example(monkeypatch):
+    import solver.invariants as inv
+
+    def broken(costs, scenario, extra):  # "fails" whenever the envelope is above 10%
+        env = scenario.envelope.total
+        return [Violation("test", "too much")] if env is not None and env.value > 0.1 else []
+
+    monkeypatch.setattr(inv, "check_more_money", broken)
+    plan = make_plan(HAND_CELLS, HAND_COSTS, HAND_NEED)
+    outcomes = run_checks(plan, FundingScenario(parse_funding("100%")), max_examples=20)
+    failed = [o for o in outcomes if o.violation is not None]
+    assert [o.invariant for o in failed] == ["more money never reaches fewer people"]
+    # the example still fails, and what does not matter is shrunk to the simplest values
+    example = failed[0].example
+    factor = float(example.split("envelope x")[1].split(",")[0])
+    assert factor > 0.1
+    assert "unit costs per location x[1, 1]" in example
+    assert "people in need x1," in example
