@@ -630,5 +630,87 @@ def check_command(plan_path: Path | None, scenario_path: str | None, examples: i
         sys.exit(1)
 
 
+@main.command("report")
+@click.argument("scenario_files", nargs=-1, metavar="SCENARIO...")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory for report.html, report.xlsx, report.json, tables/ (and runs/).")
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None,
+              help="Plan (default: the scenarios' own, else the shipped plan).")
+@click.option("--draws", type=click.IntRange(min=1), default=None,
+              help="Simulated futures per scenario (default: each scenario's own).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes; the numbers do not depend on it.")
+@click.option("--png", is_flag=True, help="Also write static PNG charts (png/) for slides.")
+@click.option("--ladder-step", type=click.FloatRange(min=0.01, max=1.0), default=0.1,
+              show_default=True, help="Step of the funding ladder, as a share of the appeal.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def report_command(scenario_files: tuple[str, ...], out_dir: Path, plan_path: Path | None,
+                   draws: int | None, workers: int, png: bool, ladder_step: float,
+                   quiet: bool) -> None:
+    """Run scenarios and write the report planners read: HTML, Excel, CSV and JSON.
+
+    SCENARIO is a TOML file or the name of a shipped scenario; without any, the
+    whole shipped suite. report.html opens offline in any browser. Finished runs
+    stored in --out (same plan, scenario, seed and draws) are reused.
+
+    \b
+    Example:
+      reachplan report shortfall_60 tp_ends_2025 --draws 500 --out report/
+      reachplan report --out suite-report/ --png
+    """
+    from reports.report import report_for_runs
+    from reports.run_store import RunStore, RunStoreError
+    from scenarios.scenario_io import SUITE, load_scenario
+    from solver.batch import chunk_plan, run_key, run_scenario
+
+    scenarios = []
+    for item in scenario_files or SUITE:
+        try:
+            scenarios.append(load_scenario(item, draws=draws))
+        except ScenarioError as exc:
+            fail(str(exc))
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        fail("two scenarios share a name; a report needs each scenario's 'name' to differ")
+    plans = {plan_path} if plan_path is not None else {s.plan for s in scenarios}
+    if len(plans) > 1:
+        fail("the scenarios name different plans; give one with --plan")
+    only = plans.pop()
+    loaded = read_plan(Path(only) if only is not None else None)
+    assert loaded.plan is not None
+    initial = _initial_state()
+    runs = []
+    for scenario in scenarios:
+        store = RunStore(out_dir, scenario.name)
+        key = run_key(loaded.plan, scenario)
+        try:
+            try:
+                done = store.start(key, resume=True)
+            except RunStoreError:
+                done = store.start(key, resume=False)
+        except OSError as exc:
+            fail(f"{out_dir}: cannot write ({exc.strerror or exc})")
+        with _progress(scenario.name, len(chunk_plan(scenario.draws)), quiet) as advance:
+            advance(len(done))
+
+            def on_chunk(chunk: ChunkResult, store: RunStore = store,
+                         advance: Callable[[int], None] = advance) -> None:
+                store.write(chunk)
+                advance(1)
+
+            try:
+                runs.append(run_scenario(loaded.plan, scenario, initial, workers=workers,
+                                         done=done, on_chunk=on_chunk))
+            except InfeasibleScenarioError as exc:
+                fail(f"{scenario.files[0]}: {exc}")
+    try:
+        paths = report_for_runs(runs, loaded, initial, out_dir, png=png, ladder_step=ladder_step)
+    except InfeasibleScenarioError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{out_dir}: cannot write ({exc.strerror or exc})")
+    click.echo(f"wrote {len(paths)} files; open {out_dir / 'report.html'}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
