@@ -25,7 +25,7 @@ VIOLATION_TOL = 1e-7
 
 
 def _money(usd: float) -> str:
-    if usd >= 1e6:
+    if usd >= 1e5:
         return f"${usd / 1e6:,.2f}M"
     return f"${usd:,.0f}"
 

@@ -149,8 +149,8 @@ def least_funding_for(
     ValueError
         When even the top level reaches fewer people than asked.
     """
-    hi = float(top if top is not None else max(scenario.default_cap,
-                                               *(c.factor for c in scenario.caps)))
+    hi = float(top if top is not None
+               else max([scenario.default_cap, *(c.factor for c in scenario.caps)]))
     best = allocate_costs(costs, at_share(scenario, hi))
     if best.people_reached < target_people:
         raise ValueError(

@@ -1,0 +1,39 @@
+import pytest
+
+from model.funding import Amount, Envelope, Floor, FundingScenario, Lock, Selector
+from solver.allocate import allocate
+from solver.result import InfeasibleScenarioError
+
+
+def test_floors_exceeding_the_envelope_are_named_with_the_gap(hand_plan):
+    # WASH floor 100% = $6M and HEALTH floor 50% = $3M against a $8M envelope: $1M short
+    sc = FundingScenario(
+        Envelope(total=Amount("usd", 8e6)),
+        floors=(Floor("WASH", 1.0, Selector(sector_codes=("WASH",))),
+                Floor("Health", 0.5, Selector(sector_codes=("HEALTH",)))),
+    )
+    with pytest.raises(InfeasibleScenarioError) as err:
+        allocate(hand_plan, sc)
+    message = str(err.value)
+    assert "the WASH floor" in message and "the Health floor" in message
+    assert "exceed the total envelope by $1.00M" in message
+    assert err.value.conflicts[0].shortfall_usd == pytest.approx(1e6, rel=1e-6)
+
+
+def test_lock_against_exclusion_is_named(hand_plan):
+    sel = Selector(location_codes=("MDA",))
+    sc = FundingScenario(Envelope(total=Amount("share", 1.0)),
+                         locks=(Lock("MDA health", Amount("usd", 1e6), sel),), exclusions=(sel,))
+    with pytest.raises(InfeasibleScenarioError) as err:
+        allocate(hand_plan, sc)
+    names = {c.constraint for c in err.value.conflicts}
+    assert any(n.startswith("exclude_MDA") for n in names)
+    assert any(n.startswith("lock_") for n in names)
+
+
+def test_without_diagnosis_a_short_error(hand_plan):
+    sc = FundingScenario(Envelope(total=Amount("usd", 1e6)),
+                         floors=(Floor("all", 1.0),))
+    with pytest.raises(InfeasibleScenarioError) as err:
+        allocate(hand_plan, sc, diagnose=False)
+    assert err.value.conflicts == ()
