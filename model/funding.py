@@ -298,6 +298,15 @@ class FundingScenario:
         FundingError
             On an unknown key (named), a missing required key or a bad value.
         """
+        try:
+            return cls._from_mapping(mapping, source)
+        except FundingError as exc:
+            if str(exc).startswith(source):
+                raise
+            raise FundingError(f"{source}: {exc}") from None
+
+    @classmethod
+    def _from_mapping(cls, mapping: Mapping[str, object], source: str) -> FundingScenario:
         top = _Keys(mapping, source, "scenario")
         top.allow(
             "name", "funding", "earmarks", "floors", "caps", "default_cap", "objective_bounds",
@@ -355,22 +364,19 @@ class FundingScenario:
                              ("weight", *_SELECTOR_KEYS))
         )
         fall = top.get("max_year_fall")
-        try:
-            return cls(
-                envelope=envelope,
-                earmarks=earmarks,
-                floors=floors,
-                caps=caps,
-                default_cap=_number(top.get("default_cap", 1.0), f"{source}: default_cap"),
-                objective_bounds=bounds,
-                max_year_fall=None if fall is None else _number(fall, f"{source}: max_year_fall"),
-                locks=locks,
-                exclusions=exclusions,
-                weights=weights,
-                name=str(top.get("name", "")),
-            )
-        except FundingError as exc:
-            raise FundingError(f"{source}: {exc}") from None
+        return cls(
+            envelope=envelope,
+            earmarks=earmarks,
+            floors=floors,
+            caps=caps,
+            default_cap=_number(top.get("default_cap", 1.0), f"{source}: default_cap"),
+            objective_bounds=bounds,
+            max_year_fall=None if fall is None else _number(fall, f"{source}: max_year_fall"),
+            locks=locks,
+            exclusions=exclusions,
+            weights=weights,
+            name=str(top.get("name", "")),
+        )
 
 
 # ---- parsing ----------------------------------------------------------------------------
@@ -454,7 +460,8 @@ def parse_funding(text: str, carry_over: bool = False) -> Envelope:
         if not re.fullmatch(r"[0-9]{4}", key):
             raise FundingError(f"{key!r} is not a year (per-year funding is YEAR=AMOUNT)")
         per_year.append((int(key), parse_amount(value)))
-    return Envelope(total=total, per_year=tuple(sorted(per_year)), carry_over=carry_over)
+    return Envelope(total=total, per_year=tuple(sorted(per_year, key=lambda t: t[0])),
+                    carry_over=carry_over)
 
 
 # ---- mapping helpers --------------------------------------------------------------------
@@ -595,7 +602,7 @@ def _envelope_from(value: object, where: str) -> Envelope:
     try:
         return Envelope(
             None if total is None else _amount_from(total, f"{where}.total"),
-            tuple(sorted(per_year)),
+            tuple(sorted(per_year, key=lambda t: t[0])),
             carry,
         )
     except FundingError as exc:

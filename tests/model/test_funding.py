@@ -1,0 +1,100 @@
+import dataclasses
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model.funding import (
+    Amount,
+    FundingError,
+    FundingScenario,
+    Selector,
+    parse_amount,
+    parse_funding,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [("60%", "share", 0.6), ("0.6", "share", 0.6), ("110%", "share", 1.1),
+     ("USD 300m", "usd", 3e8), ("usd300M", "usd", 3e8), ("$1.2bn", "usd", 1.2e9),
+     ("300,000 USD", "usd", 3e5), ("USD 250k", "usd", 2.5e5)],
+)
+def test_parse_amount(text, kind, value):
+    a = parse_amount(text)
+    assert a.kind == kind and a.value == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["1.5", "sixty", "USD 3x", "", "-5%", "300000000"])
+def test_parse_amount_rejects(text):
+    with pytest.raises(FundingError):
+        parse_funding(text) if not text else parse_amount(text)
+
+
+def test_parse_per_year_and_total():
+    env = parse_funding("2025=60%, 2024=USD 300m,total=USD 900m", carry_over=True)
+    assert env.per_year == ((2024, Amount("usd", 3e8)), (2025, Amount("share", 0.6)))
+    assert env.total == Amount("usd", 9e8) and env.carry_over
+    with pytest.raises(FundingError, match="not a year"):
+        parse_funding("y2024=50%")
+    with pytest.raises(FundingError, match="twice"):
+        parse_funding("2024=50%,2024=60%")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 200))
+def test_percent_and_fraction_agree(pct):
+    assert parse_amount(f"{pct}%").value == pytest.approx(pct / 100)
+    if pct <= 100:
+        assert parse_amount(f"{pct / 100}").value == pytest.approx(pct / 100)
+
+
+def test_from_mapping_builds_every_rule():
+    sc = FundingScenario.from_mapping(
+        {
+            "name": "donor cut",
+            "funding": {"total": "USD 900m", "years": {"2024": "50%"}, "carry_over": True},
+            "earmarks": [{"name": "ECHO", "amount": "USD 50m", "location": "UKR",
+                          "objective": "SO1"}],
+            "floors": [{"name": "protection", "share": 0.3, "sector": "PROTECTION",
+                        "per": "location"}],
+            "caps": [{"factor": 1.2, "sector": ["WASH"]}],
+            "objective_bounds": [{"objective": "SO3", "max_share": 0.2}],
+            "max_year_fall": 0.25,
+            "locks": [{"name": "XRS", "amount": "USD 5m", "location": "XRS", "year": 2024}],
+            "exclusions": [{"location": "blr"}],
+            "weights": [{"weight": 2.0, "location": "UKR"}],
+        },
+        "s.toml",
+    )
+    assert sc.envelope.carry_over and sc.envelope.total == Amount("usd", 9e8)
+    assert sc.earmarks[0].selector == Selector(("UKR",), (), ("SO1",), ())
+    assert sc.floors[0].per == "location" and sc.caps[0].factor == 1.2
+    assert sc.locks[0].selector.years == (2024,)
+    assert sc.exclusions[0].location_codes == ("BLR",)
+    assert sc.max_year_fall == 0.25 and sc.weights[0].weight == 2.0
+
+
+@pytest.mark.parametrize(
+    ("mapping", "needle"),
+    [({"funding": "60%", "florrs": []}, "unknown key 'florrs'"),
+     ({"funding": "60%", "floors": [{"share": 0.3, "sectr": "X"}]}, "unknown key 'sectr'"),
+     ({}, "missing key 'funding'"),
+     ({"funding": "60%", "floors": [{"share": 1.5}]}, "between 0 and 1"),
+     ({"funding": {"totl": "60%"}}, "unknown key 'totl'")],
+)
+def test_from_mapping_names_the_problem(mapping, needle):
+    with pytest.raises(FundingError, match=needle) as err:
+        FundingScenario.from_mapping(mapping, "s.toml")
+    assert "s.toml" in str(err.value)
+
+
+def test_scaled_multiplies_dollars_only():
+    sc = FundingScenario.from_mapping(
+        {"funding": "2024=USD 10m,2025=50%",
+         "locks": [{"name": "a", "amount": "USD 1m", "location": "UKR"}]}, "s")
+    k = sc.scaled(3.0)
+    assert dict(k.envelope.per_year)[2024] == Amount("usd", 3e7)
+    assert dict(k.envelope.per_year)[2025] == Amount("share", 0.5)
+    assert k.locks[0].amount == Amount("usd", 3e6)
+    assert dataclasses.replace(k, name="x").name == "x"
