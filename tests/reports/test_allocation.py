@@ -1,0 +1,48 @@
+import json
+
+import pandas as pd
+import pytest
+
+from model.funding import Amount, Envelope, FundingScenario
+from reports.allocation import (
+    render_csv_tables,
+    render_json,
+    render_summary,
+    write_allocation_csvs,
+)
+from solver.allocate import allocate
+from tests.solver.conftest import HAND_CELLS, HAND_COSTS, HAND_NEED, make_plan
+
+
+@pytest.fixture
+def result():
+    plan = make_plan(HAND_CELLS, HAND_COSTS, HAND_NEED)
+    return allocate(plan, FundingScenario(Envelope(total=Amount("usd", 5e6))))
+
+
+def test_json_has_the_headline_and_one_object_per_cell(result):
+    data = render_json(result)
+    json.dumps(data)  # serialisable
+    assert data["funding_usd"] == pytest.approx(5e6)
+    assert data["allocated_usd"] == pytest.approx(5e6)
+    assert data["people_reached"] == pytest.approx(70_000)
+    assert data["pro_rata_people_reached"] == pytest.approx(45_833.33, rel=1e-6)
+    cells = {(c["location_code"], c["sector_code"], c["year"]): c for c in data["cells"]}
+    assert cells[("MDA", "HEALTH", 2024)]["people_reached"] == pytest.approx(40_000)
+    assert cells[("UKR", "WASH", 2024)]["allocated_usd"] == 0
+    assert data["provenance"]["plan_fingerprint"] == result.provenance["plan_fingerprint"]
+    assert "version_pulp" in data["provenance"]
+    assert data["unfunded"][0]["sector_code"] == "WASH"
+
+
+def test_summary_states_gain_over_pro_rata(result):
+    text = render_summary(result)
+    assert "70,000" in text and "45,833" in text and "+24,167 people" in text
+
+
+def test_csv_tables_written_atomically_and_read_back(result, tmp_path):
+    paths = write_allocation_csvs(render_csv_tables(result), tmp_path / "out")
+    assert {p.name for p in paths} >= {"cells.csv", "shadow_prices.csv", "provenance.csv"}
+    cells = pd.read_csv(tmp_path / "out" / "cells.csv")
+    assert cells["allocated_usd"].sum() == pytest.approx(5e6)
+    assert not list((tmp_path / "out").glob(".*.tmp"))

@@ -1,0 +1,82 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+
+
+@pytest.fixture(scope="module")
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture(scope="module")
+def default_60(runner):
+    return runner.invoke(main, ["allocate", "--funding", "60%", "--json"])
+
+
+def test_allocate_json_on_default_plan(default_60):
+    assert default_60.exit_code == 0, default_60.output
+    data = json.loads(default_60.stdout)
+    assert data["funding_usd"] == pytest.approx(0.6 * 1_500_031_731.18, abs=1)
+    assert abs(data["allocated_usd"] - data["funding_usd"]) <= 1
+    assert data["people_reached"] > data["pro_rata_people_reached"]
+    assert len(data["cells"]) == 780
+    cell = data["cells"][0]
+    assert {"location_code", "sector_code", "year", "allocated_usd", "people_reached"} <= set(cell)
+    assert sum(c["allocated_usd"] for c in data["cells"]) == pytest.approx(data["allocated_usd"])
+    assert len(data["provenance"]["plan_fingerprint"]) == 64
+
+
+def test_allocate_summary_and_out_dir(runner, tmp_path):
+    res = runner.invoke(main, ["allocate", "--funding", "USD 300m", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "Pro-rata" in res.stdout and "$300.0M" in res.stdout
+    assert (tmp_path / "cells.csv").exists()
+
+
+def test_bad_funding_is_a_usage_error(runner):
+    res = runner.invoke(main, ["allocate", "--funding", "lots"])
+    assert res.exit_code == 2
+    assert "--funding" in res.output
+
+
+def test_year_not_in_plan_exits_1_with_one_line(runner):
+    res = runner.invoke(main, ["allocate", "--funding", "2030=50%"])
+    assert res.exit_code == 1
+    assert "2030" in res.stderr and "Traceback" not in res.output
+
+
+def test_missing_plan_exits_1(runner, tmp_path):
+    res = runner.invoke(main, ["allocate", str(tmp_path / "nope")])
+    assert res.exit_code == 1
+
+
+@pytest.mark.slow
+def test_frontier_target_people(runner):
+    res = runner.invoke(main, ["frontier", "--target-people", "2000000", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["allocation"]["people_reached"] >= 2_000_000
+    assert 0 < data["share"] < 0.5
+
+
+def test_help_has_examples(runner):
+    for cmd in ("allocate", "frontier", "check"):
+        res = runner.invoke(main, [cmd, "--help"])
+        assert res.exit_code == 0 and "Example" in res.output
+
+
+def test_check_on_a_small_plan_and_infeasible_scenario(runner, tmp_path):
+    from reports.plan_files import write_plan_tables
+    from tests.solver.conftest import HAND_CELLS, HAND_COSTS, HAND_NEED, make_plan
+
+    plan = make_plan(HAND_CELLS, HAND_COSTS, HAND_NEED, curve=((0.5, 1.0), (0.5, 1.5)))
+    write_plan_tables(plan.tables, tmp_path / "plan")
+    res = runner.invoke(main, ["check", str(tmp_path / "plan"), "--examples", "2", "--quiet"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["allocate", str(tmp_path / "plan"), "--funding", "USD 1m",
+                               "--json"])
+    assert res.exit_code == 0
+    assert json.loads(res.stdout)["people_reached"] == pytest.approx(20_000, rel=1e-6)
