@@ -11,8 +11,14 @@ from solver.allocate import allocate, allocate_costs, solve_lp
 from solver.matrix import to_matrices
 from solver.model import build_model
 from solver.result import SolveStatus
-from tests.solver.conftest import HAND_CELLS, HAND_COSTS, HAND_NEED, make_plan, \
-    plans_and_scenarios, usd
+from tests.solver.conftest import (
+    HAND_CELLS,
+    HAND_COSTS,
+    HAND_NEED,
+    make_plan,
+    plans_and_scenarios,
+    usd,
+)
 
 
 def alloc_of(result, loc, sec, year=2024):

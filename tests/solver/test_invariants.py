@@ -16,8 +16,7 @@ from solver.invariants import (
     rule_violations,
     run_checks,
 )
-from tests.solver.conftest import HAND_CELLS, HAND_COSTS, HAND_NEED, make_plan, \
-    plans_and_scenarios
+from tests.solver.conftest import HAND_CELLS, HAND_COSTS, HAND_NEED, make_plan, plans_and_scenarios
 
 PROPERTY = settings(max_examples=200, deadline=None)
 
