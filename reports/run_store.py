@@ -70,5 +70,5 @@ class RunStore:
     def write(self, chunk: ChunkResult) -> None:
         """Write one chunk completely or not at all."""
         buf = io.BytesIO()
-        np.savez(buf, **chunk.to_npz())
+        np.savez(buf, **chunk.to_npz())  # type: ignore[arg-type]
         write_text_atomic(self._chunk_path(chunk.chunk), buf.getvalue())

@@ -1,4 +1,4 @@
-"""What a planner reads about scenario runs: per-scenario summaries, JSON, and side-by-side comparison."""
+"""What a planner reads about scenario runs: summaries, JSON and side-by-side comparison."""
 
 from __future__ import annotations
 
@@ -41,12 +41,13 @@ def run_summary(run: ScenarioRun, top: int = 5) -> dict[str, Any]:
         "allocation_by_sector_usd": {k: float(v) for k, v in by_sector.items()},
         "allocation_by_location_usd": {k: float(v) for k, v in by_location.items()},
         "allocation_by_year_usd": {str(k): float(v) for k, v in by_year.items()},
-        "unmet_need_by_location": {
-            k: float(v) for k, v in run.unmet_need_by_location.items()
-        },
+        "unmet_need_by_location": {k: float(v) for k, v in run.unmet_need_by_location.items()},
         "binding_constraints": [
-            {"constraint": name, "description": run.row_descriptions.get(name, name),
-             "share_of_draws": share}
+            {
+                "constraint": name,
+                "description": run.row_descriptions.get(name, name),
+                "share_of_draws": share,
+            }
             for name, share in binding
         ],
         "provenance": dict(run.provenance),
@@ -60,8 +61,12 @@ def run_json(run: ScenarioRun) -> dict[str, Any]:
     summary.pop("_top")
     cells = run.allocation_frame().reset_index()
     summary["cells"] = [
-        {"location_code": r.location_code, "sector_code": r.sector_code, "year": int(r.year),
-         "mean_allocated_usd": float(r.mean_allocated_usd)}
+        {
+            "location_code": r.location_code,
+            "sector_code": r.sector_code,
+            "year": int(r.year),
+            "mean_allocated_usd": float(r.mean_allocated_usd),
+        }
         for r in cells.itertuples(index=False)
     ]
     return summary
@@ -87,8 +92,10 @@ def render_run_text(run: ScenarioRun, top: int = 5) -> str:
     locs = sorted(s["allocation_by_location_usd"].items(), key=lambda kv: -kv[1])
     lines.append("   by location: " + ", ".join(f"{k} {_m(v)}" for k, v in locs))
     unmet = sorted(s["unmet_need_by_location"].items(), key=lambda kv: -kv[1])[:top]
-    lines.append("   unmet need (people in need not reached, summed over years): "
-                 + ", ".join(f"{k} {_people(v)}" for k, v in unmet))
+    lines.append(
+        "   unmet need (people in need not reached, summed over years): "
+        + ", ".join(f"{k} {_people(v)}" for k, v in unmet)
+    )
     binding = s["binding_constraints"][:top]
     if binding:
         lines.append("   binding constraints (share of draws):")
@@ -130,15 +137,22 @@ def render_comparison(runs: Sequence[ScenarioRun]) -> str:
             order = by_loc_sector.abs().sort_values(ascending=False).index[:3]
             people = run.people_reached.mean() - base.people_reached.mean()
             moves = ", ".join(
-                f"{loc} {sec} {by_loc_sector[(loc, sec)] / 1e6:+,.1f}M" for loc, sec in order
+                f"{loc} {sec} {by_loc_sector[(loc, sec)] / 1e6:+,.1f}M"
+                for loc, sec in order
                 if abs(by_loc_sector[(loc, sec)]) > 0.5
             )
-            lines.append(f"  {run.scenario.name}: people reached {people:+,.0f}; "
-                         + (moves if moves else "allocation unchanged"))
+            lines.append(
+                f"  {run.scenario.name}: people reached {people:+,.0f}; "
+                + (moves if moves else "allocation unchanged")
+            )
     return "\n".join(lines) + "\n"
 
 
 def percentile_summary(values: np.ndarray) -> dict[str, float]:
     """Mean and the 10th/50th/90th percentiles of an array of draws."""
-    return {"mean": float(values.mean()), "p10": float(np.percentile(values, 10)),
-            "p50": float(np.percentile(values, 50)), "p90": float(np.percentile(values, 90))}
+    return {
+        "mean": float(values.mean()),
+        "p10": float(np.percentile(values, 10)),
+        "p50": float(np.percentile(values, 50)),
+        "p90": float(np.percentile(values, 90)),
+    }

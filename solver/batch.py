@@ -35,20 +35,19 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
 from model.costs import CostModel
-from model.funding import FundingScenario
 from model.displacement import (
     InitialState,
     needs_per_draw,
     people_in_need,
     simulate,
 )
+from model.funding import FundingScenario
 from model.plan import Plan
 from model.scenario import Scenario
 from solver.fast import FastLP
@@ -289,15 +288,19 @@ def _prepared(plan: Plan, scenario: Scenario) -> _Prepared:
 
 
 def need_multipliers(
-    scenario: Scenario, initial: InitialState, seed: np.random.SeedSequence, n: int,
+    scenario: Scenario,
+    initial: InitialState,
+    seed: np.random.SeedSequence,
+    n: int,
     need_rows: Sequence[tuple[str, int]],
 ) -> FloatArray:
     """Simulated people in need relative to the start, per draw and need row, shape (n, rows).
 
     Locations or years the simulation does not cover get 1 (the plan's figure).
     """
-    result = simulate(scenario.simulation, initial, draws=n, seed=np.random.default_rng(seed),
-                      record_flows=False)
+    result = simulate(
+        scenario.simulation, initial, draws=n, seed=np.random.default_rng(seed), record_flows=False
+    )
     table = needs_per_draw(result)
     start = people_in_need(result)[0, 0, :]
     loc_pos = {code: i for i, code in enumerate(table.locations)}
@@ -339,7 +342,12 @@ def draw_model(
 
 
 def solve_chunk(
-    plan: Plan, scenario: Scenario, initial: InitialState, chunk: int, first_draw: int, n: int,
+    plan: Plan,
+    scenario: Scenario,
+    initial: InitialState,
+    chunk: int,
+    first_draw: int,
+    n: int,
     seed: np.random.SeedSequence,
 ) -> ChunkResult:
     """Simulate ``n`` draws with the chunk's seed and re-solve the allocation for each."""
@@ -357,10 +365,9 @@ def solve_chunk(
     loc_year = {cell: r for r, cell in enumerate(prep.need_rows)}
     costs = prep.costs
     units = prep.lp.units
-    cell_row = np.array([
-        loc_year.get((str(costs.locations[i]), int(costs.years[i])), -1)
-        for i in prep.people_cell
-    ])
+    cell_row = np.array(
+        [loc_year.get((str(costs.locations[i]), int(costs.years[i])), -1) for i in prep.people_cell]
+    )
     zeros = np.zeros(len(prep.slice_cols))
     for d in range(n):
         fast.set_rhs((prep.need_index, need[d] / units.people))
@@ -373,8 +380,9 @@ def solve_chunk(
         people[d] = cell_people.sum()
         objective[d] = sol.objective * units.people
         mask = cell_row >= 0
-        reached[d] = np.bincount(cell_row[mask], weights=cell_people[mask],
-                                 minlength=len(prep.need_rows))
+        reached[d] = np.bincount(
+            cell_row[mask], weights=cell_people[mask], minlength=len(prep.need_rows)
+        )
         binding += (np.abs(sol.row_duals) > BINDING_TOL).astype(np.int64)
     return ChunkResult(chunk, first_draw, people, objective, money_sum, need, reached, binding)
 
@@ -443,7 +451,10 @@ Executor = Callable[[Sequence[tuple[int, int, int]]], Iterable[ChunkResult]]
 
 
 def run_chunks_serial(
-    plan: Plan, scenario: Scenario, initial: InitialState, todo: Sequence[tuple[int, int, int]],
+    plan: Plan,
+    scenario: Scenario,
+    initial: InitialState,
+    todo: Sequence[tuple[int, int, int]],
 ) -> Iterable[ChunkResult]:
     """Yield chunk results one by one in this process."""
     seeds = chunk_seeds(scenario.seed, len(chunk_plan(scenario.draws)))
@@ -503,7 +514,8 @@ def run_scenario(
             on_chunk(result)
 
     if executor == "dask":
-        from distributed import Client, as_completed as dask_completed
+        from distributed import Client
+        from distributed import as_completed as dask_completed
 
         with Client(scheduler) as client:
             futures = [

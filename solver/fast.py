@@ -139,22 +139,39 @@ def lp_arrays(problem: pulp.LpProblem) -> LPArrays:
 
 
 def highs_from_arrays(
-    cost: FloatArray, maximise: bool, col_lower: FloatArray, col_upper: FloatArray,
-    matrix: sp.csr_matrix, row_lower: FloatArray, row_upper: FloatArray,
+    cost: FloatArray,
+    maximise: bool,
+    col_lower: FloatArray,
+    col_upper: FloatArray,
+    matrix: sp.csr_matrix,
+    row_lower: FloatArray,
+    row_upper: FloatArray,
 ) -> highspy.Highs:
     """A silent HiGHS instance holding the given LP."""
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     n = len(cost)
-    h.addCols(n, np.asarray(cost, dtype=float), np.asarray(col_lower, dtype=float),
-              np.asarray(col_upper, dtype=float), 0, np.array([], dtype=np.int32),
-              np.array([], dtype=np.int32), np.array([], dtype=float))
+    h.addCols(
+        n,
+        np.asarray(cost, dtype=float),
+        np.asarray(col_lower, dtype=float),
+        np.asarray(col_upper, dtype=float),
+        0,
+        np.array([], dtype=np.int32),
+        np.array([], dtype=np.int32),
+        np.array([], dtype=float),
+    )
     csr = sp.csr_matrix(matrix)
     if csr.shape[0]:
-        h.addRows(csr.shape[0], np.asarray(row_lower, dtype=float),
-                  np.asarray(row_upper, dtype=float), csr.nnz,
-                  csr.indptr.astype(np.int32), csr.indices.astype(np.int32),
-                  csr.data.astype(float))
+        h.addRows(
+            csr.shape[0],
+            np.asarray(row_lower, dtype=float),
+            np.asarray(row_upper, dtype=float),
+            csr.nnz,
+            csr.indptr.astype(np.int32),
+            csr.indices.astype(np.int32),
+            csr.data.astype(float),
+        )
     h.changeObjectiveSense(highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize)
     return h
 
@@ -178,21 +195,27 @@ class FastLP:
         self._row_lower = arrays.row_lower.copy()
         self._row_upper = arrays.row_upper.copy()
         self._objective_constant = arrays.objective_constant
-        self._highs = highs_from_arrays(arrays.cost, arrays.maximise, arrays.col_lower,
-                                        arrays.col_upper, arrays.matrix, arrays.row_lower,
-                                        arrays.row_upper)
+        self._highs = highs_from_arrays(
+            arrays.cost,
+            arrays.maximise,
+            arrays.col_lower,
+            arrays.col_upper,
+            arrays.matrix,
+            arrays.row_lower,
+            arrays.row_upper,
+        )
 
     def col_index(self, names: Sequence[str]) -> NDArray[np.int32]:
         """Positions of the named columns."""
         return np.array([self._col_of[n] for n in names], dtype=np.int32)
 
-    def set_col_bounds(self, idx: NDArray[np.int32], lower: FloatArray, upper: FloatArray
-                       ) -> None:
+    def set_col_bounds(self, idx: NDArray[np.int32], lower: FloatArray, upper: FloatArray) -> None:
         """Change the bounds of the columns at positions ``idx``."""
         idx = np.asarray(idx, dtype=np.int32)
         if len(idx):
-            self._highs.changeColsBounds(len(idx), idx, np.asarray(lower, dtype=float),
-                                         np.asarray(upper, dtype=float))
+            self._highs.changeColsBounds(
+                len(idx), idx, np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+            )
 
     def row_index(self, names: Sequence[str]) -> NDArray[np.int32]:
         """Positions of the named rows."""

@@ -20,6 +20,8 @@ from scenarios.simulation_io import load_initial_state
 from solver.allocate import solve_lp
 from solver.batch import (
     _need_row_cell as _row_cell,
+)
+from solver.batch import (
     chunk_plan,
     chunk_seeds,
     draw_model,
@@ -89,12 +91,22 @@ def test_run_json_identical_on_one_and_two_workers(tmp_path):
     assert b.exit_code == 0, b.output
     assert a.output == b.output
     payload = json.loads(a.output)["scenarios"][0]
-    for key in ("name", "draws", "people_reached_mean", "people_reached_p10",
-                "people_reached_p90", "cells"):
+    for key in (
+        "name",
+        "draws",
+        "people_reached_mean",
+        "people_reached_p10",
+        "people_reached_p90",
+        "cells",
+    ):
         assert key in payload
     assert payload["draws"] == 100
-    assert payload["people_reached_p10"] <= payload["people_reached_mean"] <= payload[
-        "people_reached_p90"] or payload["people_reached_p10"] == payload["people_reached_p90"]
+    assert (
+        payload["people_reached_p10"]
+        <= payload["people_reached_mean"]
+        <= payload["people_reached_p90"]
+        or payload["people_reached_p10"] == payload["people_reached_p90"]
+    )
 
 
 @pytest.mark.slow
@@ -102,11 +114,17 @@ def test_killed_run_resumes_to_the_same_json(tmp_path):
     exe = [sys.executable, "-c", "from cli import main; main()"]
     args = ["run", "returns_pick_up", "--draws", "400", "--json", "--quiet"]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    full = subprocess.run([*exe, *args, "--out", str(tmp_path / "full")], capture_output=True,
-                          text=True, check=True, env=env)
+    full = subprocess.run(
+        [*exe, *args, "--out", str(tmp_path / "full")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
     out = tmp_path / "killed"
-    proc = subprocess.Popen([*exe, *args, "--out", str(out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [*exe, *args, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
     chunks = out / "runs" / "returns_pick_up"
     deadline = time.time() + 120
     while time.time() < deadline and len(list(chunks.glob("chunk_*.npz"))) < 2:
@@ -116,26 +134,34 @@ def test_killed_run_resumes_to_the_same_json(tmp_path):
     written = len(list(chunks.glob("chunk_*.npz")))
     assert 2 <= written < len(chunk_plan(400))
     assert not list(chunks.glob(".*.tmp")) or True  # leftovers of a killed write are ignored
-    resumed = subprocess.run([*exe, *args, "--out", str(out), "--resume"], capture_output=True,
-                             text=True, check=True, env=env)
+    resumed = subprocess.run(
+        [*exe, *args, "--out", str(out), "--resume"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
     assert resumed.stdout == full.stdout
 
 
 def test_resume_refuses_a_different_run(tmp_path):
     runner = CliRunner()
-    first = runner.invoke(main, ["run", "shortfall_30", "--draws", "50", "--quiet",
-                                 "--out", str(tmp_path)])
+    first = runner.invoke(
+        main, ["run", "shortfall_30", "--draws", "50", "--quiet", "--out", str(tmp_path)]
+    )
     assert first.exit_code == 0, first.output
-    other = runner.invoke(main, ["run", "shortfall_30", "--draws", "60", "--quiet",
-                                 "--out", str(tmp_path), "--resume"])
+    other = runner.invoke(
+        main,
+        ["run", "shortfall_30", "--draws", "60", "--quiet", "--out", str(tmp_path), "--resume"],
+    )
     assert other.exit_code == 1
     assert "different run" in other.output
 
 
 def test_bad_scenario_file_exits_1_naming_file_and_key(tmp_path):
     path = tmp_path / "s.toml"
-    path.write_text('extends = "%s"\nname = "x"\n[funding]\nfundin = "50%%"\n'
-                    % Path(load_scenario("shortfall_50").files[0]).as_posix())
+    parent = Path(load_scenario("shortfall_50").files[0]).as_posix()
+    path.write_text(f'extends = "{parent}"\nname = "x"\n[funding]\nfundin = "50%"\n')
     result = CliRunner().invoke(main, ["run", str(path), "--quiet", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert str(path) in result.output and "fundin" in result.output
