@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -334,7 +334,10 @@ def _totals_table(result: SimulationResult) -> pd.DataFrame:
 
 
 def _simulation_key(scenario: Scenario) -> str:
-    return repr((replace(scenario.simulation, source=""), scenario.seed, scenario.draws))
+    """Same assumptions, seed and draws, same futures (whichever file they were read from)."""
+    sim = scenario.simulation
+    values = tuple(getattr(sim, f.name) for f in fields(sim) if not f.name.startswith("source"))
+    return repr((values, scenario.seed, scenario.draws))
 
 
 def _rules_key(funding: FundingScenario) -> str:

@@ -89,3 +89,12 @@ def test_gain_over_pro_rata_and_ladder_are_those_of_the_solver():
     ladder = data.funding_ladder
     ok = ladder[ladder["status"] == "optimal"]
     assert (np.diff(ok["people_reached"].to_numpy()) >= -1e-6).all()
+
+
+def test_scenarios_with_the_same_assumptions_share_bands():
+    from reports.report_data import _simulation_key
+
+    a, b = load_scenario("shortfall_50", draws=10), load_scenario("shortfall_60", draws=10)
+    assert _simulation_key(a) == _simulation_key(b)
+    assert _simulation_key(a) != _simulation_key(load_scenario("tp_ends_2025", draws=10))
+    assert _simulation_key(a) != _simulation_key(load_scenario("shortfall_50", draws=11))
