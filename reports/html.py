@@ -342,8 +342,11 @@ def _headline(data: ReportData) -> str:
         f"{int(first['draws']):,} simulated futures (80% of futures between "
         f"{_people(first['people_reached_p10'])} and {_people(first['people_reached_p90'])})."
         f" At the plan's own figures for people in need, that is "
-        f"<b>{_people(first['gain_over_pro_rata'])} more people</b> than cutting every line "
-        f"by the same percentage.</p>"
+        f"<b>{_people(abs(first['gain_over_pro_rata']))} "
+        f"{'more' if first['gain_over_pro_rata'] >= 0 else 'fewer'} people</b> than cutting "
+        f"every line by the same percentage"
+        + (" (pro-rata cuts ignore the scenario's earmarks, floors and other rules)"
+           if first["gain_over_pro_rata"] < 0 else "") + ".</p>"
     )
     cards = (
         "<div class='cards'>"
@@ -351,7 +354,7 @@ def _headline(data: ReportData) -> str:
         f"<div class='label'>funding ({_pct(first['share_of_appeal'])} of the appeal)</div></div>"
         f"<div class='card'><div class='value'>{_people(first['people_reached_mean'])}</div>"
         "<div class='label'>people reached, mean over futures</div></div>"
-        f"<div class='card'><div class='value'>+{_people(first['gain_over_pro_rata'])}</div>"
+        f"<div class='card'><div class='value'>{first['gain_over_pro_rata']:+,.0f}</div>"
         "<div class='label'>people over pro-rata cuts (plan's figures)</div></div>"
         f"<div class='card'><div class='value'>{_people(first['unmet_need_mean'])}</div>"
         "<div class='label'>people in need not reached, mean (all years)</div></div>"
