@@ -325,14 +325,19 @@ def calibrate_command(
 @click.option("--resume", is_flag=True, help="Finish an interrupted run in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable results on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--report/--no-report", "write_report", default=True, show_default=True,
+              help="Write report.html, report.xlsx and the CSVs into --out.")
+@click.option("--png", is_flag=True, help="With the report, also write PNG charts for slides.")
 def run_command(scenario_files: tuple[str, ...], plan_path: Path | None, draws: int | None,
                 seed: int | None, workers: int, executor: str, scheduler: str | None,
-                out_dir: Path, resume: bool, as_json: bool, quiet: bool) -> None:
+                out_dir: Path, resume: bool, as_json: bool, quiet: bool,
+                write_report: bool, png: bool) -> None:
     """Run scenarios: simulate futures, re-solve the allocation in each, summarise.
 
     SCENARIO is a TOML file or the name of a shipped scenario (shortfall_50, ...);
     without any, the whole shipped suite runs. Chunks are written to --out as they
     finish, so an interrupted run continues with --resume and gives the same numbers.
+    The report (report.html, report.xlsx, CSV tables) is written to --out at the end.
 
     \b
     Example:
@@ -375,6 +380,19 @@ def run_command(scenario_files: tuple[str, ...], plan_path: Path | None, draws: 
             click.echo(render_run_text(run))
     if as_json:
         click.echo(render_runs_json(runs), nl=False)
+    if write_report:
+        from reports.report import report_for_runs
+
+        loaded = read_plan(
+            plan_path if plan_path is not None else (Path(scenario.plan) if scenario.plan else None)
+        )
+        try:
+            report_for_runs(runs, loaded, _initial_state(), out_dir, png=png)
+        except InfeasibleScenarioError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"{out_dir}: cannot write ({exc.strerror or exc})")
+        click.echo(f"report: {out_dir / 'report.html'} (and report.xlsx, CSV tables)", err=True)
 
 
 @main.command("compare")

@@ -38,6 +38,8 @@ def test_report_numbers_equal_run_json(written, tmp_path):
     run = CliRunner().invoke(main, ["run", SCENARIO, "--draws", DRAWS, "--json", "--quiet",
                                     "--out", str(tmp_path)])
     assert run.exit_code == 0, run.output
+    # `run` writes the report by default, next to its chunks
+    assert (tmp_path / "report.html").exists() and (tmp_path / "report.xlsx").exists()
     expected = json.loads(run.stdout)["scenarios"][0]
     doc = json.loads((out / "report.json").read_text())
     row = doc["tables"]["scenarios"][0]

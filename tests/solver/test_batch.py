@@ -84,7 +84,7 @@ def test_one_and_two_workers_give_identical_results(plan, initial):
 
 def test_run_json_identical_on_one_and_two_workers(tmp_path):
     runner = CliRunner()
-    args = ["run", "shortfall_50", "--draws", "100", "--json", "--quiet"]
+    args = ["run", "shortfall_50", "--draws", "100", "--json", "--quiet", "--no-report"]
     a = runner.invoke(main, [*args, "--out", str(tmp_path / "a")])
     b = runner.invoke(main, [*args, "--workers", "2", "--out", str(tmp_path / "b")])
     assert a.exit_code == 0, a.output
@@ -112,7 +112,7 @@ def test_run_json_identical_on_one_and_two_workers(tmp_path):
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_json(tmp_path):
     exe = [sys.executable, "-c", "from cli import main; main()"]
-    args = ["run", "returns_pick_up", "--draws", "400", "--json", "--quiet"]
+    args = ["run", "returns_pick_up", "--draws", "400", "--json", "--quiet", "--no-report"]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     full = subprocess.run(
         [*exe, *args, "--out", str(tmp_path / "full")],
@@ -147,7 +147,7 @@ def test_killed_run_resumes_to_the_same_json(tmp_path):
 def test_resume_refuses_a_different_run(tmp_path):
     runner = CliRunner()
     first = runner.invoke(
-        main, ["run", "shortfall_30", "--draws", "50", "--quiet", "--out", str(tmp_path)]
+        main, ["run", "shortfall_30", "--draws", "50", "--quiet", "--no-report", "--out", str(tmp_path)]
     )
     assert first.exit_code == 0, first.output
     other = runner.invoke(
