@@ -96,11 +96,25 @@ def render_run_text(run: ScenarioRun, top: int = 5) -> str:
         "   unmet need (people in need not reached, summed over years): "
         + ", ".join(f"{k} {_people(v)}" for k, v in unmet)
     )
-    binding = s["binding_constraints"][:top]
-    if binding:
-        lines.append("   binding constraints (share of draws):")
-        lines += [f"     {b['share_of_draws']:>5.0%}  {b['description']}" for b in binding]
+    rules = [b for b in s["binding_constraints"] if _kind(b["constraint"]) not in ("cap", "need")]
+    if rules:
+        lines.append("   binding rules (share of futures in which each binds):")
+        lines += [f"     {b['share_of_draws']:>5.0%}  {b['description']}" for b in rules[:top]]
+        if len(rules) > top:
+            lines.append(f"     ... and {len(rules) - top} more (see --json)")
+    caps = [b for b in s["binding_constraints"] if _kind(b["constraint"]) == "cap"]
+    needs = [b for b in s["binding_constraints"] if _kind(b["constraint"]) == "need"]
+    if caps or needs:
+        lines.append(
+            f"   absorption caps binding on {len(caps)} line(s); people-in-need bounds binding "
+            f"in {len(needs)} location-year(s), in at least one future"
+        )
     return "\n".join(lines) + "\n"
+
+
+def _kind(constraint: str) -> str:
+    """Kind of an LP row from its name (``cap_...`` -> ``cap``)."""
+    return constraint.split("_", 1)[0]
 
 
 def comparison_frame(runs: Sequence[ScenarioRun]) -> pd.DataFrame:
