@@ -50,6 +50,12 @@ def render_csv(frame: pd.DataFrame, hxl: bool = False, name: str | None = None) 
     return buf.getvalue()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path: Path, text: str | bytes) -> None:
     """Write a file completely or not at all (temp file + ``os.replace``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,6 +63,7 @@ def write_text_atomic(path: Path, text: str | bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(text.encode("utf-8") if isinstance(text, str) else text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give files the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
