@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from model.displacement import InitialState
     from model.funding import FundingScenario
     from model.plan import Plan
-    from solver.batch import ChunkResult
+    from model.scenario import Scenario
+    from solver.batch import ChunkResult, ScenarioRun
 
 __all__ = ["main"]
 
@@ -186,18 +187,47 @@ def plan_export(plan_path: Path | None, fmt: str, table: str, hxl: bool) -> None
     default=None,
     help="TOML file whose [simulation] table overrides the shipped assumptions.",
 )
-@click.option("--draws", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Monte Carlo draws.")
-@click.option("--seed", type=click.IntRange(min=0), required=True,
-              help="Random seed; the same seed gives the same numbers.")
-@click.option("--start", metavar="YYYY-MM", default=None,
-              help="First month reported (default: the initial state, 2023-12).")
-@click.option("--months", type=click.IntRange(min=1), default=36, show_default=True,
-              help="Months simulated after the start.")
-@click.option("--format", "fmt", type=click.Choice(["text", "csv"]), default="text",
-              show_default=True, help="Summary text, or the long percentile table as CSV.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Also write the per-draw needs table into this directory.")
+@click.option(
+    "--draws",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Monte Carlo draws.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    required=True,
+    help="Random seed; the same seed gives the same numbers.",
+)
+@click.option(
+    "--start",
+    metavar="YYYY-MM",
+    default=None,
+    help="First month reported (default: the initial state, 2023-12).",
+)
+@click.option(
+    "--months",
+    type=click.IntRange(min=1),
+    default=36,
+    show_default=True,
+    help="Months simulated after the start.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "csv"]),
+    default="text",
+    show_default=True,
+    help="Summary text, or the long percentile table as CSV.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write the per-draw needs table into this directory.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def simulate_command(
     scenario_path: Path | None,
@@ -235,7 +265,12 @@ def simulate_command(
             with Progress(console=Console(stderr=True), transient=True) as bar:
                 task = bar.add_task("Simulating", total=draws)
                 result = simulate(
-                    assumptions, initial, draws=draws, seed=seed, start=start, months=months,
+                    assumptions,
+                    initial,
+                    draws=draws,
+                    seed=seed,
+                    start=start,
+                    months=months,
                     progress=lambda done: bar.update(task, completed=done),
                 )
         else:
@@ -259,18 +294,40 @@ def simulate_command(
 
 
 @main.command("calibrate")
-@click.argument("history", nargs=-1, required=True,
-                type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--fit-from", metavar="YYYY-MM", default=None,
-              help="First month fitted (default: once IDPs, returnees and refugees are observed).")
-@click.option("--holdout-from", metavar="YYYY-MM", default=None,
-              help="First month held out and scored (default: the last quarter of observations).")
-@click.option("--draws", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Draws of the holdout forecast.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Random seed of the holdout forecast.")
-@click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Scenario whose unfitted assumptions are used.")
+@click.argument("history", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--fit-from",
+    metavar="YYYY-MM",
+    default=None,
+    help="First month fitted (default: once IDPs, returnees and refugees are observed).",
+)
+@click.option(
+    "--holdout-from",
+    metavar="YYYY-MM",
+    default=None,
+    help="First month held out and scored (default: the last quarter of observations).",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Draws of the holdout forecast.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Random seed of the holdout forecast.",
+)
+@click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Scenario whose unfitted assumptions are used.",
+)
 def calibrate_command(
     history: tuple[Path, ...],
     fit_from: str | None,
@@ -299,8 +356,13 @@ def calibrate_command(
     try:
         observed = load_history(history)
         result = calibrate(
-            observed, load_simulation(scenario_path), load_initial_state(),
-            fit_from=fit_from, holdout_from=holdout_from, draws=draws, seed=seed,
+            observed,
+            load_simulation(scenario_path),
+            load_initial_state(),
+            fit_from=fit_from,
+            holdout_from=holdout_from,
+            draws=draws,
+            seed=seed,
         )
     except (HistoryError, AssumptionError) as exc:
         fail(str(exc))
@@ -309,29 +371,65 @@ def calibrate_command(
 
 @main.command("run")
 @click.argument("scenario_files", nargs=-1, metavar="SCENARIO...")
-@click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None,
-              help="Plan (default: the scenario's own, else the shipped plan).")
-@click.option("--draws", type=click.IntRange(min=1), default=None,
-              help="Simulated futures per scenario (default: each scenario's own).")
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Plan (default: the scenario's own, else the shipped plan).",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Simulated futures per scenario (default: each scenario's own).",
+)
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the seed.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes; the numbers do not depend on it.")
-@click.option("--executor", type=click.Choice(["processes", "dask"]), default="processes",
-              show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes; the numbers do not depend on it.",
+)
+@click.option(
+    "--executor", type=click.Choice(["processes", "dask"]), default="processes", show_default=True
+)
 @click.option("--scheduler", default=None, help="Dask scheduler address (with --executor dask).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("reachplan-output"), show_default=True,
-              help="Where chunks (and reports) are written.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reachplan-output"),
+    show_default=True,
+    help="Where chunks (and reports) are written.",
+)
 @click.option("--resume", is_flag=True, help="Finish an interrupted run in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable results on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--report/--no-report", "write_report", default=True, show_default=True,
-              help="Write report.html, report.xlsx and the CSVs into --out.")
+@click.option(
+    "--report/--no-report",
+    "write_report",
+    default=True,
+    show_default=True,
+    help="Write report.html, report.xlsx and the CSVs into --out.",
+)
 @click.option("--png", is_flag=True, help="With the report, also write PNG charts for slides.")
-def run_command(scenario_files: tuple[str, ...], plan_path: Path | None, draws: int | None,
-                seed: int | None, workers: int, executor: str, scheduler: str | None,
-                out_dir: Path, resume: bool, as_json: bool, quiet: bool,
-                write_report: bool, png: bool) -> None:
+def run_command(
+    scenario_files: tuple[str, ...],
+    plan_path: Path | None,
+    draws: int | None,
+    seed: int | None,
+    workers: int,
+    executor: str,
+    scheduler: str | None,
+    out_dir: Path,
+    resume: bool,
+    as_json: bool,
+    quiet: bool,
+    write_report: bool,
+    png: bool,
+) -> None:
     """Run scenarios: simulate futures, re-solve the allocation in each, summarise.
 
     SCENARIO is a TOML file or the name of a shipped scenario (shortfall_50, ...);
@@ -343,10 +441,8 @@ def run_command(scenario_files: tuple[str, ...], plan_path: Path | None, draws: 
     Example:
       reachplan run shortfall_60 tp_ends_2025 --draws 500 --workers 2
     """
-    from reports.run_store import RunStore, RunStoreError
     from reports.scenario_report import render_run_text, render_runs_json
     from scenarios.scenario_io import SUITE, load_scenario
-    from solver.batch import chunk_plan, run_key, run_scenario
 
     runs = []
     for item in scenario_files or SUITE:
@@ -355,26 +451,17 @@ def run_command(scenario_files: tuple[str, ...], plan_path: Path | None, draws: 
         except ScenarioError as exc:
             fail(str(exc))
         plan_obj = _plan_for(plan_path, scenario.plan)
-        initial = _initial_state()
-        store = RunStore(out_dir, scenario.name)
-        try:
-            done = store.start(run_key(plan_obj, scenario), resume)
-        except (RunStoreError, OSError) as exc:
-            fail(str(exc))
-        total = len(chunk_plan(scenario.draws))
-        with _progress(f"{scenario.name}", total, quiet or as_json) as advance:
-            advance(len(done))
-
-            def on_chunk(chunk: ChunkResult, store: RunStore = store,
-                         advance: Callable[[int], None] = advance) -> None:
-                store.write(chunk)
-                advance(1)
-
-            try:
-                run = run_scenario(plan_obj, scenario, initial, workers=workers, done=done,
-                                   on_chunk=on_chunk, executor=executor, scheduler=scheduler)
-            except InfeasibleScenarioError as exc:
-                fail(f"{scenario.files[0]}: {exc}")
+        run = _run_stored(
+            plan_obj,
+            scenario,
+            _initial_state(),
+            out_dir,
+            resume=resume,
+            workers=workers,
+            quiet=quiet or as_json,
+            executor=executor,
+            scheduler=scheduler,
+        )
         runs.append(run)
         if not as_json:
             click.echo(render_run_text(run))
@@ -400,11 +487,22 @@ def run_command(scenario_files: tuple[str, ...], plan_path: Path | None, draws: 
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None)
 @click.option("--draws", type=click.IntRange(min=1), default=None)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("reachplan-output"), show_default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reachplan-output"),
+    show_default=True,
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def compare_command(scenario_files: tuple[str, ...], plan_path: Path | None, draws: int | None,
-                    workers: int, out_dir: Path, quiet: bool) -> None:
+def compare_command(
+    scenario_files: tuple[str, ...],
+    plan_path: Path | None,
+    draws: int | None,
+    workers: int,
+    out_dir: Path,
+    quiet: bool,
+) -> None:
     """Side-by-side table of scenarios and what moved between them (against the first).
 
     Reuses finished runs stored in --out (same plan, scenario, seed and draws).
@@ -413,10 +511,8 @@ def compare_command(scenario_files: tuple[str, ...], plan_path: Path | None, dra
     Example:
       reachplan compare shortfall_75 shortfall_50 shortfall_30
     """
-    from reports.run_store import RunStore, RunStoreError
     from reports.scenario_report import render_comparison
     from scenarios.scenario_io import load_scenario
-    from solver.batch import chunk_plan, run_key, run_scenario
 
     runs = []
     for item in scenario_files:
@@ -425,39 +521,53 @@ def compare_command(scenario_files: tuple[str, ...], plan_path: Path | None, dra
         except ScenarioError as exc:
             fail(str(exc))
         plan_obj = _plan_for(plan_path, scenario.plan)
-        store = RunStore(out_dir, scenario.name)
-        try:
-            done = store.start(run_key(plan_obj, scenario), resume=True)
-        except (RunStoreError, OSError):
-            done = store.start(run_key(plan_obj, scenario), resume=False)
-        with _progress(scenario.name, len(chunk_plan(scenario.draws)), quiet) as advance:
-            advance(len(done))
-
-            def on_chunk(chunk: ChunkResult, store: RunStore = store,
-                         advance: Callable[[int], None] = advance) -> None:
-                store.write(chunk)
-                advance(1)
-
-            try:
-                runs.append(run_scenario(plan_obj, scenario, _initial_state(), workers=workers,
-                                         done=done, on_chunk=on_chunk))
-            except InfeasibleScenarioError as exc:
-                fail(f"{scenario.files[0]}: {exc}")
+        runs.append(
+            _run_stored(
+                plan_obj,
+                scenario,
+                _initial_state(),
+                out_dir,
+                resume=None,
+                workers=workers,
+                quiet=quiet,
+            )
+        )
     click.echo(render_comparison(runs), nl=False)
 
 
 @main.command("robust")
 @click.argument("scenario_file", metavar="SCENARIO")
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None)
-@click.option("--planning-draws", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Simulated futures the plans are made on.")
-@click.option("--evaluation-draws", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Fresh futures the plans are compared on.")
-@click.option("--alpha", type=click.FloatRange(0.01, 1.0), default=0.1, show_default=True,
-              help="Tail share for the risk-averse plan (worst 10% of futures).")
+@click.option(
+    "--planning-draws",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Simulated futures the plans are made on.",
+)
+@click.option(
+    "--evaluation-draws",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Fresh futures the plans are compared on.",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0.01, 1.0),
+    default=0.1,
+    show_default=True,
+    help="Tail share for the risk-averse plan (worst 10% of futures).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable results on stdout.")
-def robust_command(scenario_file: str, plan_path: Path | None, planning_draws: int,
-                   evaluation_draws: int, alpha: float, as_json: bool) -> None:
+def robust_command(
+    scenario_file: str,
+    plan_path: Path | None,
+    planning_draws: int,
+    evaluation_draws: int,
+    alpha: float,
+    as_json: bool,
+) -> None:
     """Commit one allocation that holds up across simulated futures.
 
     Compares the plan made for average needs with a sample-average plan, a
@@ -479,9 +589,14 @@ def robust_command(scenario_file: str, plan_path: Path | None, planning_draws: i
         fail(str(exc))
     plan_obj = _plan_for(plan_path, scenario.plan)
     try:
-        comp = compare_plans(plan_obj, scenario, _initial_state(),
-                             planning_draws=planning_draws, evaluation_draws=evaluation_draws,
-                             alpha=alpha)
+        comp = compare_plans(
+            plan_obj,
+            scenario,
+            _initial_state(),
+            planning_draws=planning_draws,
+            evaluation_draws=evaluation_draws,
+            alpha=alpha,
+        )
     except InfeasibleScenarioError as exc:
         fail(f"{scenario.files[0]}: {exc}")
     except RobustSolveError as exc:
@@ -495,9 +610,63 @@ def robust_command(scenario_file: str, plan_path: Path | None, planning_draws: i
         click.echo(render_comparison_text(comp, scenario.name), nl=False)
 
 
+def _run_stored(
+    plan_obj: Plan,
+    scenario: Scenario,
+    initial: InitialState,
+    out_dir: Path,
+    *,
+    resume: bool | None,
+    workers: int,
+    quiet: bool,
+    executor: str = "processes",
+    scheduler: str | None = None,
+) -> ScenarioRun:
+    """Run one scenario, writing each chunk to ``out_dir`` as it finishes.
+
+    ``resume``: True continues the stored run (refusing a different one), False starts
+    afresh, None reuses a matching stored run and starts afresh otherwise.
+    """
+    from reports.run_store import RunStore, RunStoreError
+    from solver.batch import chunk_plan, run_key, run_scenario
+
+    store = RunStore(out_dir, scenario.name)
+    key = run_key(plan_obj, scenario)
+    try:
+        try:
+            done = store.start(key, resume=resume is not False)
+        except RunStoreError as exc:
+            if resume:
+                fail(str(exc))
+            done = store.start(key, resume=False)
+    except OSError as exc:
+        fail(f"{out_dir}: cannot write ({exc.strerror or exc})")
+    with _progress(scenario.name, len(chunk_plan(scenario.draws)), quiet) as advance:
+        advance(len(done))
+
+        def on_chunk(chunk: ChunkResult) -> None:
+            store.write(chunk)
+            advance(1)
+
+        try:
+            return run_scenario(
+                plan_obj,
+                scenario,
+                initial,
+                workers=workers,
+                done=done,
+                on_chunk=on_chunk,
+                executor=executor,
+                scheduler=scheduler,
+            )
+        except InfeasibleScenarioError as exc:
+            fail(f"{scenario.files[0]}: {exc}")
+
+
 def _plan_for(plan_path: Path | None, scenario_plan: str | None) -> Plan:
-    loaded = read_plan(plan_path if plan_path is not None else
-                       (Path(scenario_plan) if scenario_plan else None))
+    loaded = read_plan(
+        plan_path if plan_path is not None else (Path(scenario_plan) if scenario_plan else None)
+    )
     assert loaded.plan is not None
     return loaded.plan
 
@@ -520,15 +689,23 @@ def _progress(label: str, total: int, quiet: bool) -> Iterator[Callable[[int], N
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
         task = bar.add_task(f"{label} (chunks)", total=total)
         yield lambda n: bar.advance(task, n)
 
 
-def _funding_scenario(funding: str, carry_over: bool, scenario_path: str | None,
-                      ) -> FundingScenario:
+def _funding_scenario(
+    funding: str,
+    carry_over: bool,
+    scenario_path: str | None,
+) -> FundingScenario:
     """The funding scenario of a command: from --scenario, else from --funding."""
     from model.funding import FundingError, FundingScenario, parse_funding
 
@@ -545,23 +722,40 @@ def _funding_scenario(funding: str, carry_over: bool, scenario_path: str | None,
         raise click.BadParameter(str(exc), param_hint="--funding") from None
 
 
-_FUNDING_HELP = ("Money available: '60%' or '0.6' of the appeal, 'USD 300m', or per year "
-                 "'2024=50%,2025=60%'.")
+_FUNDING_HELP = (
+    "Money available: '60%' or '0.6' of the appeal, 'USD 300m', or per year '2024=50%,2025=60%'."
+)
 
 
 @main.command("allocate")
 @PLAN_ARG
 @click.option("--funding", default="100%", show_default=True, help=_FUNDING_HELP)
 @click.option("--carry-over", is_flag=True, help="Money unspent in a year can be spent later.")
-@click.option("--scenario", "scenario_path", default=None, metavar="FILE",
-              help="Scenario file with envelope, earmarks, floors, caps... (overrides --funding).")
+@click.option(
+    "--scenario",
+    "scenario_path",
+    default=None,
+    metavar="FILE",
+    help="Scenario file with envelope, earmarks, floors, caps... (overrides --funding).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result on stdout.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write cells, locations, sectors, shadow prices, unfunded lines as CSV here.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write cells, locations, sectors, shadow prices, unfunded lines as CSV here.",
+)
 @click.option("--quiet", is_flag=True, help="Print nothing on success (with --out).")
-def allocate_command(plan_path: Path | None, funding: str, carry_over: bool,
-                     scenario_path: str | None, as_json: bool, out_dir: Path | None,
-                     quiet: bool) -> None:
+def allocate_command(
+    plan_path: Path | None,
+    funding: str,
+    carry_over: bool,
+    scenario_path: str | None,
+    as_json: bool,
+    out_dir: Path | None,
+    quiet: bool,
+) -> None:
     """Allocate the money to reach the most people, and compare with cutting every line equally.
 
     \b
@@ -598,19 +792,44 @@ def allocate_command(plan_path: Path | None, funding: str, carry_over: bool,
 
 @main.command("frontier")
 @PLAN_ARG
-@click.option("--step", type=click.FloatRange(min=0.001, max=1.0), default=0.1,
-              show_default=True, help="Funding step as a share of the appeal.")
-@click.option("--target-people", type=click.FloatRange(min=0), default=None,
-              help="Instead: the least funding that reaches this many people (over all years).")
-@click.option("--scenario", "scenario_path", default=None, metavar="FILE",
-              help="Scenario file whose rules (floors, caps...) hold at every level.")
+@click.option(
+    "--step",
+    type=click.FloatRange(min=0.001, max=1.0),
+    default=0.1,
+    show_default=True,
+    help="Funding step as a share of the appeal.",
+)
+@click.option(
+    "--target-people",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Instead: the least funding that reaches this many people (over all years).",
+)
+@click.option(
+    "--scenario",
+    "scenario_path",
+    default=None,
+    metavar="FILE",
+    help="Scenario file whose rules (floors, caps...) hold at every level.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result on stdout.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write frontier.csv and first_funded.csv here.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write frontier.csv and first_funded.csv here.",
+)
 @click.option("--quiet", is_flag=True, help="Print nothing on success (with --out).")
-def frontier_command(plan_path: Path | None, step: float, target_people: float | None,
-                     scenario_path: str | None, as_json: bool, out_dir: Path | None,
-                     quiet: bool) -> None:
+def frontier_command(
+    plan_path: Path | None,
+    step: float,
+    target_people: float | None,
+    scenario_path: str | None,
+    as_json: bool,
+    out_dir: Path | None,
+    quiet: bool,
+) -> None:
     """The funding ladder: people reached from 0% to 100% and when each line first gets money.
 
     \b
@@ -639,9 +858,17 @@ def frontier_command(plan_path: Path | None, step: float, target_people: float |
         if target_people is not None:
             target = least_funding_for(costs, scenario, target_people)
             if as_json:
-                click.echo(json.dumps({"target_people": target.target_people,
-                                       "share": target.share, "funding_usd": target.funding_usd,
-                                       "allocation": render_json(target.allocation)}, indent=2))
+                click.echo(
+                    json.dumps(
+                        {
+                            "target_people": target.target_people,
+                            "share": target.share,
+                            "funding_usd": target.funding_usd,
+                            "allocation": render_json(target.allocation),
+                        },
+                        indent=2,
+                    )
+                )
             elif not quiet:
                 click.echo(render_target(target))
             return
@@ -658,14 +885,25 @@ def frontier_command(plan_path: Path | None, step: float, target_people: float |
 
 @main.command("check")
 @PLAN_ARG
-@click.option("--scenario", "scenario_path", default=None, metavar="FILE",
-              help="Scenario file to check (default: 60% of the appeal, no other rule).")
-@click.option("--examples", type=click.IntRange(min=1), default=5, show_default=True,
-              help="Generated perturbations per invariant.")
+@click.option(
+    "--scenario",
+    "scenario_path",
+    default=None,
+    metavar="FILE",
+    help="Scenario file to check (default: 60% of the appeal, no other rule).",
+)
+@click.option(
+    "--examples",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Generated perturbations per invariant.",
+)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--quiet", is_flag=True, help="Only print violations.")
-def check_command(plan_path: Path | None, scenario_path: str | None, examples: int, seed: int,
-                  quiet: bool) -> None:
+def check_command(
+    plan_path: Path | None, scenario_path: str | None, examples: int, seed: int, quiet: bool
+) -> None:
     """Check the optimiser's invariants on your plan, perturbing envelopes, costs and needs.
 
     Exits 0 when every invariant holds, 1 with a minimal failing example otherwise.
@@ -684,13 +922,15 @@ def check_command(plan_path: Path | None, scenario_path: str | None, examples: i
         if not quiet:
             click.echo(f"checking: {name}", err=True)
 
-    outcomes = run_checks(loaded.plan, scenario, max_examples=examples, seed=seed,
-                          progress=progress)
+    outcomes = run_checks(
+        loaded.plan, scenario, max_examples=examples, seed=seed, progress=progress
+    )
     failed = [o for o in outcomes if o.violation is not None]
     for o in outcomes:
         if o.violation is not None:
-            click.echo(f"VIOLATED {o.invariant}: {o.violation.message}\n  minimal example: "
-                       f"{o.example}")
+            click.echo(
+                f"VIOLATED {o.invariant}: {o.violation.message}\n  minimal example: {o.example}"
+            )
         elif not quiet:
             click.echo(f"ok       {o.invariant} ({o.examples} examples)")
     if failed:
@@ -699,21 +939,52 @@ def check_command(plan_path: Path | None, scenario_path: str | None, examples: i
 
 @main.command("report")
 @click.argument("scenario_files", nargs=-1, metavar="SCENARIO...")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Directory for report.html, report.xlsx, report.json, tables/ (and runs/).")
-@click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None,
-              help="Plan (default: the scenarios' own, else the shipped plan).")
-@click.option("--draws", type=click.IntRange(min=1), default=None,
-              help="Simulated futures per scenario (default: each scenario's own).")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes; the numbers do not depend on it.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for report.html, report.xlsx, report.json, tables/ (and runs/).",
+)
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Plan (default: the scenarios' own, else the shipped plan).",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Simulated futures per scenario (default: each scenario's own).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes; the numbers do not depend on it.",
+)
 @click.option("--png", is_flag=True, help="Also write static PNG charts (png/) for slides.")
-@click.option("--ladder-step", type=click.FloatRange(min=0.01, max=1.0), default=0.1,
-              show_default=True, help="Step of the funding ladder, as a share of the appeal.")
+@click.option(
+    "--ladder-step",
+    type=click.FloatRange(min=0.01, max=1.0),
+    default=0.1,
+    show_default=True,
+    help="Step of the funding ladder, as a share of the appeal.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def report_command(scenario_files: tuple[str, ...], out_dir: Path, plan_path: Path | None,
-                   draws: int | None, workers: int, png: bool, ladder_step: float,
-                   quiet: bool) -> None:
+def report_command(
+    scenario_files: tuple[str, ...],
+    out_dir: Path,
+    plan_path: Path | None,
+    draws: int | None,
+    workers: int,
+    png: bool,
+    ladder_step: float,
+    quiet: bool,
+) -> None:
     """Run scenarios and write the report planners read: HTML, Excel, CSV and JSON.
 
     SCENARIO is a TOML file or the name of a shipped scenario; without any, the
@@ -726,9 +997,7 @@ def report_command(scenario_files: tuple[str, ...], out_dir: Path, plan_path: Pa
       reachplan report --out suite-report/ --png
     """
     from reports.report import report_for_runs
-    from reports.run_store import RunStore, RunStoreError
     from scenarios.scenario_io import SUITE, load_scenario
-    from solver.batch import chunk_plan, run_key, run_scenario
 
     scenarios = []
     for item in scenario_files or SUITE:
@@ -748,28 +1017,11 @@ def report_command(scenario_files: tuple[str, ...], out_dir: Path, plan_path: Pa
     initial = _initial_state()
     runs = []
     for scenario in scenarios:
-        store = RunStore(out_dir, scenario.name)
-        key = run_key(loaded.plan, scenario)
-        try:
-            try:
-                done = store.start(key, resume=True)
-            except RunStoreError:
-                done = store.start(key, resume=False)
-        except OSError as exc:
-            fail(f"{out_dir}: cannot write ({exc.strerror or exc})")
-        with _progress(scenario.name, len(chunk_plan(scenario.draws)), quiet) as advance:
-            advance(len(done))
-
-            def on_chunk(chunk: ChunkResult, store: RunStore = store,
-                         advance: Callable[[int], None] = advance) -> None:
-                store.write(chunk)
-                advance(1)
-
-            try:
-                runs.append(run_scenario(loaded.plan, scenario, initial, workers=workers,
-                                         done=done, on_chunk=on_chunk))
-            except InfeasibleScenarioError as exc:
-                fail(f"{scenario.files[0]}: {exc}")
+        runs.append(
+            _run_stored(
+                loaded.plan, scenario, initial, out_dir, resume=None, workers=workers, quiet=quiet
+            )
+        )
     try:
         paths = report_for_runs(runs, loaded, initial, out_dir, png=png, ladder_step=ladder_step)
     except InfeasibleScenarioError as exc:

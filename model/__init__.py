@@ -1,0 +1,1 @@
+"""Domain computation: plans, validation, fitting, costs, funding rules, displacement."""

@@ -1,0 +1,1 @@
+"""Everything written for people: console tables, HTML, Excel, CSV, JSON, PNG."""

@@ -26,7 +26,6 @@ used) and then calls it.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -40,7 +39,7 @@ from model.funding import FundingScenario
 from model.plan import Plan
 from model.scenario import Scenario
 from reports.scenario_report import run_json
-from solver.allocate import allocate
+from solver.allocate import allocate, package_versions
 from solver.batch import ScenarioRun, chunk_plan, chunk_seeds
 from solver.frontier import Frontier, at_share, funding_frontier
 from solver.model import cap_factors, selector_mask
@@ -373,17 +372,6 @@ def _problem_rows(warnings: Sequence[Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["source", "row", "column", "message"])
 
 
-def package_versions(names: Sequence[str] = REPORT_PACKAGES) -> dict[str, str]:
-    """Installed version of each package, or ``'not installed'``."""
-    out = {}
-    for name in names:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
 def build_report_data(
     runs: Sequence[ScenarioRun],
     plan: Plan,
@@ -521,7 +509,8 @@ def build_report_data(
     ladder = _ladder_frame(ladders)
     disp, disp_totals = _displacement_frames(simulations)
     provenance = _provenance(plan, runs, plan_files_sha256,
-                             dict(versions) if versions is not None else package_versions(),
+                             dict(versions) if versions is not None
+                             else package_versions(REPORT_PACKAGES),
                              created)
     return ReportData(
         title=plan.name,

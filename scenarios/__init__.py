@@ -1,0 +1,1 @@
+"""Shipped plan data and scenario files, and the code that reads them."""

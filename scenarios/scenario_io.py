@@ -20,8 +20,7 @@ from typing import Any
 from model.displacement import AssumptionError
 from model.funding import FundingError, FundingScenario
 from model.scenario import Scenario, ScenarioError
-from scenarios.simulation_io import DEFAULT_SIMULATION_FILE, parse_simulation
-from scenarios.simulation_io import _overlay as overlay
+from scenarios.simulation_io import DEFAULT_SIMULATION_FILE, overlay, parse_simulation
 
 SCENARIO_DIR = Path(__file__).resolve().parent
 SUITE = (

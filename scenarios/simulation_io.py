@@ -37,6 +37,7 @@ __all__ = [
     "load_history",
     "load_initial_state",
     "load_simulation",
+    "overlay",
     "parse_simulation",
 ]
 
@@ -99,7 +100,7 @@ def load_simulation(path: str | Path | None = None) -> SimulationAssumptions:
     override = doc.get("simulation", {})
     if not isinstance(override, dict):
         raise AssumptionError("must be a table", file=str(path), key="simulation")
-    merged = _overlay(base, override)
+    merged = overlay(base, override)
     return parse_simulation(merged, file=str(path), digest=_sha256(path))
 
 
@@ -125,7 +126,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _overlay(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+def overlay(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """Lay ``override`` over ``base``; sub-tables merge, distributions replace."""
     merged = dict(base)
     for key, value in override.items():
@@ -136,7 +137,7 @@ def _overlay(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, 
             and "dist" not in value
             and "dist" not in current
         ):
-            merged[key] = _overlay(current, value)
+            merged[key] = overlay(current, value)
         else:
             merged[key] = value
     return merged

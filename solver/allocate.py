@@ -10,7 +10,7 @@ finite-difference re-solve.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,10 +98,10 @@ def solve_lp(lp: AllocationLP) -> LPSolution:
                       np.clip(money, 0.0, None), duals, slacks, reduced)
 
 
-def package_versions() -> dict[str, str]:
+def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
     """Installed versions of reachplan and the packages its results depend on."""
     out = {}
-    for name in PACKAGES:
+    for name in names:
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

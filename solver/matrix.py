@@ -13,6 +13,8 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
+from solver.fast import lp_arrays
+
 
 @dataclass(frozen=True, eq=False)
 class LPMatrices:
@@ -43,36 +45,21 @@ class LPMatrices:
 
 
 def to_matrices(problem: pulp.LpProblem) -> LPMatrices:
-    """Matrix form of a PuLP problem (continuous variables only)."""
-    variables = problem.variables()
-    col = {v.name: j for j, v in enumerate(variables)}
-    sign = -1.0 if problem.sense == pulp.LpMaximize else 1.0
-    c = np.zeros(len(variables))
-    for v, coef in problem.objective.items():
-        c[col[v.name]] = sign * coef
-    ub_rows: list[tuple[dict[int, float], float]] = []
-    eq_rows: list[tuple[dict[int, float], float]] = []
-    for con in problem.constraints():
-        coefs = {col[v.name]: float(a) for v, a in con.items()}
-        rhs = -float(con.constant)
-        if con.sense == pulp.LpConstraintLE:
-            ub_rows.append((coefs, rhs))
-        elif con.sense == pulp.LpConstraintGE:
-            ub_rows.append(({j: -a for j, a in coefs.items()}, -rhs))
-        else:
-            eq_rows.append((coefs, rhs))
+    """Matrix form of a PuLP problem (continuous variables only), for ``linprog``.
 
-    def stack(rows: list[tuple[dict[int, float], float]]) -> tuple[sp.csr_matrix, np.ndarray]:
-        data, ri, ci = [], [], []
-        for i, (coefs, _) in enumerate(rows):
-            for j, a in coefs.items():
-                ri.append(i)
-                ci.append(j)
-                data.append(a)
-        mat = sp.csr_matrix((data, (ri, ci)), shape=(len(rows), len(variables)))
-        return mat, np.array([r for _, r in rows], dtype=float)
-
-    a_ub, b_ub = stack(ub_rows)
-    a_eq, b_eq = stack(eq_rows)
-    bounds = [(v.lowBound, v.upBound) for v in variables]
-    return LPMatrices(c, a_ub, b_ub, a_eq, b_eq, bounds, [v.name for v in variables], sign)
+    Read through :func:`solver.fast.lp_arrays`, the same reading the fast path uses.
+    """
+    arrays = lp_arrays(problem)
+    sign = -1.0 if arrays.maximise else 1.0
+    lower, upper, matrix = arrays.row_lower, arrays.row_upper, arrays.matrix
+    equal = np.isfinite(lower) & np.isfinite(upper) & (lower == upper)
+    le = np.isfinite(upper) & ~equal
+    ge = np.isfinite(lower) & ~equal
+    a_ub = sp.vstack([matrix[le], -matrix[ge]], format="csr")
+    b_ub = np.concatenate([upper[le], -lower[ge]])
+    bounds = [
+        (None if not np.isfinite(lo) else float(lo), None if not np.isfinite(up) else float(up))
+        for lo, up in zip(arrays.col_lower, arrays.col_upper, strict=True)
+    ]
+    return LPMatrices(sign * arrays.cost, a_ub, b_ub, matrix[equal], lower[equal], bounds,
+                      list(arrays.variable_names), sign)

@@ -147,7 +147,8 @@ def test_killed_run_resumes_to_the_same_json(tmp_path):
 def test_resume_refuses_a_different_run(tmp_path):
     runner = CliRunner()
     first = runner.invoke(
-        main, ["run", "shortfall_30", "--draws", "50", "--quiet", "--no-report", "--out", str(tmp_path)]
+        main,
+        ["run", "shortfall_30", "--draws", "50", "--quiet", "--no-report", "--out", str(tmp_path)],
     )
     assert first.exit_code == 0, first.output
     other = runner.invoke(
