@@ -167,3 +167,17 @@ def test_bad_scenario_file_exits_1_naming_file_and_key(tmp_path):
     assert result.exit_code == 1
     assert str(path) in result.output and "fundin" in result.output
     assert "Traceback" not in result.output
+
+
+def test_dask_executor_gives_the_same_numbers(plan, initial):
+    distributed = pytest.importorskip("distributed")
+    scenario = load_scenario("baltic_influx", draws=60, seed=9)
+    local = run_scenario(plan, scenario, initial, workers=1)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        remote = run_scenario(
+            plan, scenario, initial, executor="dask", scheduler=cluster.scheduler_address
+        )
+    np.testing.assert_array_equal(local.people_reached, remote.people_reached)
+    np.testing.assert_array_equal(local.mean_allocation_usd, remote.mean_allocation_usd)
