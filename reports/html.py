@@ -153,8 +153,9 @@ def _menu(labels: Sequence[str], n_traces: Sequence[int], title_prefix: str = ""
                         "args": [{"visible": visible},
                                  {"title.text": f"{title_prefix}{label}"}]})
         start += n
-    return [{"buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right",
-             "y": 1.15, "yanchor": "top", "showactive": True}]
+    # under the title, above the plot, left-aligned: long titles never run under it
+    return [{"buttons": buttons, "direction": "down", "x": 0.0, "xanchor": "left",
+             "y": 1.02, "yanchor": "bottom", "showactive": True}]
 
 
 def _fig_reached(data: ReportData) -> go.Figure:
@@ -233,6 +234,7 @@ def _fig_heatmap(data: ReportData) -> go.Figure:
                           xaxis={"tickangle": -40}, yaxis={"automargin": True})
     if len(names) > 1:
         layout["updatemenus"] = _menu(names, [1] * len(names), title)
+        layout["margin"] = {**layout["margin"], "t": 120}
     fig.update_layout(**layout)
     return fig
 
@@ -307,6 +309,7 @@ def _fig_fan(data: ReportData, series: str) -> go.Figure:
                           xaxis={"title": "month end"})
     if len(labels) > 1:
         layout["updatemenus"] = _menu(labels, counts, title)
+        layout["margin"] = {**layout["margin"], "t": 120}
     fig.update_layout(**layout)
     return fig
 
