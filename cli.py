@@ -702,24 +702,35 @@ def _progress(label: str, total: int, quiet: bool) -> Iterator[Callable[[int], N
 
 
 def _funding_scenario(
-    funding: str,
+    funding: str | None,
     carry_over: bool,
     scenario_path: str | None,
 ) -> FundingScenario:
-    """The funding scenario of a command: from --scenario, else from --funding."""
+    """The funding scenario of a command.
+
+    The rules of --scenario (floors, earmarks, ...) with its envelope, or with the
+    --funding envelope when both are given; --funding alone means no other rule;
+    neither means 100% of the appeal.
+    """
+    import dataclasses
+
     from model.funding import FundingError, FundingScenario, parse_funding
 
+    envelope = None
+    if funding is not None:
+        try:
+            envelope = parse_funding(funding, carry_over=carry_over)
+        except FundingError as exc:
+            raise click.BadParameter(str(exc), param_hint="--funding") from None
     if scenario_path is not None:
         from scenarios.scenario_io import load_scenario
 
         try:
-            return load_scenario(scenario_path).funding
+            rules = load_scenario(scenario_path).funding
         except ScenarioError as exc:
             fail(str(exc))
-    try:
-        return FundingScenario(parse_funding(funding, carry_over=carry_over))
-    except FundingError as exc:
-        raise click.BadParameter(str(exc), param_hint="--funding") from None
+        return rules if envelope is None else dataclasses.replace(rules, envelope=envelope)
+    return FundingScenario(envelope if envelope is not None else parse_funding("100%"))
 
 
 _FUNDING_HELP = (
@@ -729,7 +740,9 @@ _FUNDING_HELP = (
 
 @main.command("allocate")
 @PLAN_ARG
-@click.option("--funding", default="100%", show_default=True, help=_FUNDING_HELP)
+@click.option(
+    "--funding", default=None, help=_FUNDING_HELP + " Default: the scenario's, else 100%."
+)
 @click.option("--carry-over", is_flag=True, help="Money unspent in a year can be spent later.")
 @click.option(
     "--scenario",
@@ -749,7 +762,7 @@ _FUNDING_HELP = (
 @click.option("--quiet", is_flag=True, help="Print nothing on success (with --out).")
 def allocate_command(
     plan_path: Path | None,
-    funding: str,
+    funding: str | None,
     carry_over: bool,
     scenario_path: str | None,
     as_json: bool,
@@ -852,7 +865,7 @@ def frontier_command(
 
     loaded = read_plan(plan_path)
     assert loaded.plan is not None
-    scenario = _funding_scenario("100%", False, scenario_path)
+    scenario = _funding_scenario(None, False, scenario_path)
     costs = CostModel.from_plan(loaded.plan)
     try:
         if target_people is not None:
@@ -916,7 +929,7 @@ def check_command(
 
     loaded = read_plan(plan_path)
     assert loaded.plan is not None
-    scenario = _funding_scenario("60%", False, scenario_path)
+    scenario = _funding_scenario(None if scenario_path else "60%", False, scenario_path)
 
     def progress(name: str) -> None:
         if not quiet:

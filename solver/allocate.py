@@ -94,8 +94,14 @@ def solve_lp(lp: AllocationLP) -> LPSolution:
     duals = {name: sign * (c.pi or 0.0) for c in prob.constraints() for name in (c.name,)}
     slacks = {name: abs(c.slack or 0.0) for c in prob.constraints() for name in (c.name,)}
     reduced = np.array([sign * (xs[0].dj or 0.0) for xs in lp.tranche_vars])
-    return LPSolution(status, float(pulp.value(prob.objective) or 0.0),
-                      np.clip(money, 0.0, None), duals, slacks, reduced)
+    return LPSolution(
+        status,
+        float(pulp.value(prob.objective) or 0.0),
+        np.clip(money, 0.0, None),
+        duals,
+        slacks,
+        reduced,
+    )
 
 
 def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
@@ -137,8 +143,11 @@ def allocate(
         When the scenario names codes the plan does not have.
     """
     costs = CostModel.from_plan(plan) if costs is None else costs
-    provenance = {"plan_fingerprint": plan.fingerprint, "plan_source": plan.source,
-                  "plan_name": plan.name}
+    provenance = {
+        "plan_fingerprint": plan.fingerprint,
+        "plan_source": plan.source,
+        "plan_name": plan.name,
+    }
     return allocate_costs(costs, scenario, provenance, diagnose=diagnose)
 
 
@@ -151,7 +160,9 @@ def allocate_costs(
     """Like :func:`allocate`, on a :class:`CostModel` directly."""
     lp = build_model(costs, scenario)
     sol = solve_lp(lp)
-    if sol.status is SolveStatus.INFEASIBLE:
+    # HiGHS's presolve may stop at "infeasible or unbounded" (PuLP: not solved); the model
+    # is bounded (money is bounded by its envelopes), so that means infeasible
+    if sol.status in (SolveStatus.INFEASIBLE, SolveStatus.NOT_SOLVED):
         if diagnose:
             from solver.diagnose import diagnose_infeasibility
 
@@ -198,8 +209,12 @@ def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str]) -> Al
         # LP duals are people units per money unit (money rows) or per people unit (need)
         value = dual * lp.units.people_per_1m if row.kind in MONEY_ROWS else dual
         prices.append(ShadowPrice(name, row.kind, row.description, float(value), bool(binding)))
-    provenance = {**provenance, "scenario": scenario.describe(), "solver": "HiGHS via PuLP",
-                  **{f"version_{k}": v for k, v in package_versions().items()}}
+    provenance = {
+        **provenance,
+        "scenario": scenario.describe(),
+        "solver": "HiGHS via PuLP",
+        **{f"version_{k}": v for k, v in package_versions().items()},
+    }
     return Allocation(
         status=SolveStatus.OPTIMAL,
         scenario=scenario,
@@ -239,13 +254,16 @@ def _unfunded(lp: AllocationLP, sol: LPSolution, allocated: np.ndarray) -> pd.Da
             threshold, reason = unit, "tied with the lines funded: any cost reduction funds it"
         else:
             threshold = unit * v / (v - rc)
-            reason = (f"other lines reach more people per dollar; it would get money at a "
-                      f"unit cost of ${threshold:,.2f} or less")
+            reason = (
+                f"other lines reach more people per dollar; it would get money at a "
+                f"unit cost of ${threshold:,.2f} or less"
+            )
         index.append(costs.cells[i])
         rows.append((unit, threshold, reason))
     return pd.DataFrame(
         rows,
         columns=["unit_cost_usd", "threshold_unit_cost_usd", "reason"],
         index=pd.MultiIndex.from_tuples(index, names=costs.cells.names)
-        if index else pd.MultiIndex.from_arrays([[], [], []], names=costs.cells.names),
+        if index
+        else pd.MultiIndex.from_arrays([[], [], []], names=costs.cells.names),
     )

@@ -76,7 +76,37 @@ def test_check_on_a_small_plan_and_infeasible_scenario(runner, tmp_path):
     write_plan_tables(plan.tables, tmp_path / "plan")
     res = runner.invoke(main, ["check", str(tmp_path / "plan"), "--examples", "2", "--quiet"])
     assert res.exit_code == 0, res.output
-    res = runner.invoke(main, ["allocate", str(tmp_path / "plan"), "--funding", "USD 1m",
-                               "--json"])
+    res = runner.invoke(main, ["allocate", str(tmp_path / "plan"), "--funding", "USD 1m", "--json"])
     assert res.exit_code == 0
     assert json.loads(res.stdout)["people_reached"] == pytest.approx(20_000, rel=1e-6)
+
+
+def test_funding_option_replaces_the_scenario_envelope_and_keeps_its_rules():
+    from click.testing import CliRunner
+
+    from cli import main
+
+    runner = CliRunner()
+    own = runner.invoke(main, ["allocate", "--scenario", "scenarios/shortfall_50.toml", "--json"])
+    assert own.exit_code == 0, own.output
+    assert json.loads(own.stdout)["funding_usd"] == pytest.approx(0.5 * 1_500_031_731.18, rel=1e-9)
+    other = runner.invoke(
+        main,
+        ["allocate", "--scenario", "scenarios/shortfall_50.toml", "--funding", "60%", "--json"],
+    )
+    assert json.loads(other.stdout)["funding_usd"] == pytest.approx(
+        0.6 * 1_500_031_731.18, rel=1e-9
+    )
+
+
+def test_earmarks_beyond_a_small_envelope_are_named():
+    from click.testing import CliRunner
+
+    from cli import main
+
+    result = CliRunner().invoke(
+        main, ["allocate", "--scenario", "scenarios/heavily_earmarked.toml", "--funding", "40%"]
+    )
+    assert result.exit_code == 1
+    assert "exceed the flexible (non-earmarked) money by $" in result.output
+    assert "Traceback" not in result.output
