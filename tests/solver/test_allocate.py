@@ -171,3 +171,22 @@ def test_default_plan_60_percent_beats_pro_rata_within_rules():
     assert r.allocated_usd == pytest.approx(0.6 * plan.requirement_by()["total"], abs=1)
     assert r.people_reached > r.pro_rata_people_reached * 1.01
     assert r.provenance["plan_fingerprint"] == plan.fingerprint
+
+
+def test_cap_shadow_price_matches_finite_difference():
+    from model.funding import Cap
+
+    plan = make_plan(HAND_CELLS, HAND_COSTS, HAND_NEED, curve=((0.5, 1.0), (0.5, 1.7)))
+    costs = CostModel.from_plan(plan)
+    mda = Selector(location_codes=("MDA",), sector_codes=("HEALTH",))
+
+    def scenario(factor):
+        return FundingScenario(Envelope(total=Amount("usd", 8e6)), caps=(Cap(factor, mda),))
+
+    base = allocate_costs(costs, scenario(0.8))
+    price = next(s.value for s in base.shadow_prices if s.kind == "cap")
+    h = 1e4  # $10,000 more absorption for the capped line (2e6 requirement)
+    up = allocate_costs(costs, scenario(0.8 + h / 2e6))
+    fd = (up.objective - base.objective) / (h / 1e6)
+    assert price > 0
+    assert price == pytest.approx(fd, rel=1e-3)
