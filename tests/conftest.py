@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
+from hypothesis import settings
+
+# In CI the property tests draw the same examples on every run (no flaky first-time
+# finds on a shared machine); locally they explore new examples each run.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def tiny_tables() -> dict[str, pd.DataFrame]:
