@@ -749,7 +749,7 @@ _FUNDING_HELP = (
     "scenario_path",
     default=None,
     metavar="FILE",
-    help="Scenario file with envelope, earmarks, floors, caps... (overrides --funding).",
+    help="Scenario file: envelope, earmarks, floors, caps... (--funding replaces its envelope).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result on stdout.")
 @click.option(
