@@ -44,7 +44,8 @@ def main() -> None:
         rows.append((draws, peak / 2**20, seconds, run.people_reached.mean()))
     base = rows[0][1]
     print(f"scenario {args.scenario}, one worker")
-    print(f"{'draws':>6} {'peak MiB':>9} {'x 100-draw peak':>16} {'seconds':>8} {'people (mean)':>14}")
+    header = ("draws", "peak MiB", "x 100-draw peak", "seconds", "people (mean)")
+    print(f"{header[0]:>6} {header[1]:>9} {header[2]:>16} {header[3]:>8} {header[4]:>14}")
     for draws, mib, seconds, people in rows:
         print(f"{draws:>6} {mib:>9.1f} {mib / base:>16.2f} {seconds:>8.1f} {people:>14,.0f}")
     print(f"memory_ratio_1600_vs_100: {rows[-1][1] / base:.2f}x for 16x the draws")
