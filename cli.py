@@ -415,6 +415,12 @@ def calibrate_command(
     help="Write report.html, report.xlsx and the CSVs into --out.",
 )
 @click.option("--png", is_flag=True, help="With the report, also write PNG charts for slides.")
+@click.option(
+    "--hxl/--no-hxl",
+    default=True,
+    show_default=True,
+    help="HXL hashtag row under each CSV table's header.",
+)
 def run_command(
     scenario_files: tuple[str, ...],
     plan_path: Path | None,
@@ -429,6 +435,7 @@ def run_command(
     quiet: bool,
     write_report: bool,
     png: bool,
+    hxl: bool,
 ) -> None:
     """Run scenarios: simulate futures, re-solve the allocation in each, summarise.
 
@@ -474,7 +481,7 @@ def run_command(
             plan_path if plan_path is not None else (Path(scenario.plan) if scenario.plan else None)
         )
         try:
-            report_for_runs(runs, loaded, _initial_state(), out_dir, png=png)
+            report_for_runs(runs, loaded, _initial_state(), out_dir, png=png, hxl=hxl)
         except InfeasibleScenarioError as exc:
             fail(str(exc))
         except OSError as exc:
@@ -988,6 +995,12 @@ def check_command(
     help="Step of the funding ladder, as a share of the appeal.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--hxl/--no-hxl",
+    default=True,
+    show_default=True,
+    help="HXL hashtag row under each CSV table's header.",
+)
 def report_command(
     scenario_files: tuple[str, ...],
     out_dir: Path,
@@ -997,6 +1010,7 @@ def report_command(
     png: bool,
     ladder_step: float,
     quiet: bool,
+    hxl: bool,
 ) -> None:
     """Run scenarios and write the report planners read: HTML, Excel, CSV and JSON.
 
@@ -1036,7 +1050,9 @@ def report_command(
             )
         )
     try:
-        paths = report_for_runs(runs, loaded, initial, out_dir, png=png, ladder_step=ladder_step)
+        paths = report_for_runs(
+            runs, loaded, initial, out_dir, png=png, ladder_step=ladder_step, hxl=hxl
+        )
     except InfeasibleScenarioError as exc:
         fail(str(exc))
     except OSError as exc:

@@ -50,13 +50,14 @@ def write_report(
         (out_dir / "report.xlsx", render_workbook(data)),
         (out_dir / "report.json", render_report_json(data)),
     ]
-    written += [(out_dir / "tables" / f"{name}.csv", render_table_csv(frame, hxl=hxl))
-                for name, frame in data.tables().items()]
+    written += [
+        (out_dir / "tables" / f"{name}.csv", render_table_csv(frame, hxl=hxl))
+        for name, frame in data.tables().items()
+    ]
     if png:
         from reports.png import render_pngs
 
-        written += [(out_dir / "png" / name, image)
-                    for name, image in render_pngs(data).items()]
+        written += [(out_dir / "png" / name, image) for name, image in render_pngs(data).items()]
     for path, content in written:
         write_text_atomic(path, content)
     return [path for path, _ in written]
@@ -85,6 +86,7 @@ def report_for_runs(
     *,
     png: bool = False,
     ladder_step: float = 0.1,
+    hxl: bool = True,
 ) -> list[Path]:
     """Compute what the runs do not carry, then write the report; return the paths written.
 
@@ -102,6 +104,8 @@ def report_for_runs(
         Also write the static charts.
     ladder_step
         Step of the funding ladder (share of the appeal).
+    hxl
+        Put a row of HXL hashtags under each CSV table's header.
 
     Raises
     ------
@@ -110,6 +114,12 @@ def report_for_runs(
     """
     if loaded.plan is None:
         raise ValueError(f"{loaded.path}: the plan has errors; it cannot be reported on")
-    data = collect(runs, loaded.plan, initial, warnings=loaded.validation.warnings,
-                   plan_files_sha256=files_sha256(loaded.path), ladder_step=ladder_step)
-    return write_report(data, out_dir, png=png)
+    data = collect(
+        runs,
+        loaded.plan,
+        initial,
+        warnings=loaded.validation.warnings,
+        plan_files_sha256=files_sha256(loaded.path),
+        ladder_step=ladder_step,
+    )
+    return write_report(data, out_dir, png=png, hxl=hxl)

@@ -78,3 +78,15 @@ def test_report_unknown_scenario_fails_with_reason(tmp_path):
     assert result.exit_code == 1
     assert "no_such_scenario" in result.output
     assert not (tmp_path / "report.html").exists()
+
+
+def test_hxl_row_can_be_left_out(written, tmp_path):
+    out, _ = written
+    with_tags = (out / "tables" / "scenarios.csv").read_text().splitlines()
+    assert with_tags[1].startswith("#")
+    result = CliRunner().invoke(main, ["report", SCENARIO, "--draws", DRAWS, "--out", str(out),
+                                       "--ladder-step", "0.5", "--quiet", "--no-hxl"])
+    assert result.exit_code == 0, result.output
+    without = (out / "tables" / "scenarios.csv").read_text().splitlines()
+    assert without[0] == with_tags[0]
+    assert not without[1].startswith("#")
