@@ -20,19 +20,17 @@ import time
 import numpy as np
 import pulp
 
-from model.costs import CostModel
 from scenarios.plan_io import load_plan
 from scenarios.scenario_io import load_scenario
 from scenarios.simulation_io import load_initial_state
 from solver.batch import (
-    _need_row_cell,
     chunk_plan,
     chunk_seeds,
     draw_model,
     need_multipliers,
+    prepared_model,
     run_scenario,
 )
-from solver.model import build_model
 
 
 def main() -> None:
@@ -45,10 +43,8 @@ def main() -> None:
     assert plan is not None
     scenario = load_scenario(args.scenario, draws=args.draws)
     initial = load_initial_state()
-    costs = CostModel.from_plan(plan)
-    base = build_model(costs, scenario.funding)
-    need_names = [n for n, r in base.rows.items() if r.kind == "need"]
-    need_rows = [_need_row_cell(base, n) for n in need_names]
+    prep = prepared_model(plan, scenario)  # not timed: only to know the need rows
+    costs, need_rows = prep.costs, prep.need_rows
 
     t0 = time.perf_counter()
     chunks = chunk_plan(scenario.draws)

@@ -50,7 +50,7 @@ from model.displacement import (
 from model.funding import FundingScenario
 from model.plan import Plan
 from model.scenario import Scenario
-from solver.fast import FastLP
+from solver.fast import FastLP, LPArrays, lp_arrays
 from solver.model import AllocationLP, build_model
 
 FloatArray = NDArray[np.float64]
@@ -204,12 +204,16 @@ def chunk_seeds(seed: int, n_chunks: int) -> list[np.random.SeedSequence]:
 
 
 @dataclass(eq=False)
-class _Prepared:
-    """The model of one (plan, scenario), built once per process and re-solved per draw."""
+class PreparedModel:
+    """The model of one (plan, scenario), built once per process and re-solved per draw.
+
+    Holds the one PuLP model, its arrays (read once), and where a draw's needs go: the
+    right-hand sides of the ``need_*`` rows and the upper bounds of the tranche columns.
+    """
 
     costs: CostModel
     lp: AllocationLP
-    fast: FastLP
+    arrays: LPArrays
     need_names: list[str]
     need_rows: list[tuple[str, int]]
     need_index: NDArray[np.int32]
@@ -220,14 +224,29 @@ class _Prepared:
     tranche_cols: list[NDArray[np.int64]]
     people_cols: NDArray[np.int64]
     people_cell: NDArray[np.int64]
-    row_names: tuple[str, ...]
+
+    def need_rhs(self, mult: FloatArray) -> FloatArray:
+        """Right-hand sides of the need rows for a draw's multipliers (LP people units)."""
+        return self.base_need * mult / self.lp.units.people
+
+    def slice_bounds(self, mult: FloatArray) -> FloatArray:
+        """Upper bounds of the resizable tranche columns for a draw's multipliers."""
+        return self.slice_upper * mult[self.slice_group]
+
+    def apply_draw(self, fast: FastLP, mult: FloatArray) -> None:
+        """Set a draw's needs on a fast model built from :attr:`arrays`."""
+        fast.set_rhs((self.need_index, self.need_rhs(mult)))
+        fast.set_col_bounds(
+            self.slice_cols, np.zeros(len(self.slice_cols)), self.slice_bounds(mult)
+        )
 
 
-def _prepare(plan: Plan, scenario: Scenario) -> _Prepared:
+def _prepare(plan: Plan, scenario: Scenario) -> PreparedModel:
     costs = CostModel.from_plan(plan)
     lp = build_model(costs, scenario.funding)
-    fast = FastLP(lp.problem)
-    col = {name: j for j, name in enumerate(fast.variable_names)}
+    arrays = lp_arrays(lp.problem)
+    col = {name: j for j, name in enumerate(arrays.variable_names)}
+    row = {name: i for i, name in enumerate(arrays.row_names)}
     need_names = [name for name, row in lp.rows.items() if row.kind == "need"]
     need_rows: list[tuple[str, int]] = []
     for name in need_names:
@@ -246,13 +265,13 @@ def _prepare(plan: Plan, scenario: Scenario) -> _Prepared:
                 slice_cols.append(col[v.name])
                 slice_upper.append(float(v.upBound))
                 slice_group.append(g)
-    return _Prepared(
+    return PreparedModel(
         costs=costs,
         lp=lp,
-        fast=fast,
+        arrays=arrays,
         need_names=need_names,
         need_rows=need_rows,
-        need_index=fast.row_index(need_names),
+        need_index=np.array([row[n] for n in need_names], dtype=np.int32),
         base_need=np.array([costs.people_in_need_of(loc, y) for loc, y in need_rows]),
         slice_cols=np.array(slice_cols, dtype=np.int32),
         slice_upper=np.array(slice_upper, dtype=float),
@@ -260,7 +279,6 @@ def _prepare(plan: Plan, scenario: Scenario) -> _Prepared:
         tranche_cols=tranche_cols,
         people_cols=np.array([j for _, j in people], dtype=np.int64),
         people_cell=np.array([i for i, _ in people], dtype=np.int64),
-        row_names=fast.row_names,
     )
 
 
@@ -275,10 +293,10 @@ def _need_row_cell(lp: AllocationLP, name: str) -> tuple[str, int]:
     raise ValueError(f"need row {name!r} bounds no cell")
 
 
-_CACHE: dict[str, _Prepared] = {}
+_CACHE: dict[str, PreparedModel] = {}
 
 
-def _prepared(plan: Plan, scenario: Scenario) -> _Prepared:
+def prepared_model(plan: Plan, scenario: Scenario) -> PreparedModel:
     """Per-process memo of the built model (a cache, not a setting: same inputs, same model)."""
     key = run_key(plan, scenario)
     if key not in _CACHE:
@@ -351,9 +369,9 @@ def solve_chunk(
     seed: np.random.SeedSequence,
 ) -> ChunkResult:
     """Simulate ``n`` draws with the chunk's seed and re-solve the allocation for each."""
-    prep = _prepared(plan, scenario)
+    prep = prepared_model(plan, scenario)
     # a fresh HiGHS instance per chunk: the warm-start path depends only on the chunk
-    fast = FastLP(prep.lp.problem)
+    fast = FastLP(prep.arrays)
     mult = need_multipliers(scenario, initial, seed, n, prep.need_rows)
     need = prep.base_need[None, :] * mult
     n_cells = len(prep.tranche_cols)
@@ -361,17 +379,15 @@ def solve_chunk(
     objective = np.zeros(n)
     money_sum = np.zeros(n_cells)
     reached = np.zeros_like(need)
-    binding = np.zeros(len(prep.row_names), dtype=np.int64)
+    binding = np.zeros(len(prep.arrays.row_names), dtype=np.int64)
     loc_year = {cell: r for r, cell in enumerate(prep.need_rows)}
     costs = prep.costs
     units = prep.lp.units
     cell_row = np.array(
         [loc_year.get((str(costs.locations[i]), int(costs.years[i])), -1) for i in prep.people_cell]
     )
-    zeros = np.zeros(len(prep.slice_cols))
     for d in range(n):
-        fast.set_rhs((prep.need_index, need[d] / units.people))
-        fast.set_col_bounds(prep.slice_cols, zeros, prep.slice_upper * mult[d, prep.slice_group])
+        prep.apply_draw(fast, mult[d])
         sol = fast.solve()
         values = sol.values
         money = np.array([values[c].sum() for c in prep.tranche_cols]) * units.usd
@@ -411,7 +427,7 @@ def combine(
 ) -> ScenarioRun:
     """Aggregate chunk results (in chunk order) into a :class:`ScenarioRun`."""
     ordered = sorted(chunks, key=lambda c: c.chunk)
-    prep = _prepared(plan, scenario)
+    prep = prepared_model(plan, scenario)
     draws = sum(len(c.people_reached) for c in ordered)
     if draws != scenario.draws:
         raise ValueError(f"expected {scenario.draws} draws, got {draws}")
@@ -430,7 +446,7 @@ def combine(
         reached=np.concatenate([c.reached for c in ordered]),
         binding_share={
             name: float(share)
-            for name, share in zip(prep.row_names, binding, strict=True)
+            for name, share in zip(prep.arrays.row_names, binding, strict=True)
             if share > 0 and rows[name].kind not in ("reach",)
         },
         row_descriptions={name: row.description for name, row in rows.items()},

@@ -41,8 +41,14 @@ from numpy.typing import NDArray
 from model.displacement import InitialState
 from model.plan import Plan
 from model.scenario import Scenario
-from solver.batch import _prepared, chunk_plan, chunk_seeds, need_multipliers
-from solver.fast import FastLP, LPArrays, highs_from_arrays, lp_arrays
+from solver.batch import (
+    PreparedModel,
+    chunk_plan,
+    chunk_seeds,
+    need_multipliers,
+    prepared_model,
+)
+from solver.fast import FastLP, LPArrays, highs_from_arrays
 
 FloatArray = NDArray[np.float64]
 Method = Literal["saa", "cvar", "two_stage"]
@@ -122,7 +128,7 @@ def simulated_multipliers(
     ``stream`` 0 gives the draws of :func:`solver.batch.run_scenario`; other values
     give fresh, independent draws of the same scenario (e.g. for evaluation).
     """
-    prep = _prepared(plan, scenario)
+    prep = prepared_model(plan, scenario)
     seed = int(np.random.SeedSequence([scenario.seed, stream]).generate_state(1)[0])
     out = []
     chunks = chunk_plan(draws)
@@ -132,24 +138,23 @@ def simulated_multipliers(
     return np.concatenate(out)
 
 
-def _draw_bounds(prep: object, arrays: LPArrays, mult: FloatArray) -> tuple[FloatArray, ...]:
+def _draw_bounds(prep: PreparedModel, mult: FloatArray) -> tuple[FloatArray, ...]:
     """Column upper bounds and row bounds of one draw's copy."""
+    arrays = prep.arrays
     col_upper = arrays.col_upper.copy()
-    col_upper[prep.slice_cols] = prep.slice_upper * mult[prep.slice_group]  # type: ignore[attr-defined]
+    col_upper[prep.slice_cols] = prep.slice_bounds(mult)
     row_upper = arrays.row_upper.copy()
-    row_upper[prep.need_index] = (  # type: ignore[attr-defined]
-        prep.base_need * mult / prep.lp.units.people  # type: ignore[attr-defined]
-    )
+    row_upper[prep.need_index] = prep.need_rhs(mult)
     return col_upper, arrays.row_lower, row_upper
 
 
-def _cell_money_matrix(prep: object, n_cols: int) -> sp.csr_matrix:
+def _cell_money_matrix(prep: PreparedModel, n_cols: int) -> sp.csr_matrix:
     """Sparse (n_cells, n_cols) summing each cell's tranche columns."""
     rows, cols = [], []
-    for i, c in enumerate(prep.tranche_cols):  # type: ignore[attr-defined]
+    for i, c in enumerate(prep.tranche_cols):
         rows += [i] * len(c)
         cols += list(c)
-    n_cells = len(prep.tranche_cols)  # type: ignore[attr-defined]
+    n_cells = len(prep.tranche_cols)
     return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_cells, n_cols))
 
 
@@ -163,8 +168,8 @@ def plan_over_draws(
     RobustSolveError
         When HiGHS does not reach an optimum.
     """
-    prep = _prepared(plan, scenario)
-    arrays = lp_arrays(prep.lp.problem)
+    prep = prepared_model(plan, scenario)
+    arrays = prep.arrays
     d_count = multipliers.shape[0]
     n = len(arrays.cost)
     costs = prep.costs
@@ -172,7 +177,7 @@ def plan_over_draws(
         committed = np.asarray(costs.years == costs.years.min())
     else:
         committed = np.ones(costs.n_cells, dtype=bool)
-    blocks = [_draw_bounds(prep, arrays, multipliers[d]) for d in range(d_count)]
+    blocks = [_draw_bounds(prep, multipliers[d]) for d in range(d_count)]
     col_lower = np.tile(arrays.col_lower, d_count)
     col_upper = np.concatenate([b[0] for b in blocks])
     row_lower = np.concatenate([b[1] for b in blocks])
@@ -245,8 +250,8 @@ def evaluate(
     numpy.ndarray
         Shape (draws,), persons.
     """
-    prep = _prepared(plan, scenario)
-    arrays = lp_arrays(prep.lp.problem)
+    prep = prepared_model(plan, scenario)
+    arrays = prep.arrays
     n = len(arrays.cost)
     money = _cell_money_matrix(prep, n)[robust.committed]
     target = robust.allocation_usd[robust.committed] / prep.lp.units.usd
@@ -266,10 +271,8 @@ def evaluate(
     )
     fast = FastLP(fixed)
     out = np.zeros(multipliers.shape[0])
-    zeros = np.zeros(len(prep.slice_cols))
     for d, mult in enumerate(multipliers):
-        fast.set_rhs((prep.need_index, prep.base_need * mult / prep.lp.units.people))
-        fast.set_col_bounds(prep.slice_cols, zeros, prep.slice_upper * mult[prep.slice_group])
+        prep.apply_draw(fast, mult)
         sol = fast.solve()
         out[d] = sol.values[prep.people_cols].sum() * prep.lp.units.people
     return out
