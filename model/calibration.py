@@ -57,6 +57,7 @@ from model.displacement import (
     month_index,
     simulate,
 )
+from model.errors import ReachplanError
 
 __all__ = [
     "DEFAULT_BREAKS",
@@ -77,7 +78,7 @@ __all__ = [
 ]
 
 
-class HistoryError(ValueError):
+class HistoryError(ReachplanError, ValueError):
     """A malformed observed history, naming the file, row and column where known."""
 
     def __init__(

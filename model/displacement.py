@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from model.errors import ReachplanError
+
 __all__ = [
     "BALTIC_CODES",
     "DRAW_BLOCK",
@@ -105,7 +107,7 @@ _N_REF = len(REFUGEE_LOCATIONS)
 _XEU = _N_REF - 1
 
 
-class AssumptionError(ValueError):
+class AssumptionError(ReachplanError, ValueError):
     """An invalid simulation assumption, naming the file and key where known.
 
     Parameters

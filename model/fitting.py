@@ -26,10 +26,12 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import minimize
 
+from model.errors import ReachplanError
+
 FloatArray = NDArray[np.float64]
 
 
-class FittingError(ValueError):
+class FittingError(ReachplanError, ValueError):
     """The margins cannot be matched (inconsistent totals or structural zeros)."""
 
 

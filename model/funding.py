@@ -19,11 +19,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from model.errors import ReachplanError
+
 AmountKind = Literal["share", "usd"]
 FloorPer = Literal["cell", "location", "sector", "all"]
 
 
-class FundingError(ValueError):
+class FundingError(ReachplanError, ValueError):
     """A funding scenario is malformed; the message names the key or text at fault."""
 
 

@@ -16,13 +16,14 @@ from types import MappingProxyType
 
 import pandas as pd
 
+from model.errors import ReachplanError
 from model.tables import TABLES, TABLES_BY_NAME
 
 CELL = ["location_code", "sector_code", "year"]
 """Dimensions of an allocation cell (objective shares follow the plan's split)."""
 
 
-class PlanError(ValueError):
+class PlanError(ReachplanError, ValueError):
     """A plan cannot be built or used as asked; the message says why in planner words."""
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from model.displacement import SimulationAssumptions
+from model.errors import ReachplanError
 from model.funding import FundingScenario
 
 
-class ScenarioError(ValueError):
+class ScenarioError(ReachplanError, ValueError):
     """A scenario file is invalid; the message names the file and the key."""
 
     def __init__(self, message: str, *, file: str, key: str | None = None) -> None:

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from model.errors import ReachplanError
 from reports.plan_files import write_text_atomic
 from solver.batch import ChunkResult
 
 
-class RunStoreError(Exception):
+class RunStoreError(ReachplanError):
     """A stored run cannot be resumed (it belongs to a different run)."""
 
 

@@ -13,6 +13,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from model.errors import ReachplanError
 from model.plan import Plan
 from model.tables import TABLES_BY_NAME
 from model.validation import RawTable, ValidationResult, validate_tables
@@ -23,7 +24,7 @@ DEFAULT_PLAN_DIR = Path(__file__).resolve().parent / "default_plan"
 INSTRUCTION_SHEETS = {"instructions", "readme", "read me", "about"}
 
 
-class PlanReadError(Exception):
+class PlanReadError(ReachplanError):
     """A plan file cannot be read at all (missing, not a table, corrupted)."""
 
 

@@ -21,6 +21,7 @@ from model.costs import CostModel
 from model.funding import FundingScenario
 from model.plan import Plan
 from solver.baseline import pro_rata_allocation
+from solver.highs import pulp_solver
 from solver.model import (
     MONEY_ROWS,
     AllocationLP,
@@ -41,8 +42,8 @@ PACKAGES = ("reachplan", "pulp", "highspy", "numpy", "pandas", "scipy")
 
 
 def solver() -> pulp.LpSolver:
-    """HiGHS in-process, silent."""
-    return pulp.HiGHS(msg=False)
+    """HiGHS in-process, silent (see :mod:`solver.highs`)."""
+    return pulp_solver()
 
 
 @dataclass(frozen=True, eq=False)

@@ -24,6 +24,8 @@ import pulp
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from solver.highs import new_highs
+
 FloatArray = NDArray[np.float64]
 
 
@@ -148,8 +150,7 @@ def highs_from_arrays(
     row_upper: FloatArray,
 ) -> highspy.Highs:
     """A silent HiGHS instance holding the given LP."""
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     n = len(cost)
     h.addCols(
         n,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from model.errors import ReachplanError
 from model.funding import FundingScenario
 
 
@@ -44,7 +45,7 @@ class Conflict:
     shortfall_usd: float
 
 
-class InfeasibleScenarioError(ValueError):
+class InfeasibleScenarioError(ReachplanError, ValueError):
     """The scenario's rules cannot all hold; the message names them in planner words.
 
     Attributes

@@ -39,6 +39,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from model.displacement import InitialState
+from model.errors import ReachplanError
 from model.plan import Plan
 from model.scenario import Scenario
 from solver.batch import (
@@ -58,7 +59,7 @@ CVAR_MEAN_WEIGHT = 1e-3
 """Weight of the mean in the CVaR plan's objective (ties broken towards more people)."""
 
 
-class RobustSolveError(RuntimeError):
+class RobustSolveError(ReachplanError, RuntimeError):
     """The scenario LP could not be solved to optimality."""
 
 
