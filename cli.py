@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from model.displacement import AssumptionError
+from model.errors import ReachplanError
 from model.scenario import ScenarioError
 from scenarios.plan_io import LoadedPlan, PlanReadError, load_plan
 from solver.result import InfeasibleScenarioError
@@ -58,7 +59,27 @@ def read_plan(plan_path: Path | None) -> LoadedPlan:
     return loaded
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """A command group that turns every planner-fixable error into exit 1 and one line.
+
+    Commands catch what they can explain best; any :class:`ReachplanError` that still
+    reaches this point (a bad code in a scenario, an assumption out of range, ...) is
+    printed as ``error: <message>`` on stderr, never as a traceback.
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ReachplanError as exc:
+            fail(_one_line(str(exc)))
+
+
+def _one_line(message: str) -> str:
+    """A message on one line (newlines folded), so scripts can read it from the last line."""
+    return " ".join(message.split())
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="reachplan")
 def main() -> None:
     """Reachplan: allocate constrained humanitarian funding to reach the most people.
