@@ -1,8 +1,20 @@
-"""Writing plan tables as CSV files, atomically.
+"""Writing files atomically, and CSV cells that a spreadsheet cannot run.
 
-Each file is written to a temporary file in the target directory and moved into
-place with ``os.replace``, so an interrupted write never leaves a half-written
-table and an existing file is only replaced by a complete one.
+:func:`write_text_atomic` is the one way the tool writes a file: the bytes go to a
+temporary file in the target directory, are flushed to disk (``fsync``), and the
+file is moved into place with ``os.replace``; on POSIX the directory is then
+synced too, so that the rename itself survives a crash or power loss. An
+interrupted write never leaves a half-written or empty file, and an existing file
+is only replaced by a complete one.
+
+:func:`csv_cell` is the one way a CSV cell becomes text, used by every CSV writer
+(plan tables, report tables, allocation and frontier tables, templates, simulated
+needs). It applies the OWASP rule against CSV (formula) injection: text that
+begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+single quote, so that a spreadsheet shows it as text instead of running it as a
+formula. Numbers stay numbers (``-3.5`` is written as ``-3.5``), and so does text
+that is a plain number (``"-3.5"``); only non-numeric text is escaped. Reading such
+a file back, strip the quote with :func:`unescape_csv_cell`.
 """
 
 from __future__ import annotations
@@ -14,9 +26,71 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from model.tables import TABLES, TABLES_BY_NAME
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a cell as a formula (OWASP)."""
+
+
+def _is_numeric_text(text: str) -> bool:
+    """True for text that is a plain finite number (``-3.5``, ``+2``, ``1e-3``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return value == value and value not in (float("inf"), float("-inf"))
+
+
+def escape_formula(text: str) -> str:
+    """``text`` with a leading ``'`` when a spreadsheet would read it as a formula.
+
+    Plain numbers (``-3.5``) are left alone: a spreadsheet reads them as numbers.
+    """
+    if text.startswith(FORMULA_PREFIXES) and not (
+        text[0] in "+-" and _is_numeric_text(text)
+    ):
+        return "'" + text
+    return text
+
+
+def unescape_csv_cell(text: str) -> str:
+    """Inverse of :func:`escape_formula` for text read back from a CSV the tool wrote."""
+    if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES):
+        return text[1:]
+    return text
+
+
+def csv_cell(value: object) -> str:
+    """Text of one CSV cell: :func:`format_value`, and text escaped by :func:`escape_formula`.
+
+    Booleans are ``true``/``false``; numpy scalars are written as Python numbers.
+    """
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, np.integer):
+        return str(int(value))
+    if isinstance(value, np.floating):
+        return format_value(float(value))
+    if isinstance(value, int | float):
+        return format_value(value)
+    return escape_formula(format_value(value))
+
+
+def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells and column names are escaped for CSV.
+
+    For writers that use :meth:`pandas.DataFrame.to_csv` (number formats kept):
+    numeric columns are untouched, text goes through :func:`escape_formula`.
+    """
+    out = frame.copy()
+    for col in out.columns:
+        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col])):
+            out[col] = out[col].map(lambda v: escape_formula(v) if isinstance(v, str) else v)
+    out.columns = [escape_formula(str(c)) for c in out.columns]
+    return out
 
 
 def format_value(value: object) -> str:
@@ -34,7 +108,7 @@ def render_csv(frame: pd.DataFrame, hxl: bool = False, name: str | None = None) 
     """CSV text of a table; with ``hxl`` a row of HXL hashtags follows the header."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(list(frame.columns))
+    writer.writerow([escape_formula(str(c)) for c in frame.columns])
     if hxl and name in TABLES_BY_NAME:
         spec = TABLES_BY_NAME[name]
         tags = []
@@ -46,7 +120,7 @@ def render_csv(frame: pd.DataFrame, hxl: bool = False, name: str | None = None) 
                 tags.append("")
         writer.writerow(tags)
     for row in frame.itertuples(index=False):
-        writer.writerow([format_value(v) for v in row])
+        writer.writerow([csv_cell(v) for v in row])
     return buf.getvalue()
 
 
@@ -56,18 +130,43 @@ def _umask() -> int:
     return mask
 
 
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (POSIX only)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems do not sync directories; the file itself is synced
+    finally:
+        os.close(fd)
+
+
 def write_text_atomic(path: Path, text: str | bytes) -> None:
-    """Write a file completely or not at all (temp file + ``os.replace``)."""
+    """Write a file completely or not at all.
+
+    Text is written as UTF-8 (no newline translation). The data goes to a temporary
+    file beside ``path``, is flushed and ``fsync``-ed, then moved into place with
+    ``os.replace``; on POSIX the directory is synced after the rename. The one atomic
+    writer of the project: every file the tool writes goes through it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(text.encode("utf-8") if isinstance(text, str) else text)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give files the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_directory(path.parent)
 
 
 def write_plan_tables(tables: Mapping[str, pd.DataFrame], directory: Path) -> list[Path]:

@@ -1,17 +1,14 @@
 """Reports of the displacement simulation and its calibration.
 
 ``render_*`` functions are pure (result in, text out); :func:`write_needs`
-writes files atomically: each file is written to a temporary file in the target
-directory and moved into place with :func:`os.replace`, so a reader never sees
-a half-written table.
+writes files atomically with :func:`reports.plan_files.write_text_atomic` (temporary
+file, fsync, :func:`os.replace`), so a reader never sees a half-written table.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -25,6 +22,7 @@ from model.displacement import (
     percentile_table,
     total_population,
 )
+from reports.plan_files import escape_frame, write_text_atomic
 
 __all__ = [
     "NEEDS_FILE",
@@ -141,19 +139,6 @@ def render_needs_csv(needs: NeedsTable) -> str:
     return str(frame.to_csv(index=False, float_format="%.0f", lineterminator="\n"))
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_needs(directory: str | Path, result: SimulationResult, needs: NeedsTable) -> list[Path]:
     """Write the per-draw needs table and its provenance into ``directory``, atomically.
 
@@ -167,8 +152,12 @@ def write_needs(directory: str | Path, result: SimulationResult, needs: NeedsTab
     directory.mkdir(parents=True, exist_ok=True)
     needs_path = directory / NEEDS_FILE
     provenance_path = directory / PROVENANCE_FILE
-    _write_atomic(needs_path, render_needs_csv(needs))
-    _write_atomic(provenance_path, json.dumps(provenance(result), indent=2) + "\n")
+    # text cells (location codes) escaped against formula injection, numbers as numbers
+    table = escape_frame(needs.to_frame())
+    write_text_atomic(
+        needs_path, table.to_csv(index=False, float_format="%.0f", lineterminator="\n")
+    )
+    write_text_atomic(provenance_path, json.dumps(provenance(result), indent=2) + "\n")
     return [needs_path, provenance_path]
 
 

@@ -5,7 +5,9 @@ Column names follow the HDX HAPI conventions already used by the plan tables
 ``requirements_usd`` ...). With ``hxl=True`` a row of HXL hashtags follows the CSV
 header (:data:`HXL`), so the files load into HXL-aware tools. Numbers are written in
 shortest round-trip form (:func:`reports.plan_files.format_value`): reading a CSV back
-gives the very floats of the report.
+gives the very floats of the report. Text that a spreadsheet would run as a formula
+(a name beginning with ``=``, ``+``, ``-``, ``@``, tab or CR) is written with a leading
+``'`` (:func:`reports.plan_files.csv_cell`, the OWASP rule); numbers are never escaped.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports.plan_files import format_value
+from reports.plan_files import csv_cell, escape_formula
 from reports.report_data import ReportData
 
 __all__ = ["HXL", "hxl_row", "records", "render_report_json", "render_table_csv"]
@@ -94,26 +96,16 @@ def hxl_row(columns: list[str]) -> list[str]:
     return [HXL.get(c, "") for c in columns]
 
 
-def _cell(value: object) -> str:
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, np.integer):
-        return str(int(value))
-    if isinstance(value, np.floating):
-        return format_value(float(value))
-    return format_value(value)
-
-
 def render_table_csv(frame: pd.DataFrame, hxl: bool = False) -> str:
     """CSV text of one report table; with ``hxl`` a hashtag row follows the header."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     cols = [str(c) for c in frame.columns]
-    writer.writerow(cols)
+    writer.writerow([escape_formula(c) for c in cols])
     if hxl:
         writer.writerow(hxl_row(cols))
     for row in frame.itertuples(index=False):
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow([csv_cell(v) for v in row])
     return buf.getvalue()
 
 

@@ -62,7 +62,7 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(report.os, "replace", broken)
+    monkeypatch.setattr(os, "replace", broken)
     with pytest.raises(OSError, match="disk full"):
         report.write_needs(tmp_path, RESULT, NEEDS)
     assert (tmp_path / report.NEEDS_FILE).read_text() == "old\n"
