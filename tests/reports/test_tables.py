@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.scenario_report import render_runs_json
 from reports.plan_files import unescape_csv_cell
+from reports.scenario_report import render_runs_json
 from reports.tables import HXL, records, render_report_json, render_table_csv
 from tests.reports.report_fixture import small_report
 
