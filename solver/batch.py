@@ -32,9 +32,12 @@ See ``docs/scenarios.md``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -47,11 +50,13 @@ from model.displacement import (
     people_in_need,
     simulate,
 )
+from model.errors import ReachplanError
 from model.funding import FundingScenario
 from model.plan import Plan
 from model.scenario import Scenario
-from solver.fast import FastLP, LPArrays, lp_arrays
+from solver.fast import FastLP, FastSolveError, LPArrays, lp_arrays
 from solver.model import AllocationLP, build_model
+from solver.result import InfeasibleScenarioError
 
 FloatArray = NDArray[np.float64]
 
@@ -60,6 +65,22 @@ CHUNK_DRAWS = 50
 
 BINDING_TOL = 1e-7
 """|dual| (LP units) above which a row counts as binding in a draw."""
+
+SCHEDULER_TIMEOUT_S = 5.0
+"""Seconds to wait for a Dask scheduler before giving up with :class:`SchedulerError`."""
+
+RESULT_COPIES = 3
+"""Copies of the per-draw arrays a run holds at its peak: the chunks, the combined
+arrays of :class:`ScenarioRun` (made while the chunks are still held), and one working
+copy in the reports (e.g. unmet need = need - reached). See :func:`bytes_per_draw`."""
+
+
+class RunTooLargeError(ReachplanError):
+    """A run needs more memory than the machine has available; the message gives the estimate."""
+
+
+class SchedulerError(ReachplanError):
+    """The Dask scheduler cannot be reached (or Dask is not installed)."""
 
 
 @dataclass(frozen=True)
@@ -190,17 +211,161 @@ class ScenarioRun:
 # ---- one chunk ----------------------------------------------------------------------------
 
 
-def chunk_plan(draws: int, chunk_draws: int = CHUNK_DRAWS) -> list[tuple[int, int, int]]:
-    """(chunk index, first draw, number of draws) for a run of ``draws``."""
-    return [
-        (k, start, min(chunk_draws, draws - start))
-        for k, start in enumerate(range(0, draws, chunk_draws))
-    ]
+class ChunkPlan(Sequence[tuple[int, int, int]]):
+    """(chunk index, first draw, number of draws) of each chunk, computed on demand.
+
+    A lazy sequence: ``len``, indexing and iteration cost O(1) memory whatever the
+    number of draws (a run of 10**12 draws has 2 * 10**10 chunks; none is built
+    until asked for).
+    """
+
+    def __init__(self, draws: int, chunk_draws: int = CHUNK_DRAWS) -> None:
+        if draws < 0 or chunk_draws < 1:
+            raise ValueError(f"draws {draws} and chunk size {chunk_draws} must be >= 0 and >= 1")
+        self.draws = int(draws)
+        self.chunk_draws = int(chunk_draws)
+
+    def __len__(self) -> int:
+        return -(-self.draws // self.chunk_draws)
+
+    def _item(self, k: int) -> tuple[int, int, int]:
+        start = k * self.chunk_draws
+        return k, start, min(self.chunk_draws, self.draws - start)
+
+    @overload
+    def __getitem__(self, k: int) -> tuple[int, int, int]: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> list[tuple[int, int, int]]: ...
+
+    def __getitem__(self, k: int | slice) -> tuple[int, int, int] | list[tuple[int, int, int]]:
+        n = len(self)
+        if isinstance(k, slice):
+            return [self._item(i) for i in range(*k.indices(n))]
+        if k < 0:
+            k += n
+        if not 0 <= k < n:
+            raise IndexError(f"chunk {k} out of range (run of {n} chunks)")
+        return self._item(k)
+
+    def __iter__(self) -> Iterator[tuple[int, int, int]]:
+        return (self._item(k) for k in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ChunkPlan):
+            return (self.draws, self.chunk_draws) == (other.draws, other.chunk_draws)
+        if isinstance(other, list | tuple):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ChunkPlan(draws={self.draws}, chunk_draws={self.chunk_draws})"
+
+
+def chunk_plan(draws: int, chunk_draws: int = CHUNK_DRAWS) -> ChunkPlan:
+    """(chunk index, first draw, number of draws) for a run of ``draws``, lazily."""
+    return ChunkPlan(draws, chunk_draws)
+
+
+def chunk_seed(seed: int, k: int) -> np.random.SeedSequence:
+    """The seed stream of chunk ``k``: ``SeedSequence(seed).spawn(n)[k]`` for any ``n > k``.
+
+    Built directly (``spawn_key=(k,)``), so no list of every chunk's stream is made.
+    """
+    return np.random.SeedSequence(seed, spawn_key=(k,))
 
 
 def chunk_seeds(seed: int, n_chunks: int) -> list[np.random.SeedSequence]:
     """Independent child seed streams, one per chunk (same for any worker count)."""
-    return np.random.SeedSequence(seed).spawn(n_chunks)
+    return [chunk_seed(seed, k) for k in range(n_chunks)]
+
+
+# ---- memory --------------------------------------------------------------------------------
+
+
+def bytes_per_draw(n_need_rows: int) -> int:
+    """Memory one draw takes at the peak of a run, in bytes.
+
+    Per draw a run keeps two floats (people reached, objective) and two per need row
+    (people in need and reached), 8 bytes each, in :data:`RESULT_COPIES` copies.
+    """
+    return 8 * (2 + 2 * int(n_need_rows)) * RESULT_COPIES
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to this process, or None when it cannot be known.
+
+    ``psutil.virtual_memory().available`` when psutil is installed (it is not a
+    dependency); otherwise the physical memory from ``os.sysconf`` (POSIX), an upper
+    bound, so that a run that might fit is never refused; None elsewhere.
+    """
+    try:
+        import psutil
+    except ImportError:
+        psutil = None
+    if psutil is not None:
+        try:
+            return int(psutil.virtual_memory().available)
+        except (OSError, RuntimeError, AttributeError):
+            pass
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n:,.1f} {unit}" if unit != "B" else f"{n:,.0f} B"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def check_memory(
+    draws: int, n_need_rows: int, available: int | None = None, *, name: str = ""
+) -> int:
+    """Refuse a run whose draws cannot fit in memory; return the estimate in bytes.
+
+    The rule: ``bytes_per_draw(n_need_rows) * draws`` must not exceed the memory
+    available (``available``, or :func:`available_memory`). Where the available memory
+    cannot be known, nothing is refused.
+
+    Raises
+    ------
+    RunTooLargeError
+        With the estimate, the bytes per draw and the memory available.
+    """
+    per_draw = bytes_per_draw(n_need_rows)
+    need = per_draw * int(draws)
+    avail = available_memory() if available is None else available
+    if avail is not None and need > avail:
+        most = max(avail // per_draw, 0)
+        who = f"scenario '{name}': " if name else ""
+        raise RunTooLargeError(
+            f"{who}{draws:,} draws need about {_size(need)} of memory "
+            f"({_size(per_draw)} per draw x {draws:,} draws) but {_size(avail)} is available; "
+            f"use at most {most:,} draws"
+        )
+    return need
+
+
+def estimate_run_bytes(plan: Plan, scenario: Scenario, available: int | None = None) -> int:
+    """Check that ``scenario.draws`` fit in memory (:func:`check_memory`); return the estimate.
+
+    Builds the scenario's model (needed for the run anyway) to count its need rows.
+
+    Raises
+    ------
+    RunTooLargeError
+        When they do not fit.
+    """
+    prep = prepared_model(plan, scenario)
+    return check_memory(
+        scenario.draws, len(prep.need_rows), available, name=scenario.name
+    )
 
 
 @dataclass(eq=False)
@@ -368,7 +533,13 @@ def solve_chunk(
     n: int,
     seed: np.random.SeedSequence,
 ) -> ChunkResult:
-    """Simulate ``n`` draws with the chunk's seed and re-solve the allocation for each."""
+    """Simulate ``n`` draws with the chunk's seed and re-solve the allocation for each.
+
+    Raises
+    ------
+    InfeasibleScenarioError
+        When a draw's LP cannot be solved; the message names the scenario and the draw.
+    """
     prep = prepared_model(plan, scenario)
     # a fresh HiGHS instance per chunk: the warm-start path depends only on the chunk
     fast = FastLP(prep.arrays)
@@ -388,7 +559,15 @@ def solve_chunk(
     )
     for d in range(n):
         prep.apply_draw(fast, mult[d])
-        sol = fast.solve()
+        try:
+            sol = fast.solve()
+        except FastSolveError as exc:
+            raise InfeasibleScenarioError(
+                f"scenario '{scenario.name}': draw {first_draw + d} of {scenario.draws} "
+                f"(seed {scenario.seed}) has no allocation that meets every rule ({exc}); "
+                "the simulated needs of this draw leave the scenario's floors, earmarks or "
+                "envelopes unattainable"
+            ) from None
         values = sol.values
         money = np.array([values[c].sum() for c in prep.tranche_cols]) * units.usd
         money_sum += np.clip(money, 0.0, None)
@@ -473,17 +652,15 @@ def run_chunks_serial(
     todo: Sequence[tuple[int, int, int]],
 ) -> Iterable[ChunkResult]:
     """Yield chunk results one by one in this process."""
-    seeds = chunk_seeds(scenario.seed, len(chunk_plan(scenario.draws)))
     for k, first, n in todo:
-        yield solve_chunk(plan, scenario, initial, k, first, n, seeds[k])
+        yield solve_chunk(plan, scenario, initial, k, first, n, chunk_seed(scenario.seed, k))
 
 
 def solve_chunk_task(
     plan: Plan, scenario: Scenario, initial: InitialState, k: int, first: int, n: int
 ) -> ChunkResult:
     """Top-level task for worker processes (picklable)."""
-    seeds = chunk_seeds(scenario.seed, len(chunk_plan(scenario.draws)))
-    return solve_chunk(plan, scenario, initial, k, first, n, seeds[k])
+    return solve_chunk(plan, scenario, initial, k, first, n, chunk_seed(scenario.seed, k))
 
 
 def run_scenario(
@@ -496,8 +673,13 @@ def run_scenario(
     on_chunk: Callable[[ChunkResult], None] | None = None,
     executor: str = "processes",
     scheduler: str | None = None,
+    available_bytes: int | None = None,
 ) -> ScenarioRun:
     """Run every draw of a scenario and aggregate.
+
+    Before any draw is computed, the run's memory is estimated and a run that cannot
+    fit is refused (:func:`check_memory`). Chunks are generated lazily and handed to
+    workers a few at a time, so the number of draws costs no memory of its own.
 
     Parameters
     ----------
@@ -513,15 +695,37 @@ def run_scenario(
         ``"processes"`` (local worker processes) or ``"dask"`` (a Dask cluster at
         ``scheduler``; needs the optional ``dask`` extra).
     scheduler
-        Address of the Dask scheduler, e.g. ``tcp://127.0.0.1:8786``.
+        Address of the Dask scheduler, e.g. ``tcp://127.0.0.1:8786``; it must answer
+        within :data:`SCHEDULER_TIMEOUT_S` seconds.
+    available_bytes
+        Memory to plan for (default: :func:`available_memory`).
 
     Returns
     -------
     ScenarioRun
+
+    Raises
+    ------
+    RunTooLargeError
+        When the draws cannot fit in memory (the message gives the estimate).
+    InfeasibleScenarioError
+        When a draw's allocation cannot meet every rule (names the scenario and draw).
+    SchedulerError
+        When the Dask scheduler cannot be reached, or Dask is not installed.
     """
+    prep = prepared_model(plan, scenario)
+    check_memory(scenario.draws, len(prep.need_rows), available_bytes, name=scenario.name)
     plan_chunks = chunk_plan(scenario.draws)
-    have = {c.chunk: c for c in done}
-    todo = [c for c in plan_chunks if c[0] not in have]
+    have: dict[int, ChunkResult] = {}
+    for c in done:
+        if not 0 <= c.chunk < len(plan_chunks) or plan_chunks[c.chunk] != (
+            c.chunk,
+            c.first_draw,
+            len(c.people_reached),
+        ):
+            raise ValueError(f"chunk {c.chunk} does not belong to a run of {scenario.draws} draws")
+        have[c.chunk] = c
+    todo = (c for c in plan_chunks if c[0] not in have)
     results = dict(have)
 
     def accept(result: ChunkResult) -> None:
@@ -530,29 +734,69 @@ def run_scenario(
             on_chunk(result)
 
     if executor == "dask":
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-
-        with Client(scheduler) as client:
-            futures = [
-                client.submit(solve_chunk_task, plan, scenario, initial, k, first, n, pure=False)
-                for k, first, n in todo
-            ]
-            for future in dask_completed(futures):
-                accept(future.result())
-    elif workers <= 1 or len(todo) <= 1:
+        for result in _run_dask(plan, scenario, initial, todo, scheduler):
+            accept(result)
+    elif workers <= 1 or len(plan_chunks) - len(have) <= 1:
         for result in run_chunks_serial(plan, scenario, initial, todo):
             accept(result)
     else:
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
         ctx = multiprocessing.get_context("spawn")
+        window = 2 * workers  # chunks in flight: enough to keep every worker busy
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [
-                pool.submit(solve_chunk_task, plan, scenario, initial, k, first, n)
-                for k, first, n in todo
-            ]
-            for future in as_completed(futures):
-                accept(future.result())
+            pending: set[Future[ChunkResult]] = set()
+            for k, first, n in todo:
+                pending.add(pool.submit(solve_chunk_task, plan, scenario, initial, k, first, n))
+                if len(pending) >= window:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        accept(future.result())
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    accept(future.result())
     return combine(plan, scenario, results.values())
+
+
+def _run_dask(
+    plan: Plan,
+    scenario: Scenario,
+    initial: InitialState,
+    todo: Iterable[tuple[int, int, int]],
+    scheduler: str | None,
+) -> Iterator[ChunkResult]:
+    """Chunk results from a Dask cluster, a bounded number of chunks in flight."""
+    try:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+    except ImportError as exc:
+        raise SchedulerError(
+            "the dask executor needs the optional dask extra: pip install 'reachplan[dask]'"
+        ) from exc
+    where = scheduler if scheduler is not None else "a new local cluster"
+    try:
+        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SchedulerError(
+            f"cannot reach the Dask scheduler at {where} within {SCHEDULER_TIMEOUT_S:g} s "
+            f"({reason}); check --scheduler, or start one with `dask scheduler`"
+        ) from None
+    with client:
+
+        def submit(item: tuple[int, int, int]) -> object:
+            k, first, n = item
+            return client.submit(
+                solve_chunk_task, plan, scenario, initial, k, first, n, pure=False
+            )
+
+        window = max(2 * sum(client.nthreads().values()), 4)  # chunks in flight
+        it = iter(todo)
+        futures = dask_completed([submit(item) for item in itertools.islice(it, window)])
+        for future in futures:
+            yield future.result()
+            nxt = next(it, None)
+            if nxt is not None:
+                futures.add(submit(nxt))
