@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,32 +36,33 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet read a cell as a formula (OWASP)."""
 
 
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def _is_numeric_text(text: str) -> bool:
-    """True for text that is a plain finite number (``-3.5``, ``+2``, ``1e-3``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        return False
-    return value == value and value not in (float("inf"), float("-inf"))
+    """True for text that is a plain decimal number (``-3.5``, ``+2``, ``1e-3``)."""
+    return _NUMBER.fullmatch(text) is not None
+
+
+def _needs_quote(text: str) -> bool:
+    """True when a spreadsheet would run ``text`` (after any leading quotes) as a formula."""
+    bare = text.lstrip("'")
+    return bare.startswith(FORMULA_PREFIXES) and not _is_numeric_text(bare)
 
 
 def escape_formula(text: str) -> str:
     """``text`` with a leading ``'`` when a spreadsheet would read it as a formula.
 
-    Plain numbers (``-3.5``) are left alone: a spreadsheet reads them as numbers.
+    Plain numbers (``-3.5``) are left alone: a spreadsheet reads them as numbers. Text
+    that already begins with quotes before a formula character gets one more, so that
+    :func:`unescape_csv_cell` gives back exactly the original text.
     """
-    if text.startswith(FORMULA_PREFIXES) and not (
-        text[0] in "+-" and _is_numeric_text(text)
-    ):
-        return "'" + text
-    return text
+    return "'" + text if _needs_quote(text) else text
 
 
 def unescape_csv_cell(text: str) -> str:
-    """Inverse of :func:`escape_formula` for text read back from a CSV the tool wrote."""
-    if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES):
-        return text[1:]
-    return text
+    """Inverse of :func:`escape_formula`, for text read back from a CSV the tool wrote."""
+    return text[1:] if text.startswith("'") and _needs_quote(text[1:]) else text
 
 
 def csv_cell(value: object) -> str:

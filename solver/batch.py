@@ -563,10 +563,10 @@ def solve_chunk(
             sol = fast.solve()
         except FastSolveError as exc:
             raise InfeasibleScenarioError(
-                f"scenario '{scenario.name}': draw {first_draw + d} of {scenario.draws} "
-                f"(seed {scenario.seed}) has no allocation that meets every rule ({exc}); "
-                "the simulated needs of this draw leave the scenario's floors, earmarks or "
-                "envelopes unattainable"
+                f"scenario '{scenario.name}', draw {first_draw + d} (draws 0-"
+                f"{scenario.draws - 1}, seed {scenario.seed}): no allocation meets every rule "
+                f"({exc}); the floors, earmarks, caps and envelopes cannot all hold with this "
+                "draw's needs (`reachplan allocate` on the scenario names the conflicting rules)"
             ) from None
         values = sol.values
         money = np.array([values[c].sum() for c in prep.tranche_cols]) * units.usd
