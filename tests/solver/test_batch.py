@@ -14,20 +14,26 @@ from click.testing import CliRunner
 
 from cli import main
 from model.costs import CostModel
+from model.errors import ReachplanError
 from scenarios.plan_io import load_plan
 from scenarios.scenario_io import load_scenario
 from scenarios.simulation_io import load_initial_state
 from solver.allocate import solve_lp
 from solver.batch import (
-    _need_row_cell as _row_cell,
-)
-from solver.batch import (
+    RunTooLargeError,
+    SchedulerError,
+    bytes_per_draw,
+    check_memory,
     chunk_plan,
+    chunk_seed,
     chunk_seeds,
     draw_model,
     need_multipliers,
     run_scenario,
     solve_chunk,
+)
+from solver.batch import (
+    _need_row_cell as _row_cell,
 )
 from solver.model import build_model
 
@@ -181,3 +187,94 @@ def test_dask_executor_gives_the_same_numbers(plan, initial):
         )
     np.testing.assert_array_equal(local.people_reached, remote.people_reached)
     np.testing.assert_array_equal(local.mean_allocation_usd, remote.mean_allocation_usd)
+
+
+# ---- robustness: lazy chunk plan, memory estimate, infeasible draws, unreachable scheduler --
+
+
+def _tiny_run(draws: int, funding=None):
+    """A three-line plan and a scenario with plain USD funding (fast to build and solve)."""
+    import dataclasses
+
+    from model.funding import Amount, Envelope, FundingScenario
+    from tests.solver.conftest import HAND_CELLS, HAND_COSTS, HAND_NEED, make_plan
+
+    tiny = make_plan(HAND_CELLS, HAND_COSTS, HAND_NEED)
+    scenario = load_scenario("catastrophic_surge", draws=draws, seed=3)
+    funding = funding or FundingScenario(Envelope(total=Amount("usd", 5e6)))
+    return tiny, dataclasses.replace(scenario, funding=funding)
+
+
+def test_chunk_plan_of_a_trillion_draws_allocates_nothing():
+    import itertools
+    import tracemalloc
+
+    tracemalloc.start()
+    chunks = chunk_plan(10**12, 50)
+    n = len(chunks)
+    last = chunks[-1]
+    first = list(itertools.islice(chunks, 3))
+    middle = chunks[10**10]
+    seed = chunk_seed(42, n - 1).generate_state(2)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert n == 2 * 10**10
+    assert last == (n - 1, 10**12 - 50, 50)
+    assert first == [(0, 0, 50), (1, 50, 50), (2, 100, 50)]
+    assert middle == (10**10, 5 * 10**11, 50)
+    assert seed.shape == (2,)
+    assert peak < 1_000_000  # bytes: nothing proportional to the chunk count
+
+
+def test_lazy_seeds_are_those_of_spawn():
+    spawned = np.random.SeedSequence(7).spawn(5)
+    for k in range(5):
+        assert (chunk_seed(7, k).generate_state(4) == spawned[k].generate_state(4)).all()
+
+
+def test_too_many_draws_are_refused_with_the_estimate_before_any_work(initial):
+    tiny, scenario = _tiny_run(10**12)
+    computed = []
+    with pytest.raises(RunTooLargeError) as info:
+        run_scenario(tiny, scenario, initial, on_chunk=computed.append)
+    message = str(info.value)
+    assert computed == []
+    # two need rows: 8 bytes x (2 + 2 x 2) floats x 3 copies = 144 bytes per draw
+    assert bytes_per_draw(2) == 144
+    assert "1,000,000,000,000 draws" in message and "144 B per draw" in message
+    assert "catastrophic_surge" in message and "use at most" in message
+    assert isinstance(info.value, ReachplanError)
+
+
+def test_memory_rule_against_a_stated_amount():
+    assert check_memory(1000, 2, available=144_000) == 144_000
+    with pytest.raises(RunTooLargeError, match=r"1,001 draws need about 140\.8 KB .* "
+                                                r"140\.6 KB is available; use at most 1,000 draws"):
+        check_memory(1001, 2, available=144_000)
+
+
+def test_a_draw_without_a_feasible_allocation_raises_infeasible_scenario_error(initial):
+    from model.funding import Amount, Envelope, Floor, FundingScenario
+    from solver.result import InfeasibleScenarioError
+
+    # every line fully funded, with $5M for $12M of requirements: no draw can hold
+    funding = FundingScenario(Envelope(total=Amount("usd", 5e6)), floors=(Floor("all", 1.0),))
+    tiny, scenario = _tiny_run(100, funding)
+    with pytest.raises(InfeasibleScenarioError, match=r"scenario 'catastrophic_surge', draw 0 "
+                                                      r"\(draws 0-99, seed 3\)"):
+        run_scenario(tiny, scenario, initial)
+    with pytest.raises(InfeasibleScenarioError, match=r"draw 50 \(draws 0-99"):
+        solve_chunk(tiny, scenario, initial, 1, 50, 50, chunk_seed(3, 1))
+
+
+def test_unreachable_dask_scheduler_is_a_one_line_error_within_seconds(initial):
+    pytest.importorskip("distributed")
+    tiny, scenario = _tiny_run(100)
+    started = time.monotonic()
+    with pytest.raises(SchedulerError) as info:
+        run_scenario(tiny, scenario, initial, executor="dask", scheduler="tcp://127.0.0.1:9")
+    assert time.monotonic() - started < 15
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("cannot reach the Dask scheduler at tcp://127.0.0.1:9")
+    assert isinstance(info.value, ReachplanError)
