@@ -24,7 +24,7 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -106,11 +106,31 @@ def format_value(value: object) -> str:
     return str(value)
 
 
-def render_csv(frame: pd.DataFrame, hxl: bool = False, name: str | None = None) -> str:
-    """CSV text of a table; with ``hxl`` a row of HXL hashtags follows the header."""
+def csv_text(rows: Iterable[Sequence[str]]) -> str:
+    """CSV text of rows of cell text (already made by :func:`csv_cell`), ``\\n`` line ends.
+
+    Python's CSV writer does not quote a cell holding a carriage return when lines end
+    in ``\\n``, and readers then split the row there; a row with such a cell is written
+    with every cell quoted.
+    """
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([escape_formula(str(c)) for c in frame.columns])
+    plain = csv.writer(buf, lineterminator="\n")
+    quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    for row in rows:
+        (quoted if any("\r" in cell for cell in row) else plain).writerow(row)
+    return buf.getvalue()
+
+
+def render_csv(frame: pd.DataFrame, hxl: bool = False, name: str | None = None) -> str:
+    """CSV text of a table; with ``hxl`` a row of HXL hashtags follows the header.
+
+    Cells are written by :func:`csv_cell` (formula-leading text escaped).
+    """
+    return csv_text(_table_rows(frame, hxl, name))
+
+
+def _table_rows(frame: pd.DataFrame, hxl: bool, name: str | None) -> Iterator[list[str]]:
+    yield [escape_formula(str(c)) for c in frame.columns]
     if hxl and name in TABLES_BY_NAME:
         spec = TABLES_BY_NAME[name]
         tags = []
@@ -120,10 +140,9 @@ def render_csv(frame: pd.DataFrame, hxl: bool = False, name: str | None = None) 
                 tags.append(c.hxl[0] if c.hxl else "")
             except KeyError:
                 tags.append("")
-        writer.writerow(tags)
+        yield tags
     for row in frame.itertuples(index=False):
-        writer.writerow([csv_cell(v) for v in row])
-    return buf.getvalue()
+        yield [csv_cell(v) for v in row]
 
 
 def _umask() -> int:

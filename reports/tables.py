@@ -12,8 +12,6 @@ gives the very floats of the report. Text that a spreadsheet would run as a form
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from typing import Any
@@ -21,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports.plan_files import csv_cell, escape_formula
+from reports.plan_files import csv_cell, csv_text, escape_formula
 from reports.report_data import ReportData
 
 __all__ = ["HXL", "hxl_row", "records", "render_report_json", "render_table_csv"]
@@ -98,15 +96,12 @@ def hxl_row(columns: list[str]) -> list[str]:
 
 def render_table_csv(frame: pd.DataFrame, hxl: bool = False) -> str:
     """CSV text of one report table; with ``hxl`` a hashtag row follows the header."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
     cols = [str(c) for c in frame.columns]
-    writer.writerow([escape_formula(c) for c in cols])
+    rows = [[escape_formula(c) for c in cols]]
     if hxl:
-        writer.writerow(hxl_row(cols))
-    for row in frame.itertuples(index=False):
-        writer.writerow([csv_cell(v) for v in row])
-    return buf.getvalue()
+        rows.append(hxl_row(cols))
+    rows += ([csv_cell(v) for v in row] for row in frame.itertuples(index=False))
+    return csv_text(rows)
 
 
 def _json_value(value: object) -> Any:
