@@ -31,13 +31,14 @@ See ``docs/scenarios.md``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -713,8 +714,23 @@ def run_scenario(
     SchedulerError
         When the Dask scheduler cannot be reached, or Dask is not installed.
     """
-    prep = prepared_model(plan, scenario)
-    check_memory(scenario.draws, len(prep.need_rows), available_bytes, name=scenario.name)
+    with contextlib.ExitStack() as stack:
+        # connect first: an unreachable scheduler fails before the model is built
+        client = stack.enter_context(_dask_client(scheduler)) if executor == "dask" else None
+        prep = prepared_model(plan, scenario)
+        check_memory(scenario.draws, len(prep.need_rows), available_bytes, name=scenario.name)
+        return _run(plan, scenario, initial, workers, done, on_chunk, client)
+
+
+def _run(
+    plan: Plan,
+    scenario: Scenario,
+    initial: InitialState,
+    workers: int,
+    done: Sequence[ChunkResult],
+    on_chunk: Callable[[ChunkResult], None] | None,
+    client: Any,
+) -> ScenarioRun:
     plan_chunks = chunk_plan(scenario.draws)
     have: dict[int, ChunkResult] = {}
     for c in done:
@@ -733,8 +749,8 @@ def run_scenario(
         if on_chunk is not None:
             on_chunk(result)
 
-    if executor == "dask":
-        for result in _run_dask(plan, scenario, initial, todo, scheduler):
+    if client is not None:
+        for result in _run_dask(client, plan, scenario, initial, todo):
             accept(result)
     elif workers <= 1 or len(plan_chunks) - len(have) <= 1:
         for result in run_chunks_serial(plan, scenario, initial, todo):
@@ -760,43 +776,50 @@ def run_scenario(
     return combine(plan, scenario, results.values())
 
 
-def _run_dask(
-    plan: Plan,
-    scenario: Scenario,
-    initial: InitialState,
-    todo: Iterable[tuple[int, int, int]],
-    scheduler: str | None,
-) -> Iterator[ChunkResult]:
-    """Chunk results from a Dask cluster, a bounded number of chunks in flight."""
+def _dask_client(scheduler: str | None) -> Any:
+    """A connected Dask client (a context manager), within :data:`SCHEDULER_TIMEOUT_S`.
+
+    Raises
+    ------
+    SchedulerError
+        When Dask is not installed or the scheduler does not answer in time.
+    """
     try:
         from distributed import Client
-        from distributed import as_completed as dask_completed
     except ImportError as exc:
         raise SchedulerError(
             "the dask executor needs the optional dask extra: pip install 'reachplan[dask]'"
         ) from exc
     where = scheduler if scheduler is not None else "a new local cluster"
     try:
-        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+        return Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
     except (OSError, TimeoutError, ValueError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SchedulerError(
             f"cannot reach the Dask scheduler at {where} within {SCHEDULER_TIMEOUT_S:g} s "
             f"({reason}); check --scheduler, or start one with `dask scheduler`"
         ) from None
-    with client:
 
-        def submit(item: tuple[int, int, int]) -> object:
-            k, first, n = item
-            return client.submit(
-                solve_chunk_task, plan, scenario, initial, k, first, n, pure=False
-            )
 
-        window = max(2 * sum(client.nthreads().values()), 4)  # chunks in flight
-        it = iter(todo)
-        futures = dask_completed([submit(item) for item in itertools.islice(it, window)])
-        for future in futures:
-            yield future.result()
-            nxt = next(it, None)
-            if nxt is not None:
-                futures.add(submit(nxt))
+def _run_dask(
+    client: Any,
+    plan: Plan,
+    scenario: Scenario,
+    initial: InitialState,
+    todo: Iterable[tuple[int, int, int]],
+) -> Iterator[ChunkResult]:
+    """Chunk results from a Dask cluster, a bounded number of chunks in flight."""
+    from distributed import as_completed as dask_completed
+
+    def submit(item: tuple[int, int, int]) -> Any:
+        k, first, n = item
+        return client.submit(solve_chunk_task, plan, scenario, initial, k, first, n, pure=False)
+
+    window = max(2 * sum(client.nthreads().values()), 4)  # chunks in flight
+    it = iter(todo)
+    futures = dask_completed([submit(item) for item in itertools.islice(it, window)])
+    for future in futures:
+        yield future.result()
+        nxt = next(it, None)
+        if nxt is not None:
+            futures.add(submit(nxt))
