@@ -285,22 +285,29 @@ class FundingScenario:
         if not math.isfinite(self.default_cap) or self.default_cap < 0:
             raise FundingError("default_cap must be a non-negative number")
         lows: dict[str, float] = {}
-        highs: dict[str, float] = {}
-        for b in self.objective_bounds:
-            lows[b.objective] = max(lows.get(b.objective, 0.0), b.min_share)
-            highs[b.objective] = min(highs.get(b.objective, 1.0), b.max_share)
-            if lows[b.objective] > highs[b.objective]:
+        for i, b in enumerate(self.objective_bounds):
+            if b.objective in lows:
                 raise FundingError(
-                    f"objective {b.objective}: one bound asks for at least "
-                    f"{lows[b.objective]:.0%} of the money, another for at most "
-                    f"{highs[b.objective]:.0%}", key="objective_bounds",
+                    f"objective {b.objective} has two bounds; give it one with min_share "
+                    "and max_share", key=f"objective_bounds[{i}].objective",
                 )
+            lows[b.objective] = b.min_share
         if sum(lows.values()) > 1.0 + 1e-9:
             raise FundingError(
                 "the objectives' min_share add up to "
                 f"{sum(lows.values()):.0%} of the money, more than all of it",
                 key="objective_bounds",
             )
+        seen: dict[str, int] = {}
+        for i, f in enumerate(self.floors):
+            token = _token(f.name)
+            if token in seen:
+                raise FundingError(
+                    f"floors {seen[token] + 1} and {i + 1} have the same name "
+                    f"({self.floors[seen[token]].name!r} and {f.name!r}); give each floor "
+                    "its own name", key=f"floors[{i}].name",
+                )
+            seen[token] = i
 
     def scaled(self, k: float) -> FundingScenario:
         """The same scenario with every USD amount multiplied by ``k`` (shares unchanged)."""
@@ -573,6 +580,11 @@ MAX_CAP_FACTOR = 100.0
 MAX_WEIGHT = 1000.0
 """Largest objective weight; larger ones swamp every other line and the LP's precision."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _token(text: str) -> str:
+    """A rule name as it appears in the LP's row names (letters and digits)."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
 
 
 def _show(value: object) -> str:

@@ -51,7 +51,7 @@ def _write(tmp_path, name, text):
     ("text", "key", "fragment"),
     [
         ('name = "x"\ndraw = 5\n[funding]\nfunding = "60%"\n', "draw", "did you mean 'draws'"),
-        ('name = "x"\n[funding]\nfundng = "60%"\n', "funding", "fundng"),
+        ('name = "x"\n[funding]\nfundng = "60%"\n', "funding.fundng", "did you mean 'funding'"),
         (
             'name = "x"\n[funding]\nfunding = "60%"\n[simulation.rates]\nidp_retrun = 0.1\n',
             "simulation.rates.idp_retrun",
@@ -59,7 +59,7 @@ def _write(tmp_path, name, text):
         ),
         ('name = "x"\ndraws = -1\n[funding]\nfunding = "60%"\n', "draws", "at least 1"),
         ('name = "x"\n', "funding", "missing [funding]"),
-        ('name = "x"\n[funding]\nfunding = "sixty"\n', "funding", "not an amount"),
+        ('name = "x"\n[funding]\nfunding = "sixty"\n', "funding.funding", "not an amount"),
     ],
 )
 def test_bad_keys_are_named_with_the_file(tmp_path, text, key, fragment):
