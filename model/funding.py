@@ -790,6 +790,8 @@ def _envelope_from(value: object, where: str) -> Envelope:
             return parse_funding(value)
         except FundingError as exc:
             raise exc.at(key=where) from None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Envelope(total=_amount_from(value, where))
     keys = _Keys(value, where)
     keys.allow("total", "years", "carry_over")
     total = keys.get("total")

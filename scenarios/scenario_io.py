@@ -99,19 +99,31 @@ def _decode(raw: bytes, path: Path) -> str:
         ) from None
 
 
-def _read(path: Path) -> tuple[dict[str, Any], bytes]:
-    """The parsed file and its bytes."""
+def _read(path: Path, extended_by: Path | None = None) -> tuple[dict[str, Any], bytes]:
+    """The parsed file and its bytes.
+
+    A file that cannot be opened is blamed on the ``extends`` key of ``extended_by``
+    when it was named there; a file that opens but is not a scenario is blamed on itself.
+    """
+
+    def cannot(reason: str) -> ScenarioError:
+        if extended_by is None:
+            name = str(path)
+            return ScenarioError(reason, file=repr(name) if _CONTROL.search(name) else name)
+        return ScenarioError(f"{reason}: {_show(str(path))}", file=str(extended_by),
+                             key="extends")
+
     try:
         with path.open("rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise ScenarioError("no such scenario file", file=str(path)) from None
+        raise cannot("no such scenario file") from None
     except IsADirectoryError:
-        raise ScenarioError("is a folder, not a scenario file", file=str(path)) from None
+        raise cannot("is a folder, not a scenario file") from None
     except OSError as exc:
-        raise ScenarioError(f"cannot read ({exc.strerror or exc})", file=str(path)) from None
+        raise cannot(f"cannot read ({exc.strerror or exc})") from None
     except ValueError:  # a NUL in the path
-        raise ScenarioError("not a usable file name", file=_show(str(path))) from None
+        raise cannot("not a usable file name") from None
     if len(raw) > MAX_FILE_BYTES:
         raise ScenarioError(
             f"larger than {MAX_FILE_BYTES:,} bytes; a scenario file is a few kilobytes",
@@ -165,6 +177,7 @@ def _chain(path: Path) -> list[tuple[Path, dict[str, Any], bytes]]:
     chain: list[tuple[Path, dict[str, Any], bytes]] = []
     seen: set[Path] = set()
     current: Path | None = path
+    child: Path | None = None
     while current is not None:
         try:
             resolved = current.resolve()
@@ -176,10 +189,11 @@ def _chain(path: Path) -> list[tuple[Path, dict[str, Any], bytes]]:
                 f"'extends' goes round in a circle: {cycle}", file=str(path), key="extends"
             )
         seen.add(resolved)
-        doc, raw = _read(current)
+        doc, raw = _read(current, child)
         _check_top(doc, current)
         chain.append((current, doc, raw))
         parent = doc.get("extends")
+        child = current
         current = None if parent is None else resolve_scenario_path(current.parent / parent)
     return chain
 
@@ -259,6 +273,7 @@ def load_scenario(
     try:
         defaults = tomllib.loads(DEFAULT_SIMULATION_FILE.read_text())["simulation"]
         sim_table = overlay(defaults, merged.get("simulation", {}))
+        _check_dist_names(sim_table, "simulation", source)
         digest = hashlib.sha256(b"".join(raw for _, _, raw in chain)).hexdigest()
         simulation = parse_simulation(sim_table, file=source, digest=digest)
     except AssumptionError as exc:
@@ -279,6 +294,19 @@ def load_scenario(
         sha256=digest,
         origins=tuple(sorted(origins.items())),
     )
+
+
+def _check_dist_names(table: Any, key: str, source: str) -> None:
+    """A distribution's ``dist`` must be text (the simulation reader compares it by value)."""
+    if not isinstance(table, dict):
+        return
+    if "dist" in table and not isinstance(table["dist"], str):
+        raise ScenarioError(
+            f"must be the name of a distribution (text), got {_show(table['dist'])}",
+            file=source, key=f"{key}.dist",
+        )
+    for sub, value in table.items():
+        _check_dist_names(value, f"{key}.{sub}", source)
 
 
 def _plan_path(value: str, stated_in: Path, source: str) -> str:
