@@ -13,20 +13,47 @@ from a scenario file), rejecting unknown keys by name.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 from model.errors import ReachplanError
 
 AmountKind = Literal["share", "usd"]
 FloorPer = Literal["cell", "location", "sector", "all"]
+T = TypeVar("T")
 
 
 class FundingError(ReachplanError, ValueError):
-    """A funding scenario is malformed; the message names the key or text at fault."""
+    """A funding scenario is malformed; the message names the key or text at fault.
+
+    Parameters
+    ----------
+    message
+        What is wrong, in planner words.
+    key
+        Where, as a dotted key of the funding table, e.g. ``floors[2].share``
+        (``None`` for a ``--funding`` text or when not known).
+    source
+        The file (or other label) the rules came from.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None, source: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.key = key
+        self.source = source
+
+    def __str__(self) -> str:
+        where = ": ".join(p for p in (self.source, self.key) if p)
+        return f"{where}: {self.message}" if where else self.message
+
+    def at(self, key: str | None = None, source: str | None = None) -> FundingError:
+        """The same error located at ``key`` (when it has no key yet) and in ``source``."""
+        return FundingError(self.message, key=self.key or key, source=self.source or source)
 
 
 @dataclass(frozen=True)
@@ -77,6 +104,16 @@ class Selector:
     sector_codes: tuple[str, ...] = ()
     objectives: tuple[str, ...] = ()
     years: tuple[int, ...] = ()
+    spelled: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    """The keys the file used (``"sector"`` or ``"sectors"``...), for messages only."""
+
+    def key_for(self, what: str) -> str:
+        """The key a file used for ``what``: ``"sector"`` or ``"sectors"`` as written.
+
+        ``what`` is ``"location"``, ``"sector"``, ``"objective"`` or ``"year"``; the plural
+        is returned when the spelling is not known.
+        """
+        return what if what in self.spelled else what + "s"
 
     def describe(self) -> str:
         """Planner words for the selection, e.g. ``'HEALTH in UKR, 2025'``."""
@@ -247,6 +284,30 @@ class FundingScenario:
             raise FundingError("max_year_fall must be between 0 and 1")
         if not math.isfinite(self.default_cap) or self.default_cap < 0:
             raise FundingError("default_cap must be a non-negative number")
+        lows: dict[str, float] = {}
+        for i, b in enumerate(self.objective_bounds):
+            if b.objective in lows:
+                raise FundingError(
+                    f"objective {b.objective} has two bounds; give it one with min_share "
+                    "and max_share", key=f"objective_bounds[{i}].objective",
+                )
+            lows[b.objective] = b.min_share
+        if sum(lows.values()) > 1.0 + 1e-9:
+            raise FundingError(
+                "the objectives' min_share add up to "
+                f"{sum(lows.values()):.0%} of the money, more than all of it",
+                key="objective_bounds",
+            )
+        seen: dict[str, int] = {}
+        for i, f in enumerate(self.floors):
+            token = _token(f.name)
+            if token in seen:
+                raise FundingError(
+                    f"floors {seen[token] + 1} and {i + 1} have the same name "
+                    f"({self.floors[seen[token]].name!r} and {f.name!r}); give each floor "
+                    "its own name", key=f"floors[{i}].name",
+                )
+            seen[token] = i
 
     def scaled(self, k: float) -> FundingScenario:
         """The same scenario with every USD amount multiplied by ``k`` (shares unchanged)."""
@@ -298,87 +359,95 @@ class FundingScenario:
         Raises
         ------
         FundingError
-            On an unknown key (named), a missing required key or a bad value.
+            On an unknown key, a missing required key or a bad value; ``key`` is the
+            dotted key at fault within the mapping (``floors[2].share``) and ``source``
+            is ``source``.
         """
         try:
-            return cls._from_mapping(mapping, source)
+            return cls._from_mapping(mapping)
         except FundingError as exc:
-            if str(exc).startswith(source):
-                raise
-            raise FundingError(f"{source}: {exc}") from None
+            raise exc.at(source=source) from None
 
     @classmethod
-    def _from_mapping(cls, mapping: Mapping[str, object], source: str) -> FundingScenario:
-        top = _Keys(mapping, source, "scenario")
+    def _from_mapping(cls, mapping: Mapping[str, object]) -> FundingScenario:
+        top = _Keys(mapping, "")
         top.allow(
             "name", "funding", "earmarks", "floors", "caps", "default_cap", "objective_bounds",
             "max_year_fall", "locks", "exclusions", "weights",
         )
-        envelope = _envelope_from(top.require("funding"), f"{source}: funding")
-        earmarks = tuple(
-            Earmark(
-                str(k.get("name", f"earmark {i + 1}")),
-                _amount_from(k.require("amount"), k.where + ".amount"),
+        envelope = _envelope_from(top.require("funding"), "funding")
+        earmarks = []
+        for i, k in enumerate(_tables(top.get("earmarks", []), "earmarks",
+                                      ("name", "amount", *_SELECTOR_KEYS))):
+            earmarks.append(_located(k.path, lambda k=k, i=i: Earmark(
+                _name(k, f"earmark {i + 1}"),
+                _amount_from(k.require("amount"), k.key("amount")),
                 _selector_from(k),
-            )
-            for i, k in enumerate(_tables(top.get("earmarks", []), source, "earmarks",
-                                          ("name", "amount", *_SELECTOR_KEYS)))
-        )
-        floors = tuple(
-            Floor(
-                str(k.get("name", f"floor {i + 1}")),
-                _number(k.require("share"), k.where + ".share"),
+            )))
+        floors = []
+        for i, k in enumerate(_tables(top.get("floors", []), "floors",
+                                      ("name", "share", "per", *_SELECTOR_KEYS))):
+            floors.append(_located(k.path, lambda k=k, i=i: Floor(
+                _name(k, f"floor {i + 1}"),
+                _number(k.require("share"), k.key("share")),
                 _selector_from(k),
-                _per(k.get("per", "all"), k.where + ".per"),
-            )
-            for i, k in enumerate(_tables(top.get("floors", []), source, "floors",
-                                          ("name", "share", "per", *_SELECTOR_KEYS)))
-        )
-        caps = tuple(
-            Cap(_number(k.require("factor"), k.where + ".factor"), _selector_from(k))
-            for k in _tables(top.get("caps", []), source, "caps", ("factor", *_SELECTOR_KEYS))
-        )
-        bounds = tuple(
-            ObjectiveBound(
-                str(k.require("objective")),
-                _number(k.get("min_share", 0.0), k.where + ".min_share"),
-                _number(k.get("max_share", 1.0), k.where + ".max_share"),
-            )
-            for k in _tables(top.get("objective_bounds", []), source, "objective_bounds",
-                             ("objective", "min_share", "max_share"))
-        )
-        locks = tuple(
-            Lock(
-                str(k.get("name", f"lock {i + 1}")),
-                _amount_from(k.require("amount"), k.where + ".amount"),
+                _per(k.get("per", "all"), k.key("per")),
+            )))
+        caps = []
+        for k in _tables(top.get("caps", []), "caps", ("factor", *_SELECTOR_KEYS)):
+            factor = _number(k.require("factor"), k.key("factor"))
+            _at_most(factor, MAX_CAP_FACTOR, k.key("factor"), "an absorption factor")
+            caps.append(_located(k.path, lambda k=k, f=factor: Cap(f, _selector_from(k))))
+        bounds = []
+        for k in _tables(top.get("objective_bounds", []), "objective_bounds",
+                         ("objective", "min_share", "max_share")):
+            bounds.append(_located(k.path, lambda k=k: ObjectiveBound(
+                _code(k.require("objective"), k.key("objective")),
+                _number(k.get("min_share", 0.0), k.key("min_share")),
+                _number(k.get("max_share", 1.0), k.key("max_share")),
+            )))
+        locks = []
+        for i, k in enumerate(_tables(top.get("locks", []), "locks",
+                                      ("name", "amount", *_SELECTOR_KEYS))):
+            locks.append(_located(k.path, lambda k=k, i=i: Lock(
+                _name(k, f"lock {i + 1}"),
+                _amount_from(k.require("amount"), k.key("amount")),
                 _selector_from(k),
-            )
-            for i, k in enumerate(_tables(top.get("locks", []), source, "locks",
-                                          ("name", "amount", *_SELECTOR_KEYS)))
-        )
-        exclusions = tuple(
-            _selector_from(k)
-            for k in _tables(top.get("exclusions", []), source, "exclusions", _SELECTOR_KEYS)
-        )
-        weights = tuple(
-            Weight(_number(k.require("weight"), k.where + ".weight"), _selector_from(k))
-            for k in _tables(top.get("weights", []), source, "weights",
-                             ("weight", *_SELECTOR_KEYS))
-        )
+            )))
+        exclusions = []
+        for k in _tables(top.get("exclusions", []), "exclusions", _SELECTOR_KEYS):
+            selector = _selector_from(k)
+            if selector == Selector():
+                raise FundingError(
+                    "an exclusion must name the locations, sectors, objectives or years it "
+                    "excludes (an empty one would exclude every line)", key=k.path,
+                )
+            exclusions.append(selector)
+        weights = []
+        for k in _tables(top.get("weights", []), "weights", ("weight", *_SELECTOR_KEYS)):
+            w = _number(k.require("weight"), k.key("weight"))
+            _at_most(w, MAX_WEIGHT, k.key("weight"), "an objective weight")
+            weights.append(_located(k.path, lambda k=k, w=w: Weight(w, _selector_from(k))))
         fall = top.get("max_year_fall")
-        return cls(
+        default_cap = _number(top.get("default_cap", 1.0), "default_cap")
+        _at_most(default_cap, MAX_CAP_FACTOR, "default_cap", "an absorption factor")
+        name = top.get("name", "")
+        if not isinstance(name, str):
+            raise FundingError(f"expected a string, got {_show(name)}", key="name")
+        return _located("", lambda: cls(
             envelope=envelope,
-            earmarks=earmarks,
-            floors=floors,
-            caps=caps,
-            default_cap=_number(top.get("default_cap", 1.0), f"{source}: default_cap"),
-            objective_bounds=bounds,
-            max_year_fall=None if fall is None else _number(fall, f"{source}: max_year_fall"),
-            locks=locks,
-            exclusions=exclusions,
-            weights=weights,
-            name=str(top.get("name", "")),
-        )
+            earmarks=tuple(earmarks),
+            floors=tuple(floors),
+            caps=tuple(caps),
+            default_cap=_located("default_cap", lambda: _check_cap(default_cap)),
+            objective_bounds=tuple(bounds),
+            max_year_fall=None if fall is None else _located(
+                "max_year_fall", lambda: _share_in_range(_number(fall, "max_year_fall"))),
+            locks=tuple(locks),
+            exclusions=tuple(exclusions),
+            weights=tuple(weights),
+            name=name,
+        ))
 
 
 # ---- parsing ----------------------------------------------------------------------------
@@ -404,16 +473,21 @@ def parse_amount(text: str) -> Amount:
     FundingError
         When the text is none of these forms.
     """
+    return _check_magnitude(_parse_amount(text))
+
+
+def _parse_amount(text: str) -> Amount:
+    shown = _show(text.strip())
     t = text.strip().lower()
     m = _SHARE_PCT.match(t)
     if m:
-        return Amount("share", float(m.group(1)) / 100.0)
+        return Amount("share", _finite(float(m.group(1)) / 100.0, shown))
     m = _SHARE.match(t)
     if m:
         value = float(m.group(1))
         if value > 1.0:
             raise FundingError(
-                f"{text.strip()!r}: a bare number is a share of the appeal (0 to 1); "
+                f"{shown}: a bare number is a share of the appeal (0 to 1); "
                 f"write '{value:g}%' for a percentage or 'USD {value:g}' for dollars"
             )
         return Amount("share", value)
@@ -422,11 +496,37 @@ def parse_amount(text: str) -> Amount:
         number = m.group(1) or m.group(3)
         unit = m.group(2) if m.group(1) else m.group(4)
         if unit not in _MULTIPLIERS:
-            raise FundingError(f"{text.strip()!r}: unknown unit {unit!r} (use k, m or bn)")
-        return Amount("usd", float(number.replace(",", "").replace("_", "")) * _MULTIPLIERS[unit])
+            raise FundingError(f"{shown}: unknown unit {_show(unit)} (use k, m or bn)")
+        if "," in number and not re.fullmatch(r"[0-9]{1,3}(,[0-9]{3})*(\.[0-9]+)?", number):
+            raise FundingError(
+                f"{shown}: a comma separates thousands (1,500,000); write decimals with a "
+                "point (1.5m)"
+            )
+        value = float(number.replace(",", "").replace("_", "")) * _MULTIPLIERS[unit]
+        return Amount("usd", _finite(value, shown))
     raise FundingError(
-        f"{text.strip()!r} is not an amount: write a share ('60%' or '0.6') or dollars ('USD 300m')"
+        f"{shown} is not an amount: write a share ('60%' or '0.6') or dollars ('USD 300m')"
     )
+
+
+def _finite(value: float, shown: str) -> float:
+    if not math.isfinite(value):
+        raise FundingError(f"{shown}: the number is too large")
+    return value
+
+
+def _check_magnitude(amount: Amount) -> Amount:
+    """``amount``, or a :class:`FundingError` when no real plan could mean it."""
+    if amount.kind == "usd" and amount.value > MAX_USD:
+        raise FundingError(
+            f"USD {amount.value:.4g} cannot be real (at most USD {MAX_USD:.0e}); "
+            "check the number of zeros"
+        )
+    if amount.kind == "share" and amount.value > MAX_SHARE:
+        raise FundingError(
+            f"{amount.value * 100:.4g}% cannot be real (at most {MAX_SHARE * 100:g}%)"
+        )
+    return amount
 
 
 def parse_funding(text: str, carry_over: bool = False) -> Envelope:
@@ -471,22 +571,57 @@ def parse_funding(text: str, carry_over: bool = False) -> Envelope:
 _SELECTOR_KEYS = ("location", "locations", "sector", "sectors", "objective", "objectives",
                   "year", "years")
 
+MAX_USD = 1e13
+"""Largest amount of money a scenario may state (USD 10 trillion): anything above is a typo."""
+MAX_SHARE = 10.0
+"""Largest share of a requirement a scenario may state (1000%)."""
+MAX_CAP_FACTOR = 100.0
+"""Largest absorption factor (a line receiving 100 x its requirement is not a real plan)."""
+MAX_WEIGHT = 1000.0
+"""Largest objective weight; larger ones swamp every other line and the LP's precision."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _token(text: str) -> str:
+    """A rule name as it appears in the LP's row names (letters and digits)."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
+
+
+def _show(value: object) -> str:
+    """A value for a one-line message: repr, shortened."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _located(key: str, build: Callable[[], T]) -> T:
+    """``build()``, with any :class:`FundingError` it raises located at ``key``."""
+    try:
+        return build()
+    except FundingError as exc:
+        raise exc.at(key=key or None) from None
+
 
 class _Keys:
-    """A mapping whose keys are checked against an allowed list."""
+    """A mapping whose keys are checked against an allowed list; ``path`` is where it is."""
 
-    def __init__(self, mapping: object, source: str, where: str) -> None:
+    def __init__(self, mapping: object, path: str) -> None:
         if not isinstance(mapping, Mapping):
-            raise FundingError(f"{source}: {where} must be a table of keys and values")
+            raise FundingError(
+                f"must be a table of keys and values, got {_show(mapping)}", key=path or None
+            )
         self.mapping: Mapping[str, object] = mapping
-        self.source = source
-        self.where = f"{source}: {where}"
+        self.path = path
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
 
     def allow(self, *names: str) -> None:
         for key in self.mapping:
             if key not in names:
+                close = difflib.get_close_matches(str(key), names, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise FundingError(
-                    f"{self.where}: unknown key {key!r} (known: {', '.join(names)})"
+                    f"unknown key {key!r}{hint} (known: {', '.join(names)})", key=self.key(key)
                 )
 
     def get(self, key: str, default: object = None) -> object:
@@ -494,30 +629,65 @@ class _Keys:
 
     def require(self, key: str) -> object:
         if key not in self.mapping:
-            raise FundingError(f"{self.where}: missing key {key!r}")
+            raise FundingError(f"missing key {key!r}", key=self.path or None)
         return self.mapping[key]
 
 
-def _tables(value: object, source: str, name: str, allowed: Iterable[str]) -> list[_Keys]:
+def _tables(value: object, name: str, allowed: Iterable[str]) -> list[_Keys]:
     if not isinstance(value, list | tuple):
-        raise FundingError(f"{source}: {name} must be a list of tables")
+        raise FundingError(
+            f"must be a list of tables ([[...{name}]] blocks), got {_show(value)}", key=name
+        )
     out = []
     allowed = tuple(allowed)
     for i, item in enumerate(value):
-        keys = _Keys(item, source, f"{name}[{i}]")
+        keys = _Keys(item, f"{name}[{i}]")
         keys.allow(*allowed)
         out.append(keys)
     return out
 
 
+def _name(keys: _Keys, default: str) -> str:
+    value = keys.get("name", default)
+    if not isinstance(value, str) or not value.strip() or _CONTROL.search(value):
+        raise FundingError(
+            f"a rule's name must be a non-empty line of text, got {_show(value)}",
+            key=keys.key("name"),
+        )
+    return value
+
+
 def _number(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        if isinstance(value, str):
+    if isinstance(value, str):
+        try:
             amount = parse_amount(value)
-            if amount.kind == "share":
-                return amount.value
-        raise FundingError(f"{where}: expected a number, got {value!r}")
-    return float(value)
+        except FundingError as exc:
+            raise exc.at(key=where) from None
+        if amount.kind == "share":
+            return amount.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FundingError(f"expected a number, got {_show(value)}", key=where)
+    number = float(value)
+    if not math.isfinite(number):
+        raise FundingError(f"expected a finite number, got {_show(value)}", key=where)
+    return number
+
+
+def _at_most(value: float, limit: float, where: str, what: str) -> None:
+    if value > limit:
+        raise FundingError(f"{what} of {value:g} cannot be real (at most {limit:g})", key=where)
+
+
+def _check_cap(value: float) -> float:
+    if value < 0:
+        raise FundingError("an absorption factor must be a non-negative number")
+    return value
+
+
+def _share_in_range(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise FundingError(f"must be between 0 and 1, got {value:g}")
+    return value
 
 
 def _per(value: object, where: str) -> FloorPer:
@@ -529,53 +699,88 @@ def _per(value: object, where: str) -> FloorPer:
         return "sector"
     if value == "all":
         return "all"
-    raise FundingError(f"{where}: must be one of cell, location, sector, all (got {value!r})")
+    raise FundingError(
+        f"must be one of cell, location, sector, all (got {_show(value)})", key=where
+    )
 
 
 def _amount_from(value: object, where: str) -> Amount:
     if isinstance(value, str):
         try:
-            return parse_amount(value)
+            amount = parse_amount(value)
         except FundingError as exc:
-            raise FundingError(f"{where}: {exc}") from None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise FundingError(f"{where}: expected an amount ('60%', 'USD 300m'), got {value!r}")
-    if value > 1:
-        return Amount("usd", float(value))
-    return Amount("share", float(value))
+            raise exc.at(key=where) from None
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise FundingError(
+            f"expected an amount ('60%', 'USD 300m'), got {_show(value)}", key=where
+        )
+    elif not math.isfinite(value) or value < 0:
+        raise FundingError(
+            f"an amount must be a non-negative number, got {_show(value)}", key=where
+        )
+    elif value > 1:
+        amount = Amount("usd", float(value))
+    else:
+        amount = Amount("share", float(value))
+    try:
+        _check_magnitude(amount)
+    except FundingError as exc:
+        raise exc.at(key=where) from None
+    return amount
+
+
+def _code(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip() or _CONTROL.search(value):
+        raise FundingError(f"expected a code, got {_show(value)}", key=where)
+    return value
 
 
 def _codes(value: object, where: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise FundingError(f"{where}: expected a code or a list of codes, got {value!r}")
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise FundingError(f"expected a code or a list of codes, got {_show(value)}", key=where)
+    if not items:
+        raise FundingError(
+            "an empty list selects nothing; leave the key out to select every line", key=where
+        )
+    return tuple(_code(v, where) for v in items)
 
 
 def _years(value: object, where: str) -> tuple[int, ...]:
     items = value if isinstance(value, list | tuple) else [value]
+    if not items:
+        raise FundingError(
+            "an empty list selects nothing; leave the key out to select every year", key=where
+        )
     out = []
     for v in items:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise FundingError(f"{where}: expected a year or a list of years, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, int) or not 1900 <= v <= 2200:
+            raise FundingError(
+                f"expected a year or a list of years, got {_show(v)}", key=where
+            )
         out.append(v)
     return tuple(out)
 
 
 def _selector_from(keys: _Keys) -> Selector:
-    def both(single: str, plural: str) -> object:
-        if single in keys.mapping and plural in keys.mapping:
-            raise FundingError(f"{keys.where}: give {single!r} or {plural!r}, not both")
-        return keys.mapping.get(single, keys.mapping.get(plural))
+    spelled: list[str] = []
 
-    loc, sec = both("location", "locations"), both("sector", "sectors")
-    obj, yrs = both("objective", "objectives"), both("year", "years")
+    def both(single: str, plural: str) -> tuple[object, str]:
+        if single in keys.mapping and plural in keys.mapping:
+            raise FundingError(f"give {single!r} or {plural!r}, not both", key=keys.path)
+        name = single if single in keys.mapping else plural
+        if name in keys.mapping:
+            spelled.append(name)
+        return keys.mapping.get(name), keys.key(name)
+
+    (loc, loc_key), (sec, sec_key) = both("location", "locations"), both("sector", "sectors")
+    (obj, obj_key), (yrs, yrs_key) = both("objective", "objectives"), both("year", "years")
     return Selector(
-        location_codes=() if loc is None else tuple(c.upper() for c in _codes(loc, keys.where)),
-        sector_codes=() if sec is None else _codes(sec, keys.where),
-        objectives=() if obj is None else _codes(obj, keys.where),
-        years=() if yrs is None else _years(yrs, keys.where),
+        location_codes=() if loc is None else tuple(c.upper() for c in _codes(loc, loc_key)),
+        sector_codes=() if sec is None else _codes(sec, sec_key),
+        objectives=() if obj is None else _codes(obj, obj_key),
+        years=() if yrs is None else _years(yrs, yrs_key),
+        spelled=tuple(spelled),
     )
 
 
@@ -584,28 +789,29 @@ def _envelope_from(value: object, where: str) -> Envelope:
         try:
             return parse_funding(value)
         except FundingError as exc:
-            raise FundingError(f"{where}: {exc}") from None
-    keys = _Keys(value, where.split(":")[0], "funding")
+            raise exc.at(key=where) from None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Envelope(total=_amount_from(value, where))
+    keys = _Keys(value, where)
     keys.allow("total", "years", "carry_over")
     total = keys.get("total")
     years = keys.get("years", {})
     if not isinstance(years, Mapping):
-        raise FundingError(f"{where}.years: expected a table YEAR = AMOUNT")
+        raise FundingError(
+            f"expected a table YEAR = AMOUNT, got {_show(years)}", key=keys.key("years")
+        )
     per_year = []
     for y, a in years.items():
-        try:
-            year = int(y)
-        except (TypeError, ValueError):
-            raise FundingError(f"{where}.years: {y!r} is not a year") from None
-        per_year.append((year, _amount_from(a, f"{where}.years.{y}")))
+        if not re.fullmatch(r"[0-9]{4}", str(y)):
+            raise FundingError(f"{_show(y)} is not a year", key=keys.key("years"))
+        per_year.append((int(y), _amount_from(a, f"{keys.key('years')}.{y}")))
     carry = keys.get("carry_over", False)
     if not isinstance(carry, bool):
-        raise FundingError(f"{where}.carry_over: expected true or false")
-    try:
-        return Envelope(
-            None if total is None else _amount_from(total, f"{where}.total"),
-            tuple(sorted(per_year, key=lambda t: t[0])),
-            carry,
+        raise FundingError(
+            f"expected true or false, got {_show(carry)}", key=keys.key("carry_over")
         )
-    except FundingError as exc:
-        raise FundingError(f"{where}: {exc}") from None
+    return _located(where, lambda: Envelope(
+        None if total is None else _amount_from(total, keys.key("total")),
+        tuple(sorted(per_year, key=lambda t: t[0])),
+        carry,
+    ))

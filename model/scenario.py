@@ -6,6 +6,7 @@ resolves ``extends``); sweeps build variants with :func:`dataclasses.replace`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from model.displacement import SimulationAssumptions
@@ -25,6 +26,42 @@ class ScenarioError(ReachplanError, ValueError):
     def __str__(self) -> str:
         where = self.file + (f", key '{self.key}'" if self.key else "")
         return f"{where}: {self.message}"
+
+
+MAX_NAME_LENGTH = 64
+_NAME = re.compile(r"[^\W_][\w.-]*")
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
+             *(f"lpt{i}" for i in range(10))}
+
+
+def check_name(name: object) -> str | None:
+    """Why ``name`` cannot name a scenario's run folder, or ``None`` when it can.
+
+    A name is 1 to 64 letters, digits, ``_``, ``-`` and ``.``, starting with a letter or
+    digit: no path separators, no ``..``, no spaces or control characters, and not a
+    device name reserved on Windows (``CON``, ``NUL``...). Names are checked, never
+    rewritten, so that two scenarios cannot silently share a folder.
+    """
+    if not isinstance(name, str):
+        return f"must be a string, got {_shown(name)}"
+    if not name:
+        return "must not be empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"is {len(name)} characters long; keep it to {MAX_NAME_LENGTH}"
+    if not _NAME.fullmatch(name) or ".." in name:
+        return (
+            f"{_shown(name)} cannot name the run folder: use letters, digits, '_', '-' and "
+            "'.', starting with a letter or digit (e.g. 'shortfall_60'); put words in "
+            "'description'"
+        )
+    if name.split(".")[0].lower() in _RESERVED:
+        return f"{_shown(name)} is a reserved device name on Windows"
+    return None
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @dataclass(frozen=True)
@@ -51,6 +88,9 @@ class Scenario:
         The files read, the scenario's own first, then each file it extends.
     sha256
         Hash of those files' contents, for provenance.
+    origins
+        ``(key, file)`` pairs: which of ``files`` set each top-level key and each key
+        of the ``[funding]`` table (``"funding.floors"``), for messages.
     """
 
     name: str
@@ -62,3 +102,9 @@ class Scenario:
     plan: str | None = None
     files: tuple[str, ...] = ()
     sha256: str = ""
+    origins: tuple[tuple[str, str], ...] = ()
+
+    def origin(self, key: str) -> str:
+        """The file that set ``key`` (``"funding.floors"``), else the scenario's own file."""
+        own = self.files[0] if self.files else "<scenario>"
+        return dict(self.origins).get(key, own)

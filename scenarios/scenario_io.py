@@ -7,19 +7,30 @@ table laid over the shipped simulation defaults. ``extends = "other.toml"``
 (relative to the file) starts from another scenario: tables merge key by key,
 arrays and distributions are replaced whole, and the extending file's values
 win. An unknown or mistyped key anywhere is an error naming the file and key.
+
+Files are UTF-8 (a byte-order mark is accepted); anything else (UTF-16, latin-1,
+binary) is an error naming the file. The scenario's ``name`` becomes a folder under
+``--out/runs/``, so it must be a safe name (see :func:`check_name`): names are
+rejected, never rewritten. :func:`check_against_plan` checks a loaded scenario's rules
+against the plan it will run on, before any LP is built.
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 import tomllib
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from model.displacement import AssumptionError
-from model.funding import FundingError, FundingScenario
-from model.scenario import Scenario, ScenarioError
+from model.funding import Envelope, FundingError, FundingScenario, Selector
+from model.plan import Plan
+from model.scenario import Scenario, ScenarioError, check_name
 from scenarios.simulation_io import DEFAULT_SIMULATION_FILE, overlay, parse_simulation
 
 SCENARIO_DIR = Path(__file__).resolve().parent
@@ -42,6 +53,12 @@ SUITE = (
 TOP_LEVEL = ("name", "description", "extends", "plan", "draws", "seed", "funding", "simulation")
 
 
+MAX_FILE_BYTES = 1_000_000
+"""Largest scenario file read (a real one is a few kilobytes)."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def suite_paths() -> list[Path]:
     """Paths of the shipped scenario suite."""
     return [SCENARIO_DIR / f"{name}.toml" for name in SUITE]
@@ -50,22 +67,76 @@ def suite_paths() -> list[Path]:
 def resolve_scenario_path(text: str | Path) -> Path:
     """A path as given, or the name of a shipped scenario (``shortfall_50``)."""
     path = Path(text)
-    if path.exists() or path.suffix == ".toml" or "/" in str(text):
+    try:
+        if path.exists() or path.suffix == ".toml" or "/" in str(text):
+            return path
+        shipped = SCENARIO_DIR / f"{text}.toml"
+        return shipped if shipped.exists() else path
+    except (OSError, ValueError):  # a NUL or an over-long name: reading it will say so
         return path
-    shipped = SCENARIO_DIR / f"{text}.toml"
-    return shipped if shipped.exists() else path
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ScenarioError(
+            "the file is saved as UTF-16; save it as UTF-8 (in most editors: "
+            "'Save as', encoding UTF-8)", file=str(path),
+        )
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ScenarioError(
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
+            "save the file as UTF-8", file=str(path),
+        ) from None
+
+
+def _read(path: Path, extended_by: Path | None = None) -> tuple[dict[str, Any], bytes]:
+    """The parsed file and its bytes.
+
+    A file that cannot be opened is blamed on the ``extends`` key of ``extended_by``
+    when it was named there; a file that opens but is not a scenario is blamed on itself.
+    """
+
+    def cannot(reason: str) -> ScenarioError:
+        if extended_by is None:
+            name = str(path)
+            return ScenarioError(reason, file=repr(name) if _CONTROL.search(name) else name)
+        return ScenarioError(f"{reason}: {_show(str(path))}", file=str(extended_by),
+                             key="extends")
+
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise ScenarioError("no such scenario file", file=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"not valid TOML: {exc}", file=str(path)) from None
+        raise cannot("no such scenario file") from None
+    except IsADirectoryError:
+        raise cannot("is a folder, not a scenario file") from None
     except OSError as exc:
-        raise ScenarioError(f"cannot read ({exc.strerror})", file=str(path)) from None
+        raise cannot(f"cannot read ({exc.strerror or exc})") from None
+    except ValueError:  # a NUL in the path
+        raise cannot("not a usable file name") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(
+            f"larger than {MAX_FILE_BYTES:,} bytes; a scenario file is a few kilobytes",
+            file=str(path),
+        )
+    text = _decode(raw, path)
+    try:
+        return tomllib.loads(text), raw
+    except tomllib.TOMLDecodeError as exc:
+        message = " ".join(str(exc).split())
+        raise ScenarioError(f"not valid TOML: {message}", file=str(path)) from None
+    except RecursionError:
+        raise ScenarioError("not valid TOML: nested too deeply", file=str(path)) from None
 
 
 def _check_top(doc: dict[str, Any], path: Path) -> None:
@@ -74,37 +145,68 @@ def _check_top(doc: dict[str, Any], path: Path) -> None:
             close = difflib.get_close_matches(key, TOP_LEVEL, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ScenarioError(
-                f"unknown key{hint} (known: {', '.join(TOP_LEVEL)})", file=str(path), key=key
+                f"unknown key{hint} (known: {', '.join(TOP_LEVEL)})",
+                file=str(path), key=_show(key).strip("'\""),
             )
     for table in ("funding", "simulation"):
         if table in doc and not isinstance(doc[table], dict):
-            raise ScenarioError("must be a table", file=str(path), key=table)
+            raise ScenarioError(
+                f"must be a table ([{table}]), got {_show(doc[table])}", file=str(path), key=table
+            )
+    for key in ("extends", "plan"):
+        if key in doc:
+            problem = _path_problem(doc[key])
+            if problem:
+                raise ScenarioError(problem, file=str(path), key=key)
 
 
-def _chain(path: Path) -> list[tuple[Path, dict[str, Any]]]:
+def _path_problem(value: object) -> str | None:
+    if not isinstance(value, str):
+        return f"must be a file or folder path (a string), got {_show(value)}"
+    if not value.strip():
+        return "must not be empty"
+    if _CONTROL.search(value):
+        return f"{_show(value)} contains a control character (NUL, tab, newline...)"
+    if len(value) > 4096:
+        return "is longer than any real path"
+    return None
+
+
+def _chain(path: Path) -> list[tuple[Path, dict[str, Any], bytes]]:
     """The file and every file it extends, the file itself first."""
-    chain: list[tuple[Path, dict[str, Any]]] = []
+    chain: list[tuple[Path, dict[str, Any], bytes]] = []
     seen: set[Path] = set()
     current: Path | None = path
+    child: Path | None = None
     while current is not None:
-        resolved = current.resolve()
+        try:
+            resolved = current.resolve()
+        except (OSError, ValueError, RuntimeError):
+            resolved = current
         if resolved in seen:
-            cycle = " -> ".join(str(p) for p, _ in chain) + f" -> {current}"
+            cycle = " -> ".join(str(p) for p, _, _ in chain) + f" -> {current}"
             raise ScenarioError(
                 f"'extends' goes round in a circle: {cycle}", file=str(path), key="extends"
             )
         seen.add(resolved)
-        doc = _read(current)
+        doc, raw = _read(current, child)
         _check_top(doc, current)
-        chain.append((current, doc))
+        chain.append((current, doc, raw))
         parent = doc.get("extends")
-        if parent is None:
-            current = None
-        elif not isinstance(parent, str):
-            raise ScenarioError("must be a file name (string)", file=str(current), key="extends")
-        else:
-            current = resolve_scenario_path(current.parent / parent)
+        child = current
+        current = None if parent is None else resolve_scenario_path(current.parent / parent)
     return chain
+
+
+def _origins(chain: Sequence[tuple[Path, dict[str, Any], bytes]]) -> dict[str, str]:
+    origins: dict[str, str] = {}
+    for file, doc, _ in reversed(chain):
+        for key, value in doc.items():
+            origins[key] = str(file)
+            if key == "funding" and isinstance(value, dict):
+                for sub in value:
+                    origins[f"funding.{sub}"] = str(file)
+    return origins
 
 
 def load_scenario(
@@ -119,6 +221,13 @@ def load_scenario(
     draws, seed
         Overrides from the command line.
 
+    Returns
+    -------
+    Scenario
+        ``name`` is the file's own ``name`` (never inherited through ``extends``;
+        without one, the file name without ``.toml``), checked by :func:`check_name`.
+        ``plan`` is resolved against the file that states it and must exist.
+
     Raises
     ------
     ScenarioError
@@ -127,15 +236,21 @@ def load_scenario(
     p = resolve_scenario_path(path)
     chain = _chain(p)
     merged: dict[str, Any] = {}
-    for _, doc in reversed(chain):
+    for _, doc, _ in reversed(chain):
         merged = overlay(merged, {k: v for k, v in doc.items() if k != "extends"})
+    origins = _origins(chain)
     source = str(p)
-    name = merged.get("name", p.stem)
-    if not isinstance(name, str) or not name.strip():
-        raise ScenarioError("must be a non-empty string", file=source, key="name")
+    name = chain[0][1].get("name", p.stem)
+    problem = check_name(name)
+    if problem:
+        if "name" not in chain[0][1]:
+            problem = f"no 'name' given, and the file name {problem}; add name = \"...\""
+        raise ScenarioError(problem, file=source, key="name")
     description = merged.get("description", "")
     if not isinstance(description, str):
-        raise ScenarioError("must be a string", file=source, key="description")
+        raise ScenarioError(
+            f"must be a string, got {_show(description)}", file=source, key="description"
+        )
     n_draws = merged.get("draws", 1000) if draws is None else draws
     if isinstance(n_draws, bool) or not isinstance(n_draws, int) or n_draws < 1:
         raise ScenarioError("must be a whole number of at least 1", file=source, key="draws")
@@ -144,9 +259,7 @@ def load_scenario(
         raise ScenarioError("must be a non-negative whole number", file=source, key="seed")
     plan = merged.get("plan")
     if plan is not None:
-        if not isinstance(plan, str):
-            raise ScenarioError("must be a path (string)", file=source, key="plan")
-        plan = str((p.parent / plan).resolve())
+        plan = _plan_path(plan, Path(origins.get("plan", source)), source)
     funding_table = merged.get("funding")
     if funding_table is None:
         raise ScenarioError(
@@ -155,11 +268,13 @@ def load_scenario(
     try:
         funding = FundingScenario.from_mapping({"name": name, **funding_table}, source)
     except FundingError as exc:
-        raise ScenarioError(_strip_source(str(exc), source), file=source, key="funding") from None
+        key = "funding" + (f".{exc.key}" if exc.key else "")
+        raise ScenarioError(exc.message, file=source, key=key) from None
     try:
         defaults = tomllib.loads(DEFAULT_SIMULATION_FILE.read_text())["simulation"]
         sim_table = overlay(defaults, merged.get("simulation", {}))
-        digest = hashlib.sha256(b"".join(f.read_bytes() for f, _ in chain)).hexdigest()
+        _check_dist_names(sim_table, "simulation", source)
+        digest = hashlib.sha256(b"".join(raw for _, _, raw in chain)).hexdigest()
         simulation = parse_simulation(sim_table, file=source, digest=digest)
     except AssumptionError as exc:
         raise ScenarioError(
@@ -175,13 +290,229 @@ def load_scenario(
         draws=n_draws,
         seed=run_seed,
         plan=plan,
-        files=tuple(str(f) for f, _ in chain),
+        files=tuple(str(f) for f, _, _ in chain),
         sha256=digest,
+        origins=tuple(sorted(origins.items())),
     )
 
 
-def _strip_source(message: str, source: str) -> str:
-    prefix = f"{source}: "
-    while message.startswith(prefix):
-        message = message[len(prefix) :]
-    return message
+def _check_dist_names(table: Any, key: str, source: str) -> None:
+    """A distribution's ``dist`` must be text (the simulation reader compares it by value)."""
+    if not isinstance(table, dict):
+        return
+    if "dist" in table and not isinstance(table["dist"], str):
+        raise ScenarioError(
+            f"must be the name of a distribution (text), got {_show(table['dist'])}",
+            file=source, key=f"{key}.dist",
+        )
+    for sub, value in table.items():
+        _check_dist_names(value, f"{key}.{sub}", source)
+
+
+def _plan_path(value: str, stated_in: Path, source: str) -> str:
+    """The plan path, resolved against the file that states it; it must exist."""
+    try:
+        resolved = (stated_in.parent / value).resolve()
+        exists = resolved.exists()
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ScenarioError(f"{_show(value)} is not a usable path ({exc})", file=source,
+                            key="plan") from None
+    if not exists:
+        where = "" if str(stated_in) == source else f" (stated in {stated_in})"
+        raise ScenarioError(
+            f"no plan folder or workbook at {resolved}{where}", file=source, key="plan"
+        )
+    return str(resolved)
+
+
+# ---- the scenario against its plan ------------------------------------------------------
+
+_RULES = ("earmarks", "floors", "caps", "locks", "exclusions", "weights")
+
+
+def check_against_plan(scenario: Scenario, plan: Plan) -> None:
+    """Check that every rule of a scenario fits the plan it will run on.
+
+    Call it right after loading the plan and the scenario, before any LP is built.
+
+    Raises
+    ------
+    ScenarioError
+        ``file`` is the scenario's own file and ``key`` the rule's key (for example
+        ``funding.floors[2].sectors``) when a rule names a location, sector, objective or
+        year the plan does not have (the message lists the plan's codes), when an
+        earmark or lock selects no requirement line, when the earmarks add up to more
+        than the money available, or when a minimum objective share asks for an
+        objective without requirements. When the rule was set in a file the scenario
+        extends, the message says which.
+    """
+    check_funding_against_plan(
+        scenario.funding,
+        plan,
+        file=scenario.files[0] if scenario.files else scenario.name,
+        origin=scenario.origin,
+    )
+
+
+def check_funding_against_plan(
+    funding: FundingScenario,
+    plan: Plan,
+    *,
+    file: str,
+    origin: Any = None,
+) -> None:
+    """:func:`check_against_plan` for funding rules alone (e.g. with a ``--funding`` envelope).
+
+    Parameters
+    ----------
+    funding
+        The rules.
+    plan
+        The plan.
+    file
+        The scenario file the rules came from, named in the error.
+    origin
+        ``key -> file`` for rules set in an extended file (:meth:`Scenario.origin`).
+    """
+    codes = _PlanCodes(plan)
+
+    def fail(key: str, message: str) -> None:
+        table = key.split("[")[0].split(".")[:2]
+        stated = origin(".".join(table)) if origin is not None else file
+        if stated != file:
+            message += f" (set in {stated}, which this scenario extends)"
+        raise ScenarioError(message, file=file, key=key)
+
+    try:
+        check_envelope_against_plan(funding.envelope, plan)
+    except FundingError as exc:
+        fail("funding.funding", exc.message)
+    for table in _RULES:
+        for i, rule in enumerate(getattr(funding, table)):
+            selector = rule if isinstance(rule, Selector) else rule.selector
+            base = f"funding.{table}[{i}]"
+            problem = codes.unknown(selector)
+            if problem:
+                what, message = problem
+                fail(f"{base}.{selector.key_for(what)}", message)
+            if table in ("earmarks", "locks") and rule.amount.value > 0 and not codes.money(
+                    selector):
+                fail(f"{base}", f"{rule.name!r} selects no requirement line of the plan "
+                     f"({selector.describe()}), so its {rule.amount} cannot be spent")
+    for i, bound in enumerate(funding.objective_bounds):
+        base = f"funding.objective_bounds[{i}]"
+        if bound.objective not in codes.objectives:
+            fail(f"{base}.objective", codes.unknown_message("objective", bound.objective,
+                                                             codes.objectives, ()))
+        if bound.min_share > 0 and not codes.money(Selector(objectives=(bound.objective,))):
+            fail(f"{base}.min_share", f"objective {bound.objective} has no requirement in "
+                 f"the plan, so no money can serve it: a minimum share of "
+                 f"{bound.min_share:.0%} would leave everything unallocated")
+    bounded = {b.objective: b.max_share for b in funding.objective_bounds}
+    funded = [o for o in codes.objectives if codes.money(Selector(objectives=(o,)))]
+    if funded and all(o in bounded for o in funded) and sum(
+            bounded[o] for o in funded) < 1.0 - 1e-9:
+        fail("funding.objective_bounds", "the max_share of the plan's objectives add up to "
+             f"{sum(bounded[o] for o in funded):.0%}: every dollar serves one of them, so "
+             "only part of the money could ever be allocated")
+    available = codes.available(funding.envelope)
+    earmarked = sum(e.amount.usd(codes.appeal) for e in funding.earmarks)
+    if funding.earmarks and earmarked > available * (1 + 1e-9):
+        fail("funding.earmarks", f"the earmarks add up to USD {earmarked:,.0f}, more than "
+             f"the USD {available:,.0f} available")
+
+
+def check_envelope_against_plan(envelope: Envelope, plan: Plan) -> None:
+    """Check that a per-year envelope names only years the plan has.
+
+    Raises
+    ------
+    FundingError
+        Naming the year and the plan's years (no file: the caller knows where the
+        envelope came from, e.g. ``--funding`` or a scenario file).
+    """
+    years = [int(y) for y in plan.years]
+    for year, _ in envelope.per_year:
+        if year not in years:
+            raise FundingError(
+                f"funding for {year}, which the plan does not have (its years: "
+                f"{', '.join(map(str, years))})"
+            )
+
+
+class _PlanCodes:
+    """The codes a plan has, and the cells that carry money."""
+
+    def __init__(self, plan: Plan) -> None:
+        cells = plan.cell_requirements()
+        self.locs = np.asarray(cells.index.get_level_values(0).astype(str))
+        self.secs = np.asarray(cells.index.get_level_values(1).astype(str))
+        self.years = np.asarray(cells.index.get_level_values(2).astype(int))
+        self.req = cells.to_numpy(dtype=float)
+        self.appeal = float(self.req.sum())
+        self.shares = plan.objective_shares().reindex(cells.index).fillna(0.0)
+        self.locations = _unique(self.locs)
+        self.sectors = _unique(self.secs)
+        self.plan_years = sorted({int(y) for y in self.years})
+        self.objectives = [str(o) for o in plan.objectives_index]
+        self.declared = {
+            "location": {str(c) for c in plan.locations_index},
+            "sector": {str(c) for c in plan.sectors_index},
+        }
+
+    def unknown(self, selector: Selector) -> tuple[str, str] | None:
+        for what, given, have in (
+            ("location", selector.location_codes, self.locations),
+            ("sector", selector.sector_codes, self.sectors),
+            ("objective", selector.objectives, self.objectives),
+            ("year", selector.years, self.plan_years),
+        ):
+            for code in given:
+                if code not in have:
+                    declared = self.declared.get(what, ())
+                    return what, self.unknown_message(what, code, have, declared)
+        return None
+
+    @staticmethod
+    def unknown_message(what: str, code: object, have: Sequence[object],
+                        declared: Iterable[str]) -> str:
+        if code in declared:
+            return f"{what} {code!r} has no requirement line in the plan"
+        listed = ", ".join(map(str, have[:8])) + (f", ... ({len(have)} in all)"
+                                                   if len(have) > 8 else "")
+        hint = ""
+        if isinstance(code, str):
+            by_upper = {str(h).upper(): str(h) for h in have}
+            close = difflib.get_close_matches(code.upper(), list(by_upper), n=1)
+            if close:
+                hint = f"; did you mean {by_upper[close[0]]!r}?"
+        return f"the plan has no {what} {_show(code)}{hint} (its {what}s: {listed})"
+
+    def money(self, selector: Selector) -> bool:
+        """Whether the selector picks any requirement money."""
+        mask = np.ones(len(self.req), dtype=bool)
+        for values, column in ((selector.location_codes, self.locs),
+                               (selector.sector_codes, self.secs),
+                               (selector.years, self.years)):
+            if values:
+                mask &= np.isin(column, list(values))
+        if selector.objectives:
+            share = self.shares[list(selector.objectives)].sum(axis=1).to_numpy(dtype=float)
+        else:
+            share = np.ones(len(self.req))
+        return bool(np.any(mask & (share * self.req > 0)))
+
+    def available(self, envelope: Envelope) -> float:
+        """The money of the envelope in USD (the total or the years' sum, the lesser)."""
+        values = []
+        if envelope.total is not None:
+            values.append(envelope.total.usd(self.appeal))
+        if envelope.per_year:
+            given = dict(envelope.per_year)
+            values.append(sum(given[y].usd(float(self.req[self.years == y].sum()))
+                              for y in self.plan_years if y in given))
+        return float(min(values)) if values else 0.0
+
+
+def _unique(values: np.ndarray) -> list[str]:
+    return list(dict.fromkeys(values.tolist()))

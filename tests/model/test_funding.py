@@ -98,3 +98,58 @@ def test_scaled_multiplies_dollars_only():
     assert dict(k.envelope.per_year)[2025] == Amount("share", 0.5)
     assert k.locks[0].amount == Amount("usd", 3e6)
     assert dataclasses.replace(k, name="x").name == "x"
+
+
+@pytest.mark.parametrize(
+    ("mapping", "key", "needle"),
+    [
+        ({"funding": "60%", "floors": [{"share": float("nan")}]}, "floors[0].share", "finite"),
+        ({"funding": "60%", "caps": [{"factor": 1e9}]}, "caps[0].factor", "cannot be real"),
+        ({"funding": "60%", "weights": [{"weight": float("inf")}]}, "weights[0].weight",
+         "finite"),
+        ({"funding": "60%", "earmarks": [{"amount": -5}]}, "earmarks[0].amount",
+         "non-negative"),
+        ({"funding": "60%", "earmarks": [{"amount": 1e300}]}, "earmarks[0].amount",
+         "cannot be real"),
+        ({"funding": {"years": {"2024": "USD 1,5m"}}}, "funding.years.2024", "comma"),
+        ({"funding": "60%", "exclusions": [{"sectors": []}]}, "exclusions[0].sectors",
+         "empty list"),
+        ({"funding": "60%", "exclusions": [{}]}, "exclusions[0]", "exclude every line"),
+        ({"funding": "60%", "floors": [{"share": 0.2, "year": 20245}]}, "floors[0].year",
+         "year"),
+        ({"funding": "60%", "floors": [{"share": 0.2, "name": "a b"},
+                                       {"share": 0.3, "name": "a-b"}]}, "floors[1].name",
+         "same name"),
+        ({"funding": "60%", "objective_bounds": [
+            {"objective": "SO1", "min_share": 0.7}, {"objective": "SO2", "min_share": 0.5}]},
+         "objective_bounds", "add up to 120%"),
+        ({"funding": "60%", "objective_bounds": [
+            {"objective": "SO1", "min_share": 0.7}, {"objective": "SO1", "max_share": 0.5}]},
+         "objective_bounds[1].objective", "two bounds"),
+        ({"funding": "60%", "objective_bounds": [
+            {"objective": "SO1", "min_share": 0.7, "max_share": 0.5}]},
+         "objective_bounds[0]", "min_share <= max_share"),
+        ({"funding": "60%", "floors": [{"share": 1.5}]}, "floors[0]", "between 0 and 1"),
+        ({"funding": "60%", "max_year_fall": -0.1}, "max_year_fall", "between 0 and 1"),
+    ],
+)
+def test_contradictions_and_unreal_numbers_name_the_key(mapping, key, needle):
+    with pytest.raises(FundingError) as err:
+        FundingScenario.from_mapping(mapping, "s.toml")
+    assert err.value.key == key and err.value.source == "s.toml"
+    assert needle in str(err.value)
+    assert str(err.value).startswith(f"s.toml: {key}: ")
+
+
+@pytest.mark.parametrize(("text", "needle"), [("USD 1e308", "not an amount"),
+                                              ("USD 99999999999999bn", "cannot be real"),
+                                              ("9" * 400 + "%", "too large"),
+                                              ("5000%", "cannot be real")])
+def test_amounts_that_cannot_be_real(text, needle):
+    with pytest.raises(FundingError, match=needle):
+        parse_amount(text)
+
+
+def test_a_plain_number_is_an_envelope_too():
+    sc = FundingScenario.from_mapping({"funding": 0.6}, "s.toml")
+    assert sc.envelope.total == Amount("share", 0.6)
