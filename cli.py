@@ -619,10 +619,7 @@ def run_command(
             fail(f"infeasible scenario: {_one_line(str(exc))}")
         except OSError as exc:
             fail(f"{out_dir}: cannot write ({exc.strerror or exc})")
-        if not quiet:
-            click.echo(
-                f"report: {out_dir / 'report.html'} (and report.xlsx, CSV tables)", err=True
-            )
+        click.echo(f"report: {out_dir / 'report.html'} (and report.xlsx, CSV tables)", err=True)
 
 
 def _one_plan(plan_path: Path | None, scenarios: list[Scenario]) -> Path | None:
@@ -1268,8 +1265,7 @@ def report_command(
         fail(f"infeasible scenario: {_one_line(str(exc))}")
     except OSError as exc:
         fail(f"{out_dir}: cannot write ({exc.strerror or exc})")
-    if not quiet:
-        click.echo(f"wrote {len(paths)} files; open {out_dir / 'report.html'}", err=True)
+    click.echo(f"wrote {len(paths)} files; open {out_dir / 'report.html'}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
