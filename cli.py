@@ -7,6 +7,7 @@ scenario (one-line reason naming the file, row and field), 2 on usage errors.
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,11 +19,11 @@ from model.displacement import AssumptionError
 from model.errors import ReachplanError
 from model.scenario import ScenarioError
 from scenarios.plan_io import LoadedPlan, PlanReadError, load_plan
-from solver.result import InfeasibleScenarioError
+from solver.result import InfeasibleScenarioError, ModelRangeError
 
 if TYPE_CHECKING:
     from model.displacement import InitialState
-    from model.funding import FundingScenario
+    from model.funding import Envelope, FundingScenario
     from model.plan import Plan
     from model.scenario import Scenario
     from solver.batch import ChunkResult, ScenarioRun
@@ -44,14 +45,16 @@ def fail(message: str) -> NoReturn:
 
 
 def read_plan(plan_path: Path | None) -> LoadedPlan:
-    """Load and validate a plan; exit 1 with every error listed when it is unusable."""
+    """Load and validate a plan; exit 1 listing its errors (the first 20, then a count)."""
+    from reports.plan_report import capped
+
     try:
         loaded = load_plan(plan_path)
     except PlanReadError as exc:
         fail(str(exc))
     if not loaded.validation.ok:
-        for problem in loaded.validation.errors:
-            click.echo(f"error: {problem}", err=True)
+        for line in capped([f"error: {p}" for p in loaded.validation.errors]):
+            click.echo(line, err=True)
         fail(
             f"{loaded.path}: the plan has {len(loaded.validation.errors)} error(s); "
             "run `reachplan validate` for the full list"
@@ -79,6 +82,91 @@ def _one_line(message: str) -> str:
     return " ".join(message.split())
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Refuse NaN and infinity for a number option (a usage error, exit 2)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number, not {value}")
+    return value
+
+
+def _echo_json(value: object) -> None:
+    """Strict JSON on stdout (non-finite numbers as null)."""
+    from reports.json_text import dumps
+
+    click.echo(dumps(value), nl=False)
+
+
+def _load_scenario(item: str | Path, **overrides: int | None) -> Scenario:
+    """A scenario file (or shipped name); exit 1 naming the file and key when invalid."""
+    from scenarios.scenario_io import load_scenario
+
+    try:
+        return load_scenario(item, **overrides)  # type: ignore[arg-type]
+    except ScenarioError as exc:
+        fail(_one_line(str(exc)))
+
+
+def _check_against_plan(scenario: Scenario, plan: Plan) -> None:
+    """Refuse a scenario naming codes the plan lacks (ScenarioError: file, rule and key)."""
+    from scenarios.scenario_io import check_against_plan
+
+    check_against_plan(scenario, plan)
+
+
+def _plan_path(plan_path: Path | None, scenario: Scenario | None) -> Path | None:
+    """Which plan a command uses: PLAN/--plan, else the scenario's ``plan =``, else shipped."""
+    if plan_path is not None:
+        return plan_path
+    if scenario is not None and scenario.plan:
+        return Path(scenario.plan)
+    return None
+
+
+def _plan_for_scenario(plan_path: Path | None, scenario: Scenario) -> LoadedPlan:
+    """The plan of a scenario (see :func:`_plan_path`), checked against the scenario."""
+    path = _plan_path(plan_path, scenario)
+    loaded = _LOADED.get(path)
+    if loaded is None:
+        loaded = _LOADED[path] = read_plan(path)
+    assert loaded.plan is not None
+    _check_against_plan(scenario, loaded.plan)
+    return loaded
+
+
+def _scenario_file(scenario: Scenario) -> str:
+    return scenario.files[0] if scenario.files else scenario.name
+
+
+_LOADED: dict[Path | None, LoadedPlan] = {}
+_FEASIBLE: set[tuple[str, object]] = set()
+
+
+def _require_feasible(plan_obj: Plan, scenario: Scenario) -> None:
+    """Solve the scenario's base allocation once; exit 1 naming the file if it is infeasible.
+
+    Called by every command that runs a scenario before anything is written to --out,
+    so an infeasible scenario is explained in planner words (as ``allocate`` does) and
+    leaves no run store behind. Scenarios with the same rules are solved once.
+    """
+    import dataclasses
+
+    from solver.allocate import allocate
+
+    key = (plan_obj.fingerprint, dataclasses.replace(scenario.funding, name=""))
+    if key in _FEASIBLE:
+        return
+    where = _scenario_file(scenario)
+    try:
+        allocate(plan_obj, scenario.funding)
+    except InfeasibleScenarioError as exc:
+        fail(f"{where}: infeasible scenario: {_one_line(str(exc))}")
+    except ModelRangeError as exc:
+        fail(f"{plan_obj.source}: {_one_line(str(exc))}")
+    except ValueError as exc:  # codes the plan does not have (solver.model.selector_mask)
+        fail(f"{where}: {_one_line(str(exc))}")
+    _FEASIBLE.add(key)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="reachplan")
 def main() -> None:
@@ -96,7 +184,8 @@ def validate(plan_path: Path | None, as_json: bool) -> None:
     """Check a plan and list every problem (file, row, column).
 
     PLAN is a folder of CSV tables or an .xlsx workbook; default: the shipped plan.
-    Exits 0 when the plan is usable (warnings listed), 1 when it is not.
+    Exits 0 when the plan is usable (warnings listed), 1 when it is not. The text
+    lists the first 20 problems and counts the rest; --json lists every one.
 
     \b
     Example:
@@ -144,7 +233,7 @@ def template(directory: Path, plan_path: Path | None, empty: bool, force: bool) 
         written = write_template(tables, directory)
     except OSError as exc:
         fail(f"{directory}: cannot write ({exc.strerror})")
-    click.echo(f"wrote {len(written)} files to {directory}/ (CSV tables and plan.xlsx)")
+    click.echo(f"wrote {len(written)} files to {directory}/ (CSV tables and plan.xlsx)", err=True)
 
 
 @main.group()
@@ -243,6 +332,14 @@ def plan_export(plan_path: Path | None, fmt: str, table: str, hxl: bool) -> None
     help="Summary text, or the long percentile table as CSV.",
 )
 @click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="The summary as one JSON object: provenance, stocks (p10/p50/p90/mean at the first "
+    "and last month), people_in_need per location and year, percentiles per series, "
+    "location and month.",
+)
+@click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -257,6 +354,7 @@ def simulate_command(
     start: str | None,
     months: int,
     fmt: str,
+    as_json: bool,
     out_dir: Path | None,
     quiet: bool,
 ) -> None:
@@ -270,11 +368,19 @@ def simulate_command(
       reachplan simulate --draws 10000 --seed 42
       reachplan simulate --draws 5000 --seed 1 --format csv > percentiles.csv
       reachplan simulate --scenario tp_ends.toml --draws 2000 --seed 7 --out runs/
+      reachplan simulate --draws 500 --seed 1 --json > simulation.json
     """
     from model.displacement import AssumptionError, needs_per_draw, simulate
-    from reports.simulation import render_percentiles_csv, render_summary, write_needs
+    from reports.simulation import (
+        render_percentiles_csv,
+        render_summary,
+        summary_json,
+        write_needs,
+    )
     from scenarios.simulation_io import load_initial_state, load_simulation
 
+    if as_json and fmt == "csv":
+        raise click.UsageError("--json and --format csv are two outputs; choose one")
     try:
         assumptions = load_simulation(scenario_path)
         initial = load_initial_state()
@@ -301,10 +407,6 @@ def simulate_command(
         needs = needs_per_draw(result)
     except AssumptionError as exc:
         fail(str(exc))
-    if fmt == "csv":
-        click.echo(render_percentiles_csv(result), nl=False)
-    else:
-        click.echo(render_summary(result, needs), nl=False)
     if out_dir is not None:
         try:
             paths = write_needs(out_dir, result, needs)
@@ -312,6 +414,12 @@ def simulate_command(
             fail(f"{out_dir}: cannot write: {exc.strerror or exc}")
         if not quiet:
             click.echo(f"wrote {', '.join(str(p) for p in paths)}", err=True)
+    if as_json:
+        _echo_json(summary_json(result, needs))
+    elif fmt == "csv":
+        click.echo(render_percentiles_csv(result), nl=False)
+    else:
+        click.echo(render_summary(result, needs), nl=False)
 
 
 @main.command("calibrate")
@@ -470,19 +578,25 @@ def run_command(
       reachplan run shortfall_60 tp_ends_2025 --draws 500 --workers 2
     """
     from reports.scenario_report import render_run_text, render_runs_json
-    from scenarios.scenario_io import SUITE, load_scenario
+    from scenarios.scenario_io import SUITE
 
+    scenarios = [_load_scenario(item, draws=draws, seed=seed) for item in scenario_files or SUITE]
+    if write_report:
+        _one_plan(plan_path, scenarios)
+    # every scenario is loaded, checked against its plan and solved once before anything
+    # is written to --out: an invalid or infeasible scenario leaves no run store behind
+    plans = [_plan_for_scenario(plan_path, scenario) for scenario in scenarios]
+    for loaded_plan, scenario in zip(plans, scenarios, strict=True):
+        assert loaded_plan.plan is not None
+        _require_feasible(loaded_plan.plan, scenario)
+    initial = _initial_state()
     runs = []
-    for item in scenario_files or SUITE:
-        try:
-            scenario = load_scenario(item, draws=draws, seed=seed)
-        except ScenarioError as exc:
-            fail(str(exc))
-        plan_obj = _plan_for(plan_path, scenario.plan)
+    for loaded_plan, scenario in zip(plans, scenarios, strict=True):
+        assert loaded_plan.plan is not None
         run = _run_stored(
-            plan_obj,
+            loaded_plan.plan,
             scenario,
-            _initial_state(),
+            initial,
             out_dir,
             resume=resume,
             workers=workers,
@@ -498,16 +612,24 @@ def run_command(
     if write_report:
         from reports.report import report_for_runs
 
-        loaded = read_plan(
-            plan_path if plan_path is not None else (Path(scenario.plan) if scenario.plan else None)
-        )
+        loaded = plans[0]
         try:
             report_for_runs(runs, loaded, _initial_state(), out_dir, png=png, hxl=hxl)
         except InfeasibleScenarioError as exc:
-            fail(str(exc))
+            fail(f"infeasible scenario: {_one_line(str(exc))}")
         except OSError as exc:
             fail(f"{out_dir}: cannot write ({exc.strerror or exc})")
         click.echo(f"report: {out_dir / 'report.html'} (and report.xlsx, CSV tables)", err=True)
+
+
+def _one_plan(plan_path: Path | None, scenarios: list[Scenario]) -> Path | None:
+    """The one plan of a report's scenarios; exit 1 when they name different plans."""
+    paths = {_plan_path(plan_path, s) for s in scenarios}
+    if len(paths) > 1:
+        named = ", ".join(sorted(str(p) if p is not None else "the shipped plan" for p in paths))
+        fail(f"the scenarios name different plans ({named}); a report is about one plan: "
+             "give one with --plan or run them separately")
+    return paths.pop()
 
 
 @main.command("compare")
@@ -540,20 +662,21 @@ def compare_command(
       reachplan compare shortfall_75 shortfall_50 shortfall_30
     """
     from reports.scenario_report import render_comparison
-    from scenarios.scenario_io import load_scenario
 
+    scenarios = [_load_scenario(item, draws=draws) for item in scenario_files]
+    plans = [_plan_for_scenario(plan_path, scenario) for scenario in scenarios]
+    for loaded_plan, scenario in zip(plans, scenarios, strict=True):
+        assert loaded_plan.plan is not None
+        _require_feasible(loaded_plan.plan, scenario)
+    initial = _initial_state()
     runs = []
-    for item in scenario_files:
-        try:
-            scenario = load_scenario(item, draws=draws)
-        except ScenarioError as exc:
-            fail(str(exc))
-        plan_obj = _plan_for(plan_path, scenario.plan)
+    for loaded_plan, scenario in zip(plans, scenarios, strict=True):
+        assert loaded_plan.plan is not None
         runs.append(
             _run_stored(
-                plan_obj,
+                loaded_plan.plan,
                 scenario,
-                _initial_state(),
+                initial,
                 out_dir,
                 resume=None,
                 workers=workers,
@@ -583,6 +706,7 @@ def compare_command(
 @click.option(
     "--alpha",
     type=click.FloatRange(0.01, 1.0),
+    callback=_finite,
     default=0.1,
     show_default=True,
     help="Tail share for the risk-averse plan (worst 10% of futures).",
@@ -608,14 +732,12 @@ def robust_command(
       reachplan robust catastrophic_surge --planning-draws 20 --evaluation-draws 200
     """
     from reports.robust_report import render_comparison_json, render_comparison_text
-    from scenarios.scenario_io import load_scenario
     from solver.robust import RobustSolveError, compare_plans
 
-    try:
-        scenario = load_scenario(scenario_file)
-    except ScenarioError as exc:
-        fail(str(exc))
-    plan_obj = _plan_for(plan_path, scenario.plan)
+    scenario = _load_scenario(scenario_file)
+    plan_obj = _plan_for_scenario(plan_path, scenario).plan
+    assert plan_obj is not None
+    _require_feasible(plan_obj, scenario)
     try:
         comp = compare_plans(
             plan_obj,
@@ -626,9 +748,9 @@ def robust_command(
             alpha=alpha,
         )
     except InfeasibleScenarioError as exc:
-        fail(f"{scenario.files[0]}: {exc}")
+        fail(f"{_scenario_file(scenario)}: infeasible scenario: {_one_line(str(exc))}")
     except RobustSolveError as exc:
-        fail(str(exc))
+        fail(f"{_scenario_file(scenario)}: {_one_line(str(exc))}")
     if as_json:
         from model.costs import CostModel
 
@@ -688,15 +810,7 @@ def _run_stored(
                 scheduler=scheduler,
             )
         except InfeasibleScenarioError as exc:
-            fail(f"{scenario.files[0]}: {exc}")
-
-
-def _plan_for(plan_path: Path | None, scenario_plan: str | None) -> Plan:
-    loaded = read_plan(
-        plan_path if plan_path is not None else (Path(scenario_plan) if scenario_plan else None)
-    )
-    assert loaded.plan is not None
-    return loaded.plan
+            fail(f"{_scenario_file(scenario)}: infeasible scenario: {_one_line(str(exc))}")
 
 
 def _initial_state() -> InitialState:
@@ -729,36 +843,76 @@ def _progress(label: str, total: int, quiet: bool) -> Iterator[Callable[[int], N
         yield lambda n: bar.advance(task, n)
 
 
+def _parse_funding(funding: str | None, carry_over: bool) -> Envelope | None:
+    """The --funding envelope, or ``None``; a bad value is a usage error naming --funding."""
+    from model.funding import FundingError, parse_funding
+
+    if funding is None:
+        return None
+    try:
+        return parse_funding(funding, carry_over=carry_over)
+    except FundingError as exc:
+        raise click.BadParameter(str(exc), param_hint="--funding") from None
+
+
 def _funding_scenario(
-    funding: str | None,
-    carry_over: bool,
-    scenario_path: str | None,
+    envelope: Envelope | None,
+    scenario: Scenario | None,
+    plan_obj: Plan,
+    default: str = "100%",
 ) -> FundingScenario:
     """The funding scenario of a command.
 
     The rules of --scenario (floors, earmarks, ...) with its envelope, or with the
     --funding envelope when both are given; --funding alone means no other rule;
-    neither means 100% of the appeal.
+    neither means ``default`` of the appeal. A --funding year the plan does not have is
+    a usage error naming --funding (checked here, once the plan is loaded).
     """
     import dataclasses
 
-    from model.funding import FundingError, FundingScenario, parse_funding
+    from model.funding import FundingScenario, parse_funding
 
-    envelope = None
-    if funding is not None:
-        try:
-            envelope = parse_funding(funding, carry_over=carry_over)
-        except FundingError as exc:
-            raise click.BadParameter(str(exc), param_hint="--funding") from None
-    if scenario_path is not None:
-        from scenarios.scenario_io import load_scenario
-
-        try:
-            rules = load_scenario(scenario_path).funding
-        except ScenarioError as exc:
-            fail(str(exc))
+    if envelope is not None:
+        years = {int(y) for y in plan_obj.years}
+        unknown = sorted({int(y) for y, _ in envelope.per_year} - years)
+        if unknown:
+            raise click.BadParameter(
+                f"{unknown[0]} is not a year of the plan (its years: "
+                f"{', '.join(str(y) for y in sorted(years))})",
+                param_hint="--funding",
+            )
+    if scenario is not None:
+        rules = scenario.funding
         return rules if envelope is None else dataclasses.replace(rules, envelope=envelope)
-    return FundingScenario(envelope if envelope is not None else parse_funding("100%"))
+    return FundingScenario(envelope if envelope is not None else parse_funding(default))
+
+
+def _scenario_and_plan(
+    plan_path: Path | None, scenario_path: str | None
+) -> tuple[LoadedPlan, Scenario | None]:
+    """--scenario (if any) and the plan: PLAN, else the scenario's ``plan =``, else shipped."""
+    scenario = _load_scenario(scenario_path) if scenario_path is not None else None
+    if scenario is None:
+        loaded = read_plan(plan_path)
+    else:
+        loaded = _plan_for_scenario(plan_path, scenario)
+    assert loaded.plan is not None
+    return loaded, scenario
+
+
+def _where(scenario: Scenario | None, loaded: LoadedPlan) -> str:
+    """The file an infeasibility is about: the scenario file, else the plan."""
+    return _scenario_file(scenario) if scenario is not None else str(loaded.path)
+
+
+def _write_csvs(tables: dict[str, str], out_dir: Path) -> None:
+    """Write the CSV tables to --out, all or none; exit 1 in one line when it cannot."""
+    from reports.allocation import write_allocation_csvs
+
+    try:
+        write_allocation_csvs(tables, out_dir)
+    except OSError as exc:
+        fail(f"{out_dir}: cannot write ({exc.strerror or exc})")
 
 
 _FUNDING_HELP = (
@@ -799,34 +953,37 @@ def allocate_command(
 ) -> None:
     """Allocate the money to reach the most people, and compare with cutting every line equally.
 
+    The plan is PLAN, else the --scenario file's `plan =`, else the shipped plan.
+    Warnings (the allocation reaches nobody, money left unallocated and why) are in
+    the summary, in the JSON's "warnings" list, and with --json also on stderr.
+
     \b
     Example:
       reachplan allocate --funding 60% --json
       reachplan allocate myplan/ --funding "2024=50%,2025=60%,2026=60%" --out results/
     """
-    import json
-
-    from reports.allocation import (
-        render_csv_tables,
-        render_json,
-        render_summary,
-        write_allocation_csvs,
-    )
+    from reports.allocation import render_csv_tables, render_json, render_summary
     from solver.allocate import allocate
 
-    loaded = read_plan(plan_path)
+    envelope = _parse_funding(funding, carry_over)
+    loaded, scenario = _scenario_and_plan(plan_path, scenario_path)
     assert loaded.plan is not None
-    scenario = _funding_scenario(funding, carry_over, scenario_path)
+    rules = _funding_scenario(envelope, scenario, loaded.plan)
     try:
-        result = allocate(loaded.plan, scenario)
+        result = allocate(loaded.plan, rules)
     except InfeasibleScenarioError as exc:
-        fail(f"infeasible scenario: {exc}")
-    except ValueError as exc:
-        fail(str(exc))
+        fail(f"{_where(scenario, loaded)}: infeasible scenario: {_one_line(str(exc))}")
+    except ModelRangeError as exc:
+        fail(f"{loaded.path}: {_one_line(str(exc))}")
+    except ValueError as exc:  # codes the plan does not have (solver.model.selector_mask)
+        fail(f"{_where(scenario, loaded)}: {_one_line(str(exc))}")
     if out_dir is not None:
-        write_allocation_csvs(render_csv_tables(result), out_dir)
+        _write_csvs(render_csv_tables(result), out_dir)
     if as_json:
-        click.echo(json.dumps(render_json(result), indent=2))
+        _echo_json(render_json(result))
+        if not quiet:
+            for warning in result.warnings:
+                click.echo(f"warning: {warning}", err=True)
     elif not quiet:
         click.echo(render_summary(result))
 
@@ -836,6 +993,7 @@ def allocate_command(
 @click.option(
     "--step",
     type=click.FloatRange(min=0.001, max=1.0),
+    callback=_finite,
     default=0.1,
     show_default=True,
     help="Funding step as a share of the appeal.",
@@ -843,6 +1001,7 @@ def allocate_command(
 @click.option(
     "--target-people",
     type=click.FloatRange(min=0),
+    callback=_finite,
     default=None,
     help="Instead: the least funding that reaches this many people (over all years).",
 )
@@ -873,53 +1032,53 @@ def frontier_command(
 ) -> None:
     """The funding ladder: people reached from 0% to 100% and when each line first gets money.
 
+    The plan is PLAN, else the --scenario file's `plan =`, else the shipped plan.
+    Levels where the scenario's rules cannot hold are marked infeasible; a scenario
+    infeasible even at 100% of the appeal is an error (exit 1) naming its file.
+
     \b
     Example:
       reachplan frontier --step 0.05
-      reachplan frontier --target-people 3000000
+      reachplan frontier --target-people 3000000 --json
     """
-    import json
-
     from model.costs import CostModel
     from reports.allocation import (
         render_frontier,
         render_frontier_csv_tables,
         render_frontier_json,
-        render_json,
         render_target,
-        write_allocation_csvs,
+        render_target_json,
     )
     from solver.frontier import funding_frontier, least_funding_for
 
-    loaded = read_plan(plan_path)
+    loaded, scenario = _scenario_and_plan(plan_path, scenario_path)
     assert loaded.plan is not None
-    scenario = _funding_scenario(None, False, scenario_path)
-    costs = CostModel.from_plan(loaded.plan)
+    rules = _funding_scenario(None, scenario, loaded.plan)
+    where = _where(scenario, loaded)
     try:
+        costs = CostModel.from_plan(loaded.plan)
         if target_people is not None:
-            target = least_funding_for(costs, scenario, target_people)
+            target = least_funding_for(costs, rules, target_people)
             if as_json:
-                click.echo(
-                    json.dumps(
-                        {
-                            "target_people": target.target_people,
-                            "share": target.share,
-                            "funding_usd": target.funding_usd,
-                            "allocation": render_json(target.allocation),
-                        },
-                        indent=2,
-                    )
-                )
+                _echo_json(render_target_json(target))
             elif not quiet:
                 click.echo(render_target(target))
             return
-        ladder = funding_frontier(costs, scenario, step=step)
-    except (InfeasibleScenarioError, ValueError) as exc:
-        fail(str(exc))
+        ladder = funding_frontier(costs, rules, step=step)
+    except InfeasibleScenarioError as exc:
+        fail(f"{where}: infeasible scenario: {_one_line(str(exc))}")
+    except ModelRangeError as exc:
+        fail(f"{loaded.path}: {_one_line(str(exc))}")
+    except ValueError as exc:  # unreachable target, or codes the plan does not have
+        fail(f"{where}: {_one_line(str(exc))}")
+    top = ladder.levels.iloc[-1]
+    if top["status"] != "optimal":
+        fail(f"{where}: infeasible scenario even at {top['share']:.0%} of the appeal: "
+             f"{_one_line(str(top['status']))}")
     if out_dir is not None:
-        write_allocation_csvs(render_frontier_csv_tables(ladder), out_dir)
+        _write_csvs(render_frontier_csv_tables(ladder), out_dir)
     if as_json:
-        click.echo(json.dumps(render_frontier_json(ladder), indent=2))
+        _echo_json(render_frontier_json(ladder))
     elif not quiet:
         click.echo(render_frontier(ladder))
 
@@ -941,39 +1100,71 @@ def frontier_command(
     help="Generated perturbations per invariant.",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per invariant: invariant, examples, ok, violation, minimal_example.",
+)
 @click.option("--quiet", is_flag=True, help="Only print violations.")
 def check_command(
-    plan_path: Path | None, scenario_path: str | None, examples: int, seed: int, quiet: bool
+    plan_path: Path | None,
+    scenario_path: str | None,
+    examples: int,
+    seed: int,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
     """Check the optimiser's invariants on your plan, perturbing envelopes, costs and needs.
 
     Exits 0 when every invariant holds, 1 with a minimal failing example otherwise.
+    The plan is PLAN, else the --scenario file's `plan =`, else the shipped plan.
+    With --json, stdout is {"ok": ..., "invariants": [...]}, one object per invariant.
 
     \b
     Example:
       reachplan check myplan/ --examples 20
+      reachplan check --examples 1 --json
     """
     from solver.invariants import run_checks
 
-    loaded = read_plan(plan_path)
+    loaded, scenario = _scenario_and_plan(plan_path, scenario_path)
     assert loaded.plan is not None
-    scenario = _funding_scenario(None if scenario_path else "60%", False, scenario_path)
+    rules = _funding_scenario(None, scenario, loaded.plan, default="60%")
+    if scenario is not None:
+        _require_feasible(loaded.plan, scenario)
 
     def progress(name: str) -> None:
         if not quiet:
             click.echo(f"checking: {name}", err=True)
 
     outcomes = run_checks(
-        loaded.plan, scenario, max_examples=examples, seed=seed, progress=progress
+        loaded.plan, rules, max_examples=examples, seed=seed, progress=progress
     )
     failed = [o for o in outcomes if o.violation is not None]
-    for o in outcomes:
-        if o.violation is not None:
-            click.echo(
-                f"VIOLATED {o.invariant}: {o.violation.message}\n  minimal example: {o.example}"
-            )
-        elif not quiet:
-            click.echo(f"ok       {o.invariant} ({o.examples} examples)")
+    if as_json:
+        _echo_json({
+            "ok": not failed,
+            "invariants": [
+                {
+                    "invariant": o.invariant,
+                    "examples": o.examples,
+                    "ok": o.violation is None,
+                    "violation": None if o.violation is None else o.violation.message,
+                    "minimal_example": None if o.violation is None else o.example,
+                }
+                for o in outcomes
+            ],
+        })
+    else:
+        for o in outcomes:
+            if o.violation is not None:
+                click.echo(
+                    f"VIOLATED {o.invariant}: {o.violation.message}\n"
+                    f"  minimal example: {o.example}"
+                )
+            elif not quiet:
+                click.echo(f"ok       {o.invariant} ({o.examples} examples)")
     if failed:
         sys.exit(1)
 
@@ -1011,6 +1202,7 @@ def check_command(
 @click.option(
     "--ladder-step",
     type=click.FloatRange(min=0.01, max=1.0),
+    callback=_finite,
     default=0.1,
     show_default=True,
     help="Step of the funding ladder, as a share of the appeal.",
@@ -1045,23 +1237,18 @@ def report_command(
       reachplan report --out suite-report/ --png
     """
     from reports.report import report_for_runs
-    from scenarios.scenario_io import SUITE, load_scenario
+    from scenarios.scenario_io import SUITE
 
-    scenarios = []
-    for item in scenario_files or SUITE:
-        try:
-            scenarios.append(load_scenario(item, draws=draws))
-        except ScenarioError as exc:
-            fail(str(exc))
+    scenarios = [_load_scenario(item, draws=draws) for item in scenario_files or SUITE]
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         fail("two scenarios share a name; a report needs each scenario's 'name' to differ")
-    plans = {plan_path} if plan_path is not None else {s.plan for s in scenarios}
-    if len(plans) > 1:
-        fail("the scenarios name different plans; give one with --plan")
-    only = plans.pop()
-    loaded = read_plan(Path(only) if only is not None else None)
+    loaded = read_plan(_one_plan(plan_path, scenarios))
     assert loaded.plan is not None
+    for scenario in scenarios:
+        _check_against_plan(scenario, loaded.plan)
+    for scenario in scenarios:
+        _require_feasible(loaded.plan, scenario)
     initial = _initial_state()
     runs = []
     for scenario in scenarios:
@@ -1075,10 +1262,10 @@ def report_command(
             runs, loaded, initial, out_dir, png=png, ladder_step=ladder_step, hxl=hxl
         )
     except InfeasibleScenarioError as exc:
-        fail(str(exc))
+        fail(f"infeasible scenario: {_one_line(str(exc))}")
     except OSError as exc:
         fail(f"{out_dir}: cannot write ({exc.strerror or exc})")
-    click.echo(f"wrote {len(paths)} files; open {out_dir / 'report.html'}")
+    click.echo(f"wrote {len(paths)} files; open {out_dir / 'report.html'}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,12 +7,15 @@ into every output.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from reports.plan_files import render_csv, write_text_atomic
+from reports.plan_files import render_csv
 from solver.frontier import Frontier, TargetFunding
 from solver.result import Allocation
 
@@ -38,8 +41,8 @@ def render_summary(result: Allocation, top: int = 8) -> str:
         f"[{result.provenance.get('plan_fingerprint', '')[:12]}]",
         f"Funding: {result.scenario.describe()} = {_usd(result.funding_usd)}",
         f"Allocated: {_usd(result.allocated_usd)}"
-        + (f" (unallocated {_usd(result.unallocated_usd)}: no further line reaches people)"
-           if result.unallocated_usd >= 1 else ""),
+        + (f" (unallocated {_usd(result.unallocated_usd)}: see the warnings below)"
+           if result.warnings and result.unallocated_usd >= 1 else ""),
         f"People reached (summed over years): {_num(result.people_reached)}"
         f"  | sector beneficiaries: {_num(result.sector_beneficiaries)}",
         f"Pro-rata (every line cut equally): {_num(pro)}"
@@ -56,6 +59,8 @@ def render_summary(result: Allocation, top: int = 8) -> str:
             f"{row['share_funded']:>8.0%}{_num(row['people_reached']):>12}"
             f"{_num(row['pro_rata_people_reached']):>12}"
         )
+    if result.warnings:
+        lines += ["", "Warnings:"] + [f"  warning: {w}" for w in result.warnings]
     binding = result.binding[:top]
     if binding:
         lines += ["", "Binding constraints (people per extra $1M):"]
@@ -113,6 +118,7 @@ def render_json(result: Allocation) -> dict[str, object]:
              "reason": str(r["reason"])}
             for i, r in result.unfunded.iterrows()
         ],
+        "warnings": list(result.warnings),
         "provenance": dict(result.provenance),
     }
 
@@ -184,6 +190,16 @@ def render_frontier_csv_tables(frontier: Frontier) -> dict[str, str]:
             "first_funded": render_csv(frontier.first_funded.reset_index())}
 
 
+def render_target_json(target: TargetFunding) -> dict[str, object]:
+    """Machine-readable answer of ``frontier --target-people``."""
+    return {
+        "target_people": target.target_people,
+        "share": target.share,
+        "funding_usd": target.funding_usd,
+        "allocation": render_json(target.allocation),
+    }
+
+
 def render_target(target: TargetFunding) -> str:
     """One paragraph: the least funding that reaches the target."""
     a = target.allocation
@@ -194,10 +210,32 @@ def render_target(target: TargetFunding) -> str:
 
 
 def write_allocation_csvs(tables: dict[str, str], directory: Path) -> list[Path]:
-    """Write ``<name>.csv`` for each rendered table, each file atomically; return the paths."""
-    paths = []
-    for name, text in tables.items():
-        path = directory / f"{name}.csv"
-        write_text_atomic(path, text)
-        paths.append(path)
-    return paths
+    """Write ``<name>.csv`` for each rendered table, all of them or none; return the paths.
+
+    Every table is first written to a temporary file in ``directory``; only when all are
+    complete are they moved into place. On any failure the temporary files (and
+    ``directory`` itself, when this call created it and it is empty) are removed and the
+    ``OSError`` propagates, so a failed write leaves nothing half-written.
+    """
+    created = not directory.exists()
+    temporary: list[tuple[Path, Path]] = []
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, text in tables.items():
+            path = directory / f"{name}.csv"
+            handle, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+            temporary.append((Path(tmp), path))
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+                stream.write(text)
+                stream.flush()
+                os.fsync(stream.fileno())
+        for tmp, path in temporary:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in temporary:
+            tmp.unlink(missing_ok=True)
+        if created:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
+    return [path for _, path in temporary]

@@ -123,9 +123,26 @@ def render_export(
     return render_csv(frame, hxl=hxl, name=table)
 
 
-def render_validation(result: ValidationResult, label: str) -> str:
-    """Every error and warning, one per line, then a one-line verdict."""
-    lines = [f"error: {p}" for p in result.errors] + [f"warning: {p}" for p in result.warnings]
+SHOWN_PROBLEMS = 20
+"""Problems printed one per line before the rest are counted (``--json`` lists all)."""
+
+
+def capped(lines: Sequence[str], limit: int = SHOWN_PROBLEMS) -> list[str]:
+    """The first ``limit`` lines, then ``... and N more`` when there are more."""
+    shown = list(lines[:limit])
+    if len(lines) > limit:
+        shown.append(f"... and {len(lines) - limit} more")
+    return shown
+
+
+def render_validation(
+    result: ValidationResult, label: str, limit: int = SHOWN_PROBLEMS
+) -> str:
+    """Errors then warnings, one per line (the first ``limit``), then a one-line verdict."""
+    lines = capped(
+        [f"error: {p}" for p in result.errors] + [f"warning: {p}" for p in result.warnings],
+        limit,
+    )
     if result.ok:
         lines.append(f"{label}: valid ({len(result.warnings)} warning(s))")
     else:
@@ -151,6 +168,7 @@ def validation_json(result: ValidationResult, label: str) -> str:
         json.dumps(
             {"plan": label, "valid": result.ok, "problems": [rec(p) for p in result.problems]},
             indent=1,
+            allow_nan=False,
         )
         + "\n"
     )

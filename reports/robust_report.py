@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from reports.json_text import dumps
 from solver.robust import PlanComparison
 
 LABELS = {
@@ -83,4 +83,4 @@ def render_comparison_text(comp: PlanComparison, scenario: str) -> str:
 
 def render_comparison_json(comp: PlanComparison, scenario: str, cells: pd.MultiIndex) -> str:
     """JSON text of :func:`comparison_json`."""
-    return json.dumps(comparison_json(comp, scenario, cells), indent=1) + "\n"
+    return dumps(comparison_json(comp, scenario, cells), indent=1)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from reports.json_text import dumps
 from solver.batch import ScenarioRun
 
 
@@ -74,7 +74,7 @@ def run_json(run: ScenarioRun) -> dict[str, Any]:
 
 def render_runs_json(runs: Sequence[ScenarioRun]) -> str:
     """JSON for ``reachplan run --json``: ``{"scenarios": [...]}``."""
-    return json.dumps({"scenarios": [run_json(r) for r in runs]}, indent=1, sort_keys=True) + "\n"
+    return dumps({"scenarios": [run_json(r) for r in runs]}, indent=1, sort_keys=True)
 
 
 def render_run_text(run: ScenarioRun, top: int = 5) -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "render_percentiles_csv",
     "render_rates_toml",
     "render_summary",
+    "summary_json",
     "write_needs",
 ]
 
@@ -123,6 +124,46 @@ def render_summary(result: SimulationResult, needs: NeedsTable) -> str:
         f"People conserved: largest drift {drift:.3g} persons",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _bands(values: np.ndarray) -> dict[str, float]:
+    p10, p50, p90 = np.percentile(values, [10, 50, 90])
+    return {"p10": float(p10), "p50": float(p50), "p90": float(p90), "mean": float(values.mean())}
+
+
+def summary_json(result: SimulationResult, needs: NeedsTable) -> dict[str, object]:
+    """The simulation as one JSON object (``reachplan simulate --json``).
+
+    Keys: ``provenance`` (as :func:`provenance`); ``stocks``: per series (``idps``,
+    ``returnees``, ``refugees_hosts``, ``refugees_rest``) the 10th/50th/90th
+    percentiles and mean across draws at the first and last month reported;
+    ``people_in_need``: one record per location and year (``location_code``,
+    ``year``, ``p10``, ``p50``, ``p90``, ``mean``); ``percentiles``: the long table of
+    :func:`render_percentiles_csv` as records (series, location_code, month, p05, p10,
+    p50, p90, p95, mean). Persons throughout; non-finite numbers become ``null``.
+    """
+    hosts = result.refugees[:, :, : len(HOST_CODES)].sum(axis=2)
+    rest = result.refugees[:, :, -1]
+    stocks = {}
+    for label, values in (
+        ("idps", result.idps),
+        ("returnees", result.returnees),
+        ("refugees_hosts", hosts),
+        ("refugees_rest", rest),
+    ):
+        stocks[label] = {"start": _bands(values[:, 0]), "end": _bands(values[:, -1])}
+    pin = [
+        {"location_code": str(loc), "year": int(year), **_bands(needs.values[:, i, j])}
+        for i, loc in enumerate(needs.locations)
+        for j, year in enumerate(needs.years)
+    ]
+    table = percentile_table(result)
+    return {
+        "provenance": provenance(result),
+        "stocks": stocks,
+        "people_in_need": pin,
+        "percentiles": table.to_dict(orient="records"),
+    }
 
 
 def render_percentiles_csv(result: SimulationResult) -> str:

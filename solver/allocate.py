@@ -26,8 +26,16 @@ from solver.model import (
     MONEY_ROWS,
     AllocationLP,
     build_model,
+    cell_label,
 )
-from solver.result import Allocation, InfeasibleScenarioError, ShadowPrice, SolveStatus
+from solver.result import (
+    Allocation,
+    Conflict,
+    InfeasibleScenarioError,
+    ModelRangeError,
+    ShadowPrice,
+    SolveStatus,
+)
 
 _STATUS = {
     pulp.LpStatusOptimal: SolveStatus.OPTIMAL,
@@ -37,6 +45,26 @@ _STATUS = {
 
 BINDING_TOL = 1e-7
 """Slack (LP units: USD M or thousand people) under which a row counts as binding."""
+
+LARGEST_COEFFICIENT = 1e12
+"""Largest coefficient, bound or right-hand side (LP units) the allocation LP may hold.
+
+HiGHS refuses matrix values from 1e15 and treats bounds and costs from 1e20 as
+infinite; three orders of margin keep the solve well inside what it handles. In LP
+units (USD M, thousand people) 1e12 is a unit cost of $1e-9 per person or a
+requirement of $1e18: no real plan comes near either.
+"""
+
+SMALLEST_NEED = 1e-6
+"""Smallest people-in-need bound (LP units) that is more than solver tolerance.
+
+The LP's people unit is what one money unit reaches at the median unit cost, so a need
+bound below this means every person in need is reached with a millionth of a money unit:
+unit costs near zero, which HiGHS would answer with an allocation of nothing.
+"""
+
+UNALLOCATED_TOL = 1e-6
+"""Share of the funding below which money left over is solver noise, not a finding."""
 
 PACKAGES = ("reachplan", "pulp", "highspy", "numpy", "pandas", "scipy")
 
@@ -83,8 +111,17 @@ def solve_lp(lp: AllocationLP) -> LPSolution:
     LPSolution
         On a non-optimal status, values are zeros and duals empty.
     """
+    check_ranges(lp)
     prob = lp.problem
-    prob.solve(solver())
+    try:
+        prob.solve(solver())
+    except IndexError:
+        # PuLP reads HiGHS's solution arrays even when HiGHS returned none (a model it
+        # refused); :func:`check_ranges` catches the known causes before this point
+        raise ModelRangeError(
+            "HiGHS refused the allocation model (numbers out of the range it handles); "
+            "check unit costs, cost factors and requirements with `reachplan validate`"
+        ) from None
     status = _STATUS.get(prob.status, SolveStatus.NOT_SOLVED)
     n = len(lp.tranche_vars)
     if status is not SolveStatus.OPTIMAL:
@@ -103,6 +140,52 @@ def solve_lp(lp: AllocationLP) -> LPSolution:
         slacks,
         reduced,
     )
+
+
+def check_ranges(lp: AllocationLP) -> None:
+    """Refuse an LP whose numbers a solver cannot handle, naming the row.
+
+    Raises
+    ------
+    ModelRangeError
+        When a coefficient, bound or right-hand side is not finite or larger than
+        :data:`LARGEST_COEFFICIENT` in absolute value.
+    """
+    def bad(value: float) -> bool:
+        return not np.isfinite(value) or abs(value) > LARGEST_COEFFICIENT
+
+    hint = ("a unit cost or cost factor this close to zero, or an amount this large, cannot "
+            "be real; check the plan with `reachplan validate`")
+    prob = lp.problem
+    for constraint in prob.constraints():
+        name = constraint.name
+        row = lp.rows.get(name)
+        where = row.description if row is not None else name
+        rhs = -float(constraint.constant)
+        if row is not None and row.kind == "need" and 0 < rhs < SMALLEST_NEED:
+            raise ModelRangeError(
+                f"{where}: {rhs * lp.units.people:,.0f} people would all be reached with "
+                f"less than {_usd(SMALLEST_NEED * lp.units.usd)}; the unit costs of its lines "
+                f"are too small to be real (check them with `reachplan validate`)")
+        if bad(float(constraint.constant)):
+            raise ModelRangeError(
+                f"{where}: limit {-float(constraint.constant):.3g} (USD M or thousand people) "
+                f"is out of range; {hint}")
+        for _, coef in constraint.items():
+            if bad(float(coef)):
+                raise ModelRangeError(
+                    f"{where}: coefficient {float(coef):.3g} (people per USD M) is out of "
+                    f"range; {hint}")
+    for i, tranches in enumerate(lp.tranche_vars):
+        for v in tranches:
+            if v.upBound is not None and bad(float(v.upBound)):
+                raise ModelRangeError(
+                    f"the requirement of {cell_label(lp.costs, i)} is out of range "
+                    f"({float(v.upBound) * lp.units.usd:.3g} USD in one tranche); {hint}")
+    for v, coef in prob.objective.items():
+        if bad(float(coef)):
+            raise ModelRangeError(f"objective weight of {v.name} ({float(coef):.3g}) is out of "
+                                  f"range; {hint}")
 
 
 def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
@@ -139,9 +222,17 @@ def allocate(
     Raises
     ------
     InfeasibleScenarioError
-        When the rules cannot all hold.
+        When the rules cannot all hold, including objective share bounds that only an
+        allocation of nothing meets (minimum shares adding up to more than 100%).
+    ModelRangeError
+        When the plan's numbers are out of the range a solver handles.
     ValueError
         When the scenario names codes the plan does not have.
+
+    Notes
+    -----
+    An allocation that reaches nobody, or leaves money unallocated, is returned with
+    :attr:`Allocation.warnings` saying why; it is never an error on its own.
     """
     costs = CostModel.from_plan(plan) if costs is None else costs
     provenance = {
@@ -159,6 +250,7 @@ def allocate_costs(
     diagnose: bool = True,
 ) -> Allocation:
     """Like :func:`allocate`, on a :class:`CostModel` directly."""
+    _check_objective_bounds(scenario)
     lp = build_model(costs, scenario)
     sol = solve_lp(lp)
     # HiGHS's presolve may stop at "infeasible or unbounded" (PuLP: not solved); the model
@@ -171,7 +263,58 @@ def allocate_costs(
         raise InfeasibleScenarioError("the scenario's rules cannot all hold")
     if sol.status is not SolveStatus.OPTIMAL:
         raise InfeasibleScenarioError(f"the allocation could not be solved ({sol.status.value})")
-    return _result(lp, sol, dict(provenance or {}))
+    result = _result(lp, sol, dict(provenance or {}))
+    if scenario.objective_bounds and result.allocated_usd <= 0 < result.funding_usd:
+        _bounds_force_nothing(costs, scenario)
+    return result
+
+
+def _check_objective_bounds(scenario: FundingScenario) -> None:
+    """Minimum objective shares adding up to more than 100% hold for no money but $0."""
+    mins = [b for b in scenario.objective_bounds if b.min_share > 0]
+    total = sum(b.min_share for b in mins)
+    if total > 1.0 + 1e-9:
+        parts = ", ".join(f"{b.objective} {b.min_share:.0%}" for b in mins)
+        raise InfeasibleScenarioError(
+            f"the minimum objective shares ({parts}) add up to {total:.0%} of the money "
+            "allocated; they can hold together only if nothing is allocated (lower them to "
+            "100% or less in total)",
+            tuple(Conflict(f"objective_min_{b.objective}",
+                           f"the minimum {b.min_share:.0%} share of {b.objective}", 0.0)
+                  for b in mins),
+        )
+
+
+def _bounds_force_nothing(costs: CostModel, scenario: FundingScenario) -> None:
+    """Raise when the objective bounds are why nothing is allocated.
+
+    Objective share bounds are shares of the money allocated, so allocating nothing
+    always meets them; when the same scenario without them allocates money, the bounds
+    cannot hold for any real allocation, and the scenario is infeasible.
+    """
+    from dataclasses import replace
+
+    free = build_model(costs, replace(scenario, objective_bounds=()))
+    sol = solve_lp(free)
+    if sol.status is not SolveStatus.OPTIMAL or float(sol.money.sum()) * free.units.usd < 1.0:
+        return
+    words = []
+    for b in scenario.objective_bounds:
+        if b.min_share > 0:
+            words.append(f"the minimum {b.min_share:.0%} share of {b.objective}")
+        if b.max_share < 1:
+            words.append(f"the maximum {b.max_share:.0%} share of {b.objective}")
+    raise InfeasibleScenarioError(
+        f"the objective share bounds ({'; '.join(words)}) hold only if nothing is allocated: "
+        "with the scenario's other rules no allocation of any money meets them together "
+        f"(without them {_usd(float(sol.money.sum()) * free.units.usd)} would be allocated)",
+        tuple(Conflict(name, row.description, 0.0) for name, row in free.rows.items()
+              if row.kind == "objective_share"),
+    )
+
+
+def _usd(value: float) -> str:
+    return f"${value / 1e6:,.1f}M" if abs(value) >= 1e5 else f"${value:,.0f}"
 
 
 def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str]) -> Allocation:
@@ -226,7 +369,85 @@ def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str]) -> Al
         shadow_prices=tuple(prices),
         unfunded=_unfunded(lp, sol, allocated),
         provenance=provenance,
+        warnings=allocation_warnings(lp, sol, allocated, float(people.sum())),
     )
+
+
+def allocation_warnings(
+    lp: AllocationLP, sol: LPSolution, allocated: np.ndarray, people_reached: float
+) -> tuple[str, ...]:
+    """What a planner must be told about a solved allocation, with the reason.
+
+    Two findings: the allocation reaches nobody; money stays unallocated (more than
+    :data:`UNALLOCATED_TOL` of the funding). The reason for unallocated money is read
+    from the solution: unused earmarks (row slack of each ``earmark_*`` row while the
+    flexible money is used up), binding objective share bounds or exclusions, and
+    otherwise absorption caps and people in need (no further line reaches people).
+
+    Returns
+    -------
+    tuple of str
+        One sentence each, in planner words; empty when there is nothing to say.
+    """
+    costs = lp.costs
+    funding = float(lp.funding_usd)
+    spent = float(allocated.sum())
+    out: list[str] = []
+    if people_reached <= 0:
+        coef = lp.objective_coef[:, 0]
+        reach = costs.reaches_people
+        if funding <= 0:
+            why = "the envelope is $0"
+        elif not reach.any():
+            why = "no line of the plan has a unit cost, so no line reaches people"
+        elif not (coef[reach] > 0).any():
+            why = "every line that reaches people has weight 0 (plan or scenario weights)"
+        elif not any(row.rhs > 0 for row in lp.rows.values() if row.kind == "need"):
+            why = "the plan gives 0 people in need in every location and year"
+        elif spent <= 0:
+            why = "no money could be allocated under the scenario's rules"
+        else:
+            why = "the lines that receive money (locks or floors) have no unit cost"
+        out.append(f"the allocation reaches nobody: {why}")
+    left = funding - spent
+    if funding > 0 and left > max(1.0, UNALLOCATED_TOL * funding):
+        out.append(f"{_usd(left)} of {_usd(funding)} is not allocated: "
+                   + _why_unallocated(lp, sol, left))
+    return tuple(out)
+
+
+def _why_unallocated(lp: AllocationLP, sol: LPSolution, left: float) -> str:
+    usd = lp.units.usd
+    reasons = []
+    for name, row in lp.rows.items():
+        if row.kind != "earmark":
+            continue
+        unused = sol.slacks.get(name, 0.0) * usd
+        if unused > max(1.0, UNALLOCATED_TOL * left):
+            amount = row.rhs * usd
+            reasons.append(
+                f"{row.description} is {_usd(amount)} but its lines absorb only "
+                f"{_usd(amount - unused)}, and earmarked money cannot go to other lines "
+                f"({_usd(unused)} unused)")
+
+    def pressing(kind: str) -> list[str]:
+        return [row.description for name, row in lp.rows.items() if row.kind == kind
+                and sol.slacks.get(name, 0.0) <= BINDING_TOL * max(1.0, abs(row.rhs))
+                and abs(sol.duals.get(name, 0.0)) > 1e-9]
+
+    bounds = pressing("objective_share")
+    if bounds:
+        reasons.append(f"the objective share bounds hold it back ({'; '.join(bounds[:4])})")
+    locks = pressing("lock")
+    if locks:
+        reasons.append(f"locks hold it back ({'; '.join(locks[:4])})")
+    excluded = pressing("exclusion")
+    if excluded:
+        reasons.append(f"{len(excluded)} excluded line(s) would take it")
+    if not reasons:
+        reasons.append("no further line reaches people (every line that could use it is at "
+                       "its absorption cap, or its location has all people in need reached)")
+    return "; ".join(reasons)
 
 
 def _unfunded(lp: AllocationLP, sol: LPSolution, allocated: np.ndarray) -> pd.DataFrame:

@@ -59,6 +59,15 @@ class InfeasibleScenarioError(ReachplanError, ValueError):
         self.conflicts = conflicts
 
 
+class ModelRangeError(ReachplanError, ValueError):
+    """The plan's numbers put the LP outside the range a solver handles reliably.
+
+    Raised before solving when a coefficient or right-hand side is not finite or
+    larger than :data:`solver.allocate.LARGEST_COEFFICIENT` (a unit cost or cost
+    factor near zero, a requirement near the largest float); the message names the row.
+    """
+
+
 @dataclass(frozen=True)
 class ShadowPrice:
     """What one more unit of a constraint's right-hand side is worth in people reached.
@@ -120,6 +129,10 @@ class Allocation:
         ``reason``.
     provenance
         Plan fingerprint and source, scenario, package versions, solver.
+    warnings
+        Things a planner must know about this allocation, one sentence each: it reaches
+        nobody, or money stays unallocated because of the rules (an earmark larger than
+        its lines can absorb, objective share bounds, locks ...), with the reason.
     """
 
     status: SolveStatus
@@ -131,6 +144,7 @@ class Allocation:
     shadow_prices: tuple[ShadowPrice, ...]
     unfunded: pd.DataFrame
     provenance: Mapping[str, str]
+    warnings: tuple[str, ...] = ()
 
     @property
     def allocated_usd(self) -> float:
@@ -139,7 +153,7 @@ class Allocation:
 
     @property
     def unallocated_usd(self) -> float:
-        """Money left because no further line reaches more people with it (USD)."""
+        """Money left unallocated (USD); :attr:`warnings` says why when it matters."""
         return max(self.funding_usd - self.allocated_usd, 0.0)
 
     @property

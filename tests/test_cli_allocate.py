@@ -42,10 +42,11 @@ def test_bad_funding_is_a_usage_error(runner):
     assert "--funding" in res.output
 
 
-def test_year_not_in_plan_exits_1_with_one_line(runner):
+def test_year_not_in_plan_is_a_usage_error_naming_funding(runner):
     res = runner.invoke(main, ["allocate", "--funding", "2030=50%"])
-    assert res.exit_code == 1
-    assert "2030" in res.stderr and "Traceback" not in res.output
+    assert res.exit_code == 2
+    assert "2030" in res.stderr and "--funding" in res.stderr
+    assert "Traceback" not in res.output
 
 
 def test_missing_plan_exits_1(runner, tmp_path):
