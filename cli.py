@@ -778,9 +778,12 @@ def _run_stored(
     afresh, None reuses a matching stored run and starts afresh otherwise.
     """
     from reports.run_store import RunStore, RunStoreError
-    from solver.batch import chunk_plan, run_key, run_scenario
+    from solver.batch import chunk_plan, estimate_run_bytes, run_key, run_scenario
 
-    store = RunStore(out_dir, scenario.name)
+    estimate_run_bytes(plan_obj, scenario)  # refuses draws that cannot fit, before any write
+    store = RunStore(
+        out_dir, scenario.name, warn=lambda message: click.echo(f"warning: {message}", err=True)
+    )
     key = run_key(plan_obj, scenario)
     try:
         try:

@@ -17,6 +17,7 @@ import pulp
 from model.costs import CostModel
 from model.funding import FundingScenario, parse_funding
 from scenarios.plan_io import load_plan
+from solver.highs import pulp_solver
 from solver.model import build_model
 
 
@@ -39,7 +40,7 @@ def main() -> None:
     scenario = FundingScenario(parse_funding(args.funding))
     highs, cbc = [], []
     for _ in range(args.repeat):  # interleaved, so both see the same machine state
-        t, obj_h = timed(costs, scenario, lambda: pulp.HiGHS(msg=False))
+        t, obj_h = timed(costs, scenario, pulp_solver)
         highs.append(t)
         t, obj_c = timed(costs, scenario, lambda: pulp.PULP_CBC_CMD(msg=False))
         cbc.append(t)

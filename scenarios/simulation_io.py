@@ -235,7 +235,7 @@ def _distribution(value: object, key: str, file: str) -> Distribution:
             key=key,
         )
     kind = value.get("dist")
-    if kind not in _DIST_PARAMS:
+    if not isinstance(kind, str) or kind not in _DIST_PARAMS:
         raise AssumptionError(
             f"'dist' must be one of {', '.join(_DIST_PARAMS)}, got {kind!r}",
             file=file,

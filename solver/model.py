@@ -44,7 +44,7 @@ import numpy as np
 import pulp
 
 from model.costs import CostModel
-from model.funding import Amount, FundingScenario, Selector
+from model.funding import Amount, FundingError, FundingScenario, Selector
 
 USD_PER_UNIT = 1e6
 """Reference money unit (USD millions): :class:`Units` for plans of the default plan's size."""
@@ -193,7 +193,7 @@ def selector_mask(costs: CostModel, selector: Selector) -> np.ndarray:
 
     Raises
     ------
-    ValueError
+    FundingError
         When the selector names a code the plan does not have.
     """
     mask = np.ones(costs.n_cells, dtype=bool)
@@ -205,7 +205,9 @@ def selector_mask(costs: CostModel, selector: Selector) -> np.ndarray:
         if values:
             unknown = sorted(set(map(str, values)) - set(map(str, column)))
             if unknown:
-                raise ValueError(f"unknown {what} {', '.join(unknown)} in '{selector.describe()}'")
+                raise FundingError(
+                    f"unknown {what} {', '.join(unknown)} in '{selector.describe()}'"
+                )
             mask &= np.isin(column, np.asarray(values, dtype=column.dtype))
     return mask
 
@@ -215,14 +217,14 @@ def objective_weight(costs: CostModel, selector: Selector) -> np.ndarray:
 
     Raises
     ------
-    ValueError
+    FundingError
         When an objective is not in the plan.
     """
     if not selector.objectives:
         return np.ones(costs.n_cells)
     unknown = sorted(set(selector.objectives) - set(costs.objective_shares.columns))
     if unknown:
-        raise ValueError(f"unknown objective {', '.join(unknown)}")
+        raise FundingError(f"unknown objective {', '.join(unknown)}")
     return costs.objective_shares[list(selector.objectives)].sum(axis=1).to_numpy(dtype=float)
 
 
@@ -244,7 +246,7 @@ def resolve_envelope(
     given = dict(env.per_year)
     unknown = sorted(set(given) - set(req_by_year))
     if unknown:
-        raise ValueError(f"funding for year {unknown[0]}, which the plan does not have")
+        raise FundingError(f"funding for year {unknown[0]}, which the plan does not have")
     per_year = {y: given[y].usd(r) if y in given else 0.0 for y, r in req_by_year.items()}
     return total, per_year
 
@@ -297,7 +299,7 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
 
     Raises
     ------
-    ValueError
+    FundingError
         When the scenario names a location, sector, objective or year the plan lacks.
     """
     n = costs.n_cells
@@ -316,7 +318,7 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
     def add(name: str, expr: pulp.LpAffineExpression, sense_: Sense, rhs: float, kind: RowKind,
             description: str, rule: str = "") -> None:
         if name in rows:
-            raise ValueError(f"two rules produce the same constraint {name!r}")
+            raise FundingError(f"two rules produce the same constraint {name!r}")
         if elastic and kind in ELASTIC_WEIGHT:
             slack: list[pulp.LpVariable] = []
             if sense_ in ("<=", "=="):

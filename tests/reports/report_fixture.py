@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import tempfile
 from dataclasses import dataclass
@@ -26,14 +27,13 @@ class SmallReport:
 
 
 def write_scenarios(directory: Path) -> list[Path]:
-    """Two scenario files whose names a spreadsheet or a browser could misread."""
+    """Two scenario files; :func:`small_report` gives them names a spreadsheet or a browser
+    could misread (a file's ``name`` must be a safe folder name, so they are set in code)."""
     files = []
-    for stem, parent, name in (("formula", "shortfall_50", FORMULA_NAME),
-                               ("markup", "tp_ends_2025", MARKUP_NAME)):
+    for stem, parent in (("formula", "shortfall_50"), ("markup", "tp_ends_2025")):
         path = directory / f"{stem}.toml"
         parent_path = (SCENARIO_DIR / f"{parent}.toml").as_posix()
-        # TOML literal strings: the names are kept exactly as written
-        path.write_text(f"extends = '{parent_path}'\nname = '{name}'\n")
+        path.write_text(f"extends = '{parent_path}'\nname = '{stem}'\n")
         files.append(path)
     return files
 
@@ -45,7 +45,12 @@ def small_report() -> SmallReport:
     loaded = load_plan()
     assert loaded.plan is not None
     initial = load_initial_state()
-    runs = [run_scenario(loaded.plan, load_scenario(f, draws=DRAWS), initial) for f in files]
+    names = (FORMULA_NAME, MARKUP_NAME)
+    scenarios = [
+        dataclasses.replace(load_scenario(f, draws=DRAWS), name=name)
+        for f, name in zip(files, names, strict=True)
+    ]
+    runs = [run_scenario(loaded.plan, scenario, initial) for scenario in scenarios]
     data = collect(runs, loaded.plan, initial, warnings=loaded.validation.warnings,
                    ladder_step=0.5)
     return SmallReport(runs, data, files)
