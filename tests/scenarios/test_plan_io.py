@@ -12,6 +12,20 @@ from reports.template import write_template
 from scenarios.plan_io import DEFAULT_PLAN_DIR, PlanReadError, load_plan
 
 
+def with_unit_costs(tables):
+    """The tiny plan plus the unit costs a usable plan needs."""
+    out = dict(tables)
+    out["unit_costs"] = pd.DataFrame(
+        {
+            "location_code": ["POL", "POL", "MDA"],
+            "sector_code": ["WASH", "HEALTH", "WASH"],
+            "unit_cost_usd": [1.0, 0.5, 2.0],
+            "weight": [1.0, 1.0, 1.0],
+        }
+    )
+    return out
+
+
 @pytest.fixture(scope="module")
 def default_plan():
     loaded = load_plan()
@@ -32,7 +46,7 @@ def test_default_plan_round_trips_through_the_template(default_plan, tmp_path):
 
 def test_formula_looking_text_stays_text(tiny, tmp_path):
     tiny["locations"].loc[0, "location_name"] = '=HYPERLINK("http://x")'
-    plan = Plan.from_tables(tiny)
+    plan = Plan.from_tables(with_unit_costs(tiny))
     write_template(plan.tables, tmp_path)
     wb = openpyxl.load_workbook(tmp_path / "plan.xlsx")
     ws = wb["locations"]
@@ -45,7 +59,7 @@ def test_formula_looking_text_stays_text(tiny, tmp_path):
 
 
 def test_hxl_hashtag_row_and_hapi_headers(tiny, tmp_path):
-    plan = Plan.from_tables(tiny)
+    plan = Plan.from_tables(with_unit_costs(tiny))
     write_plan_tables(plan.tables, tmp_path)
     req = plan.tables["requirements"]
     with open(tmp_path / "requirements.csv", "w") as fh:
