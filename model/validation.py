@@ -177,9 +177,13 @@ class RawTable:
     row_numbers
         Spreadsheet row number of each data row.
     field_counts
-        Number of fields each data row had in the file before padding (CSV), and the
-        header's (``header_fields``); ``None`` where the format has no ragged rows (a
-        worksheet). A row whose count differs from the header's is an error.
+        Number of fields each data row had in the file before padding (CSV); ``None``
+        where the format has no ragged rows (a worksheet).
+    header_fields
+        Fields of the header up to its last named one, and ``header_length`` all its
+        fields (a trailing comma adds an empty one). A row with fewer fields than
+        ``header_fields``, more than ``header_length``, or a value under no header, is
+        an error.
     """
 
     name: str
@@ -190,6 +194,7 @@ class RawTable:
     row_numbers: tuple[int, ...]
     field_counts: tuple[int, ...] | None = None
     header_fields: int | None = None
+    header_length: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -437,16 +442,17 @@ def _ragged_rows(table: RawTable) -> dict[int, Problem]:
 
     More fields usually means an unquoted comma inside a value (``22,952.42`` split in
     two), which shifts every later cell; fewer means a truncated or hand-shortened row.
-    Extra fields that are all empty (a trailing comma) are accepted.
+    A trailing comma on every line (the header too) is accepted.
     """
     if table.field_counts is None or table.header_fields is None:
         return {}
     width = table.header_fields
+    length = max(width, table.header_length or 0)
     out: dict[int, Problem] = {}
     for cells, row, n in zip(table.rows, table.row_numbers, table.field_counts, strict=True):
         if all(c.strip() == "" for c in cells):
             continue
-        if n > width and any(c.strip() for c in cells[width:]):
+        if n > length or any(c.strip() for c in cells[width:]):
             out[row] = Problem(
                 "error",
                 table.source,
@@ -548,7 +554,10 @@ def _duplicates(frame: pd.DataFrame, spec: TableSpec, source: str) -> list[Probl
     keys = [k for k in spec.key if k in frame.columns]
     if not keys or frame.empty:
         return problems
-    dup = frame[frame.duplicated(keys, keep="first")]
+    duplicated = frame.duplicated(keys, keep="first")
+    if not duplicated.any():
+        return problems
+    dup = frame[duplicated]
     first_rows = frame.drop_duplicates(keys, keep="first").set_index(keys)["_row"]
     for _, rec in dup.iterrows():
         key = tuple(rec[k] for k in keys)

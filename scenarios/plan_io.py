@@ -69,6 +69,7 @@ def _raw_from_rows(
         rest = rest[1:]
     else:
         header_cells = tuple(header)
+    header_length = max(len(header_cells), len(hashtags or ()))
     width = max([len(header_cells)] + [len(r) for _, r in rest])
     header_cells = header_cells + ("",) * (width - len(header_cells))
     if hashtags is not None:
@@ -87,6 +88,7 @@ def _raw_from_rows(
         tuple(n for n, _ in rest),
         counts,
         header_fields,
+        header_length if ragged else None,
     )
 
 
