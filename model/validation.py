@@ -534,18 +534,29 @@ def parse_table(table: RawTable, spec: TableSpec) -> tuple[pd.DataFrame, list[Pr
                 records.append(record)
         else:
             records.append(base)
+    # defaults and normal forms, filled in the records (one frame construction, no per-column
+    # pandas passes: validation runs on every command)
+    text_columns = [c.name for c in spec.columns if c.kind in ("text", "code")]
+    for record in records:
+        if "origin" in record and record["origin"] is None:
+            record["origin"] = "source"
+        if "on_mismatch" in record and record["on_mismatch"] is None:
+            record["on_mismatch"] = "error"
+        if "population_status" in record:
+            status = record["population_status"]
+            record["population_status"] = (
+                STATUS_ALIASES.get(_norm_header(status), _norm_header(status))
+                if isinstance(status, str)
+                else None
+            )
+        for name in text_columns:
+            if record.get(name, "") is None:
+                record[name] = ""
     frame = pd.DataFrame.from_records(records, columns=[*spec.column_names, "_row"])
-    if "origin" in frame.columns:
-        frame["origin"] = frame["origin"].where(frame["origin"].notna(), "source")
-    if "on_mismatch" in frame.columns:
-        frame["on_mismatch"] = frame["on_mismatch"].where(frame["on_mismatch"].notna(), "error")
-    if "population_status" in frame.columns:
-        frame["population_status"] = frame["population_status"].map(
-            lambda s: None if s is None else STATUS_ALIASES.get(_norm_header(s), _norm_header(s))
-        )
-    for col in spec.columns:
-        if col.kind in ("text", "code") and col.name in frame.columns:
-            frame[col.name] = frame[col.name].where(frame[col.name].notna(), "")
+    defaults = {"origin": "source", "on_mismatch": "error"}
+    for name in ("origin", "on_mismatch", *text_columns):
+        if name in frame.columns and frame[name].isna().any():
+            frame[name] = frame[name].where(frame[name].notna(), defaults.get(name, ""))
     return frame, problems
 
 
@@ -582,7 +593,7 @@ def _unknown_codes(
     problems = []
     for _, rec in frame.iterrows():
         value = rec[column]
-        if value in (None, "") or value in known_set:
+        if value is None or value == "" or value in known_set or pd.isna(value):
             continue
         problems.append(
             Problem("error", source, f"unknown {what} {value!r}", int(rec["_row"]), column)
@@ -665,12 +676,14 @@ def _check_stated_totals(
                 Problem("error", src, f"unknown region {rec['region']!r}", row, "region")
             )
             continue
-        if rec["value"] is None:
+        if rec["value"] is None or pd.isna(rec["value"]):
             continue
         computed = compute_stated(tables, rec)
         if computed is None:
             continue
-        precision = rec["precision"] if rec["precision"] is not None else 1.0
+        precision = rec["precision"]
+        if precision is None or pd.isna(precision):
+            precision = 1.0
         if stated_total_agrees(computed, float(rec["value"]), float(precision)):
             continue
         diff = computed - float(rec["value"])
@@ -690,17 +703,19 @@ def _check_stated_totals(
 def _check_nesting(populations: pd.DataFrame, source: str) -> list[Problem]:
     """People reached <= targeted <= in need, per location and year."""
     problems: list[Problem] = []
-    people = populations[populations["population_status"].isin(["in_need", "targeted", "reached"])]
-    if people.empty:
-        return problems
-    wide = people.pivot_table(
-        index=["location_code", "year"],
-        columns="population_status",
-        values="population",
-        aggfunc="first",
-    )
-    rows = people.set_index(["location_code", "year", "population_status"])["_row"]
-    for (loc, year), rec in wide.iterrows():
+    people: dict[tuple[object, object], dict[str, tuple[float, int]]] = {}
+    for loc, year, status, value, row in zip(
+        populations["location_code"],
+        populations["year"],
+        populations["population_status"],
+        populations["population"],
+        populations["_row"],
+        strict=True,
+    ):
+        if status not in ("in_need", "targeted", "reached") or value is None or pd.isna(value):
+            continue
+        people.setdefault((loc, year), {}).setdefault(status, (float(value), int(row)))
+    for (loc, year), rec in people.items():
         for small, big in (
             ("reached", "targeted"),
             ("targeted", "in_need"),
@@ -708,16 +723,14 @@ def _check_nesting(populations: pd.DataFrame, source: str) -> list[Problem]:
         ):
             if small not in rec or big not in rec:
                 continue
-            if pd.isna(rec[small]) or pd.isna(rec[big]):
-                continue
-            if rec[small] > rec[big] + 1e-9:
+            if rec[small][0] > rec[big][0] + 1e-9:
                 problems.append(
                     Problem(
                         "error",
                         source,
-                        f"{loc} {year}: people {small.replace('_', ' ')} ({rec[small]:,.0f}) "
-                        f"exceed people {big.replace('_', ' ')} ({rec[big]:,.0f})",
-                        int(rows[(loc, year, small)]),
+                        f"{loc} {year}: people {small.replace('_', ' ')} ({rec[small][0]:,.0f}) "
+                        f"exceed people {big.replace('_', ' ')} ({rec[big][0]:,.0f})",
+                        rec[small][1],
                         "population",
                     )
                 )
