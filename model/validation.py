@@ -945,11 +945,13 @@ def validate_tables(raw: Mapping[str, RawTable]) -> ValidationResult:
                     f"unknown table {name!r} ignored (known: {', '.join(TABLES_BY_NAME)})",
                 )
             )
+    some_source = next((t.source for t in raw.values()), "")
     for spec in TABLES:
         if spec.name not in raw:
             if spec.required:
+                where = _sibling_label(some_source, spec.name) if some_source else spec.name
                 problems.append(
-                    Problem("error", spec.name, f"missing table '{spec.name}' ({spec.description})")
+                    Problem("error", where, f"missing table '{spec.name}' ({spec.description})")
                 )
             continue
         table = raw[spec.name]

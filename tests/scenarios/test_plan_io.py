@@ -183,3 +183,22 @@ def test_damaged_workbook_bytes_are_one_plan_read_error(tiny, tmp_path, cut):
     damaged.write_bytes(bytes(data[:cut]) if cut > 0 else bytes(data[:cut]) + b"\0" * 200)
     with pytest.raises(PlanReadError, match="damaged.xlsx"):
         load_plan(damaged)
+
+
+def test_a_missing_table_is_named_where_it_belongs(tiny, tmp_path):
+    folder = _tiny_folder(tiny, tmp_path)
+    (folder / "sectors.csv").unlink()
+    (folder / "unit_costs.csv").unlink()
+    errors = [str(p) for p in load_plan(folder).validation.errors]
+    assert errors[0].startswith(f"{folder / 'sectors.csv'}: missing table 'sectors'")
+    tables = dict(Plan.from_tables(with_unit_costs(tiny)).tables)
+    del tables["unit_costs"]
+    write_template(tables, tmp_path / "wb")
+    errors = [str(p) for p in load_plan(tmp_path / "wb" / "plan.xlsx").validation.errors]
+    assert errors == [
+        "plan.xlsx [sheet unit_costs]: no unit costs, so no money can reach anyone: add "
+        "unit_costs.csv to the plan folder (or a unit_costs sheet to the workbook) with columns "
+        "location_code, sector_code, unit_cost_usd and optionally weight: the US dollars per "
+        "person reached by the first tranche of each line's requirement, e.g. the row "
+        "'MDA,WASH,25.00,1'; a line that reaches nobody directly (regional support) has no row"
+    ]
