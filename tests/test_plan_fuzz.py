@@ -86,6 +86,18 @@ TEXT_VALUES = st.one_of(
 
 _names = sorted(BASE_GRIDS)
 
+EXTREMES = [
+    ("requirements", "requirements_usd", ["0", "0.01", "1e11", "1000000000000"]),
+    ("populations", "population", ["0", "1", "10000000000", "0.5"]),
+    ("unit_costs", "unit_cost_usd", ["0.01", "10000", "10000000"]),
+    ("unit_costs", "weight", ["0", "0.001", "1000", ""]),
+    ("cost_curve", "cost_factor", ["0.01", "100", "1"]),
+    ("cost_curve", "share_of_requirement", ["0", "1"]),
+    ("settings", "value", ["1", "2", "1.0", ""]),
+]
+"""Values at the edge of what validation accepts: the plan stays usable more often, so
+``allocate`` runs on odd magnitudes."""
+
 
 @st.composite
 def mutation(draw: st.DrawFn) -> tuple:
@@ -95,9 +107,13 @@ def mutation(draw: st.DrawFn) -> tuple:
                 "cell", "cell", "cell", "cell", "delete_column", "rename_column",
                 "ragged_long", "ragged_short", "duplicate_row", "delete_table",
                 "rename_table", "delete_rows", "blank_header", "extra_column",
+                "extreme", "extreme", "extreme",
             ]
         )
     )
+    if kind == "extreme":
+        table, column, values = draw(st.sampled_from(EXTREMES))
+        return (kind, table, draw(st.integers(0, 50)), column, draw(st.sampled_from(values)))
     table = draw(st.sampled_from(_names))
     return (kind, table, draw(st.integers(0, 50)), draw(st.integers(0, 50)), draw(TEXT_VALUES))
 
@@ -117,6 +133,10 @@ def _apply(grids: dict[str, list[list[str]]], m: tuple) -> None:
         return
     header = grid[0]
     data = grid[1:]
+    if kind == "extreme":
+        if j in header and data:
+            data[i % len(data)][header.index(j)] = value
+        return
     col = j % max(len(header), 1)
     if kind == "cell" and data:
         row = data[i % len(data)]
