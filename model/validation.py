@@ -4,6 +4,13 @@ The functions here are pure. :mod:`scenarios.plan_io` reads files into
 :class:`RawTable` objects (all cells as text, with the row number each came
 from); :func:`validate_tables` parses and checks them and returns the typed
 tables together with every :class:`Problem` found.
+
+What is refused, so that ``validate`` catches everything ``allocate`` would refuse:
+numbers that read differently in another locale (:func:`parse_number`), values that are
+not finite, magnitudes that cannot be real (the ``MAX_*``/``MIN_*`` bounds below, which
+also keep the LP's coefficients in a range HiGHS handles), rows longer or shorter than
+the header, settings out of their documented range (``model.tables.SETTING_RULES``), and
+a plan whose unit costs cannot reach anyone.
 """
 
 from __future__ import annotations
@@ -962,7 +969,7 @@ def validate_tables(raw: Mapping[str, RawTable]) -> ValidationResult:
         sources[spec.name] = table.source
     if "settings" in tables:
         n_sectors = (
-            int(tables["sectors"]["sector_code"].nunique()) if "sectors" in tables else None
+            max(int(tables["sectors"]["sector_code"].nunique()), 1) if "sectors" in tables else None
         )
         problems += _check_settings(tables["settings"], sources["settings"], n_sectors)
     if any(n not in tables for n in ("locations", "sectors", "objectives", "requirements")):
