@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from model.plan import CELL, Plan, PlanError
+from model.validation import parse_number
 
 DEFAULT_OVERLAP_FACTOR = 1.0
 """Overlap factor used when the plan has no ``overlap_factor`` setting (no overlap assumed)."""
@@ -196,11 +197,13 @@ class CostModel:
                 w = t["weight"].reindex(keys).to_numpy(dtype=float)
                 weight[:] = np.where(np.isfinite(w), w, 1.0)
         unit[unit <= 0] = np.nan
-        text = plan.settings.get("overlap_factor", "")
-        try:
-            overlap = float(text) if str(text).strip() else DEFAULT_OVERLAP_FACTOR
-        except ValueError:
-            raise PlanError(f"setting overlap_factor: not a number: {text!r}") from None
+        text = str(plan.settings.get("overlap_factor", "")).strip()
+        overlap = DEFAULT_OVERLAP_FACTOR
+        if text:
+            value, reason = parse_number(text)
+            if value is None:
+                raise PlanError(f"setting overlap_factor: {reason}")
+            overlap = value
         shares = plan.objective_shares().reindex(cells).fillna(0.0)
         return cls(
             cells=cells,

@@ -44,9 +44,18 @@ def _canonical(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         else:
             out[col.name] = out[col.name].fillna("").astype(str)
     keys = [k for k in spec.key if k in out.columns]
-    if keys and name != "settings":
+    if keys and name != "settings" and not _is_sorted(out, keys):
         out = out.sort_values(keys, kind="stable")
     return out.reset_index(drop=True)
+
+
+def _is_sorted(frame: pd.DataFrame, keys: list[str]) -> bool:
+    """Whether the rows are already in key order (then sorting would change nothing)."""
+    rows = list(zip(*(frame[k].tolist() for k in keys), strict=True))
+    try:
+        return all(a <= b for a, b in zip(rows, rows[1:], strict=False))
+    except TypeError:
+        return False
 
 
 @dataclass(frozen=True, eq=False)

@@ -151,6 +151,60 @@ _NOTE = Column(
     description="Free text: citation, derivation, caveat",
 )
 
+@dataclass(frozen=True)
+class Setting:
+    """One key of the ``settings`` table that the tool reads, with its accepted values.
+
+    Parameters
+    ----------
+    key
+        Exact key (keys are matched exactly; a near miss such as ``Overlap factor`` is an
+        error, so that a setting is never silently ignored).
+    kind
+        ``text`` (any), ``currency`` (must be USD) or ``number`` (checked against
+        ``minimum`` and ``maximum``).
+    default
+        Value used when the key is absent or its value empty.
+    minimum, maximum
+        Inclusive range of a number. ``maximum = "sectors"`` means the number of sectors
+        in the plan.
+    description
+        What the setting means and why the range.
+    """
+
+    key: str
+    kind: Literal["text", "currency", "number"]
+    default: str
+    description: str
+    minimum: float | None = None
+    maximum: float | Literal["sectors"] | None = None
+
+
+SETTING_RULES: tuple[Setting, ...] = (
+    Setting("name", "text", "Unnamed plan", "Plan title shown in every report."),
+    Setting(
+        "currency",
+        "currency",
+        "USD",
+        "Currency of every amount: must be USD (reports and the LP work in US dollars).",
+    ),
+    Setting(
+        "overlap_factor",
+        "number",
+        "1",
+        "Average number of sectors through which one person reached is served: at least 1 "
+        "(no overlap) and at most the number of sectors in the plan (everyone served by "
+        "every sector); people reached = sector beneficiaries / overlap_factor.",
+        minimum=1.0,
+        maximum="sectors",
+    ),
+)
+"""Every setting the tool reads. Other keys (source_document, notes ...) are free text kept
+for provenance."""
+
+SETTING_RULES_BY_KEY = {s.key: s for s in SETTING_RULES}
+
+
 SETTINGS = TableSpec(
     "settings",
     (

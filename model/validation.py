@@ -4,6 +4,13 @@ The functions here are pure. :mod:`scenarios.plan_io` reads files into
 :class:`RawTable` objects (all cells as text, with the row number each came
 from); :func:`validate_tables` parses and checks them and returns the typed
 tables together with every :class:`Problem` found.
+
+What is refused, so that ``validate`` catches everything ``allocate`` would refuse:
+numbers that read differently in another locale (:func:`parse_number`), values that are
+not finite, magnitudes that cannot be real (the ``MAX_*``/``MIN_*`` bounds below, which
+also keep the LP's coefficients in a range HiGHS handles), rows longer or shorter than
+the header, settings out of their documented range (``model.tables.SETTING_RULES``), and
+a plan whose unit costs cannot reach anyone.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import pycountry
 from model.tables import (
     ORIGINS,
     POPULATION_STATUSES,
+    SETTING_RULES_BY_KEY,
     STATED_MEASURES,
     STATUS_ALIASES,
     TABLES,
@@ -34,6 +42,104 @@ Severity = Literal["error", "warning"]
 
 USER_ASSIGNED_CODE = re.compile(r"^(AA[A-Z]|Q[M-Z][A-Z]|X[A-Z]{2}|ZZ[A-Z])$")
 """ISO 3166-1 alpha-3 ranges reserved for user assignment (non-country lines)."""
+
+
+# ---- magnitudes that can be real ---------------------------------------------------------------
+# A value outside these bounds is an error naming file, row and column. The bounds are far
+# outside anything a response plan states, and they keep the allocation LP's coefficients
+# sane: solver.model.Units puts money in the power of ten nearest the mean requirement and
+# people in the power of ten one money unit reaches at the median unit cost, so a reach
+# coefficient is about median unit cost / (unit cost x cost factor). With unit costs
+# within MAX_UNIT_COST_SPREAD of each other and cost factors in [MIN_COST_FACTOR,
+# MAX_COST_FACTOR] every coefficient lies in [1e-8, 1e9], inside the range HiGHS keeps
+# (it drops matrix values below 1e-9 and treats values above 1e15 as infinite); tiny unit
+# costs or cost factors outside it made PuLP fail with an IndexError or the LP reach nobody.
+
+MAX_REQUIREMENT_USD = 1e12
+"""Largest requirement one row may state: one trillion US dollars.
+
+The largest appeals ever made (all humanitarian plans of a year together) are under
+$60 billion; a row above this is a unit or typing mistake (and sums of rows of 1e308
+overflow to infinity).
+"""
+
+MAX_PEOPLE = 10_000_000_000
+"""Largest number of people (or entities) a population row or a stated figure may give.
+
+More than everyone alive (the world population is about 8.1 billion in 2024).
+"""
+
+MIN_UNIT_COST_USD = 0.01
+"""Smallest unit cost: one US cent per person reached.
+
+A line that reaches nobody directly (regional support) has no ``unit_costs`` row;
+a unit cost of 0 would mean people reached for free.
+"""
+
+MAX_UNIT_COST_USD = 10_000_000.0
+"""Largest unit cost: ten million US dollars per person reached."""
+
+MAX_UNIT_COST_SPREAD = 1e6
+"""Largest ratio between the plan's highest and lowest unit cost (see the LP units above)."""
+
+MIN_COST_FACTOR = 0.01
+"""Smallest cost factor of a tranche in ``cost_curve`` (the first is usually 1)."""
+
+MAX_COST_FACTOR = 100.0
+"""Largest cost factor of a tranche: a person costs at most 100 times the unit cost."""
+
+MIN_WEIGHT = 0.001
+"""Smallest non-zero priority weight (0 is allowed: people reached by the line do not count).
+
+A weight below ``solver.model.TIE_BREAK`` times the mean would be indistinguishable from
+the tie-break; the floor keeps every weight well above it. Not every weight may be 0.
+"""
+
+MAX_WEIGHT = 1000.0
+"""Largest priority weight (weights are relative; 1 is the default)."""
+
+MAX_TRANCHES = 100
+"""Largest tranche number in ``cost_curve``."""
+
+
+def _out_of_range(table: str, column: str, value: float) -> str | None:
+    """Why a parsed non-negative value cannot be real for this column, or ``None``."""
+    if table == "requirements" and column == "requirements_usd":
+        if value > MAX_REQUIREMENT_USD:
+            return (
+                f"requirement {value:,.6g} USD is above the largest a plan row can state "
+                f"({MAX_REQUIREMENT_USD:,.0f} USD): check the number"
+            )
+    if table == "populations" and column == "population" and value > MAX_PEOPLE:
+        return f"{value:,.6g} people is more than the world population (at most {MAX_PEOPLE:,})"
+    if table == "unit_costs" and column == "unit_cost_usd":
+        if value < MIN_UNIT_COST_USD:
+            return (
+                f"unit cost {value:.6g} USD per person is below the floor of "
+                f"{MIN_UNIT_COST_USD:g} USD (a line that reaches nobody directly has no "
+                "unit_costs row)"
+            )
+        if value > MAX_UNIT_COST_USD:
+            return (
+                f"unit cost {value:,.6g} USD per person is above {MAX_UNIT_COST_USD:,.0f} USD"
+            )
+    if table == "unit_costs" and column == "weight":
+        if 0 < value < MIN_WEIGHT or value > MAX_WEIGHT:
+            return (
+                f"weight {value:.6g} is out of range: 0, or between {MIN_WEIGHT:g} and "
+                f"{MAX_WEIGHT:g} (1 is the default)"
+            )
+    if table == "cost_curve" and column == "cost_factor":
+        if not MIN_COST_FACTOR <= value <= MAX_COST_FACTOR:
+            return (
+                f"cost factor {value:.6g} is out of range: between {MIN_COST_FACTOR:g} and "
+                f"{MAX_COST_FACTOR:g} (1 = the unit cost)"
+            )
+    if table == "cost_curve" and column == "share_of_requirement" and value > 1:
+        return f"share {value:.6g} is above 1 (shares of the requirement sum to 1)"
+    if table == "stated_totals" and column in ("value", "precision") and value > 1e15:
+        return f"{value:,.6g} is above any figure a plan states (1e15)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -77,6 +183,14 @@ class RawTable:
         Data rows, each a tuple of text cells (same length as ``headers``).
     row_numbers
         Spreadsheet row number of each data row.
+    field_counts
+        Number of fields each data row had in the file before padding (CSV); ``None``
+        where the format has no ragged rows (a worksheet).
+    header_fields
+        Fields of the header up to its last named one, and ``header_length`` all its
+        fields (a trailing comma adds an empty one). A row with fewer fields than
+        ``header_fields``, more than ``header_length``, or a value under no header, is
+        an error.
     """
 
     name: str
@@ -85,6 +199,9 @@ class RawTable:
     hashtags: tuple[str, ...] | None
     rows: tuple[tuple[str, ...], ...]
     row_numbers: tuple[int, ...]
+    field_counts: tuple[int, ...] | None = None
+    header_fields: int | None = None
+    header_length: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,15 +301,60 @@ def match_columns(
     return found, wide, duplicates
 
 
+_GROUP_SEPARATORS = ", _'\u00a0\u202f"
+"""Characters accepted between groups of three digits: comma, space, underscore, apostrophe
+(Swiss), no-break and narrow no-break space."""
+
+_PLAIN_NUMBER = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+_GROUPED_NUMBER = re.compile(
+    r"^[0-9]{1,3}(?P<sep>[, _'\u00a0\u202f])[0-9]{3}(?:(?P=sep)[0-9]{3})*(?:\.[0-9]*)?$"
+)
+
+
+def parse_number(text: str) -> tuple[float | None, str | None]:
+    """Read a number as a planner writes it; say why when it cannot be read safely.
+
+    Accepted: ``1234.5``, ``-3``, ``1e6``, ``$1,234.50`` and numbers whose thousands are
+    grouped by one separator in groups of three: ``1,234,567``, ``1 234 567``,
+    ``1'234'567``, ``1_234_567``. Decimals always use a point. Anything else with a
+    comma (``22952,42``, ``1,5``, ``1,23,456``, ``1.234,5``) is refused, because the
+    same text means a different number in another locale; so is any other grouping
+    (``12 34``), and so are ``nan``, ``inf`` and numbers too large for a float.
+
+    Returns
+    -------
+    value, reason
+        The value and ``None``, or ``None`` and the reason in planner words.
+    """
+    body = text.strip()
+    sign = ""
+    if body[:1] in ("+", "-"):
+        sign, body = body[:1], body[1:]
+    if body.startswith("$"):
+        body = body[1:]
+    if not sign and body[:1] in ("+", "-"):
+        sign, body = body[:1], body[1:]
+    if _PLAIN_NUMBER.match(body):
+        digits = body
+    elif _GROUPED_NUMBER.match(body):
+        digits = re.sub(r"[^0-9.]", "", body)
+    elif "," in body:
+        return None, (
+            f"ambiguous number {text!r}: decimals use a point (1234.5), and a comma may "
+            "only group thousands in threes (1,234,567)"
+        )
+    elif body.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        return None, f"not a finite number: {text!r}"
+    else:
+        return None, f"not a number: {text!r}"
+    value = float(sign + digits)
+    if not math.isfinite(value):
+        return None, f"not a finite number: {text!r} (too large)"
+    return value, None
+
+
 def _parse_number(text: str) -> float | None:
-    cleaned = text.strip().replace(",", "").replace("_", "").replace(" ", "")
-    if cleaned.startswith("$"):
-        cleaned = cleaned[1:]
-    try:
-        value = float(cleaned)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
+    return parse_number(text)[0]
 
 
 def _known_location_code(code: str) -> bool:
@@ -210,21 +372,37 @@ def _parse_cell(
         return None
     kind = col.kind
     if kind in ("money", "number"):
-        value = _parse_number(text)
+        value, reason = parse_number(text)
         if value is None:
-            problems.append(
-                Problem("error", table.source, f"not a number: {text!r}", row, col.name)
-            )
+            problems.append(Problem("error", table.source, str(reason), row, col.name))
             return None
         if value < 0:
             problems.append(Problem("error", table.source, f"negative value {text}", row, col.name))
             return None
+        out_of_range = _out_of_range(table.name, col.name, value)
+        if out_of_range:
+            problems.append(Problem("error", table.source, out_of_range, row, col.name))
+            return None
         return value
     if kind in ("int", "year"):
-        value = _parse_number(text)
+        value, reason = parse_number(text)
+        if value is None and reason is not None and reason.startswith("ambiguous"):
+            problems.append(Problem("error", table.source, reason, row, col.name))
+            return None
         if value is None or value != int(value):
             problems.append(
                 Problem("error", table.source, f"not a whole number: {text!r}", row, col.name)
+            )
+            return None
+        if kind == "int" and not 1 <= value <= MAX_TRANCHES:
+            problems.append(
+                Problem(
+                    "error",
+                    table.source,
+                    f"tranche {text!r} is out of range: 1 to {MAX_TRANCHES}",
+                    row,
+                    col.name,
+                )
             )
             return None
         if kind == "year" and not 1900 <= value <= 2200:
@@ -266,6 +444,40 @@ def _parse_cell(
     return text
 
 
+def _ragged_rows(table: RawTable) -> dict[int, Problem]:
+    """Rows with more or fewer fields than the header (CSV), keyed by row number.
+
+    More fields usually means an unquoted comma inside a value (``22,952.42`` split in
+    two), which shifts every later cell; fewer means a truncated or hand-shortened row.
+    A trailing comma on every line (the header too) is accepted.
+    """
+    if table.field_counts is None or table.header_fields is None:
+        return {}
+    width = table.header_fields
+    length = max(width, table.header_length or 0)
+    out: dict[int, Problem] = {}
+    for cells, row, n in zip(table.rows, table.row_numbers, table.field_counts, strict=True):
+        if all(c.strip() == "" for c in cells):
+            continue
+        if n > length or any(c.strip() for c in cells[width:]):
+            out[row] = Problem(
+                "error",
+                table.source,
+                f"this row has {n} fields but the header has {width}: a value that contains "
+                'a comma must be in double quotes ("22,952.42"), and decimals use a point',
+                row,
+            )
+        elif n < width:
+            out[row] = Problem(
+                "error",
+                table.source,
+                f"this row has {n} fields but the header has {width} (the file may be cut "
+                "short; every row needs one field per column, an empty one written as ,,)",
+                row,
+            )
+    return out
+
+
 def parse_table(table: RawTable, spec: TableSpec) -> tuple[pd.DataFrame, list[Problem]]:
     """Parse a raw table into canonical, typed columns.
 
@@ -303,9 +515,11 @@ def parse_table(table: RawTable, spec: TableSpec) -> tuple[pd.DataFrame, list[Pr
     if missing_required:
         return pd.DataFrame(columns=[*spec.column_names, "_row"]), problems
 
+    ragged = _ragged_rows(table)
+    problems.extend(ragged.values())
     records: list[dict[str, object]] = []
     for cells, row in zip(table.rows, table.row_numbers, strict=True):
-        if all(c.strip() == "" for c in cells):
+        if all(c.strip() == "" for c in cells) or row in ragged:
             continue
         base: dict[str, object] = {"_row": row}
         for col in spec.columns:
@@ -327,18 +541,29 @@ def parse_table(table: RawTable, spec: TableSpec) -> tuple[pd.DataFrame, list[Pr
                 records.append(record)
         else:
             records.append(base)
+    # defaults and normal forms, filled in the records (one frame construction, no per-column
+    # pandas passes: validation runs on every command)
+    text_columns = [c.name for c in spec.columns if c.kind in ("text", "code")]
+    for record in records:
+        if "origin" in record and record["origin"] is None:
+            record["origin"] = "source"
+        if "on_mismatch" in record and record["on_mismatch"] is None:
+            record["on_mismatch"] = "error"
+        if "population_status" in record:
+            status = record["population_status"]
+            record["population_status"] = (
+                STATUS_ALIASES.get(_norm_header(status), _norm_header(status))
+                if isinstance(status, str)
+                else None
+            )
+        for name in text_columns:
+            if record.get(name, "") is None:
+                record[name] = ""
     frame = pd.DataFrame.from_records(records, columns=[*spec.column_names, "_row"])
-    if "origin" in frame.columns:
-        frame["origin"] = frame["origin"].where(frame["origin"].notna(), "source")
-    if "on_mismatch" in frame.columns:
-        frame["on_mismatch"] = frame["on_mismatch"].where(frame["on_mismatch"].notna(), "error")
-    if "population_status" in frame.columns:
-        frame["population_status"] = frame["population_status"].map(
-            lambda s: None if s is None else STATUS_ALIASES.get(_norm_header(s), _norm_header(s))
-        )
-    for col in spec.columns:
-        if col.kind in ("text", "code") and col.name in frame.columns:
-            frame[col.name] = frame[col.name].where(frame[col.name].notna(), "")
+    defaults = {"origin": "source", "on_mismatch": "error"}
+    for name in ("origin", "on_mismatch", *text_columns):
+        if name in frame.columns and frame[name].isna().any():
+            frame[name] = frame[name].where(frame[name].notna(), defaults.get(name, ""))
     return frame, problems
 
 
@@ -347,7 +572,10 @@ def _duplicates(frame: pd.DataFrame, spec: TableSpec, source: str) -> list[Probl
     keys = [k for k in spec.key if k in frame.columns]
     if not keys or frame.empty:
         return problems
-    dup = frame[frame.duplicated(keys, keep="first")]
+    duplicated = frame.duplicated(keys, keep="first")
+    if not duplicated.any():
+        return problems
+    dup = frame[duplicated]
     first_rows = frame.drop_duplicates(keys, keep="first").set_index(keys)["_row"]
     for _, rec in dup.iterrows():
         key = tuple(rec[k] for k in keys)
@@ -372,7 +600,7 @@ def _unknown_codes(
     problems = []
     for _, rec in frame.iterrows():
         value = rec[column]
-        if value in (None, "") or value in known_set:
+        if value is None or value == "" or value in known_set or pd.isna(value):
             continue
         problems.append(
             Problem("error", source, f"unknown {what} {value!r}", int(rec["_row"]), column)
@@ -387,6 +615,8 @@ def stated_total_agrees(computed: float, stated: float, precision: float) -> boo
     523,932,000 (rounded); both agree. A tolerance of half a dollar absorbs
     float noise and cents.
     """
+    if not (math.isfinite(computed) and math.isfinite(stated) and math.isfinite(precision)):
+        return False
     if precision <= 1:
         return abs(computed - stated) < 0.5 + 1e-9 * abs(stated)
     q = computed / precision
@@ -453,12 +683,14 @@ def _check_stated_totals(
                 Problem("error", src, f"unknown region {rec['region']!r}", row, "region")
             )
             continue
-        if rec["value"] is None:
+        if rec["value"] is None or pd.isna(rec["value"]):
             continue
         computed = compute_stated(tables, rec)
         if computed is None:
             continue
-        precision = rec["precision"] if rec["precision"] is not None else 1.0
+        precision = rec["precision"]
+        if precision is None or pd.isna(precision):
+            precision = 1.0
         if stated_total_agrees(computed, float(rec["value"]), float(precision)):
             continue
         diff = computed - float(rec["value"])
@@ -478,17 +710,19 @@ def _check_stated_totals(
 def _check_nesting(populations: pd.DataFrame, source: str) -> list[Problem]:
     """People reached <= targeted <= in need, per location and year."""
     problems: list[Problem] = []
-    people = populations[populations["population_status"].isin(["in_need", "targeted", "reached"])]
-    if people.empty:
-        return problems
-    wide = people.pivot_table(
-        index=["location_code", "year"],
-        columns="population_status",
-        values="population",
-        aggfunc="first",
-    )
-    rows = people.set_index(["location_code", "year", "population_status"])["_row"]
-    for (loc, year), rec in wide.iterrows():
+    people: dict[tuple[object, object], dict[str, tuple[float, int]]] = {}
+    for loc, year, status, value, row in zip(
+        populations["location_code"],
+        populations["year"],
+        populations["population_status"],
+        populations["population"],
+        populations["_row"],
+        strict=True,
+    ):
+        if status not in ("in_need", "targeted", "reached") or value is None or pd.isna(value):
+            continue
+        people.setdefault((loc, year), {}).setdefault(status, (float(value), int(row)))
+    for (loc, year), rec in people.items():
         for small, big in (
             ("reached", "targeted"),
             ("targeted", "in_need"),
@@ -496,19 +730,200 @@ def _check_nesting(populations: pd.DataFrame, source: str) -> list[Problem]:
         ):
             if small not in rec or big not in rec:
                 continue
-            if pd.isna(rec[small]) or pd.isna(rec[big]):
-                continue
-            if rec[small] > rec[big] + 1e-9:
+            if rec[small][0] > rec[big][0] + 1e-9:
                 problems.append(
                     Problem(
                         "error",
                         source,
-                        f"{loc} {year}: people {small.replace('_', ' ')} ({rec[small]:,.0f}) "
-                        f"exceed people {big.replace('_', ' ')} ({rec[big]:,.0f})",
-                        int(rows[(loc, year, small)]),
+                        f"{loc} {year}: people {small.replace('_', ' ')} ({rec[small][0]:,.0f}) "
+                        f"exceed people {big.replace('_', ' ')} ({rec[big][0]:,.0f})",
+                        rec[small][1],
                         "population",
                     )
                 )
+    return problems
+
+
+def _check_settings(settings: pd.DataFrame, source: str, n_sectors: int | None) -> list[Problem]:
+    """Every setting the tool reads (``model.tables.SETTING_RULES``) within its range."""
+    problems: list[Problem] = []
+    for _, rec in settings.iterrows():
+        key, text, row = str(rec["key"]), str(rec["value"]).strip(), int(rec["_row"])
+        rule = SETTING_RULES_BY_KEY.get(key)
+        if rule is None:
+            near = _norm_header(key)
+            if near in SETTING_RULES_BY_KEY:
+                problems.append(
+                    Problem(
+                        "error",
+                        source,
+                        f"setting {key!r} would be ignored: write the key as {near!r}",
+                        row,
+                        "key",
+                    )
+                )
+            continue
+        if text == "" or rule.kind == "text":
+            continue
+        if rule.kind == "currency":
+            if text.upper() != "USD":
+                problems.append(
+                    Problem(
+                        "error",
+                        source,
+                        f"{key} = {text!r}: every amount must be in US dollars (USD); "
+                        "convert the plan's money to USD",
+                        row,
+                        "value",
+                    )
+                )
+            continue
+        value, reason = parse_number(text)
+        if value is None:
+            problems.append(Problem("error", source, f"{key}: {reason}", row, "value"))
+            continue
+        low = rule.minimum
+        high = n_sectors if rule.maximum == "sectors" else rule.maximum
+        if (low is not None and value < low) or (high is not None and value > high):
+            shown_high = (
+                f"{high:g}" + (" (the number of sectors)" if rule.maximum == "sectors" else "")
+                if high is not None
+                else "no limit"
+            )
+            problems.append(
+                Problem(
+                    "error",
+                    source,
+                    f"{key} = {text!r} is out of range: from {low:g} to {shown_high}. "
+                    + rule.description,
+                    row,
+                    "value",
+                )
+            )
+    return problems
+
+
+def _finite_sum(frame: pd.DataFrame, column: str, source: str, what: str) -> list[Problem]:
+    values = pd.to_numeric(frame[column], errors="coerce").dropna().to_numpy(dtype=float)
+    total = math.fsum(values) if np.all(np.isfinite(values)) else math.inf
+    if math.isfinite(total):
+        return []
+    return [Problem("error", source, f"the {what} do not add up to a finite number", None, column)]
+
+
+def _sibling_label(label: str, table: str) -> str:
+    """Where a missing table would be: ``plan/unit_costs.csv`` or ``plan.xlsx [sheet ...]``."""
+    if label.endswith(".csv"):
+        slash = max(label.rfind("/"), label.rfind("\\"))
+        return f"{label[: slash + 1]}{table}.csv"
+    if " [sheet " in label:
+        return f"{label.split(' [sheet ')[0]} [sheet {table}]"
+    return table
+
+
+def _check_costs(
+    tables: Mapping[str, pd.DataFrame], sources: Mapping[str, str]
+) -> list[Problem]:
+    """Unit costs that let the allocation reach people, with sane magnitudes.
+
+    A plan without unit costs validated and then reached nobody at any funding; it is
+    an error that says which table to add. All weights 0, unit costs further apart than
+    ``MAX_UNIT_COST_SPREAD``, and a line whose full requirement would reach more people
+    than ``MAX_PEOPLE`` are errors too.
+    """
+    problems: list[Problem] = []
+    req = tables["requirements"]
+    if req.empty or req["requirements_usd"].isna().any():
+        return problems
+    first = req.iloc[0]
+    example = f"{first['location_code']},{first['sector_code']},25.00,1"
+    how = (
+        "add unit_costs.csv to the plan folder (or a unit_costs sheet to the workbook) with "
+        "columns location_code, sector_code, unit_cost_usd and optionally weight: the US "
+        "dollars per person reached by the first tranche of each line's requirement, e.g. "
+        f"the row '{example}'; a line that reaches nobody directly (regional support) has "
+        "no row"
+    )
+    costs = tables.get("unit_costs")
+    if costs is None or costs.empty:
+        src = sources.get("unit_costs") or _sibling_label(sources["requirements"], "unit_costs")
+        problems.append(
+            Problem(
+                "error",
+                src,
+                f"no unit costs, so no money can reach anyone: {how}",
+            )
+        )
+        return problems
+    src = sources["unit_costs"]
+    if costs["unit_cost_usd"].isna().any():
+        return problems
+    cell_req = req.groupby(["location_code", "sector_code", "year"])["requirements_usd"].sum()
+    cell_req = cell_req[cell_req > 0]
+    keyed = costs.drop_duplicates(["location_code", "sector_code"]).set_index(
+        ["location_code", "sector_code"]
+    )
+    pairs = pd.MultiIndex.from_arrays(
+        [
+            cell_req.index.get_level_values("location_code"),
+            cell_req.index.get_level_values("sector_code"),
+        ]
+    )
+    matched = keyed.reindex(pairs)
+    has_cost = matched["unit_cost_usd"].notna().to_numpy()
+    if not has_cost.any():
+        problems.append(
+            Problem(
+                "error",
+                src,
+                "no requirement line (location_code, sector_code) has a unit cost, so no money "
+                f"can reach anyone: {how}",
+                None,
+                "unit_cost_usd",
+            )
+        )
+        return problems
+    weights = pd.to_numeric(matched["weight"], errors="coerce").fillna(1.0).to_numpy()
+    if np.all(weights[has_cost] == 0):
+        problems.append(
+            Problem(
+                "error",
+                src,
+                "every weight of a line with a requirement is 0, so people reached count for "
+                "nothing: give the lines weights above 0 (1 is the default)",
+                None,
+                "weight",
+            )
+        )
+    unit = costs["unit_cost_usd"].astype(float)
+    lo, hi = unit.idxmin(), unit.idxmax()
+    if unit[hi] > unit[lo] * MAX_UNIT_COST_SPREAD:
+        problems.append(
+            Problem(
+                "error",
+                src,
+                f"unit costs span {unit[lo]:,.6g} to {unit[hi]:,.6g} USD per person (row "
+                f"{int(costs.loc[hi, '_row'])}), more than a factor of "
+                f"{MAX_UNIT_COST_SPREAD:,.0f}: check the units",
+                int(costs.loc[lo, "_row"]),
+                "unit_cost_usd",
+            )
+        )
+    people = cell_req.to_numpy(dtype=float) / matched["unit_cost_usd"].to_numpy(dtype=float)
+    rows = matched["_row"].to_numpy()
+    for i in np.flatnonzero(has_cost & (people > MAX_PEOPLE)):
+        loc, sector, year = cell_req.index[i]
+        problems.append(
+            Problem(
+                "error",
+                src,
+                f"at {float(matched['unit_cost_usd'].iloc[i]):,.6g} USD per person the "
+                f"requirement of {sector} in {loc}, {year} (${float(cell_req.iloc[i]):,.0f}) "
+                f"would reach {people[i]:,.0f} people, more than the world population",
+                int(rows[i]),
+                "unit_cost_usd",
+            )
+        )
     return problems
 
 
@@ -537,11 +952,13 @@ def validate_tables(raw: Mapping[str, RawTable]) -> ValidationResult:
                     f"unknown table {name!r} ignored (known: {', '.join(TABLES_BY_NAME)})",
                 )
             )
+    some_source = next((t.source for t in raw.values()), "")
     for spec in TABLES:
         if spec.name not in raw:
             if spec.required:
+                where = _sibling_label(some_source, spec.name) if some_source else spec.name
                 problems.append(
-                    Problem("error", spec.name, f"missing table '{spec.name}' ({spec.description})")
+                    Problem("error", where, f"missing table '{spec.name}' ({spec.description})")
                 )
             continue
         table = raw[spec.name]
@@ -550,6 +967,11 @@ def validate_tables(raw: Mapping[str, RawTable]) -> ValidationResult:
         problems.extend(_duplicates(frame, spec, table.source))
         tables[spec.name] = frame
         sources[spec.name] = table.source
+    if "settings" in tables:
+        n_sectors = (
+            max(int(tables["sectors"]["sector_code"].nunique()), 1) if "sectors" in tables else None
+        )
+        problems += _check_settings(tables["settings"], sources["settings"], n_sectors)
     if any(n not in tables for n in ("locations", "sectors", "objectives", "requirements")):
         return ValidationResult(tables, sources, tuple(problems))
 
@@ -604,6 +1026,19 @@ def validate_tables(raw: Mapping[str, RawTable]) -> ValidationResult:
     problems += _unknown_codes(req, "objective", objective_codes, req_src, "objective")
     if req.empty:
         problems.append(Problem("error", req_src, "no requirement rows"))
+    else:
+        problems += _finite_sum(req, "requirements_usd", req_src, "requirements")
+        amounts = pd.to_numeric(req["requirements_usd"], errors="coerce")
+        if amounts.notna().all() and not (amounts > 0).any():
+            problems.append(
+                Problem(
+                    "error",
+                    req_src,
+                    "every requirement is 0: there is nothing to allocate",
+                    None,
+                    "requirements_usd",
+                )
+            )
     if "populations" in tables:
         pops, pop_src = tables["populations"], sources["populations"]
         problems += _unknown_codes(pops, "location_code", loc_codes, pop_src, "location code")
@@ -641,6 +1076,7 @@ def validate_tables(raw: Mapping[str, RawTable]) -> ValidationResult:
                     "cost_factor",
                 )
             )
+    problems += _check_costs(tables, sources)
     if not any(p.severity == "error" for p in problems):
         problems += _check_stated_totals(tables, sources)
     return ValidationResult(tables, sources, tuple(problems))

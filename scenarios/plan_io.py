@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +41,20 @@ def _is_hashtag_row(cells: list[str]) -> bool:
     return bool(filled) and all(c.startswith("#") for c in filled)
 
 
-def _raw_from_rows(name: str, source: str, rows: list[list[str]]) -> RawTable:
-    """Split header, optional HXL hashtag row and data rows (row numbers from 1)."""
+def _last_filled(cells: tuple[str, ...] | list[str]) -> int:
+    """Number of cells up to and including the last non-empty one."""
+    filled = [i for i, c in enumerate(cells) if c.strip()]
+    return filled[-1] + 1 if filled else 0
+
+
+def _raw_from_rows(
+    name: str, source: str, rows: list[list[str]], ragged: bool = False
+) -> RawTable:
+    """Split header, optional HXL hashtag row and data rows (row numbers from 1).
+
+    With ``ragged`` (CSV) the number of fields of each row is kept, so that validation
+    can report rows longer or shorter than the header.
+    """
     numbered = [(i + 1, r) for i, r in enumerate(rows)]
     numbered = [(n, r) for n, r in numbered if any(c.strip() for c in r)]
     if not numbered:
@@ -58,25 +69,56 @@ def _raw_from_rows(name: str, source: str, rows: list[list[str]]) -> RawTable:
         rest = rest[1:]
     else:
         header_cells = tuple(header)
+    header_length = max(len(header_cells), len(hashtags or ()))
     width = max([len(header_cells)] + [len(r) for _, r in rest])
     header_cells = header_cells + ("",) * (width - len(header_cells))
     if hashtags is not None:
         hashtags = hashtags + ("",) * (width - len(hashtags))
     data = tuple(tuple(r) + ("",) * (width - len(r)) for _, r in rest)
-    return RawTable(name, source, header_cells, hashtags, data, tuple(n for n, _ in rest))
+    counts = header_fields = None
+    if ragged:
+        counts = tuple(len(r) for _, r in rest)
+        header_fields = max(_last_filled(header_cells), _last_filled(hashtags or ()))
+    return RawTable(
+        name,
+        source,
+        header_cells,
+        hashtags,
+        data,
+        tuple(n for n, _ in rest),
+        counts,
+        header_fields,
+        header_length if ragged else None,
+    )
 
 
 def _read_csv(path: Path, label: str) -> RawTable:
     try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            raise PlanReadError(
+                f"{label}: UTF-16 text; save it as 'CSV UTF-8' (comma delimited)"
+            )
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
+            reader = csv.reader(fh, strict=True)
+            try:
+                rows = list(reader)
+            except csv.Error as exc:
+                raise PlanReadError(
+                    f"{label}, row {reader.line_num}: malformed CSV ({exc}; a value with a "
+                    'quote must be wholly in double quotes, a quote inside doubled: "a ""b"" c")'
+                ) from exc
     except UnicodeDecodeError as exc:
-        raise PlanReadError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise PlanReadError(
+            f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as "
+            "'CSV UTF-8' (comma delimited)"
+        ) from exc
     except csv.Error as exc:
         raise PlanReadError(f"{label}: malformed CSV ({exc})") from exc
     except OSError as exc:
         raise PlanReadError(f"{label}: cannot read ({exc.strerror})") from exc
-    return _raw_from_rows(path.stem, label, rows)
+    return _raw_from_rows(path.stem, label, rows, ragged=True)
 
 
 def _cell_text(value: object) -> str:
@@ -94,21 +136,42 @@ def _cell_text(value: object) -> str:
 def _read_workbook(path: Path) -> dict[str, RawTable]:
     import openpyxl  # local import: only workbook users pay for it
 
+    # A damaged workbook can fail anywhere inside openpyxl, zipfile, zlib or the XML parser,
+    # when opening or (read-only mode is lazy) while reading a sheet, with exceptions none of
+    # which is ours to explain further: each is reported as an unreadable workbook.
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise PlanReadError(f"{path}: not a readable .xlsx workbook ({exc})") from exc
+    except OSError as exc:
+        raise PlanReadError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except Exception as exc:  # noqa: BLE001 (see above)
+        raise PlanReadError(f"{path}: not a readable .xlsx workbook ({_reason(exc)})") from exc
     tables: dict[str, RawTable] = {}
     try:
         for ws in wb.worksheets:
             name = ws.title.strip()
             if name.lower() in INSTRUCTION_SHEETS:
                 continue
-            rows = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+            try:
+                rows = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+            except Exception as exc:  # noqa: BLE001 (see above)
+                raise PlanReadError(
+                    f"{path.name} [sheet {name}]: cannot be read ({_reason(exc)})"
+                ) from exc
+            if name.lower() in tables:
+                raise PlanReadError(
+                    f"{path}: two sheets hold the table '{name.lower()}' (sheet names are "
+                    "matched without regard to case); keep one"
+                )
             tables[name.lower()] = _raw_from_rows(name.lower(), f"{path.name} [sheet {name}]", rows)
     finally:
         wb.close()
     return tables
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as one short phrase: its message, or its type when it has none."""
+    text = " ".join(str(exc).split())
+    return text[:200] if text else type(exc).__name__
 
 
 def read_raw_tables(path: Path) -> dict[str, RawTable]:
@@ -133,7 +196,16 @@ def read_raw_tables(path: Path) -> dict[str, RawTable]:
             raise PlanReadError(
                 f"{path}: no CSV tables here (expected {', '.join(TABLES_BY_NAME)} as .csv)"
             )
-        return {f.stem.lower(): _read_csv(f, str(f)) for f in files}
+        tables: dict[str, RawTable] = {}
+        for f in files:
+            name = f.stem.lower()
+            if name in tables:
+                raise PlanReadError(
+                    f"{f}: another file in {path} holds the table '{name}' (file names are "
+                    "matched without regard to case); keep one"
+                )
+            tables[name] = _read_csv(f, str(f))
+        return tables
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         return _read_workbook(path)
     raise PlanReadError(f"{path}: a plan is a directory of CSV files or an .xlsx workbook")

@@ -91,3 +91,14 @@ def test_shipped_default_plan_is_valid_with_cost_tables():
     loaded = load_plan()
     assert loaded.validation.errors == ()
     assert {"unit_costs", "cost_curve"} <= set(loaded.plan.tables)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("abc", "not a number: 'abc'"), ("1,5", "ambiguous number '1,5'"), ("inf", "not a finite")],
+)
+def test_overlap_setting_is_read_as_validation_reads_it(text, message):
+    with pytest.raises(PlanError, match=f"setting overlap_factor: {message}"):
+        CostModel.from_plan(make_plan(HAND_CELLS, HAND_COSTS, overlap=text))
+    grouped = CostModel.from_plan(make_plan(HAND_CELLS, HAND_COSTS, overlap="1.5"))
+    assert grouped.overlap_factor == 1.5
