@@ -200,7 +200,9 @@ def validate(plan_path: Path | None, as_json: bool) -> None:
     label = str(loaded.path)
     render = validation_json if as_json else render_validation
     click.echo(render(loaded.validation, label), nl=False)
-    sys.exit(0 if loaded.validation.ok else 1)
+    if not loaded.validation.ok:
+        n = len(loaded.validation.errors)
+        fail(f"{label}: the plan has {n} error{'s' if n != 1 else ''}; it cannot be allocated")
 
 
 @main.command()

@@ -12,6 +12,7 @@ checking values in :mod:`model.validation`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -449,3 +450,39 @@ TABLES: tuple[TableSpec, ...] = (
 """Every table a plan may hold, in the order files and sheets are written."""
 
 TABLES_BY_NAME = {t.name: t for t in TABLES}
+
+
+# CSV cells a spreadsheet cannot run (OWASP CSV injection); written by reports.plan_files,
+# read back by scenarios.plan_io.
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a cell as a formula (OWASP)."""
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _is_numeric_text(text: str) -> bool:
+    """True for text that is a plain decimal number (``-3.5``, ``+2``, ``1e-3``)."""
+    return _NUMBER.fullmatch(text) is not None
+
+
+def _needs_quote(text: str) -> bool:
+    """True when a spreadsheet would run ``text`` (after any leading quotes) as a formula."""
+    bare = text.lstrip("'")
+    return bare.startswith(FORMULA_PREFIXES) and not _is_numeric_text(bare)
+
+
+def escape_formula(text: str) -> str:
+    """``text`` with a leading ``'`` when a spreadsheet would read it as a formula.
+
+    Plain numbers (``-3.5``) are left alone: a spreadsheet reads them as numbers. Text
+    that already begins with quotes before a formula character gets one more, so that
+    :func:`unescape_csv_cell` gives back exactly the original text.
+    """
+    return "'" + text if _needs_quote(text) else text
+
+
+def unescape_csv_cell(text: str) -> str:
+    """Inverse of :func:`escape_formula`, for text read back from a CSV the tool wrote."""
+    return text[1:] if text.startswith("'") and _needs_quote(text[1:]) else text

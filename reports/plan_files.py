@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -30,40 +29,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.tables import TABLES, TABLES_BY_NAME
+from model.tables import (
+    FORMULA_PREFIXES,
+    TABLES,
+    TABLES_BY_NAME,
+    escape_formula,
+    unescape_csv_cell,
+)
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-"""First characters that make a spreadsheet read a cell as a formula (OWASP)."""
-
-
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-
-
-def _is_numeric_text(text: str) -> bool:
-    """True for text that is a plain decimal number (``-3.5``, ``+2``, ``1e-3``)."""
-    return _NUMBER.fullmatch(text) is not None
-
-
-def _needs_quote(text: str) -> bool:
-    """True when a spreadsheet would run ``text`` (after any leading quotes) as a formula."""
-    bare = text.lstrip("'")
-    return bare.startswith(FORMULA_PREFIXES) and not _is_numeric_text(bare)
-
-
-def escape_formula(text: str) -> str:
-    """``text`` with a leading ``'`` when a spreadsheet would read it as a formula.
-
-    Plain numbers (``-3.5``) are left alone: a spreadsheet reads them as numbers. Text
-    that already begins with quotes before a formula character gets one more, so that
-    :func:`unescape_csv_cell` gives back exactly the original text.
-    """
-    return "'" + text if _needs_quote(text) else text
-
-
-def unescape_csv_cell(text: str) -> str:
-    """Inverse of :func:`escape_formula`, for text read back from a CSV the tool wrote."""
-    return text[1:] if text.startswith("'") and _needs_quote(text[1:]) else text
-
+__all__ = [
+    "FORMULA_PREFIXES",
+    "csv_cell",
+    "csv_text",
+    "escape_formula",
+    "escape_frame",
+    "format_value",
+    "render_csv",
+    "unescape_csv_cell",
+    "write_plan_tables",
+    "write_text_atomic",
+]
 
 def csv_cell(value: object) -> str:
     """Text of one CSV cell: :func:`format_value`, and text escaped by :func:`escape_formula`.

@@ -171,12 +171,12 @@ def render_percentiles_csv(result: SimulationResult) -> str:
     table = percentile_table(result)
     numeric = ["p05", "p10", "p50", "p90", "p95", "mean"]
     table[numeric] = table[numeric].round(0)
-    return str(table.to_csv(index=False, float_format="%.0f", lineterminator="\n"))
+    return str(escape_frame(table).to_csv(index=False, float_format="%.0f", lineterminator="\n"))
 
 
 def render_needs_csv(needs: NeedsTable) -> str:
     """Render the per-draw needs table as CSV (``draw, location_code, year, people_in_need``)."""
-    frame = needs.to_frame()
+    frame = escape_frame(needs.to_frame())
     return str(frame.to_csv(index=False, float_format="%.0f", lineterminator="\n"))
 
 
@@ -193,11 +193,7 @@ def write_needs(directory: str | Path, result: SimulationResult, needs: NeedsTab
     directory.mkdir(parents=True, exist_ok=True)
     needs_path = directory / NEEDS_FILE
     provenance_path = directory / PROVENANCE_FILE
-    # text cells (location codes) escaped against formula injection, numbers as numbers
-    table = escape_frame(needs.to_frame())
-    write_text_atomic(
-        needs_path, table.to_csv(index=False, float_format="%.0f", lineterminator="\n")
-    )
+    write_text_atomic(needs_path, render_needs_csv(needs))
     write_text_atomic(provenance_path, json.dumps(provenance(result), indent=2) + "\n")
     return [needs_path, provenance_path]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from model.errors import ReachplanError
 from model.plan import Plan
-from model.tables import TABLES_BY_NAME
+from model.tables import TABLES_BY_NAME, unescape_csv_cell
 from model.validation import RawTable, ValidationResult, validate_tables
 
 DEFAULT_PLAN_DIR = Path(__file__).resolve().parent / "default_plan"
@@ -103,7 +103,8 @@ def _read_csv(path: Path, label: str) -> RawTable:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh, strict=True)
             try:
-                rows = list(reader)
+                # a cell the tool wrote with a protective quote reads back as it was
+                rows = [[unescape_csv_cell(cell) for cell in row] for row in reader]
             except csv.Error as exc:
                 raise PlanReadError(
                     f"{label}, row {reader.line_num}: malformed CSV ({exc}; a value with a "

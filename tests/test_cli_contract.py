@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from scenarios.plan_io import DEFAULT_PLAN_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -174,6 +177,7 @@ def test_validate_caps_the_problems_printed_and_json_lists_all(tmp_path):
 def test_run_with_a_report_refuses_scenarios_on_different_plans(tmp_path):
     a = tmp_path / "a.toml"
     b = tmp_path / "b.toml"
+    shutil.copytree(DEFAULT_PLAN_DIR, tmp_path / "plan_a")  # a copy: another plan path
     a.write_text('name = "a"\nplan = "plan_a"\n[funding]\nfunding = "60%"\n')
     b.write_text('name = "b"\n[funding]\nfunding = "60%"\n')
     out = tmp_path / "out"

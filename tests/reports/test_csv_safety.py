@@ -202,9 +202,6 @@ def test_plan_tables_keep_negative_numbers(tmp_path):
     assert values == ["-100.5", "50", "-50", "200", "150"]
 
 
-@pytest.mark.xfail(reason="scenarios/plan_io.py does not yet strip the quote that protects "
-                          "formula-leading text (call reports.plan_files.unescape_csv_cell)",
-                   strict=False)
 def test_template_round_trip_through_the_plan_reader(tmp_path):
     from scenarios.plan_io import load_plan
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from model.funding import Amount, Cap, Earmark, ObjectiveBound, Selector, Weight
+from model.funding import Amount, Cap, Earmark, FundingError, ObjectiveBound, Selector, Weight
 from reports.allocation import render_json, render_summary
 from reports.json_text import dumps, finite
 from solver.allocate import allocate
@@ -62,10 +62,10 @@ def test_all_weights_zero_reaches_nobody_and_says_why(plan):
                                   "people has weight 0 (plan or scenario weights)")
 
 
-def test_minimum_shares_over_100_percent_are_infeasible(plan):
+def test_minimum_shares_over_100_percent_are_refused_before_solving(plan):
     bounds = (ObjectiveBound("SO1", 0.9), ObjectiveBound("SO2", 0.9))
-    with pytest.raises(InfeasibleScenarioError, match=r"add up to 180%"):
-        allocate(plan, dataclasses.replace(usd(5e6), objective_bounds=bounds))
+    with pytest.raises(FundingError, match=r"add up to 180%"):
+        dataclasses.replace(usd(5e6), objective_bounds=bounds)
 
 
 def test_bound_only_met_by_nothing_is_infeasible_not_zero(plan):
