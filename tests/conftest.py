@@ -19,7 +19,8 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
     """Two countries, two sectors, two years, two objectives; totals easy to add by hand.
 
     Requirements (USD): POL/WASH 2024 SO1 100, POL/HEALTH 2024 SO1 50 + SO2 50,
-    MDA/WASH 2024 SO1 200, MDA/WASH 2025 SO1 150. Total 550.
+    MDA/WASH 2024 SO1 200, MDA/WASH 2025 SO1 150. Total 550. Unit costs (USD per
+    person): POL/WASH 0.25, POL/HEALTH 0.5, MDA/WASH 1.0 (weight 2).
     """
     return {
         "settings": pd.DataFrame(
@@ -62,6 +63,14 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
                 "population": [1000.0, 400.0, 500.0, 300.0],
                 "origin": ["source"] * 4,
                 "note": [""] * 4,
+            }
+        ),
+        "unit_costs": pd.DataFrame(
+            {
+                "location_code": ["POL", "POL", "MDA"],
+                "sector_code": ["WASH", "HEALTH", "WASH"],
+                "unit_cost_usd": [0.25, 0.5, 1.0],
+                "weight": [1.0, 1.0, 2.0],
             }
         ),
     }

@@ -192,7 +192,9 @@ def test_the_usable_tiny_plan_has_no_error():
 
 
 def test_a_plan_without_unit_costs_says_which_table_to_add():
-    errors = _errors(tiny_tables())
+    tables = tiny_tables()
+    del tables["unit_costs"]
+    errors = _errors(tables)
     assert len(errors) == 1
     assert errors[0].startswith("plan/unit_costs.csv: no unit costs, so no money can reach")
     assert "add unit_costs.csv" in errors[0]
