@@ -591,6 +591,10 @@ def run_command(
     for loaded_plan, scenario in zip(plans, scenarios, strict=True):
         assert loaded_plan.plan is not None
         _require_feasible(loaded_plan.plan, scenario)
+    if executor == "dask":
+        from solver.batch import check_scheduler
+
+        check_scheduler(scheduler)  # an unreachable scheduler fails before --out is touched
     initial = _initial_state()
     runs = []
     for loaded_plan, scenario in zip(plans, scenarios, strict=True):

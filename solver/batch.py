@@ -801,6 +801,19 @@ def _dask_client(scheduler: str | None) -> Any:
         ) from None
 
 
+def check_scheduler(scheduler: str | None) -> None:
+    """Connect to the Dask scheduler once and disconnect, so a run can fail before writing.
+
+    Raises
+    ------
+    SchedulerError
+        As :func:`_dask_client`.
+    """
+    if scheduler is None:
+        return  # a local cluster is started by the run itself
+    _dask_client(scheduler).close()
+
+
 def _run_dask(
     client: Any,
     plan: Plan,

@@ -186,3 +186,24 @@ def test_run_with_a_report_refuses_scenarios_on_different_plans(tmp_path):
     line = one_error_line(res)
     assert "different plans" in line and str(tmp_path / "plan_a") in line
     assert not out.exists()
+
+
+def test_draws_beyond_memory_are_refused_with_the_estimate_and_nothing_written(tmp_path):
+    out = tmp_path / "out"
+    res = cli("run", "shortfall_60", "--draws", "1000000000000", "--out", str(out))
+    assert res.returncode == 1
+    line = one_error_line(res)
+    assert "1,000,000,000,000 draws need about" in line and "use at most" in line
+    assert res.stdout == ""
+    assert not out.exists()
+
+
+def test_unreachable_dask_scheduler_is_one_line_and_nothing_written(tmp_path):
+    pytest.importorskip("distributed")
+    out = tmp_path / "out"
+    res = cli("run", "shortfall_60", "--draws", "10", "--executor", "dask",
+              "--scheduler", "tcp://127.0.0.1:9", "--out", str(out), "--no-report")
+    assert res.returncode == 1
+    line = one_error_line(res)
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in line
+    assert not out.exists()
