@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from model.displacement import AssumptionError
 from model.errors import ReachplanError
 from model.scenario import ScenarioError
+from model.simulation import AssumptionError
 from scenarios.plan_io import LoadedPlan, PlanReadError, load_plan
 from solver.result import InfeasibleScenarioError, ModelRangeError
 
 if TYPE_CHECKING:
-    from model.displacement import InitialState
     from model.funding import Envelope, FundingScenario
     from model.plan import Plan
     from model.scenario import Scenario
+    from model.simulation import InitialState
     from solver.batch import ChunkResult, ScenarioRun
 
 __all__ = ["main"]
@@ -372,7 +372,7 @@ def simulate_command(
       reachplan simulate --scenario tp_ends.toml --draws 2000 --seed 7 --out runs/
       reachplan simulate --draws 500 --seed 1 --json > simulation.json
     """
-    from model.displacement import AssumptionError, needs_per_draw, simulate
+    from model.simulation import AssumptionError, needs_per_draw, simulate
     from reports.simulation import (
         render_percentiles_csv,
         render_summary,
@@ -480,7 +480,7 @@ def calibrate_command(
           scenarios/data/plan_key_figures_2023_12.csv --fit-from 2022-09 --holdout-from 2022-12
     """
     from model.calibration import HistoryError, calibrate
-    from model.displacement import AssumptionError
+    from model.simulation import AssumptionError
     from reports.simulation import render_calibration
     from scenarios.simulation_io import load_history, load_initial_state, load_simulation
 

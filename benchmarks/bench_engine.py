@@ -25,7 +25,6 @@ from scenarios.scenario_io import load_scenario
 from scenarios.simulation_io import load_initial_state
 from solver.batch import (
     chunk_plan,
-    chunk_seeds,
     draw_model,
     need_multipliers,
     prepared_model,
@@ -48,10 +47,9 @@ def main() -> None:
 
     t0 = time.perf_counter()
     chunks = chunk_plan(scenario.draws)
-    seeds = chunk_seeds(scenario.seed, len(chunks))
     naive = []
-    for k, _, n in chunks:
-        mult = need_multipliers(scenario, initial, seeds[k], n, need_rows)
+    for _, first, n in chunks:
+        mult = need_multipliers(scenario, initial, first, n, need_rows)
         for d in range(n):
             lp = draw_model(costs, scenario.funding, need_rows, mult[d])
             lp.problem.solve(pulp.PULP_CBC_CMD(msg=False))

@@ -15,7 +15,7 @@ import tracemalloc
 
 import numpy as np
 
-from model.displacement import REFUGEE_LOCATIONS, simulate
+from model.simulation import REFUGEE_LOCATIONS, simulate
 from scenarios.simulation_io import load_initial_state, load_simulation
 
 DRAWS = 10_000

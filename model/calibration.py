@@ -44,7 +44,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from model.displacement import (
+from model.errors import ReachplanError
+from model.simulation import (
     REFUGEE_LOCATIONS,
     AssumptionError,
     Distribution,
@@ -57,7 +58,6 @@ from model.displacement import (
     month_index,
     simulate,
 )
-from model.errors import ReachplanError
 
 __all__ = [
     "DEFAULT_BREAKS",
@@ -182,7 +182,7 @@ DEFAULT_BREAKS: tuple[SeriesBreak, ...] = (
     ),
 )
 
-#: The rates fitted to the history (fields of :class:`model.displacement.Rates`).
+#: The rates fitted to the history (fields of :class:`model.simulation.Rates`).
 FITTED_RATES: tuple[str, ...] = (
     "internal_displacement",
     "cross_border_displacement",

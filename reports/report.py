@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from model.displacement import InitialState
+from model.simulation import InitialState
 from reports.excel import render_workbook
 from reports.html import render_html
 from reports.plan_files import write_text_atomic

@@ -34,13 +34,19 @@ import numpy as np
 import pandas as pd
 
 from model.costs import CostModel
-from model.displacement import InitialState, SimulationResult, percentile_table, simulate
 from model.funding import FundingScenario
 from model.plan import Plan
 from model.scenario import Scenario
+from model.simulation import (
+    InitialState,
+    SimulationResult,
+    Stream,
+    percentile_table,
+    simulate,
+)
 from reports.scenario_report import run_json
 from solver.allocate import allocate, package_versions
-from solver.batch import ScenarioRun, chunk_plan, chunk_seeds
+from solver.batch import ScenarioRun
 from solver.frontier import Frontier, at_share, funding_frontier
 from solver.model import cap_factors, selector_mask
 from solver.result import Allocation
@@ -287,31 +293,19 @@ def line_marginals(
 def simulate_run_draws(scenario: Scenario, initial: InitialState) -> SimulationResult:
     """The displacement draws a run of ``scenario`` used, in draw order.
 
-    Each chunk of draws is simulated with the chunk's own seed stream, exactly as
-    :func:`solver.batch.need_multipliers` does, so the percentiles describe the very
-    futures the allocation was re-solved in.
+    Draw ``d`` of a run is a function of the seed and ``d`` only
+    (:mod:`model.simulation.streams`), so one :func:`model.simulation.simulate`
+    call over the run's stream gives the very futures every chunk of the run
+    re-solved the allocation in, whatever the chunking or worker count.
 
     Returns
     -------
     SimulationResult
         Stocks shaped ``(scenario.draws, T[, 12])``, persons; no flows.
     """
-    chunks = chunk_plan(scenario.draws)
-    seeds = chunk_seeds(scenario.seed, len(chunks))
-    parts = [
-        simulate(scenario.simulation, initial, draws=n, seed=np.random.default_rng(seeds[k]),
-                 record_flows=False)
-        for k, _, n in chunks
-    ]
-    if len(parts) == 1:
-        return parts[0]
-    return replace(
-        parts[0],
-        idps=np.concatenate([p.idps for p in parts]),
-        returnees=np.concatenate([p.returnees for p in parts]),
-        non_displaced=np.concatenate([p.non_displaced for p in parts]),
-        beyond_europe=np.concatenate([p.beyond_europe for p in parts]),
-        refugees=np.concatenate([p.refugees for p in parts]),
+    return simulate(
+        scenario.simulation, initial, draws=scenario.draws, seed=scenario.seed,
+        record_flows=False, stream=Stream.RUN,
     )
 
 

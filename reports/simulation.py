@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from model.calibration import CalibrationResult, FittedRate
-from model.displacement import (
+from model.simulation import (
     HOST_CODES,
     NeedsTable,
     SimulationResult,

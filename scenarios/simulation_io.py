@@ -1,7 +1,7 @@
 """Reading simulation assumptions, the initial state and observed histories from files.
 
 Everything the displacement simulation reads from disk is read here, validated,
-and turned into the frozen objects of :mod:`model.displacement` and
+and turned into the frozen objects of :mod:`model.simulation` and
 :mod:`model.calibration`. Errors name the file and the key (or row and column).
 
 A scenario file's ``[simulation]`` table is laid over the shipped defaults
@@ -25,9 +25,9 @@ from typing import Any
 
 import pandas as pd
 
-from model import displacement as dm
+from model import simulation as dm
 from model.calibration import HistoryError
-from model.displacement import AssumptionError, Distribution, InitialState, SimulationAssumptions
+from model.simulation import AssumptionError, Distribution, InitialState, SimulationAssumptions
 
 __all__ = [
     "DEFAULT_HISTORY_FILES",
@@ -157,7 +157,7 @@ def _build(cls: type, table: object, prefix: str, file: str) -> Any:
     """Build the dataclass ``cls`` from a TOML table, checking keys and types."""
     if not isinstance(table, dict):
         raise AssumptionError(f"must be a table, got {_type_name(table)}", file=file, key=prefix)
-    hints = typing.get_type_hints(cls, vars(dm))
+    hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in _NOT_FROM_FILE}
     for key in table:
         if key not in fields:

@@ -4,8 +4,10 @@ For each draw of the displacement simulation, people in need per location and
 year move; the allocation LP is re-solved with those needs. Draws are processed
 in contiguous chunks of a fixed size. Each chunk
 
-- gets its own seed stream, ``SeedSequence(seed).spawn(n_chunks)[k]``, so a
-  chunk's numbers do not depend on how many workers run or in what order;
+- simulates its own range of draws of the run's stream
+  (:func:`model.simulation.simulate` with ``first_draw``; the scheme is in
+  :mod:`model.simulation.streams`), so a chunk's numbers do not depend on how
+  many workers run, in what order, or on the chunk size;
 - builds the one PuLP model (:func:`solver.model.build_model`), hands its matrix
   to HiGHS once (:class:`solver.fast.FastLP`) and re-solves it per draw,
   changing only the right-hand sides of the ``need_*`` rows (warm start);
@@ -45,16 +47,18 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from model.costs import CostModel
-from model.displacement import (
-    InitialState,
-    needs_per_draw,
-    people_in_need,
-    simulate,
-)
 from model.errors import ReachplanError
 from model.funding import FundingScenario
 from model.plan import Plan
 from model.scenario import Scenario
+from model.simulation import (
+    STREAMS_VERSION,
+    InitialState,
+    Stream,
+    needs_per_draw,
+    people_in_need,
+    simulate,
+)
 from solver.fast import FastLP, FastSolveError, LPArrays, lp_arrays
 from solver.model import AllocationLP, build_model
 from solver.result import InfeasibleScenarioError
@@ -270,19 +274,6 @@ def chunk_plan(draws: int, chunk_draws: int = CHUNK_DRAWS) -> ChunkPlan:
     return ChunkPlan(draws, chunk_draws)
 
 
-def chunk_seed(seed: int, k: int) -> np.random.SeedSequence:
-    """The seed stream of chunk ``k``: ``SeedSequence(seed).spawn(n)[k]`` for any ``n > k``.
-
-    Built directly (``spawn_key=(k,)``), so no list of every chunk's stream is made.
-    """
-    return np.random.SeedSequence(seed, spawn_key=(k,))
-
-
-def chunk_seeds(seed: int, n_chunks: int) -> list[np.random.SeedSequence]:
-    """Independent child seed streams, one per chunk (same for any worker count)."""
-    return [chunk_seed(seed, k) for k in range(n_chunks)]
-
-
 # ---- memory --------------------------------------------------------------------------------
 
 
@@ -474,16 +465,20 @@ def prepared_model(plan: Plan, scenario: Scenario) -> PreparedModel:
 def need_multipliers(
     scenario: Scenario,
     initial: InitialState,
-    seed: np.random.SeedSequence,
+    first_draw: int,
     n: int,
     need_rows: Sequence[tuple[str, int]],
+    stream: int = Stream.RUN,
 ) -> FloatArray:
     """Simulated people in need relative to the start, per draw and need row, shape (n, rows).
 
+    Draws ``[first_draw, first_draw + n)`` of ``stream`` for ``scenario.seed``
+    (:mod:`model.simulation.streams`): the same numbers however the draws are chunked.
     Locations or years the simulation does not cover get 1 (the plan's figure).
     """
     result = simulate(
-        scenario.simulation, initial, draws=n, seed=np.random.default_rng(seed), record_flows=False
+        scenario.simulation, initial, draws=n, seed=scenario.seed, record_flows=False,
+        first_draw=first_draw, stream=stream,
     )
     table = needs_per_draw(result)
     start = people_in_need(result)[0, 0, :]
@@ -532,9 +527,8 @@ def solve_chunk(
     chunk: int,
     first_draw: int,
     n: int,
-    seed: np.random.SeedSequence,
 ) -> ChunkResult:
-    """Simulate ``n`` draws with the chunk's seed and re-solve the allocation for each.
+    """Simulate draws ``[first_draw, first_draw + n)`` and re-solve the allocation for each.
 
     Raises
     ------
@@ -544,7 +538,7 @@ def solve_chunk(
     prep = prepared_model(plan, scenario)
     # a fresh HiGHS instance per chunk: the warm-start path depends only on the chunk
     fast = FastLP(prep.arrays)
-    mult = need_multipliers(scenario, initial, seed, n, prep.need_rows)
+    mult = need_multipliers(scenario, initial, first_draw, n, prep.need_rows)
     need = prep.base_need[None, :] * mult
     n_cells = len(prep.tranche_cols)
     people = np.zeros(n)
@@ -596,6 +590,7 @@ def run_key(plan: Plan, scenario: Scenario, chunk_draws: int = CHUNK_DRAWS) -> s
             "seed": scenario.seed,
             "draws": scenario.draws,
             "chunk": chunk_draws,
+            "streams": STREAMS_VERSION,
         },
         sort_keys=True,
     )
@@ -654,14 +649,14 @@ def run_chunks_serial(
 ) -> Iterable[ChunkResult]:
     """Yield chunk results one by one in this process."""
     for k, first, n in todo:
-        yield solve_chunk(plan, scenario, initial, k, first, n, chunk_seed(scenario.seed, k))
+        yield solve_chunk(plan, scenario, initial, k, first, n)
 
 
 def solve_chunk_task(
     plan: Plan, scenario: Scenario, initial: InitialState, k: int, first: int, n: int
 ) -> ChunkResult:
     """Top-level task for worker processes (picklable)."""
-    return solve_chunk(plan, scenario, initial, k, first, n, chunk_seed(scenario.seed, k))
+    return solve_chunk(plan, scenario, initial, k, first, n)
 
 
 def run_scenario(

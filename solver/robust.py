@@ -38,17 +38,11 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from model.displacement import InitialState
 from model.errors import ReachplanError
 from model.plan import Plan
 from model.scenario import Scenario
-from solver.batch import (
-    PreparedModel,
-    chunk_plan,
-    chunk_seeds,
-    need_multipliers,
-    prepared_model,
-)
+from model.simulation import InitialState, Stream
+from solver.batch import PreparedModel, need_multipliers, prepared_model
 from solver.fast import FastLP, LPArrays, highs_from_arrays
 
 FloatArray = NDArray[np.float64]
@@ -124,19 +118,17 @@ class PlanComparison:
 def simulated_multipliers(
     plan: Plan, scenario: Scenario, initial: InitialState, draws: int, stream: int
 ) -> FloatArray:
-    """Need multipliers (draws, need rows) from an independent seed stream.
+    """Need multipliers (draws, need rows): the first ``draws`` draws of a seed stream.
 
-    ``stream`` 0 gives the draws of :func:`solver.batch.run_scenario`; other values
-    give fresh, independent draws of the same scenario (e.g. for evaluation).
+    Streams are those of :class:`model.simulation.streams.Stream`, for
+    ``scenario.seed``: ``Stream.RUN`` (0) gives draws ``0 .. draws - 1`` of
+    :func:`solver.batch.run_scenario` (the same multipliers, row for row);
+    ``Stream.PLANNING`` (1) the futures :func:`compare_plans` plans over and
+    ``Stream.EVALUATION`` (2) the fresh futures it evaluates on, independent of
+    each other and of the run's draws.
     """
     prep = prepared_model(plan, scenario)
-    seed = int(np.random.SeedSequence([scenario.seed, stream]).generate_state(1)[0])
-    out = []
-    chunks = chunk_plan(draws)
-    seeds = chunk_seeds(seed, len(chunks))
-    for k, _, n in chunks:
-        out.append(need_multipliers(scenario, initial, seeds[k], n, prep.need_rows))
-    return np.concatenate(out)
+    return need_multipliers(scenario, initial, 0, draws, prep.need_rows, stream=stream)
 
 
 def _draw_bounds(prep: PreparedModel, mult: FloatArray) -> tuple[FloatArray, ...]:
@@ -289,9 +281,15 @@ def compare_plans(
     alpha: float = 0.1,
     methods: tuple[Method, ...] = ("saa", "cvar", "two_stage"),
 ) -> PlanComparison:
-    """Plan on ``planning_draws`` futures; evaluate every plan on fresh ``evaluation_draws``."""
-    train = simulated_multipliers(plan, scenario, initial, planning_draws, stream=1)
-    test = simulated_multipliers(plan, scenario, initial, evaluation_draws, stream=2)
+    """Plan on ``planning_draws`` futures; evaluate every plan on fresh ``evaluation_draws``.
+
+    Planning draws are the first ``planning_draws`` of ``Stream.PLANNING``,
+    evaluation draws the first ``evaluation_draws`` of ``Stream.EVALUATION``
+    (:mod:`model.simulation.streams`), both for ``scenario.seed``: neither is
+    the run's stream, so plans are judged on futures they were not made on.
+    """
+    train = simulated_multipliers(plan, scenario, initial, planning_draws, Stream.PLANNING)
+    test = simulated_multipliers(plan, scenario, initial, evaluation_draws, Stream.EVALUATION)
     plans = [plan_for_mean_needs(plan, scenario, train)]
     plans += [plan_over_draws(plan, scenario, train, m, alpha) for m in methods]
     people = np.stack([evaluate(plan, scenario, p, test) for p in plans])

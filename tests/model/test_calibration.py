@@ -19,7 +19,7 @@ from model.calibration import (
     mean_absolute_scaled_error,
     prepare_observations,
 )
-from model.displacement import Fixed, simulate
+from model.simulation import Fixed, simulate
 from scenarios.simulation_io import (
     DEFAULT_HISTORY_FILES,
     load_history,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.displacement import (
+from model.simulation import (
     BALTIC_CODES,
     DRAW_BLOCK,
     REFUGEE_LOCATIONS,

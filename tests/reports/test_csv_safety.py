@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from model.costs import CostModel
-from model.displacement import NeedsTable
 from model.plan import Plan
+from model.simulation import NeedsTable
 from reports.allocation import (
     render_csv_tables,
     render_frontier_csv_tables,
@@ -213,7 +213,7 @@ def test_template_round_trip_through_the_plan_reader(tmp_path):
 
 
 def test_simulated_needs_csv(tmp_path):
-    from model.displacement import simulate
+    from model.simulation import simulate
     from scenarios.simulation_io import load_initial_state, load_simulation
 
     result = simulate(load_simulation(), load_initial_state(), draws=2, seed=1, months=12)

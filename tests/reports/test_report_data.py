@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from model.costs import CostModel
-from model.displacement import needs_per_draw, people_in_need
+from model.simulation import needs_per_draw, people_in_need
 from reports.report_data import line_marginals, simulate_run_draws
 from scenarios.plan_io import load_plan
 from scenarios.scenario_io import load_scenario

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.displacement import needs_per_draw, simulate
+from model.simulation import needs_per_draw, simulate
 from reports import simulation as report
 from scenarios.simulation_io import load_initial_state, load_simulation
 

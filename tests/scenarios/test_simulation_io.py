@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from model.calibration import HistoryError
-from model.displacement import AssumptionError, LogNormal
+from model.simulation import AssumptionError, LogNormal
 from scenarios.simulation_io import (
     DEFAULT_HISTORY_FILES,
     DEFAULT_SIMULATION_FILE,

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from cli import main
 from model.costs import CostModel
 from model.errors import ReachplanError
+from model.simulation import DRAW_BLOCK, block_sequence
 from scenarios.plan_io import load_plan
 from scenarios.scenario_io import load_scenario
 from scenarios.simulation_io import load_initial_state
@@ -25,8 +26,6 @@ from solver.batch import (
     bytes_per_draw,
     check_memory,
     chunk_plan,
-    chunk_seed,
-    chunk_seeds,
     draw_model,
     need_multipliers,
     run_scenario,
@@ -51,13 +50,11 @@ def initial():
 def test_chunks_cover_every_draw_once():
     chunks = chunk_plan(123, 50)
     assert [(k, s, n) for k, s, n in chunks] == [(0, 0, 50), (1, 50, 50), (2, 100, 23)]
-    a, b = chunk_seeds(7, 3), chunk_seeds(7, 3)
-    assert [s.generate_state(2).tolist() for s in a] == [s.generate_state(2).tolist() for s in b]
 
 
 def test_fast_resolves_agree_with_fresh_pulp_solves(plan, initial):
     scenario = load_scenario("catastrophic_surge", draws=6, seed=11)
-    chunk = solve_chunk(plan, scenario, initial, 0, 0, 6, chunk_seeds(11, 1)[0])
+    chunk = solve_chunk(plan, scenario, initial, 0, 0, 6)
     costs = CostModel.from_plan(plan)
     lp = build_model(costs, scenario.funding)
     rows = [name for name, row in lp.rows.items() if row.kind == "need"]
@@ -73,7 +70,7 @@ def test_fast_resolves_agree_with_fresh_pulp_solves(plan, initial):
 def test_needs_move_with_the_simulation(plan, initial):
     scenario = load_scenario("catastrophic_surge", draws=20, seed=3)
     rows = [("UKR", 2025), ("POL", 2025)]
-    m = need_multipliers(scenario, initial, chunk_seeds(3, 1)[0], 20, rows)
+    m = need_multipliers(scenario, initial, 0, 20, rows)
     assert m.shape == (20, 2)
     assert np.all(m > 0) and m[:, 0].std() > 0
 
@@ -215,7 +212,7 @@ def test_chunk_plan_of_a_trillion_draws_allocates_nothing():
     last = chunks[-1]
     first = list(itertools.islice(chunks, 3))
     middle = chunks[10**10]
-    seed = chunk_seed(42, n - 1).generate_state(2)
+    seed = block_sequence(42, (10**12 - 1) // DRAW_BLOCK).generate_state(2)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert n == 2 * 10**10
@@ -226,10 +223,13 @@ def test_chunk_plan_of_a_trillion_draws_allocates_nothing():
     assert peak < 1_000_000  # bytes: nothing proportional to the chunk count
 
 
-def test_lazy_seeds_are_those_of_spawn():
-    spawned = np.random.SeedSequence(7).spawn(5)
-    for k in range(5):
-        assert (chunk_seed(7, k).generate_state(4) == spawned[k].generate_state(4)).all()
+def test_a_chunk_simulates_the_same_draws_as_one_whole_run(initial):
+    scenario = load_scenario("catastrophic_surge", draws=120, seed=5)
+    rows = [("UKR", 2025), ("POL", 2026)]
+    whole = need_multipliers(scenario, initial, 0, 120, rows)
+    parts = [need_multipliers(scenario, initial, first, n, rows) for _, first, n in
+             chunk_plan(120, 50)]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
 
 
 def test_too_many_draws_are_refused_with_the_estimate_before_any_work(initial):
@@ -264,7 +264,7 @@ def test_a_draw_without_a_feasible_allocation_raises_infeasible_scenario_error(i
                                                       r"\(draws 0-99, seed 3\)"):
         run_scenario(tiny, scenario, initial)
     with pytest.raises(InfeasibleScenarioError, match=r"draw 50 \(draws 0-99"):
-        solve_chunk(tiny, scenario, initial, 1, 50, 50, chunk_seed(3, 1))
+        solve_chunk(tiny, scenario, initial, 1, 50, 50)
 
 
 def test_unreachable_dask_scheduler_is_a_one_line_error_within_seconds(initial):

@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
+from model.simulation import Stream
 from scenarios.plan_io import load_plan
 from scenarios.scenario_io import load_scenario
 from scenarios.simulation_io import load_initial_state
 from solver.allocate import allocate
+from solver.batch import prepared_model, run_scenario
 from solver.robust import (
     evaluate,
     plan_for_mean_needs,
@@ -19,7 +21,7 @@ from solver.robust import (
 def setting():
     plan = load_plan().plan
     scenario = load_scenario("catastrophic_surge", draws=4)
-    mult = simulated_multipliers(plan, scenario, load_initial_state(), 4, stream=1)
+    mult = simulated_multipliers(plan, scenario, load_initial_state(), 4, stream=Stream.PLANNING)
     return plan, scenario, mult
 
 
@@ -61,3 +63,23 @@ def test_risk_averse_plan_protects_the_worst_future(setting):
     worst_saa = evaluate(plan, scenario, saa, mult).min()
     worst_cvar = evaluate(plan, scenario, cvar, mult).min()
     assert worst_cvar >= worst_saa - 1e-6 * worst_saa
+
+
+def test_stream_0_gives_the_draws_of_run_scenario(setting):
+    plan, scenario, _ = setting
+    initial = load_initial_state()
+    run = run_scenario(plan, scenario, initial)
+    mult = simulated_multipliers(plan, scenario, initial, 4, stream=Stream.RUN)
+    base = prepared_model(plan, scenario).base_need
+    np.testing.assert_allclose(mult * base[None, :], run.need, rtol=1e-12)
+
+
+def test_planning_and_evaluation_streams_are_distinct_and_reproducible(setting):
+    plan, scenario, planning = setting
+    initial = load_initial_state()
+    again = simulated_multipliers(plan, scenario, initial, 4, stream=Stream.PLANNING)
+    evaluation = simulated_multipliers(plan, scenario, initial, 4, stream=Stream.EVALUATION)
+    run = simulated_multipliers(plan, scenario, initial, 4, stream=Stream.RUN)
+    np.testing.assert_array_equal(planning, again)
+    assert not np.array_equal(planning, evaluation)
+    assert not np.array_equal(planning, run) and not np.array_equal(evaluation, run)
