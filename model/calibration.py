@@ -19,6 +19,14 @@ log-normal uncertainty. The stochastic model with those rates then forecasts
 the holdout, which is scored by the averaged relative difference (Flee), MASE
 against a no-change forecast and the coverage of the 80% and 95% intervals.
 
+The module-level tables are parameters of this method, not plan data:
+``OBSERVABLES`` and ``FITTED_RATES`` say which observed series and which rates
+the method uses, ``PRIORS`` and the observation sigmas are its regularisation,
+``LOCATION_CODES`` is the location vocabulary of the shared history format.
+``DEFAULT_BREAKS`` records known breaks in those named series (IOM GPS
+baseline change, UNHCR register clean-up); callers may pass their own
+``breaks``.
+
 References
 ----------
 .. [1] Suleimenova, D., Bell, D. and Groen, D. (2017). A generalized simulation
