@@ -15,21 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from model.formatting import format_people, format_usd
 from reports.plan_files import render_csv
 from solver.frontier import Frontier, TargetFunding
 from solver.result import Allocation
-
-
-def _usd(value: float) -> str:
-    if not math.isfinite(value):
-        return "-"
-    if abs(value) >= 1e6:
-        return f"${value / 1e6:,.1f}M"
-    return f"${value:,.0f}"
-
-
-def _num(value: float) -> str:
-    return "-" if not math.isfinite(value) else f"{value:,.0f}"
 
 
 def render_summary(result: Allocation, top: int = 8) -> str:
@@ -39,13 +28,13 @@ def render_summary(result: Allocation, top: int = 8) -> str:
     lines = [
         f"Plan: {result.provenance.get('plan_name', '')} "
         f"[{result.provenance.get('plan_fingerprint', '')[:12]}]",
-        f"Funding: {result.scenario.describe()} = {_usd(result.funding_usd)}",
-        f"Allocated: {_usd(result.allocated_usd)}"
-        + (f" (unallocated {_usd(result.unallocated_usd)}: see the warnings below)"
+        f"Funding: {result.scenario.describe()} = {format_usd(result.funding_usd)}",
+        f"Allocated: {format_usd(result.allocated_usd)}"
+        + (f" (unallocated {format_usd(result.unallocated_usd)}: see the warnings below)"
            if result.warnings and result.unallocated_usd >= 1 else ""),
-        f"People reached (summed over years): {_num(result.people_reached)}"
-        f"  | sector beneficiaries: {_num(result.sector_beneficiaries)}",
-        f"Pro-rata (every line cut equally): {_num(pro)}"
+        f"People reached (summed over years): {format_people(result.people_reached)}"
+        f"  | sector beneficiaries: {format_people(result.sector_beneficiaries)}",
+        f"Pro-rata (every line cut equally): {format_people(pro)}"
         f"  | gain: {gain:+,.0f} people"
         + (f" ({gain / pro:+.1%})" if pro > 0 else ""),
         "",
@@ -55,9 +44,9 @@ def render_summary(result: Allocation, top: int = 8) -> str:
     by_loc = result.by("location_code")
     for loc, row in by_loc.iterrows():
         lines.append(
-            f"{loc!s:<10}{_usd(row['requirement_usd']):>14}{_usd(row['allocated_usd']):>14}"
-            f"{row['share_funded']:>8.0%}{_num(row['people_reached']):>12}"
-            f"{_num(row['pro_rata_people_reached']):>12}"
+            f"{loc!s:<10}{format_usd(row['requirement_usd']):>14}{format_usd(row['allocated_usd']):>14}"
+            f"{row['share_funded']:>8.0%}{format_people(row['people_reached']):>12}"
+            f"{format_people(row['pro_rata_people_reached']):>12}"
         )
     if result.warnings:
         lines += ["", "Warnings:"] + [f"  warning: {w}" for w in result.warnings]
@@ -152,14 +141,14 @@ def render_frontier(frontier: Frontier, top: int = 15) -> str:
         if r.status != "optimal":
             lines.append(f"{r.share:>8.0%}  infeasible: {r.status}")
             continue
-        lines.append(f"{r.share:>8.0%}{_usd(r.funding_usd):>12}{_num(r.people_reached):>12}"
-                     f"{_num(r.pro_rata_people_reached):>12}{r.marginal_people_per_1m:>12,.0f}")
+        lines.append(f"{r.share:>8.0%}{format_usd(r.funding_usd):>12}{format_people(r.people_reached):>12}"
+                     f"{format_people(r.pro_rata_people_reached):>12}{r.marginal_people_per_1m:>12,.0f}")
     lines += ["", "Lines in the order they first receive money (funding level):"]
     first = frontier.first_funded
     for (loc, sec, yr), r in first.head(top).iterrows():
         level = r["first_funded_share"]
         shown = "never" if not math.isfinite(level) else f"{level:.0%}"
-        lines.append(f"  {shown:>6}  {sec} in {loc}, {yr} ({_usd(r['requirement_usd'])})")
+        lines.append(f"  {shown:>6}  {sec} in {loc}, {yr} ({format_usd(r['requirement_usd'])})")
     if len(first) > top:
         lines.append(f"  ... {len(first) - top} more (see first_funded.csv)")
     return "\n".join(lines)
@@ -204,7 +193,7 @@ def render_target(target: TargetFunding) -> str:
     """One paragraph: the least funding that reaches the target."""
     a = target.allocation
     return (f"Reaching {target.target_people:,.0f} people takes at least {target.share:.2%} of "
-            f"the appeal ({_usd(target.funding_usd)}); that allocation reaches "
+            f"the appeal ({format_usd(target.funding_usd)}); that allocation reaches "
             f"{a.people_reached:,.0f} people (pro-rata at the same funding: "
             f"{a.pro_rata_people_reached:,.0f}).")
 

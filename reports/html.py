@@ -22,7 +22,9 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
+from model.formatting import format_people, format_usd
 from reports.report_data import ReportData
+from reports.tables import allocation_grid
 
 __all__ = ["CHART_IDS", "figures", "render_html"]
 
@@ -99,12 +101,12 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _people(n: float) -> str:
-    return "n/a" if n is None or not math.isfinite(n) else f"{n:,.0f}"
+def _people(n: float | None) -> str:
+    return format_people(n, missing="n/a")
 
 
-def _usd_m(usd: float) -> str:
-    return "n/a" if usd is None or not math.isfinite(usd) else f"${usd / 1e6:,.1f}M"
+def _usd_m(usd: float | None) -> str:
+    return format_usd(usd, unit="M", missing="n/a")
 
 
 def _pct(x: float) -> str:
@@ -191,21 +193,12 @@ def _fig_comparison(data: ReportData) -> go.Figure:
 
 
 def _heatmap_grid(data: ReportData, name: str) -> tuple[list[str], list[str], Any, Any, Any]:
-    a = data.allocation[data.allocation["scenario"] == name]
-    locs = list(dict.fromkeys(a["location_name"].where(a["location_name"] != "",
-                                                       a["location_code"])))
-    a = a.assign(loc=a["location_name"].where(a["location_name"] != "", a["location_code"]),
-                 sec=a["sector_name"].where(a["sector_name"] != "", a["sector_code"]))
-    grid = a.groupby(["sec", "loc"])[["mean_allocated_usd", "requirements_usd"]].sum()
-    secs = sorted(set(a["sec"]))
-    money = grid["mean_allocated_usd"].unstack("loc").reindex(index=secs, columns=locs)
-    req = grid["requirements_usd"].unstack("loc").reindex(index=secs, columns=locs)
-    # a sector not planned in a location is masked (blank), not shown as zero
-    money = money.where(req.notna() & (req > 0))
+    # a sector not planned in a location is NaN (blank), not shown as zero
+    money, req = allocation_grid(data, name)
     share = money / req
     z = (money / 1e6).to_numpy()
     custom = np.dstack([(req / 1e6).to_numpy(), share.to_numpy()])
-    return locs, secs, z, custom, share
+    return list(money.columns), list(money.index), z, custom, share
 
 
 def _nan_to_none(x: Any) -> Any:

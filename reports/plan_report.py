@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from model.formatting import format_people, format_usd
 from model.plan import Plan
 from model.validation import Problem, ValidationResult
 from reports.plan_files import render_csv
@@ -22,12 +23,13 @@ EXPORT_COLUMNS = [
 ]
 
 
-def _money(value: float) -> str:
-    return f"${value:,.0f}"
+def _usd(value: float) -> str:
+    """Whole dollars, as the plan document's tables give them."""
+    return format_usd(value, unit="exact")
 
 
 def _table(frame: pd.DataFrame, money: bool = True) -> str:
-    shown = frame.map(_money if money else (lambda v: f"{v:,.0f}"))
+    shown = frame.map(_usd if money else format_people)
     return shown.to_string()
 
 
@@ -41,7 +43,7 @@ def render_plan_summary(plan: Plan, warnings: Sequence[Problem] = ()) -> str:
     req = plan.requirements
     out = [plan.name, f"source: {plan.source}", f"fingerprint: {plan.fingerprint[:16]}", ""]
     grand = req["requirements_usd"].sum()
-    out.append(f"Total requirement {plan.years[0]}-{plan.years[-1]}: {_money(grand)}")
+    out.append(f"Total requirement {plan.years[0]}-{plan.years[-1]}: {_usd(grand)}")
     out.append("")
     out.append("Requirement by objective, region and year (USD)")
     panel = req.pivot_table(
@@ -98,7 +100,7 @@ def render_plan_summary(plan: Plan, warnings: Sequence[Problem] = ()) -> str:
         out.append(_table(wide, money=False))
         out.append("")
     origin = req.groupby("origin")["requirements_usd"].agg(["size", "sum"])
-    parts = [f"{k}: {int(r['size'])} cells, {_money(r['sum'])}" for k, r in origin.iterrows()]
+    parts = [f"{k}: {int(r['size'])} cells, {_usd(r['sum'])}" for k, r in origin.iterrows()]
     out.append("Origin of the cells: " + "; ".join(parts))
     if warnings:
         out.append(f"{len(warnings)} warning(s): run `reachplan validate` to read them")

@@ -21,13 +21,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from model.formatting import MILLION, format_people
 from reports.report_data import ReportData
+from reports.tables import allocation_grid
 
 __all__ = ["png_names", "render_pngs"]
 
 DPI = 150
-_THOUSANDS = FuncFormatter(lambda v, _: f"{v:,.0f}")
-_MILLIONS = FuncFormatter(lambda v, _: f"{v / 1e6:,.1f}M")
+_THOUSANDS = FuncFormatter(lambda v, _: format_people(v))
+_MILLIONS = FuncFormatter(lambda v, _: f"{v / MILLION:,.1f}M")  # axis "funding (USD)"
 
 
 def _slug(text: str) -> str:
@@ -98,16 +100,9 @@ def _ladder(data: ReportData) -> bytes:
 
 
 def _allocation(data: ReportData, scenario: str) -> bytes:
-    a = data.allocation[data.allocation["scenario"] == scenario]
-    loc = a["location_name"].where(a["location_name"] != "", a["location_code"])
-    sec = a["sector_name"].where(a["sector_name"] != "", a["sector_code"])
-    a = a.assign(loc=loc, sec=sec)
-    locs = list(dict.fromkeys(a["loc"]))
-    secs = sorted(set(a["sec"]))
-    grid = a.groupby(["sec", "loc"])[["mean_allocated_usd", "requirements_usd"]].sum()
-    money = grid["mean_allocated_usd"].unstack("loc").reindex(index=secs, columns=locs)
-    req = grid["requirements_usd"].unstack("loc").reindex(index=secs, columns=locs)
-    z = np.ma.masked_invalid((money.where(req > 0) / 1e6).to_numpy(dtype=float))
+    money, _ = allocation_grid(data, scenario)
+    locs, secs = list(money.columns), list(money.index)
+    z = np.ma.masked_invalid((money / MILLION).to_numpy(dtype=float))
     fig = Figure(figsize=(11, 0.28 * len(secs) + 2.5))
     ax = fig.add_subplot()
     image = ax.imshow(z, aspect="auto", cmap="Blues")

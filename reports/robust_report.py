@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model.formatting import format_people
 from reports.json_text import dumps
 from solver.robust import PlanComparison
 
@@ -64,9 +65,9 @@ def render_comparison_text(comp: PlanComparison, scenario: str) -> str:
         rows.append(
             {
                 "plan": LABELS.get(p.method, p.method),
-                "people reached (mean)": f"{mean[i]:,.0f}",
-                "p10": f"{np.percentile(comp.people[i], 10):,.0f}",
-                f"worst {comp.alpha:.0%} (mean)": f"{cvar[i]:,.0f}",
+                "people reached (mean)": format_people(mean[i]),
+                "p10": format_people(np.percentile(comp.people[i], 10)),
+                f"worst {comp.alpha:.0%} (mean)": format_people(cvar[i]),
                 "vs average-needs plan": f"{(mean[i] - base) / base:+.2%}",
             }
         )

@@ -5,19 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from model.formatting import format_people, format_usd
 from reports.json_text import dumps
 from solver.batch import ScenarioRun
 
 
-def _m(usd: float) -> str:
-    return f"${usd / 1e6:,.1f}M"
-
-
-def _people(n: float) -> str:
-    return f"{n:,.0f}"
+def _usd_m(usd: float) -> str:
+    return format_usd(usd, unit="M")
 
 
 def run_summary(run: ScenarioRun, top: int = 5) -> dict[str, Any]:
@@ -82,19 +78,20 @@ def render_run_text(run: ScenarioRun, top: int = 5) -> str:
     s = run_summary(run, top)
     lines = [
         f"== {s['name']}: {s['description']}",
-        f"   draws {s['draws']} (seed {s['seed']}); funding {_m(s['funding_usd'])}, "
-        f"allocated on average {_m(s['allocated_usd_mean'])}",
-        f"   people reached: mean {_people(s['people_reached_mean'])}, "
-        f"p10 {_people(s['people_reached_p10'])}, p90 {_people(s['people_reached_p90'])}",
+        f"   draws {s['draws']} (seed {s['seed']}); funding {_usd_m(s['funding_usd'])}, "
+        f"allocated on average {_usd_m(s['allocated_usd_mean'])}",
+        f"   people reached: mean {format_people(s['people_reached_mean'])}, "
+        f"p10 {format_people(s['people_reached_p10'])}, "
+        f"p90 {format_people(s['people_reached_p90'])}",
     ]
     sectors = sorted(s["allocation_by_sector_usd"].items(), key=lambda kv: -kv[1])[:top]
-    lines.append("   largest sectors: " + ", ".join(f"{k} {_m(v)}" for k, v in sectors))
+    lines.append("   largest sectors: " + ", ".join(f"{k} {_usd_m(v)}" for k, v in sectors))
     locs = sorted(s["allocation_by_location_usd"].items(), key=lambda kv: -kv[1])
-    lines.append("   by location: " + ", ".join(f"{k} {_m(v)}" for k, v in locs))
+    lines.append("   by location: " + ", ".join(f"{k} {_usd_m(v)}" for k, v in locs))
     unmet = sorted(s["unmet_need_by_location"].items(), key=lambda kv: -kv[1])[:top]
     lines.append(
         "   unmet need (people in need not reached, summed over years): "
-        + ", ".join(f"{k} {_people(v)}" for k, v in unmet)
+        + ", ".join(f"{k} {format_people(v)}" for k, v in unmet)
     )
     rules = [b for b in s["binding_constraints"] if _kind(b["constraint"]) not in ("cap", "need")]
     if rules:
@@ -161,12 +158,3 @@ def render_comparison(runs: Sequence[ScenarioRun]) -> str:
             )
     return "\n".join(lines) + "\n"
 
-
-def percentile_summary(values: np.ndarray) -> dict[str, float]:
-    """Mean and the 10th/50th/90th percentiles of an array of draws."""
-    return {
-        "mean": float(values.mean()),
-        "p10": float(np.percentile(values, 10)),
-        "p50": float(np.percentile(values, 50)),
-        "p90": float(np.percentile(values, 90)),
-    }

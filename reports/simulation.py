@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from model.simulation import (
     percentile_table,
     total_population,
 )
+from model.versions import package_versions
 from reports.plan_files import escape_frame, write_text_atomic
 
 __all__ = [
@@ -41,13 +41,6 @@ NEEDS_FILE = "needs_per_draw.csv"
 PROVENANCE_FILE = "simulation_provenance.json"
 
 
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
 def provenance(result: SimulationResult) -> dict[str, object]:
     """Collect what a figure is traceable to: scenario file and hash, seed, draws, versions."""
     return {
@@ -58,7 +51,7 @@ def provenance(result: SimulationResult) -> dict[str, object]:
         "start": str(result.months[0]),
         "end": str(result.months[-1]),
         "initial_state_month": str(result.initial.month),
-        "versions": {p: _version(p) for p in ("reachplan", "numpy", "pandas", "scipy")},
+        "versions": package_versions(("reachplan", "numpy", "pandas", "scipy")),
     }
 
 

@@ -8,6 +8,9 @@ shortest round-trip form (:func:`reports.plan_files.format_value`): reading a CS
 gives the very floats of the report. Text that a spreadsheet would run as a formula
 (a name beginning with ``=``, ``+``, ``-``, ``@``, tab or CR) is written with a leading
 ``'`` (:func:`reports.plan_files.csv_cell`, the OWASP rule); numbers are never escaped.
+
+:func:`allocation_grid` is the one sector x location table that the HTML heat map and
+the PNG chart both draw.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import pandas as pd
 from reports.plan_files import csv_cell, csv_text, escape_formula
 from reports.report_data import ReportData
 
-__all__ = ["HXL", "hxl_row", "records", "render_report_json", "render_table_csv"]
+__all__ = [
+    "HXL", "allocation_grid", "hxl_row", "records", "render_report_json", "render_table_csv",
+]
 
 HXL: dict[str, str] = {
     # identity and places
@@ -141,3 +146,32 @@ def render_report_json(data: ReportData) -> str:
         "tables": {name: records(frame) for name, frame in tables.items()},
     }
     return json.dumps(doc, indent=1, sort_keys=False, allow_nan=False) + "\n"
+
+
+def allocation_grid(data: ReportData, scenario: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mean allocation and requirement of one scenario, sector by location, all years.
+
+    Parameters
+    ----------
+    data
+        The report.
+    scenario
+        One of ``data.scenario_names``.
+
+    Returns
+    -------
+    money, requirement : pandas.DataFrame
+        USD, rows the sectors (by name, else code; sorted), columns the locations (by
+        name, else code; in the report's order). A sector not planned in a location (no
+        requirement, or a requirement of zero) is NaN in ``money``: a chart shows it
+        blank, not as nothing allocated. ``requirement`` is NaN where the plan has no line.
+    """
+    a = data.allocation[data.allocation["scenario"] == scenario]
+    a = a.assign(loc=a["location_name"].where(a["location_name"] != "", a["location_code"]),
+                 sec=a["sector_name"].where(a["sector_name"] != "", a["sector_code"]))
+    locs = list(dict.fromkeys(a["loc"]))
+    secs = sorted(set(a["sec"]))
+    grid = a.groupby(["sec", "loc"])[["mean_allocated_usd", "requirements_usd"]].sum()
+    money = grid["mean_allocated_usd"].unstack("loc").reindex(index=secs, columns=locs)
+    req = grid["requirements_usd"].unstack("loc").reindex(index=secs, columns=locs)
+    return money.where(req > 0), req

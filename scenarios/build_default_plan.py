@@ -1,63 +1,14 @@
-"""Rebuild the default plan's tables from the transcribed document tables.
+"""Former name of :mod:`scenarios.build_plan.default_plan`, kept for existing imports.
 
-Run ``python -m scenarios.build_default_plan`` after changing anything in
-``scenarios/default_plan/source/``. The derivation is deterministic: the test
-suite checks that the shipped tables are exactly what this produces.
+``python -m scenarios.build_default_plan`` still works; ``python -m scenarios.build_plan`` is the
+command to use.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from scenarios.build_plan.default_plan import SOURCE_DIR, build, main, read_document_tables
 
-import pandas as pd
-
-from model.derivation import DocumentTables, derive_plan
-from reports.plan_files import write_plan_tables
-
-SOURCE_DIR = Path(__file__).resolve().parent / "default_plan" / "source"
-
-
-def read_document_tables(source: Path = SOURCE_DIR) -> DocumentTables:
-    """Read the transcribed document tables (CSV, text kept as text)."""
-
-    def read(name: str) -> pd.DataFrame:
-        return pd.read_csv(
-            source / f"{name}.csv",
-            keep_default_na=False,
-            na_values={
-                "requirements_usd": [""],
-                "entities_targeted": [""],
-                "year": [""],
-                "value": [""],
-                "precision": [""],
-                "people_targeted": [""],
-            },
-        )
-
-    return DocumentTables(
-        objectives=read("objectives"),
-        sectors=read("sectors"),
-        objective_region_year=read("objective_region_year"),
-        sector_requirements=read("sector_requirements_2024"),
-        country_requirements=read("country_requirements_2024"),
-        targets=read("targets_2024"),
-        key_figures=read("key_figures"),
-        headline_figures=read("headline_figures"),
-        refugee_stocks=read("refugee_stocks_2023"),
-        settings=read("settings"),
-    )
-
-
-def build(source: Path = SOURCE_DIR) -> dict[str, pd.DataFrame]:
-    """Derive every table of the default plan."""
-    return derive_plan(read_document_tables(source))
-
-
-def main() -> None:
-    """Write the derived tables next to ``source/``."""
-    for path in write_plan_tables(build(), SOURCE_DIR.parent):
-        print(f"wrote {path}")
-
+__all__ = ["SOURCE_DIR", "build", "main", "read_document_tables"]
 
 if __name__ == "__main__":
     main()

@@ -1,60 +1,14 @@
-"""Write the default plan's cost curve and calibrated unit costs.
+"""Former name of :mod:`scenarios.build_plan.calibrate_costs`, kept for existing imports.
 
-Run ``python -m scenarios.calibrate_costs``. The cost curve is a planning assumption
-(see ``docs/allocation.md``); unit costs are derived from it so that at full funding
-the 2024 people reached per location equal the plan's people targeted per location.
-The regional support line (XRS) has no people targeted and gets no unit cost: it
-reaches nobody directly and receives money only through a floor, an earmark or a lock.
+``python -m scenarios.calibrate_costs`` still works; ``python -m scenarios.build_plan`` is the
+command to use.
 """
 
 from __future__ import annotations
 
-import pandas as pd
+from scenarios.build_plan.calibrate_costs import COST_CURVE, calibrated_tables, main
 
-from model.costs import CostCurve, CostModel, calibrate_unit_costs
-from model.plan import Plan
-from reports.plan_files import write_plan_tables
-from scenarios.plan_io import DEFAULT_PLAN_DIR, load_plan
-
-COST_CURVE = pd.DataFrame(
-    {
-        "tranche": [1, 2, 3, 4],
-        "share_of_requirement": [0.4, 0.3, 0.2, 0.1],
-        "cost_factor": [1.0, 1.25, 1.6, 2.2],
-        "note": [
-            "planning assumption: the first 40% of a line's requirement reaches people "
-            "at the base unit cost (the caseload already reached, existing pipelines)",
-            "planning assumption: the next 30% costs 25% more per person (wider coverage, "
-            "new sites and partners)",
-            "planning assumption: the next 20% costs 60% more per person (dispersed or "
-            "hard-to-reach people: front-line oblasts, small refugee communities)",
-            "planning assumption: the last 10% costs 2.2 times the base (the hardest to "
-            "reach); not stated in the plan document",
-        ],
-    }
-)
-"""Tranches of a requirement and their cost factors (diminishing returns)."""
-
-
-def calibrated_tables(plan: Plan) -> dict[str, pd.DataFrame]:
-    """The ``cost_curve`` and ``unit_costs`` tables for ``plan``."""
-    curve = CostCurve(
-        tuple(COST_CURVE["share_of_requirement"]), tuple(COST_CURVE["cost_factor"])
-    )
-    base = Plan.from_tables({k: v for k, v in plan.tables.items()
-                             if k not in ("unit_costs", "cost_curve")})
-    overlap = CostModel.from_plan(base).overlap_factor
-    return {"cost_curve": COST_CURVE, "unit_costs": calibrate_unit_costs(plan, curve, overlap)}
-
-
-def main() -> None:
-    """Recompute and write the two tables into the shipped default plan."""
-    loaded = load_plan(None)
-    if loaded.plan is None:
-        raise SystemExit("\n".join(str(p) for p in loaded.validation.errors))
-    for path in write_plan_tables(calibrated_tables(loaded.plan), DEFAULT_PLAN_DIR):
-        print(f"wrote {path}")
-
+__all__ = ["COST_CURVE", "calibrated_tables", "main"]
 
 if __name__ == "__main__":
     main()

@@ -9,8 +9,7 @@ finite-difference re-solve.
 
 from __future__ import annotations
 
-import importlib.metadata
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +19,7 @@ import pulp
 from model.costs import CostModel
 from model.funding import FundingScenario
 from model.plan import Plan
+from model.versions import package_versions
 from solver.baseline import pro_rata_allocation
 from solver.highs import pulp_solver
 from solver.model import (
@@ -65,8 +65,6 @@ unit costs near zero, which HiGHS would answer with an allocation of nothing.
 
 UNALLOCATED_TOL = 1e-6
 """Share of the funding below which money left over is solver noise, not a finding."""
-
-PACKAGES = ("reachplan", "pulp", "highspy", "numpy", "pandas", "scipy")
 
 
 def solver() -> pulp.LpSolver:
@@ -186,17 +184,6 @@ def check_ranges(lp: AllocationLP) -> None:
         if bad(float(coef)):
             raise ModelRangeError(f"objective weight of {v.name} ({float(coef):.3g}) is out of "
                                   f"range; {hint}")
-
-
-def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
-    """Installed versions of reachplan and the packages its results depend on."""
-    out = {}
-    for name in names:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def allocate(

@@ -13,7 +13,7 @@ import pytest
 
 from reports.plan_files import unescape_csv_cell
 from reports.scenario_report import render_runs_json
-from reports.tables import HXL, records, render_report_json, render_table_csv
+from reports.tables import HXL, allocation_grid, records, render_report_json, render_table_csv
 from tests.reports.report_fixture import small_report
 
 
@@ -84,3 +84,16 @@ def test_json_has_null_for_missing_numbers():
     ]
     csv_text = render_table_csv(frame)
     assert csv_text.splitlines()[2] == "b,,false"
+
+
+def test_allocation_grid_sums_each_sector_and_location_and_blanks_unplanned_lines():
+    data = small_report().data
+    name = data.scenario_names[0]
+    money, req = allocation_grid(data, name)
+    a = data.allocation[data.allocation["scenario"] == name]
+    assert list(money.index) == sorted(money.index)
+    assert money.shape == req.shape
+    assert math.isclose(np.nansum(money.to_numpy()), a["mean_allocated_usd"].sum(), rel_tol=1e-12)
+    assert math.isclose(np.nansum(req.to_numpy()), a["requirements_usd"].sum(), rel_tol=1e-12)
+    # blank exactly where the plan has no line or a zero requirement
+    assert (money.isna().to_numpy() == ~(req > 0).to_numpy()).all()

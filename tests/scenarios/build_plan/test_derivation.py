@@ -5,7 +5,7 @@ import pytest
 
 from model.plan import Plan
 from model.validation import validate_tables
-from scenarios.build_default_plan import build, read_document_tables
+from scenarios.build_plan.default_plan import build, read_document_tables
 from scenarios.plan_io import DEFAULT_PLAN_DIR, load_plan, read_raw_tables
 
 

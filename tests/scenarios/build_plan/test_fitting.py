@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from model.fitting import FittingError, ipf
+from scenarios.build_plan.fitting import FittingError, ipf
 
 
 def test_two_way_hand_example():
