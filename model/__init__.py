@@ -1,1 +1,1 @@
-"""Domain computation: plans, validation, fitting, costs, funding rules, displacement."""
+"""Domain computation: plans, validation, costs, funding rules, the displacement simulation."""

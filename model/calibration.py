@@ -457,10 +457,6 @@ def prepare_observations(
     return used.reset_index(drop=True), skipped_frame
 
 
-def _core(quantity: str, code: str) -> bool:
-    return (quantity, code) in {("idps", "UKR"), ("returnees", "UKR"), ("refugees", "EUR")}
-
-
 def _default_fit_from(used: pd.DataFrame) -> pd.Period:
     firsts = []
     for quantity, code in (("idps", "UKR"), ("returnees", "UKR"), ("refugees", "EUR")):

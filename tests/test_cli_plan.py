@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli import main
-from scenarios.build_default_plan import read_document_tables
+from scenarios.build_plan.default_plan import read_document_tables
 from scenarios.plan_io import DEFAULT_PLAN_DIR
 
 

@@ -68,7 +68,7 @@ REPORTS_FORBIDDEN_NAMES = frozenset({"simulate", "sample_draws"})
 """Names ``reports`` may not import from :data:`SIMULATION_MODULES` (or any module below
 them): the functions that simulate displacement futures."""
 
-BUILD_TOOLS = ("scenarios.build_plan", "scenarios.build_default_plan", "scenarios.calibrate_costs")
+BUILD_TOOLS = ("scenarios.build_plan",)
 """The build code of the shipped plan (and the two former names of its scripts)."""
 
 
