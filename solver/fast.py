@@ -1,5 +1,8 @@
 """Fast re-solves: the one PuLP model handed once to HiGHS, then only right-hand sides change.
 
+The arrays are read by :mod:`solver.matrix` (:func:`~solver.matrix.lp_arrays`), the one
+place a PuLP problem becomes numbers.
+
 Thousands of simulated futures differ only in people in need, i.e. in the
 right-hand sides of the ``need_*`` rows. Rebuilding and re-solving the PuLP
 model for each would spend most of the time in Python model building.
@@ -23,9 +26,7 @@ import numpy as np
 import pulp
 from numpy.typing import NDArray
 
-from solver.matrix import LPArrays, highs_from_arrays, lp_arrays
-
-FloatArray = NDArray[np.float64]
+from solver.matrix import FloatArray, LPArrays, highs_from_arrays, lp_arrays
 
 
 class FastSolveError(RuntimeError):

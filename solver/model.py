@@ -15,7 +15,10 @@ Variables
 Objective
     maximise sum_c w_c p_c - tie_break  (weighted people reached; see TIE_BREAK).
 
-Rows (every row is named; :class:`Row` keeps its planner description)
+Rows, by kind (each family is added by one function, ``_<family>_rows``; every row has a
+unique PuLP name and a :class:`Row` record in :attr:`AllocationLP.rows` that gives its
+kind, coordinates (location, sector, year, objective), rule and planner description.
+Code that needs to know what a row is reads the record; names are keys, never parsed)
     ``reach_*``       omega p_c - sum_kj a_ck x_ckj <= 0, a_ck = (usd/people per unit) / (u_c f_k)
     ``need_*``        sum_s p_(l,s,y) <= PIN_(l,y) / people per unit
     ``cap_*``         X_c <= factor R_c, with X_c = sum_kj x_ckj
@@ -23,7 +26,7 @@ Rows (every row is named; :class:`Row` keeps its planner description)
     ``earmark_*``     sum_c e_jc <= A_j; e_jc <= share of selected objectives x X_c
     ``flexible_money`` sum_c X_c - sum_jc e_jc <= envelope - sum_j A_j
     ``floor_*``       sum_(c in G) s_c X_c >= phi sum_(c in G) s_c R_c
-    ``objective_min_*``/``objective_max_*``  share of allocated money per objective
+    ``objective_*``   share of allocated money per objective (kind ``objective_share``)
     ``continuity_*``  X_(l,s,y+1) >= (1 - d) X_(l,s,y)
     ``lock_*``        sum_(c in S) s_c X_c = A
     ``exclude_*``     X_c <= 0
