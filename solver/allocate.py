@@ -10,7 +10,7 @@ finite-difference re-solve.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -21,12 +21,14 @@ from model.funding import FundingScenario
 from model.plan import Plan
 from model.versions import package_versions
 from solver.baseline import pro_rata_allocation
+from solver.diagnose import diagnose_infeasibility
 from solver.highs import pulp_solver
 from solver.model import (
-    MONEY_ROWS,
     AllocationLP,
+    Row,
     build_model,
     cell_label,
+    objective_share_row_name,
 )
 from solver.result import (
     Allocation,
@@ -65,11 +67,6 @@ unit costs near zero, which HiGHS would answer with an allocation of nothing.
 
 UNALLOCATED_TOL = 1e-6
 """Share of the funding below which money left over is solver noise, not a finding."""
-
-
-def solver() -> pulp.LpSolver:
-    """HiGHS in-process, silent (see :mod:`solver.highs`)."""
-    return pulp_solver()
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,7 +109,7 @@ def solve_lp(lp: AllocationLP) -> LPSolution:
     check_ranges(lp)
     prob = lp.problem
     try:
-        prob.solve(solver())
+        prob.solve(pulp_solver())
     except IndexError:
         # PuLP reads HiGHS's solution arrays even when HiGHS returned none (a model it
         # refused); :func:`check_ranges` catches the known causes before this point
@@ -244,8 +241,6 @@ def allocate_costs(
     # is bounded (money is bounded by its envelopes), so that means infeasible
     if sol.status in (SolveStatus.INFEASIBLE, SolveStatus.NOT_SOLVED):
         if diagnose:
-            from solver.diagnose import diagnose_infeasibility
-
             raise diagnose_infeasibility(costs, scenario)
         raise InfeasibleScenarioError("the scenario's rules cannot all hold")
     if sol.status is not SolveStatus.OPTIMAL:
@@ -266,7 +261,7 @@ def _check_objective_bounds(scenario: FundingScenario) -> None:
             f"the minimum objective shares ({parts}) add up to {total:.0%} of the money "
             "allocated; they can hold together only if nothing is allocated (lower them to "
             "100% or less in total)",
-            tuple(Conflict(f"objective_min_{b.objective}",
+            tuple(Conflict(objective_share_row_name(b.objective, "min"),
                            f"the minimum {b.min_share:.0%} share of {b.objective}", 0.0)
                   for b in mins),
         )
@@ -279,8 +274,6 @@ def _bounds_force_nothing(costs: CostModel, scenario: FundingScenario) -> None:
     always meets them; when the same scenario without them allocates money, the bounds
     cannot hold for any real allocation, and the scenario is infeasible.
     """
-    from dataclasses import replace
-
     free = build_model(costs, replace(scenario, objective_bounds=()))
     sol = solve_lp(free)
     if sol.status is not SolveStatus.OPTIMAL or float(sol.money.sum()) * free.units.usd < 1.0:
@@ -295,8 +288,8 @@ def _bounds_force_nothing(costs: CostModel, scenario: FundingScenario) -> None:
         f"the objective share bounds ({'; '.join(words)}) hold only if nothing is allocated: "
         "with the scenario's other rules no allocation of any money meets them together "
         f"(without them {_usd(float(sol.money.sum()) * free.units.usd)} would be allocated)",
-        tuple(Conflict(name, row.description, 0.0) for name, row in free.rows.items()
-              if row.kind == "objective_share"),
+        tuple(Conflict(row.name, row.description, 0.0, row)
+              for row in free.rows_of("objective_share")),
     )
 
 
@@ -329,17 +322,6 @@ def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str]) -> Al
         },
         index=costs.cells,
     )
-    prices = []
-    for name, row in lp.rows.items():
-        if row.kind not in MONEY_ROWS and row.kind != "need":
-            continue
-        dual = sol.duals.get(name, 0.0)
-        binding = sol.slacks.get(name, 0.0) <= BINDING_TOL * max(1.0, abs(row.rhs))
-        if row.kind == "cap" and not binding:
-            continue
-        # LP duals are people units per money unit (money rows) or per people unit (need)
-        value = dual * lp.units.people_per_1m if row.kind in MONEY_ROWS else dual
-        prices.append(ShadowPrice(name, row.kind, row.description, float(value), bool(binding)))
     provenance = {
         **provenance,
         "scenario": scenario.describe(),
@@ -353,11 +335,37 @@ def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str]) -> Al
         envelope_by_year=lp.envelope_by_year,
         cells=cells,
         objective=sol.objective * lp.units.people,
-        shadow_prices=tuple(prices),
+        shadow_prices=shadow_prices(lp, sol),
         unfunded=_unfunded(lp, sol, allocated),
         provenance=provenance,
         warnings=allocation_warnings(lp, sol, allocated, float(people.sum())),
     )
+
+
+def _binding(row: Row, sol: LPSolution) -> bool:
+    """Whether a row holds with equality at the optimum (slack within :data:`BINDING_TOL`)."""
+    return sol.slacks.get(row.name, 0.0) <= BINDING_TOL * max(1.0, abs(row.rhs))
+
+
+def shadow_prices(lp: AllocationLP, sol: LPSolution) -> tuple[ShadowPrice, ...]:
+    """Shadow price of every money row and need row, in model order.
+
+    Absorption caps are listed only when binding (one per cell would drown the rest).
+    Values are people per extra $1M (money rows) or per extra person in need (need rows).
+    """
+    prices = []
+    for row in lp.rows.values():
+        if not row.is_money and row.kind != "need":
+            continue
+        binding = _binding(row, sol)
+        if row.kind == "cap" and not binding:
+            continue
+        dual = sol.duals.get(row.name, 0.0)
+        # LP duals are people units per money unit (money rows) or per people unit (need)
+        value = dual * lp.units.people_per_1m if row.is_money else dual
+        prices.append(ShadowPrice(row.name, row.kind, row.description, float(value),
+                                  bool(binding), row))
+    return tuple(prices)
 
 
 def allocation_warnings(
@@ -389,7 +397,7 @@ def allocation_warnings(
             why = "no line of the plan has a unit cost, so no line reaches people"
         elif not (coef[reach] > 0).any():
             why = "every line that reaches people has weight 0 (plan or scenario weights)"
-        elif not any(row.rhs > 0 for row in lp.rows.values() if row.kind == "need"):
+        elif not any(row.rhs > 0 for row in lp.rows_of("need")):
             why = "the plan gives 0 people in need in every location and year"
         elif spent <= 0:
             why = "no money could be allocated under the scenario's rules"
@@ -406,10 +414,8 @@ def allocation_warnings(
 def _why_unallocated(lp: AllocationLP, sol: LPSolution, left: float) -> str:
     usd = lp.units.usd
     reasons = []
-    for name, row in lp.rows.items():
-        if row.kind != "earmark":
-            continue
-        unused = sol.slacks.get(name, 0.0) * usd
+    for row in lp.rows_of("earmark"):
+        unused = sol.slacks.get(row.name, 0.0) * usd
         if unused > max(1.0, UNALLOCATED_TOL * left):
             amount = row.rhs * usd
             reasons.append(
@@ -418,9 +424,8 @@ def _why_unallocated(lp: AllocationLP, sol: LPSolution, left: float) -> str:
                 f"({_usd(unused)} unused)")
 
     def pressing(kind: str) -> list[str]:
-        return [row.description for name, row in lp.rows.items() if row.kind == kind
-                and sol.slacks.get(name, 0.0) <= BINDING_TOL * max(1.0, abs(row.rhs))
-                and abs(sol.duals.get(name, 0.0)) > 1e-9]
+        return [row.description for row in lp.rows_of(kind)
+                if _binding(row, sol) and abs(sol.duals.get(row.name, 0.0)) > 1e-9]
 
     bounds = pressing("objective_share")
     if bounds:
@@ -452,8 +457,9 @@ def _unfunded(lp: AllocationLP, sol: LPSolution, allocated: np.ndarray) -> pd.Da
     for i in np.flatnonzero((allocated <= 0.0) & costs.reaches_people):
         v = float(lp.objective_coef[i, 0])
         rc = float(sol.reduced_costs[i])
-        loc, yr = costs.locations[i], int(costs.years[i])
-        need_dual = sol.duals.get(f"need_{loc}_{yr}", 0.0)
+        loc, yr = str(costs.locations[i]), int(costs.years[i])
+        need = lp.need_row(loc, yr)
+        need_dual = 0.0 if need is None else sol.duals.get(need.name, 0.0)
         unit = float(costs.unit_cost_usd[i])
         if v <= 0:
             threshold, reason = np.nan, "weight 0: its people do not count in the objective"

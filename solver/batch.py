@@ -59,8 +59,9 @@ from model.simulation import (
     people_in_need,
     simulate,
 )
-from solver.fast import FastLP, FastSolveError, LPArrays, lp_arrays
-from solver.model import AllocationLP, build_model
+from solver.fast import FastLP, FastSolveError
+from solver.matrix import LPArrays, lp_arrays
+from solver.model import AllocationLP, Row, build_model
 from solver.result import InfeasibleScenarioError
 
 FloatArray = NDArray[np.float64]
@@ -181,6 +182,9 @@ class ScenarioRun:
         Money available.
     provenance
         Plan fingerprint, scenario files and hash, seed, chunk size.
+    rows
+        Row name -> its :class:`~solver.model.Row` record (kind, location, sector, year,
+        rule): what a report reads to know what a binding row is, never its name.
     """
 
     scenario: Scenario
@@ -196,6 +200,7 @@ class ScenarioRun:
     row_descriptions: dict[str, str]
     funding_usd: float
     provenance: dict[str, str] = field(default_factory=dict)
+    rows: dict[str, Row] = field(default_factory=dict)
 
     def percentile(self, q: float) -> float:
         """Percentile ``q`` (0-100) of people reached across draws."""
@@ -404,11 +409,9 @@ def _prepare(plan: Plan, scenario: Scenario) -> PreparedModel:
     arrays = lp_arrays(lp.problem)
     col = {name: j for j, name in enumerate(arrays.variable_names)}
     row = {name: i for i, name in enumerate(arrays.row_names)}
-    need_names = [name for name, row in lp.rows.items() if row.kind == "need"]
-    need_rows: list[tuple[str, int]] = []
-    for name in need_names:
-        loc, year = _need_row_cell(lp, name)
-        need_rows.append((loc, year))
+    needs = lp.rows_of("need")
+    need_names = [r.name for r in needs]
+    need_rows = [(str(r.location), int(r.year or 0)) for r in needs]
     tranche_cols = [np.array([col[v.name] for v in xs], dtype=np.int64) for xs in lp.tranche_vars]
     people = [(i, col[p.name]) for i, p in enumerate(lp.people_vars) if p is not None]
     group_of = {cell: r for r, cell in enumerate(need_rows)}
@@ -437,17 +440,6 @@ def _prepare(plan: Plan, scenario: Scenario) -> PreparedModel:
         people_cols=np.array([j for _, j in people], dtype=np.int64),
         people_cell=np.array([i for i, _ in people], dtype=np.int64),
     )
-
-
-def _need_row_cell(lp: AllocationLP, name: str) -> tuple[str, int]:
-    """(location, year) of a need row, from the cells whose people it bounds."""
-    costs = lp.costs
-    con = lp.problem.get_constraint_by_name(name)
-    people_names = {v.name for v, _ in con.items()}
-    for i, p in enumerate(lp.people_vars):
-        if p is not None and p.name in people_names:
-            return str(costs.locations[i]), int(costs.years[i])
-    raise ValueError(f"need row {name!r} bounds no cell")
 
 
 _CACHE: dict[str, PreparedModel] = {}
@@ -622,9 +614,10 @@ def combine(
         binding_share={
             name: float(share)
             for name, share in zip(prep.arrays.row_names, binding, strict=True)
-            if share > 0 and rows[name].kind not in ("reach",)
+            if share > 0 and rows[name].kind != "reach"
         },
         row_descriptions={name: row.description for name, row in rows.items()},
+        rows=dict(rows),
         funding_usd=float(prep.lp.funding_usd),
         provenance={
             "plan_fingerprint": plan.fingerprint,
@@ -636,9 +629,6 @@ def combine(
             "run_key": run_key(plan, scenario, chunk_draws),
         },
     )
-
-
-Executor = Callable[[Sequence[tuple[int, int, int]]], Iterable[ChunkResult]]
 
 
 def run_chunks_serial(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from model.costs import CostModel
 from model.funding import FundingScenario
+from solver.highs import pulp_solver
 from solver.model import Row, build_model
 from solver.result import Conflict, InfeasibleScenarioError
 
@@ -38,27 +39,25 @@ def diagnose_infeasibility(costs: CostModel, scenario: FundingScenario) -> Infea
     InfeasibleScenarioError
         An exception to raise, with a one-line message and the conflicts.
     """
-    from solver.allocate import solver  # one solver configuration for every solve
-
     lp = build_model(costs, scenario, elastic=True)
-    lp.problem.solve(solver())
+    lp.problem.solve(pulp_solver())
     relaxed: list[Conflict] = []
     for name, slack_vars in lp.violations.items():
         amount = sum(v.varValue or 0.0 for v in slack_vars)
         if amount > VIOLATION_TOL:
-            relaxed.append(Conflict(name, lp.rows[name].description, amount * lp.units.usd))
+            row = lp.rows[name]
+            relaxed.append(Conflict(name, row.description, amount * lp.units.usd, row))
     relaxed_names = {c.constraint for c in relaxed}
-    main_sense = lp.rows[max(relaxed, key=lambda c: c.shortfall_usd).constraint].sense \
-        if relaxed else "<="
+    main_sense = _row(max(relaxed, key=lambda c: c.shortfall_usd)).sense if relaxed else "<="
     # the rules pressing against the relaxed one: binding rows of the opposite sense
     wanted = (">=", "==") if main_sense == "<=" else ("<=", "==")
     partners = [
-        Conflict(name, lp.rows[name].description, 0.0)
+        Conflict(row.name, row.description, 0.0, row)
         for c in lp.problem.constraints()
-        for name in (c.name,)
-        if name in lp.violations
-        and name not in relaxed_names
-        and lp.rows[name].sense in wanted
+        for row in (lp.rows[c.name],)
+        if row.name in lp.violations
+        and row.name not in relaxed_names
+        and row.sense in wanted
         and abs(c.pi or 0.0) > 1e-9
     ]
     if not relaxed:
@@ -68,8 +67,8 @@ def diagnose_infeasibility(costs: CostModel, scenario: FundingScenario) -> Infea
         )
     relaxed.sort(key=lambda c: -c.shortfall_usd)
     main = relaxed[0]
-    others = _rules(lp.rows, partners)
-    upper = lp.rows[main.constraint].sense == "<="
+    others = _rules(partners)
+    upper = _row(main).sense == "<="
     if others and upper:
         message = (f"{_join(others)} together exceed {main.description} by "
                    f"{_money(main.shortfall_usd)}")
@@ -89,11 +88,17 @@ def diagnose_infeasibility(costs: CostModel, scenario: FundingScenario) -> Infea
     return InfeasibleScenarioError(message, tuple(relaxed) + tuple(partners))
 
 
-def _rules(rows: dict[str, Row], conflicts: list[Conflict]) -> list[str]:
+def _row(conflict: Conflict) -> Row:
+    """The row record of a conflict found by this module (always set here)."""
+    assert conflict.row is not None
+    return conflict.row
+
+
+def _rules(conflicts: list[Conflict]) -> list[str]:
     """One phrase per scenario rule, counting its rows: 'the SO1 floor (12 locations)'."""
     counts: dict[str, int] = {}
     for c in conflicts:
-        rule = rows[c.constraint].rule or c.description
+        rule = _row(c).rule or c.description
         counts[rule] = counts.get(rule, 0) + 1
     return [rule if n == 1 else f"{rule} ({n} groups)" for rule, n in counts.items()]
 

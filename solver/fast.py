@@ -1,5 +1,8 @@
 """Fast re-solves: the one PuLP model handed once to HiGHS, then only right-hand sides change.
 
+The arrays are read by :mod:`solver.matrix` (:func:`~solver.matrix.lp_arrays`), the one
+place a PuLP problem becomes numbers.
+
 Thousands of simulated futures differ only in people in need, i.e. in the
 right-hand sides of the ``need_*`` rows. Rebuilding and re-solving the PuLP
 model for each would spend most of the time in Python model building.
@@ -21,12 +24,9 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 import pulp
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from solver.highs import new_highs
-
-FloatArray = NDArray[np.float64]
+from solver.matrix import FloatArray, LPArrays, highs_from_arrays, lp_arrays
 
 
 class FastSolveError(RuntimeError):
@@ -53,128 +53,6 @@ class FastSolution:
     values: FloatArray
     row_duals: FloatArray
     iterations: int
-
-
-@dataclass(frozen=True, eq=False)
-class LPArrays:
-    """A PuLP problem as arrays: the form both the fast path and the robust LP start from.
-
-    Attributes
-    ----------
-    variable_names, row_names
-        Column and row names, in order.
-    cost
-        Objective coefficients, shape (n,), in the problem's own sense.
-    maximise
-        Whether the problem maximises.
-    col_lower, col_upper
-        Column bounds, shape (n,), +-inf where unbounded.
-    matrix
-        Constraint matrix, CSR, shape (m, n).
-    row_lower, row_upper
-        Row bounds, shape (m,): ``(-inf, b)`` for <=, ``(b, inf)`` for >=, ``(b, b)`` for ==.
-    objective_constant
-        Constant term of the objective.
-    """
-
-    variable_names: tuple[str, ...]
-    row_names: tuple[str, ...]
-    cost: FloatArray
-    maximise: bool
-    col_lower: FloatArray
-    col_upper: FloatArray
-    matrix: sp.csr_matrix
-    row_lower: FloatArray
-    row_upper: FloatArray
-    objective_constant: float
-
-
-def lp_arrays(problem: pulp.LpProblem) -> LPArrays:
-    """Read a built PuLP problem into :class:`LPArrays` (continuous variables only)."""
-    inf = highspy.kHighsInf
-    variables = problem.variables()
-    col_of = {v.name: j for j, v in enumerate(variables)}
-    n = len(variables)
-    cost = np.zeros(n)
-    for var, coef in problem.objective.items():
-        cost[col_of[var.name]] = coef
-    lower = np.array([-inf if v.lowBound is None else float(v.lowBound) for v in variables])
-    upper = np.array([inf if v.upBound is None else float(v.upBound) for v in variables])
-    indptr: list[int] = [0]
-    index: list[int] = []
-    value: list[float] = []
-    row_lower: list[float] = []
-    row_upper: list[float] = []
-    names: list[str] = []
-    for con in problem.constraints():
-        for var, coef in con.items():
-            index.append(col_of[var.name])
-            value.append(float(coef))
-        indptr.append(len(index))
-        rhs = -float(con.constant)
-        if con.sense == pulp.LpConstraintLE:
-            row_lower.append(-inf)
-            row_upper.append(rhs)
-        elif con.sense == pulp.LpConstraintGE:
-            row_lower.append(rhs)
-            row_upper.append(inf)
-        else:
-            row_lower.append(rhs)
-            row_upper.append(rhs)
-        names.append(con.name)
-    matrix = sp.csr_matrix(
-        (np.array(value, dtype=float), np.array(index, dtype=np.int64), np.array(indptr)),
-        shape=(len(names), n),
-    )
-    return LPArrays(
-        variable_names=tuple(v.name for v in variables),
-        row_names=tuple(names),
-        cost=cost,
-        maximise=problem.sense == pulp.LpMaximize,
-        col_lower=lower,
-        col_upper=upper,
-        matrix=matrix,
-        row_lower=np.array(row_lower),
-        row_upper=np.array(row_upper),
-        objective_constant=float(problem.objective.constant),
-    )
-
-
-def highs_from_arrays(
-    cost: FloatArray,
-    maximise: bool,
-    col_lower: FloatArray,
-    col_upper: FloatArray,
-    matrix: sp.csr_matrix,
-    row_lower: FloatArray,
-    row_upper: FloatArray,
-) -> highspy.Highs:
-    """A silent HiGHS instance holding the given LP."""
-    h = new_highs()
-    n = len(cost)
-    h.addCols(
-        n,
-        np.asarray(cost, dtype=float),
-        np.asarray(col_lower, dtype=float),
-        np.asarray(col_upper, dtype=float),
-        0,
-        np.array([], dtype=np.int32),
-        np.array([], dtype=np.int32),
-        np.array([], dtype=float),
-    )
-    csr = sp.csr_matrix(matrix)
-    if csr.shape[0]:
-        h.addRows(
-            csr.shape[0],
-            np.asarray(row_lower, dtype=float),
-            np.asarray(row_upper, dtype=float),
-            csr.nnz,
-            csr.indptr.astype(np.int32),
-            csr.indices.astype(np.int32),
-            csr.data.astype(float),
-        )
-    h.changeObjectiveSense(highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize)
-    return h
 
 
 class FastLP:

@@ -87,7 +87,9 @@ def funding_frontier(
             rows.append((share, share * costs.requirement_usd.sum(), np.nan, np.nan, np.nan,
                          np.nan, str(exc)))
             continue
-        env = [s.value for s in alloc.shadow_prices if s.constraint == "envelope_total"]
+        # the level's envelope is a total (:func:`at_share`): the envelope row without a year
+        env = [s.value for s in alloc.shadow_prices
+               if s.row is not None and s.row.kind == "envelope" and s.row.year is None]
         rows.append((share, alloc.funding_usd, alloc.allocated_usd, alloc.people_reached,
                      alloc.pro_rata_people_reached, env[0] if env else np.nan, "optimal"))
         funded = alloc.cells["allocated_usd"].to_numpy() >= FUNDED_USD

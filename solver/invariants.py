@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -276,8 +277,6 @@ def run_checks(
     progress
         Called with the name of each invariant as it starts.
     """
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hseed
     from hypothesis import strategies as st
 
     costs0 = CostModel.from_plan(plan)
@@ -296,16 +295,30 @@ def run_checks(
         costs = costs0.with_unit_costs(factors).with_people_in_need(float(p["need"]))  # type: ignore[arg-type]
         return costs, with_envelope_factor(scenario, float(p["envelope"]))  # type: ignore[arg-type]
 
-    def single(costs: CostModel, sc: FundingScenario) -> list[Violation]:
-        try:
-            alloc = allocate_costs(costs, sc, diagnose=False)
-        except InfeasibleScenarioError:
-            return []
-        return check_allocation(costs, sc, alloc) + check_pro_rata(costs, sc, alloc)
+    outcomes = []
+    for name, extra, check in _invariants(plan):
+        if progress is not None:
+            progress(name)
+        outcomes.append(_run_property(name, perturb, extra, check, perturbed, max_examples, seed))
+    return outcomes
 
-    checks: list[tuple[str, st.SearchStrategy, Callable[..., list[Violation]]]] = [
+
+def _single(costs: CostModel, scenario: FundingScenario) -> list[Violation]:
+    """Rules, people in need and pro-rata for one allocation (none if infeasible)."""
+    try:
+        alloc = allocate_costs(costs, scenario, diagnose=False)
+    except InfeasibleScenarioError:
+        return []
+    return check_allocation(costs, scenario, alloc) + check_pro_rata(costs, scenario, alloc)
+
+
+def _invariants(plan: Plan) -> list[tuple[str, Any, Callable[..., list[Violation]]]]:
+    """(name, strategy of the extra parameter, check) of every invariant :func:`run_checks` runs."""
+    from hypothesis import strategies as st
+
+    return [
         ("bounds, envelopes, floors, people in need, >= pro-rata", st.just(None),
-         lambda c, s, _: single(c, s)),
+         lambda c, s, _: _single(c, s)),
         ("more money never reaches fewer people", st.floats(0.0, 1.0),
          lambda c, s, e: check_more_money(c, s, e)),
         ("scaling money by k", st.sampled_from([1e-3, 0.1, 0.5, 2.0, 10.0, 1e3]),
@@ -314,26 +327,35 @@ def run_checks(
         ("row order changes nothing", st.integers(0, 2**31 - 1),
          lambda c, s, r: check_reorder(plan, c, s, r)),
     ]
-    outcomes = []
-    for name, extra, check in checks:
-        if progress is not None:
-            progress(name)
-        failures: list[tuple[Violation, str]] = []
-        count = [0]
-        prop = settings(max_examples=max_examples, deadline=None, database=None,
-                        suppress_health_check=list(HealthCheck),
-                        phases=[Phase.generate, Phase.shrink], print_blob=False)(
-            hseed(seed)(given(p=perturb, e=extra)(_property(check, perturbed, failures, count))))
-        # a failing property raises after shrinking; the violation and its minimal
-        # example are recorded in ``failures`` and reported below
-        with contextlib.suppress(AssertionError):
-            prop()
-        if failures:
-            violation, example = failures[-1]
-            outcomes.append(CheckOutcome(name, count[0], violation, example))
-        else:
-            outcomes.append(CheckOutcome(name, count[0], None, ""))
-    return outcomes
+
+
+def _run_property(
+    name: str,
+    perturb: Any,
+    extra: Any,
+    check: Callable[..., list[Violation]],
+    perturbed: Callable[[dict[str, object]], tuple[CostModel, FundingScenario]],
+    max_examples: int,
+    seed: int,
+) -> CheckOutcome:
+    """Run one invariant as a hypothesis property; a failure is shrunk to a minimal example."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hseed
+
+    failures: list[tuple[Violation, str]] = []
+    count = [0]
+    prop = settings(max_examples=max_examples, deadline=None, database=None,
+                    suppress_health_check=list(HealthCheck),
+                    phases=[Phase.generate, Phase.shrink], print_blob=False)(
+        hseed(seed)(given(p=perturb, e=extra)(_property(check, perturbed, failures, count))))
+    # a failing property raises after shrinking; the violation and its minimal
+    # example are recorded in ``failures`` and reported below
+    with contextlib.suppress(AssertionError):
+        prop()
+    if failures:
+        violation, example = failures[-1]
+        return CheckOutcome(name, count[0], violation, example)
+    return CheckOutcome(name, count[0], None, "")
 
 
 def _property(

@@ -15,7 +15,10 @@ Variables
 Objective
     maximise sum_c w_c p_c - tie_break  (weighted people reached; see TIE_BREAK).
 
-Rows (every row is named; :class:`Row` keeps its planner description)
+Rows, by kind (each family is added by one function, ``_<family>_rows``; every row has a
+unique PuLP name and a :class:`Row` record in :attr:`AllocationLP.rows` that gives its
+kind, coordinates (location, sector, year, objective), rule and planner description.
+Code that needs to know what a row is reads the record; names are keys, never parsed)
     ``reach_*``       omega p_c - sum_kj a_ck x_ckj <= 0, a_ck = (usd/people per unit) / (u_c f_k)
     ``need_*``        sum_s p_(l,s,y) <= PIN_(l,y) / people per unit
     ``cap_*``         X_c <= factor R_c, with X_c = sum_kj x_ckj
@@ -23,7 +26,7 @@ Rows (every row is named; :class:`Row` keeps its planner description)
     ``earmark_*``     sum_c e_jc <= A_j; e_jc <= share of selected objectives x X_c
     ``flexible_money`` sum_c X_c - sum_jc e_jc <= envelope - sum_j A_j
     ``floor_*``       sum_(c in G) s_c X_c >= phi sum_(c in G) s_c R_c
-    ``objective_min_*``/``objective_max_*``  share of allocated money per objective
+    ``objective_*``   share of allocated money per objective (kind ``objective_share``)
     ``continuity_*``  X_(l,s,y+1) >= (1 - d) X_(l,s,y)
     ``lock_*``        sum_(c in S) s_c X_c = A
     ``exclude_*``     X_c <= 0
@@ -38,18 +41,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import cached_property
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pulp
 
 from model.costs import CostModel
 from model.funding import Amount, FundingError, FundingScenario, Selector
-
-USD_PER_UNIT = 1e6
-"""Reference money unit (USD millions): :class:`Units` for plans of the default plan's size."""
-PEOPLE_PER_UNIT = 1e3
-"""Reference people unit (thousands). Code reading LP values should use ``AllocationLP.units``."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +99,7 @@ RowKind = Literal[
     "objective_share", "continuity", "lock", "exclusion",
 ]
 Sense = Literal["<=", ">=", "=="]
+ROW_KINDS: frozenset[str] = frozenset(get_args(RowKind))
 
 MONEY_ROWS: frozenset[str] = frozenset(
     {"cap", "envelope", "earmark", "flexible", "floor", "lock", "exclusion", "continuity",
@@ -116,23 +116,39 @@ ELASTIC_WEIGHT: Mapping[str, float] = {
 
 @dataclass(frozen=True)
 class Row:
-    """Planner meaning of one named LP row.
+    """Identity and planner meaning of one named LP row: the record every consumer reads.
+
+    Code that needs to know what a row is (its kind, its location and year, the rule it
+    comes from) reads this record, never the PuLP name: names are only unique keys.
 
     Attributes
     ----------
     name
-        PuLP constraint name.
+        PuLP constraint name (a unique key; not meant to be parsed).
     kind
         What the row expresses.
     description
         Planner words, e.g. ``'the 2025 envelope'``.
     sense
         ``'<='``, ``'>='`` or ``'=='``.
-    rule
-        The scenario rule the row comes from, e.g. ``'the protection floor'`` (a floor
-        applied per location gives one row per location, all with the same rule).
     rhs
         Right-hand side in LP units (money units for money rows, people units for ``need``).
+    rule
+        The scenario rule the row comes from, in planner words, e.g. ``'the protection
+        floor'`` (a floor applied per location gives one row per location, all with the
+        same rule). Defaults to the description.
+    location, sector, year
+        Coordinates of the row where it has them: a cell's row (``reach``, ``cap``,
+        ``exclusion``, ``earmark_share``, ``continuity``) has all three; a ``need`` row has
+        location and year; an ``envelope`` row has the year it covers (up to that year
+        with carry-over) and no year for the total envelope; a ``floor`` row has those its
+        grouping gives it. ``None`` where not applicable.
+    objective
+        The strategic objective of an ``objective_share`` row.
+    bound
+        ``'min'`` or ``'max'`` for an ``objective_share`` row.
+    rule_name
+        The name the scenario gives the rule (floor, earmark, lock), if any.
     """
 
     name: str
@@ -141,6 +157,24 @@ class Row:
     sense: Sense
     rhs: float
     rule: str = ""
+    location: str | None = None
+    sector: str | None = None
+    year: int | None = None
+    objective: str | None = None
+    bound: Literal["min", "max"] | None = None
+    rule_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ROW_KINDS:
+            raise ValueError(f"unknown row kind {self.kind!r}")
+        object.__setattr__(self, "rhs", float(self.rhs))
+        if not self.rule:
+            object.__setattr__(self, "rule", self.description)
+
+    @property
+    def is_money(self) -> bool:
+        """Whether the right-hand side is money (its dual is people per extra money)."""
+        return self.kind in MONEY_ROWS
 
 
 @dataclass(eq=False)
@@ -160,7 +194,7 @@ class AllocationLP:
     objective_coef
         Per cell and tranche, weighted people units per money unit, shape (n, K) (0 padded).
     rows
-        Planner meaning of every row, keyed by name.
+        The :class:`Row` record of every row, keyed by its PuLP name, in model order.
     violations
         Elastic model only: row name -> violation variable(s).
     units
@@ -182,6 +216,18 @@ class AllocationLP:
     funding_usd: float
     envelope_by_year: dict[int, float] | None
     violations: dict[str, list[pulp.LpVariable]] = field(default_factory=dict)
+
+    def rows_of(self, kind: RowKind) -> list[Row]:
+        """The rows of one kind, in model order."""
+        return [row for row in self.rows.values() if row.kind == kind]
+
+    def need_row(self, location: str, year: int) -> Row | None:
+        """The people-in-need row of a location and year (``None`` when it has none)."""
+        return self._need_rows.get((str(location), int(year)))
+
+    @cached_property
+    def _need_rows(self) -> dict[tuple[str, int], Row]:
+        return {(str(row.location), int(row.year or 0)): row for row in self.rows_of("need")}
 
 
 def _token(text: object) -> str:
@@ -281,8 +327,74 @@ def cell_label(costs: CostModel, i: int) -> str:
     return f"{costs.sectors[i]} in {costs.locations[i]}, {costs.years[i]}"
 
 
+def cell_tag(costs: CostModel, i: int) -> str:
+    """Name fragment of cell i in row and variable names, e.g. ``'UKR_HEALTH_2025'``."""
+    return f"{_token(costs.locations[i])}_{_token(costs.sectors[i])}_{costs.years[i]}"
+
+
+def _cell_coords(costs: CostModel, i: int) -> dict[str, Any]:
+    """Location, sector and year of cell i, as :class:`Row` fields."""
+    return {"location": str(costs.locations[i]), "sector": str(costs.sectors[i]),
+            "year": int(costs.years[i])}
+
+
+@dataclass(eq=False)
+class _Builder:
+    """The problem under construction, shared by the row-family functions of :func:`build_model`.
+
+    Each family function reads the inputs and the columns made so far and adds its
+    named rows through :meth:`add`; the elastic variant differs only inside :meth:`add`.
+    """
+
+    costs: CostModel
+    scenario: FundingScenario
+    elastic: bool
+    prob: pulp.LpProblem
+    units: Units
+    req: np.ndarray
+    """Requirement per cell in money units."""
+    weights: np.ndarray
+    rows: dict[str, Row] = field(default_factory=dict)
+    violations: dict[str, list[pulp.LpVariable]] = field(default_factory=dict)
+    violation_cost: list[pulp.LpAffineExpression] = field(default_factory=list)
+    tranche_vars: list[list[pulp.LpVariable]] = field(default_factory=list)
+    people_vars: list[pulp.LpVariable | None] = field(default_factory=list)
+    tie_break: list[tuple[pulp.LpVariable, float]] = field(default_factory=list)
+    money: list[pulp.LpAffineExpression] = field(default_factory=list)
+    """Per cell, the sum of its slice variables (money units)."""
+
+    def add(self, expr: pulp.LpAffineExpression, row: Row) -> None:
+        """Add ``expr (sense) rhs`` as the named row; in the elastic model, with violations."""
+        if row.name in self.rows:
+            raise FundingError(f"two rules produce the same constraint {row.name!r}")
+        if self.elastic and row.kind in ELASTIC_WEIGHT:
+            slack: list[pulp.LpVariable] = []
+            if row.sense in ("<=", "=="):
+                v = self.prob.add_variable(f"over_{row.name}", lowBound=0)
+                expr = expr - v
+                slack.append(v)
+            if row.sense in (">=", "=="):
+                v = self.prob.add_variable(f"under_{row.name}", lowBound=0)
+                expr = expr + v
+                slack.append(v)
+            self.violations[row.name] = slack
+            self.violation_cost.append(ELASTIC_WEIGHT[row.kind] * pulp.lpSum(slack))
+        if row.sense == "<=":
+            self.prob.addConstraint(expr <= row.rhs, row.name)
+        elif row.sense == ">=":
+            self.prob.addConstraint(expr >= row.rhs, row.name)
+        else:
+            self.prob.addConstraint(expr == row.rhs, row.name)
+        self.rows[row.name] = row
+
+
 def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = False) -> AllocationLP:
     """Build the allocation LP for a cost model and a funding scenario.
+
+    One function per family of rows adds them, in this order (the order of the rows in
+    the model): tranche columns with their ``reach`` rows, people in need, absorption
+    caps and exclusions, envelopes, earmarks, floors, objective share bounds,
+    continuity, locks; then the objective.
 
     Parameters
     ----------
@@ -302,246 +414,314 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
     FundingError
         When the scenario names a location, sector, objective or year the plan lacks.
     """
-    n = costs.n_cells
-    sense = pulp.LpMinimize if elastic else pulp.LpMaximize
-    prob = pulp.LpProblem("reachplan_allocation", sense)
     units = Units.for_costs(costs)
-    req = costs.requirement_usd / units.usd
+    b = _Builder(
+        costs=costs,
+        scenario=scenario,
+        elastic=elastic,
+        prob=pulp.LpProblem("reachplan_allocation",
+                            pulp.LpMinimize if elastic else pulp.LpMaximize),
+        units=units,
+        req=costs.requirement_usd / units.usd,
+        weights=cell_weights(costs, scenario),
+    )
+    coef = _tranche_columns(b)
+    _need_rows(b)
+    _cap_and_exclusion_rows(b)
+    per_year = _envelope_rows(b)
+    available = funding_usd(costs, scenario)
+    _earmark_rows(b, available)
+    _floor_rows(b)
+    _objective_share_rows(b)
+    _continuity_rows(b)
+    _lock_rows(b)
+    _set_objective(b)
+    return AllocationLP(
+        problem=b.prob,
+        costs=costs,
+        scenario=scenario,
+        tranche_vars=b.tranche_vars,
+        people_vars=b.people_vars,
+        objective_coef=coef,
+        rows=b.rows,
+        units=units,
+        funding_usd=available,
+        envelope_by_year=per_year,
+        violations=b.violations,
+    )
+
+
+def _tie_break_penalty(b: _Builder) -> float:
+    """Tie-break cost per money unit at position 1: :data:`TIE_BREAK` x mean first-tranche value."""
+    costs, units = b.costs, b.units
+    reaches = costs.reaches_people
+    if not reaches.any():
+        return TIE_BREAK
+    factors = np.asarray(costs.curve.factors)
+    a_first = units.usd / units.people / costs.unit_cost_usd[reaches] / factors[0]
+    mean_value = float(np.mean(b.weights[reaches] * a_first)) / costs.overlap_factor
+    return TIE_BREAK * (mean_value if mean_value > 0 else 1.0)
+
+
+def _tranche_columns(b: _Builder) -> np.ndarray:
+    """Slice and people columns of every cell, and the ``reach_*`` rows linking them.
+
+    Returns
+    -------
+    numpy.ndarray
+        Objective coefficient per cell and tranche (weighted people units per money
+        unit), shape (n, K), zero for cells that reach nobody.
+    """
+    costs, units = b.costs, b.units
     shares = np.asarray(costs.curve.shares)
     factors = np.asarray(costs.curve.factors)
-    K = len(shares)  # noqa: N806 (K is the mathematical name of the tranche count)
-    weights = cell_weights(costs, scenario)
-    rows: dict[str, Row] = {}
-    violations: dict[str, list[pulp.LpVariable]] = {}
-    violation_cost: list[pulp.LpAffineExpression] = []
-
-    def add(name: str, expr: pulp.LpAffineExpression, sense_: Sense, rhs: float, kind: RowKind,
-            description: str, rule: str = "") -> None:
-        if name in rows:
-            raise FundingError(f"two rules produce the same constraint {name!r}")
-        if elastic and kind in ELASTIC_WEIGHT:
-            slack: list[pulp.LpVariable] = []
-            if sense_ in ("<=", "=="):
-                v = prob.add_variable(f"over_{name}", lowBound=0)
-                expr = expr - v
-                slack.append(v)
-            if sense_ in (">=", "=="):
-                v = prob.add_variable(f"under_{name}", lowBound=0)
-                expr = expr + v
-                slack.append(v)
-            violations[name] = slack
-            violation_cost.append(ELASTIC_WEIGHT[kind] * pulp.lpSum(slack))
-        if sense_ == "<=":
-            prob.addConstraint(expr <= rhs, name)
-        elif sense_ == ">=":
-            prob.addConstraint(expr >= rhs, name)
-        else:
-            prob.addConstraint(expr == rhs, name)
-        rows[name] = Row(name, kind, description, sense_, float(rhs), rule or description)
-
-    tranche_vars: list[list[pulp.LpVariable]] = []
-    people_vars: list[pulp.LpVariable | None] = []
-    tie_break: list[tuple[pulp.LpVariable, float]] = []
-    coef = np.zeros((n, K))
-    reaches = costs.reaches_people
-    if reaches.any():
-        a_first = units.usd / units.people / costs.unit_cost_usd[reaches] / factors[0]
-        mean_value = float(np.mean(weights[reaches] * a_first)) / costs.overlap_factor
-    else:
-        mean_value = 1.0
-    penalty = TIE_BREAK * (mean_value if mean_value > 0 else 1.0)
+    n_tranches = len(shares)
+    coef = np.zeros((costs.n_cells, n_tranches))
+    penalty = _tie_break_penalty(b)
     # position of each slice along the curve, as a share of requirement (slice midpoints)
     starts = np.concatenate(([0.0], np.cumsum(shares)[:-1]))
-    for i in range(n):
-        tag = f"{_token(costs.locations[i])}_{_token(costs.sectors[i])}_{costs.years[i]}"
-        if reaches[i]:
-            xs = []
-            a_slices = []
-            for k in range(K):
-                a_k = units.usd / units.people / (costs.unit_cost_usd[i] * factors[k])
-                for j in range(SLICES):
-                    last = k == K - 1 and j == SLICES - 1
-                    v = prob.add_variable(
-                        f"x_{tag}_t{k + 1}_{j + 1}",
-                        lowBound=0,
-                        upBound=None if last else float(shares[k] * req[i] / SLICES),
-                    )
-                    xs.append(v)
-                    a_slices.append(float(a_k))
-                    position = starts[k] + shares[k] * (j + 0.5) / SLICES
-                    tie_break.append((v, -penalty * float(position)))
-            p = prob.add_variable(f"p_{tag}", lowBound=0)
-            coef[i] = weights[i] * units.usd / units.people / (costs.unit_cost_usd[i] * factors)
-            coef[i] /= costs.overlap_factor
-            add(f"reach_{tag}",
-                pulp.LpAffineExpression([(p, costs.overlap_factor)]
-                                        + [(v, -a) for v, a in zip(xs, a_slices, strict=True)]),
-                "<=", 0.0, "reach", f"people reached by {cell_label(costs, i)}")
-            people_vars.append(p)
-        else:
-            xs = [prob.add_variable(f"x_{tag}_t1", lowBound=0)]
-            tie_break.append((xs[0], -penalty))
-            people_vars.append(None)
-        tranche_vars.append(xs)
-    money = [pulp.LpAffineExpression([(v, 1.0) for v in xs]) for xs in tranche_vars]
+    for i in range(costs.n_cells):
+        tag = cell_tag(costs, i)
+        if not costs.reaches_people[i]:
+            xs = [b.prob.add_variable(f"x_{tag}_t1", lowBound=0)]
+            b.tie_break.append((xs[0], -penalty))
+            b.people_vars.append(None)
+            b.tranche_vars.append(xs)
+            continue
+        xs, a_slices = [], []
+        for k in range(n_tranches):
+            a_k = units.usd / units.people / (costs.unit_cost_usd[i] * factors[k])
+            for j in range(SLICES):
+                last = k == n_tranches - 1 and j == SLICES - 1
+                v = b.prob.add_variable(
+                    f"x_{tag}_t{k + 1}_{j + 1}",
+                    lowBound=0,
+                    upBound=None if last else float(shares[k] * b.req[i] / SLICES),
+                )
+                xs.append(v)
+                a_slices.append(float(a_k))
+                position = starts[k] + shares[k] * (j + 0.5) / SLICES
+                b.tie_break.append((v, -penalty * float(position)))
+        p = b.prob.add_variable(f"p_{tag}", lowBound=0)
+        coef[i] = b.weights[i] * units.usd / units.people / (costs.unit_cost_usd[i] * factors)
+        coef[i] /= costs.overlap_factor
+        b.add(pulp.LpAffineExpression([(p, costs.overlap_factor)]
+                                      + [(v, -a) for v, a in zip(xs, a_slices, strict=True)]),
+              Row(f"reach_{tag}", "reach", f"people reached by {cell_label(costs, i)}", "<=",
+                  0.0, **_cell_coords(costs, i)))
+        b.people_vars.append(p)
+        b.tranche_vars.append(xs)
+    b.money = [pulp.LpAffineExpression([(v, 1.0) for v in xs]) for xs in b.tranche_vars]
+    return coef
 
-    # people in need
-    locs, years = costs.locations, costs.years
+
+def need_row_name(location: str, year: int) -> str:
+    """PuLP name of the people-in-need row of a location and year (a key, not to be parsed)."""
+    return f"need_{_token(location)}_{int(year)}"
+
+
+def _need_rows(b: _Builder) -> None:
+    """People reached in a location and year stay within its people in need."""
+    costs = b.costs
+    locs, years, reaches = costs.locations, costs.years, costs.reaches_people
     for loc, yr in sorted({(loc, int(y)) for loc, y, r in zip(locs, years, reaches, strict=True)
                            if r}):
         pin = costs.people_in_need_of(loc, yr)
         if not np.isfinite(pin):
             continue
-        ps = [people_vars[i] for i in np.flatnonzero((locs == loc) & (years == yr))
-              if people_vars[i] is not None]
-        add(f"need_{_token(loc)}_{yr}", pulp.lpSum(ps), "<=", pin / units.people, "need",
-            f"the people in need in {loc}, {yr}")
+        ps = [b.people_vars[i] for i in np.flatnonzero((locs == loc) & (years == yr))
+              if b.people_vars[i] is not None]
+        b.add(pulp.lpSum(ps),
+              Row(need_row_name(loc, yr), "need", f"the people in need in {loc}, {yr}", "<=",
+                  pin / b.units.people, location=str(loc), year=yr))
 
-    # caps (absorption) and exclusions
-    factor = cap_factors(costs, scenario)
-    excluded = np.zeros(n, dtype=bool)
-    for sel in scenario.exclusions:
+
+def _cap_and_exclusion_rows(b: _Builder) -> None:
+    """Per cell: its absorption cap, and its exclusion when a rule excludes it."""
+    costs = b.costs
+    factor = cap_factors(costs, b.scenario)
+    excluded = np.zeros(costs.n_cells, dtype=bool)
+    for sel in b.scenario.exclusions:
         excluded |= selector_mask(costs, sel)
-    for i in range(n):
-        label = cell_label(costs, i)
-        tag = f"{_token(locs[i])}_{_token(costs.sectors[i])}_{years[i]}"
-        add(f"cap_{tag}", money[i], "<=", float(factor[i] * req[i]), "cap",
-            f"the absorption cap of {label} ({factor[i]:g} x requirement)",
-            "the absorption caps")
+    for i in range(costs.n_cells):
+        label, tag, coords = cell_label(costs, i), cell_tag(costs, i), _cell_coords(costs, i)
+        b.add(b.money[i],
+              Row(f"cap_{tag}", "cap",
+                  f"the absorption cap of {label} ({factor[i]:g} x requirement)", "<=",
+                  float(factor[i] * b.req[i]), "the absorption caps", **coords))
         if excluded[i]:
-            add(f"exclude_{tag}", money[i], "<=", 0.0, "exclusion", f"the exclusion of {label}",
-                "the exclusions")
+            b.add(b.money[i], Row(f"exclude_{tag}", "exclusion", f"the exclusion of {label}",
+                                  "<=", 0.0, "the exclusions", **coords))
 
-    # envelopes
-    total, per_year = resolve_envelope(costs, scenario)
+
+def _envelope_rows(b: _Builder) -> dict[int, float] | None:
+    """The total envelope and the per-year envelopes (cumulative with carry-over).
+
+    Returns
+    -------
+    dict or None
+        Per-year envelope in USD, ``None`` when only a total applies.
+    """
+    costs, usd = b.costs, b.units.usd
+    years = costs.years
+    total, per_year = resolve_envelope(costs, b.scenario)
     if total is not None:
-        add("envelope_total", pulp.lpSum(money), "<=", total / units.usd, "envelope",
-            "the total envelope")
-    if per_year is not None:
-        carried = 0.0
-        for yr in sorted(per_year):
-            if scenario.envelope.carry_over:
-                carried += per_year[yr]
-                cells = np.flatnonzero(years <= yr)
-                add(f"envelope_through_{yr}", pulp.lpSum(money[i] for i in cells), "<=",
-                    carried / units.usd, "envelope",
-                    f"the envelopes up to {yr} (with carry-over)")
-            else:
-                cells = np.flatnonzero(years == yr)
-                add(f"envelope_{yr}", pulp.lpSum(money[i] for i in cells), "<=",
-                    per_year[yr] / units.usd, "envelope", f"the {yr} envelope")
-    available = funding_usd(costs, scenario)
+        b.add(pulp.lpSum(b.money),
+              Row("envelope_total", "envelope", "the total envelope", "<=", total / usd))
+    if per_year is None:
+        return None
+    carried = 0.0
+    for yr in sorted(per_year):
+        if b.scenario.envelope.carry_over:
+            carried += per_year[yr]
+            cells = np.flatnonzero(years <= yr)
+            b.add(pulp.lpSum(b.money[i] for i in cells),
+                  Row(f"envelope_through_{yr}", "envelope",
+                      f"the envelopes up to {yr} (with carry-over)", "<=", carried / usd,
+                      year=yr))
+        else:
+            cells = np.flatnonzero(years == yr)
+            b.add(pulp.lpSum(b.money[i] for i in cells),
+                  Row(f"envelope_{yr}", "envelope", f"the {yr} envelope", "<=",
+                      per_year[yr] / usd, year=yr))
+    return per_year
 
-    # earmarks
+
+def _earmark_rows(b: _Builder, available_usd: float) -> None:
+    """Earmark columns, their per-cell share rows and amounts, and the flexible money."""
+    if not b.scenario.earmarks:
+        return
+    costs, usd = b.costs, b.units.usd
     appeal = float(costs.requirement_usd.sum())
-    if scenario.earmarks:
-        earmarked_total = []
-        earmarked_sum = 0.0
-        for j, mark in enumerate(scenario.earmarks):
-            tag = f"{j + 1}_{_token(mark.name)}"
-            mask = selector_mask(costs, mark.selector)
-            share = objective_weight(costs, mark.selector)
-            amount = mark.amount.usd(appeal) / units.usd
-            earmarked_sum += amount
-            evars = []
-            for i in np.flatnonzero(mask).tolist():
-                v = prob.add_variable(f"e{tag}_{i}", lowBound=0)
-                evars.append(v)
-                add(f"earmark_{tag}_cell_{i}", v - float(share[i]) * money[i], "<=", 0.0,
-                    "earmark_share", f"earmark '{mark.name}' within {cell_label(costs, i)}")
-            add(f"earmark_{tag}", pulp.lpSum(evars), "<=", amount, "earmark",
-                f"earmark '{mark.name}' ({mark.selector.describe()})")
-            earmarked_total.extend(evars)
-        add("flexible_money", pulp.lpSum(money) - pulp.lpSum(earmarked_total), "<=",
-            available / units.usd - earmarked_sum, "flexible",
-            "the flexible (non-earmarked) money")
+    earmarked_total = []
+    earmarked_sum = 0.0
+    for j, mark in enumerate(b.scenario.earmarks):
+        tag = f"{j + 1}_{_token(mark.name)}"
+        mask = selector_mask(costs, mark.selector)
+        share = objective_weight(costs, mark.selector)
+        amount = mark.amount.usd(appeal) / usd
+        earmarked_sum += amount
+        evars = []
+        for i in np.flatnonzero(mask).tolist():
+            v = b.prob.add_variable(f"e{tag}_{i}", lowBound=0)
+            evars.append(v)
+            b.add(v - float(share[i]) * b.money[i],
+                  Row(f"earmark_{tag}_cell_{i}", "earmark_share",
+                      f"earmark '{mark.name}' within {cell_label(costs, i)}", "<=", 0.0,
+                      rule_name=mark.name, **_cell_coords(costs, i)))
+        b.add(pulp.lpSum(evars),
+              Row(f"earmark_{tag}", "earmark",
+                  f"earmark '{mark.name}' ({mark.selector.describe()})", "<=", amount,
+                  rule_name=mark.name))
+        earmarked_total.extend(evars)
+    b.add(pulp.lpSum(b.money) - pulp.lpSum(earmarked_total),
+          Row("flexible_money", "flexible", "the flexible (non-earmarked) money", "<=",
+              available_usd / usd - earmarked_sum))
 
-    # floors
-    for floor in scenario.floors:
+
+_FLOOR_KEYS: Mapping[str, tuple[str, ...]] = {
+    "cell": ("location", "sector"), "location": ("location",), "sector": ("sector",), "all": (),
+}
+"""Row coordinates a floor is applied per (besides the year, which every floor row has)."""
+
+
+def _floor_rows(b: _Builder) -> None:
+    """Each floor: one row per group of its lines (per cell, location, sector or all) and year."""
+    costs = b.costs
+    for floor in b.scenario.floors:
         mask = selector_mask(costs, floor.selector)
         s = objective_weight(costs, floor.selector)
-        keys: list[tuple[str, ...]]
-        if floor.per == "cell":
-            keys = [(str(locs[i]), str(costs.sectors[i])) for i in range(n)]
-        elif floor.per == "location":
-            keys = [(str(loc),) for loc in locs]
-        elif floor.per == "sector":
-            keys = [(str(sec),) for sec in costs.sectors]
-        else:
-            keys = [() for _ in range(n)]
-        groups: dict[tuple[object, ...], list[int]] = {}
+        dims = _FLOOR_KEYS.get(floor.per, ())
+        columns = {"location": costs.locations, "sector": costs.sectors}
+        groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
         for i in np.flatnonzero(mask).tolist():
-            groups.setdefault((*keys[i], int(years[i])), []).append(i)
-        for key, members in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
-            need = float(sum(s[i] * req[i] for i in members))
+            key = tuple(str(columns[d][i]) for d in dims)
+            groups.setdefault((key, int(costs.years[i])), []).append(i)
+        rule = f"the {floor.name} floor ({floor.share:.0%} of requirement)"
+        # in the order of the group's coordinates and year, compared as text
+        for (key, year), members in sorted(groups.items(),
+                                           key=lambda kv: (*kv[0][0], str(kv[0][1]))):
+            need = float(sum(s[i] * b.req[i] for i in members))
             if need <= 0:
                 continue
-            where = " ".join(str(k) for k in key[:-1])
-            tag = "_".join(_token(k) for k in key)
-            label = f"the {floor.name} floor" + (f" in {where}" if where else "") + f", {key[-1]}"
-            add(f"floor_{_token(floor.name)}_{tag}", pulp.lpSum(float(s[i]) * money[i]
-                                                                for i in members),
-                ">=", floor.share * need, "floor", f"{label} ({floor.share:.0%} of requirement)",
-                f"the {floor.name} floor ({floor.share:.0%} of requirement)")
+            where = " ".join(key)
+            tag = "_".join(_token(k) for k in (*key, year))
+            label = f"the {floor.name} floor" + (f" in {where}" if where else "") + f", {year}"
+            coords = dict(zip(dims, key, strict=True))
+            b.add(pulp.lpSum(float(s[i]) * b.money[i] for i in members),
+                  Row(f"floor_{_token(floor.name)}_{tag}", "floor",
+                      f"{label} ({floor.share:.0%} of requirement)", ">=", floor.share * need,
+                      rule, location=coords.get("location"), sector=coords.get("sector"),
+                      year=year, rule_name=floor.name))
 
-    # objective share bounds
-    for bound in scenario.objective_bounds:
+
+def objective_share_row_name(objective: str, bound: Literal["min", "max"]) -> str:
+    """PuLP name of an objective share bound row (a key, not to be parsed)."""
+    return f"objective_{bound}_{_token(objective)}"
+
+
+def _objective_share_rows(b: _Builder) -> None:
+    """Minimum and maximum shares of the allocated money per strategic objective."""
+    costs = b.costs
+    total = pulp.lpSum(b.money)
+    for bound in b.scenario.objective_bounds:
         s = objective_weight(costs, Selector(objectives=(bound.objective,)))
-        part = pulp.lpSum(float(s[i]) * money[i] for i in range(n))
+        part = pulp.lpSum(float(s[i]) * b.money[i] for i in range(costs.n_cells))
         if bound.min_share > 0:
-            add(f"objective_min_{_token(bound.objective)}",
-                part - bound.min_share * pulp.lpSum(money), ">=", 0.0, "objective_share",
-                f"the minimum {bound.min_share:.0%} share of {bound.objective}")
+            b.add(part - bound.min_share * total,
+                  Row(objective_share_row_name(bound.objective, "min"), "objective_share",
+                      f"the minimum {bound.min_share:.0%} share of {bound.objective}", ">=", 0.0,
+                      objective=bound.objective, bound="min"))
         if bound.max_share < 1:
-            add(f"objective_max_{_token(bound.objective)}",
-                part - bound.max_share * pulp.lpSum(money), "<=", 0.0, "objective_share",
-                f"the maximum {bound.max_share:.0%} share of {bound.objective}")
+            b.add(part - bound.max_share * total,
+                  Row(objective_share_row_name(bound.objective, "max"), "objective_share",
+                      f"the maximum {bound.max_share:.0%} share of {bound.objective}", "<=", 0.0,
+                      objective=bound.objective, bound="max"))
 
-    # year-to-year continuity
-    if scenario.max_year_fall is not None:
-        index = {(locs[i], costs.sectors[i], int(years[i])): i for i in range(n)}
-        for (loc, sec, yr), i in sorted(index.items()):
-            prev = index.get((loc, sec, yr - 1))
-            if prev is None:
-                continue
-            add(f"continuity_{_token(loc)}_{_token(sec)}_{yr}",
-                money[i] - (1.0 - scenario.max_year_fall) * money[prev], ">=", 0.0, "continuity",
-                f"continuity of {sec} in {loc} from {yr - 1} to {yr} "
-                f"(falls at most {scenario.max_year_fall:.0%})",
-                f"year-to-year continuity (falls at most {scenario.max_year_fall:.0%})")
 
-    # locks
-    for j, lock in enumerate(scenario.locks):
+def _continuity_rows(b: _Builder) -> None:
+    """Money of a line falls at most ``max_year_fall`` from one year to the next."""
+    fall = b.scenario.max_year_fall
+    if fall is None:
+        return
+    costs = b.costs
+    index = {(costs.locations[i], costs.sectors[i], int(costs.years[i])): i
+             for i in range(costs.n_cells)}
+    rule = f"year-to-year continuity (falls at most {fall:.0%})"
+    for (loc, sec, yr), i in sorted(index.items()):
+        prev = index.get((loc, sec, yr - 1))
+        if prev is None:
+            continue
+        b.add(b.money[i] - (1.0 - fall) * b.money[prev],
+              Row(f"continuity_{_token(loc)}_{_token(sec)}_{yr}", "continuity",
+                  f"continuity of {sec} in {loc} from {yr - 1} to {yr} (falls at most {fall:.0%})",
+                  ">=", 0.0, rule, **_cell_coords(costs, i)))
+
+
+def _lock_rows(b: _Builder) -> None:
+    """Each lock fixes the money of the lines it selects."""
+    costs, units = b.costs, b.units
+    for j, lock in enumerate(b.scenario.locks):
         mask = selector_mask(costs, lock.selector)
         s = objective_weight(costs, lock.selector)
         members = np.flatnonzero(mask).tolist()
-        amount = _lock_amount(lock.amount, float(sum(s[i] * req[i] for i in members)), units)
-        add(f"lock_{j + 1}_{_token(lock.name)}", pulp.lpSum(float(s[i]) * money[i]
-                                                            for i in members),
-            "==", amount, "lock", f"the lock '{lock.name}' at ${amount * units.usd:,.0f} "
-            f"({lock.selector.describe()})")
+        amount = _lock_amount(lock.amount, float(sum(s[i] * b.req[i] for i in members)), units)
+        b.add(pulp.lpSum(float(s[i]) * b.money[i] for i in members),
+              Row(f"lock_{j + 1}_{_token(lock.name)}", "lock",
+                  f"the lock '{lock.name}' at ${amount * units.usd:,.0f} "
+                  f"({lock.selector.describe()})", "==", amount, rule_name=lock.name))
 
-    if elastic:
-        prob.setObjective(pulp.lpSum(violation_cost))
-    else:
-        prob.setObjective(
-            pulp.LpAffineExpression(
-                [(p, float(weights[i])) for i, p in enumerate(people_vars) if p is not None]
-                + tie_break
-            )
+
+def _set_objective(b: _Builder) -> None:
+    """Weighted people reached less the tie-break, or the weighted violations if elastic."""
+    if b.elastic:
+        b.prob.setObjective(pulp.lpSum(b.violation_cost))
+        return
+    b.prob.setObjective(
+        pulp.LpAffineExpression(
+            [(p, float(b.weights[i])) for i, p in enumerate(b.people_vars) if p is not None]
+            + b.tie_break
         )
-    return AllocationLP(
-        problem=prob,
-        costs=costs,
-        scenario=scenario,
-        tranche_vars=tranche_vars,
-        people_vars=people_vars,
-        objective_coef=coef,
-        rows=rows,
-        units=units,
-        funding_usd=available,
-        envelope_by_year=per_year,
-        violations=violations,
     )
 
 

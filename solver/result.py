@@ -14,6 +14,7 @@ import pandas as pd
 
 from model.errors import ReachplanError
 from model.funding import FundingScenario
+from solver.model import Row
 
 
 class SolveStatus(enum.Enum):
@@ -38,11 +39,15 @@ class Conflict:
     shortfall_usd
         By how much (USD) it must be relaxed for the scenario to be feasible; 0 for a
         constraint that takes part without being the one relaxed.
+    row
+        The row's record (kind, location, year, rule ...), when the conflict comes from
+        a built model; read it rather than parsing :attr:`constraint`.
     """
 
     constraint: str
     description: str
     shortfall_usd: float
+    row: Row | None = None
 
 
 class InfeasibleScenarioError(ReachplanError, ValueError):
@@ -85,6 +90,9 @@ class ShadowPrice:
         reached per extra person in need). Negative for a floor that costs people.
     binding
         Whether the constraint holds with equality at the optimum.
+    row
+        The row's record: its kind and coordinates (location, sector, year, objective,
+        rule). Read it rather than parsing :attr:`constraint`.
     """
 
     constraint: str
@@ -92,6 +100,7 @@ class ShadowPrice:
     description: str
     value: float
     binding: bool
+    row: Row | None = None
 
     @property
     def unit(self) -> str:

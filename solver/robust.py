@@ -43,7 +43,8 @@ from model.plan import Plan
 from model.scenario import Scenario
 from model.simulation import InitialState, Stream
 from solver.batch import PreparedModel, need_multipliers, prepared_model
-from solver.fast import FastLP, LPArrays, highs_from_arrays
+from solver.fast import FastLP
+from solver.matrix import LPArrays, highs_from_arrays
 
 FloatArray = NDArray[np.float64]
 Method = Literal["saa", "cvar", "two_stage"]

@@ -31,9 +31,6 @@ from solver.batch import (
     run_scenario,
     solve_chunk,
 )
-from solver.batch import (
-    _need_row_cell as _row_cell,
-)
 from solver.model import build_model
 
 
@@ -57,9 +54,9 @@ def test_fast_resolves_agree_with_fresh_pulp_solves(plan, initial):
     chunk = solve_chunk(plan, scenario, initial, 0, 0, 6)
     costs = CostModel.from_plan(plan)
     lp = build_model(costs, scenario.funding)
-    rows = [name for name, row in lp.rows.items() if row.kind == "need"]
+    rows = lp.rows_of("need")
     assert chunk.need.shape == (6, len(rows))
-    need_rows = [_row_cell(lp, name) for name in rows]
+    need_rows = [(row.location, row.year) for row in rows]
     base = np.array([costs.people_in_need_of(loc, y) for loc, y in need_rows])
     for d in range(6):
         fresh = draw_model(costs, scenario.funding, need_rows, chunk.need[d] / base)

@@ -26,9 +26,10 @@ def test_lock_against_exclusion_is_named(hand_plan):
                          locks=(Lock("MDA health", Amount("usd", 1e6), sel),), exclusions=(sel,))
     with pytest.raises(InfeasibleScenarioError) as err:
         allocate(hand_plan, sc)
-    names = {c.constraint for c in err.value.conflicts}
-    assert any(n.startswith("exclude_MDA") for n in names)
-    assert any(n.startswith("lock_") for n in names)
+    rows = [c.row for c in err.value.conflicts]
+    assert all(row is not None for row in rows)
+    assert {(r.kind, r.location) for r in rows if r.kind == "exclusion"} == {("exclusion", "MDA")}
+    assert [r.rule_name for r in rows if r.kind == "lock"] == ["MDA health"]
 
 
 def test_without_diagnosis_a_short_error(hand_plan):

@@ -1,0 +1,121 @@
+"""The allocation LP's rows: every row carries its kind and coordinates as data.
+
+Location codes of any length or spelling (P-codes such as ``UA14``, ``X1``, or ``UA-14``
+whose PuLP name is tokenised to ``UA_14``) must map to the right cells: nothing reads a
+row's name back.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from model.costs import CostModel
+from model.funding import (
+    Amount,
+    Earmark,
+    Envelope,
+    Floor,
+    FundingScenario,
+    Lock,
+    ObjectiveBound,
+    Selector,
+)
+from scenarios.scenario_io import load_scenario
+from solver.allocate import allocate
+from solver.batch import draw_model, prepared_model
+from solver.model import ROW_KINDS, Row, build_model
+from tests.solver.conftest import make_plan, usd
+
+CODES = ["UA14", "X1", "UA-14", "KHERSON_OBLAST"]
+
+
+def _plan(code: str, other: str = "X9"):
+    cells = [(code, "HEALTH", 2024, "SO1", 2e6), (code, "WASH", 2024, "SO2", 2e6),
+             (code, "HEALTH", 2025, "SO1", 2e6), (other, "HEALTH", 2024, "SO1", 10e6),
+             (other, "HEALTH", 2025, "SO1", 10e6)]
+    unit = {(code, "HEALTH"): 50.0, (code, "WASH"): 100.0, (other, "HEALTH"): 200.0}
+    need = {(code, 2024): 20_000.0, (code, 2025): 1e6, (other, 2024): 1e6, (other, 2025): 1e6}
+    return make_plan(cells, unit, need)
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_need_rows_bound_the_people_of_their_own_location_and_year(code):
+    costs = CostModel.from_plan(_plan(code))
+    lp = build_model(costs, usd(5e6))
+    needs = lp.rows_of("need")
+    assert sorted((r.location, r.year) for r in needs) == sorted(
+        [(code, 2024), (code, 2025), ("X9", 2024), ("X9", 2025)])
+    for row in needs:
+        bounded = {v.name for v, _ in lp.problem.get_constraint_by_name(row.name).items()}
+        cells = {lp.people_vars[i].name for i in range(costs.n_cells)
+                 if costs.locations[i] == row.location and costs.years[i] == row.year}
+        assert bounded == cells
+        assert lp.need_row(row.location, row.year) is row
+        assert row.rhs * lp.units.people == pytest.approx(
+            costs.people_in_need_of(row.location, row.year))
+    assert lp.need_row(code, 2026) is None
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_unfunded_line_of_a_location_whose_needs_are_all_reached(code):
+    # code HEALTH 2024 reaches all 20,000 people in need with $1M; code WASH 2024 is
+    # better value than X9 but has nobody left to reach
+    alloc = allocate(_plan(code), usd(5e6))
+    reason = alloc.unfunded.loc[(code, "WASH", 2024), "reason"]
+    assert reason == f"all people in need in {code}, 2024 are reached already"
+    need = [s for s in alloc.shadow_prices if s.kind == "need" and s.binding]
+    assert [(s.row.location, s.row.year) for s in need] == [(code, 2024)]
+
+
+@pytest.mark.parametrize("code", ["UA-14", "X1"])
+def test_engine_need_rows_follow_the_records(code):
+    plan = _plan(code)
+    scenario = replace(load_scenario("shortfall_50", draws=2, seed=1), funding=usd(5e6))
+    prep = prepared_model(plan, scenario)
+    assert prep.need_rows == [(code, 2024), (code, 2025), ("X9", 2024), ("X9", 2025)]
+    costs = prep.costs
+    np.testing.assert_allclose(
+        prep.base_need, [costs.people_in_need_of(loc, y) for loc, y in prep.need_rows])
+    # doubling the first need row's multiplier doubles that row only, in a fresh build
+    mult = np.array([2.0, 1.0, 1.0, 1.0])
+    lp = draw_model(costs, scenario.funding, prep.need_rows, mult)
+    assert lp.need_row(code, 2024).rhs == pytest.approx(2 * prep.lp.need_row(code, 2024).rhs)
+    assert lp.need_row("X9", 2024).rhs == pytest.approx(prep.lp.need_row("X9", 2024).rhs)
+
+
+def test_every_row_has_a_known_kind_and_its_coordinates():
+    code = "UA-14"
+    plan = _plan(code)
+    sc = FundingScenario(
+        Envelope(per_year=((2024, Amount("usd", 3e6)), (2025, Amount("usd", 3e6))),
+                 carry_over=True),
+        floors=(Floor("health", 0.1, Selector(sector_codes=("HEALTH",)), per="location"),),
+        earmarks=(Earmark("wash", Amount("usd", 1e5), Selector(sector_codes=("WASH",))),),
+        locks=(Lock("x9", Amount("usd", 1e5), Selector(location_codes=("X9",),
+                                                         years=(2025,))),),
+        exclusions=(Selector(location_codes=(code,), sector_codes=("WASH",)),),
+        objective_bounds=(ObjectiveBound("SO1", min_share=0.1, max_share=0.99),),
+        max_year_fall=0.9,
+    )
+    lp = build_model(CostModel.from_plan(plan), sc)
+    kinds = {row.kind for row in lp.rows.values()}
+    assert kinds == ROW_KINDS
+    assert all(isinstance(row, Row) and name == row.name for name, row in lp.rows.items())
+    floors = {(r.location, r.year) for r in lp.rows_of("floor")}
+    assert floors == {(code, 2024), (code, 2025), ("X9", 2024), ("X9", 2025)}
+    assert {r.rule_name for r in lp.rows_of("floor")} == {"health"}
+    assert [(r.location, r.sector, r.year) for r in lp.rows_of("exclusion")] == [
+        (code, "WASH", 2024)]
+    assert sorted((r.objective, r.bound) for r in lp.rows_of("objective_share")) == [
+        ("SO1", "max"), ("SO1", "min")]
+    assert [r.year for r in lp.rows_of("envelope")] == [2024, 2025]
+    assert {(r.location, r.sector, r.year) for r in lp.rows_of("continuity")} == {
+        (code, "HEALTH", 2025), ("X9", "HEALTH", 2025)}
+    assert [r.rule_name for r in lp.rows_of("lock")] == ["x9"]
+    assert [r.rule_name for r in lp.rows_of("earmark")] == ["wash"]
+
+
+def test_a_row_of_unknown_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown row kind"):
+        Row("x", "bogus", "x", "<=", 0.0)  # type: ignore[arg-type]
