@@ -302,14 +302,5 @@ def test_reports_neither_solve_nor_simulate_nor_read_inputs():
     assert reports_violations() == []
 
 
-_CYCLES_NOW = import_cycles(IMPORTS)
-_ALLOCATE_DIAGNOSE = ["solver.allocate", "solver.diagnose", "solver.allocate"]
-
-
-@pytest.mark.xfail(
-    _CYCLES_NOW == [_ALLOCATE_DIAGNOSE], strict=False,
-    reason="solver.diagnose imports solver.allocate.solver inside diagnose_infeasibility; the "
-           "cycle goes when diagnose takes the HiGHS factory from solver.highs (issue 10)",
-)
 def test_no_import_cycles():
     assert import_cycles(IMPORTS) == []
