@@ -29,6 +29,7 @@ def format_usd(
     unit: UsdUnit = "auto",
     decimals: int = 1,
     missing: str = "-",
+    millions_from: float = MILLION,
 ) -> str:
     """A sum of US dollars as text: ``$12.3M`` or ``$950,000``.
 
@@ -46,6 +47,9 @@ def format_usd(
         Decimals of the millions.
     missing
         The text of a missing value.
+    millions_from
+        With ``unit="auto"``, the amount from which millions are shown (solver messages
+        use $100,000, so that "$0.25M" reads as a share of the envelope's scale).
 
     Returns
     -------
@@ -55,7 +59,7 @@ def format_usd(
     """
     if value is None or _missing(value):
         return missing
-    if unit == "M" or (unit == "auto" and abs(value) >= MILLION):
+    if unit == "M" or (unit == "auto" and abs(value) >= millions_from):
         return f"${value / MILLION:,.{decimals}f}M"
     return f"${value:,.0f}"
 

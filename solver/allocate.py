@@ -17,6 +17,7 @@ import pandas as pd
 import pulp
 
 from model.costs import CostModel
+from model.formatting import format_usd
 from model.funding import FundingScenario
 from model.plan import Plan
 from model.versions import package_versions
@@ -160,8 +161,8 @@ def check_ranges(lp: AllocationLP) -> None:
         if row is not None and row.kind == "need" and 0 < rhs < SMALLEST_NEED:
             raise ModelRangeError(
                 f"{where}: {rhs * lp.units.people:,.0f} people would all be reached with "
-                f"less than {_usd(SMALLEST_NEED * lp.units.usd)}; the unit costs of its lines "
-                f"are too small to be real (check them with `reachplan validate`)")
+                f"less than {_usd(SMALLEST_NEED * lp.units.usd)}; the unit costs of its "
+                f"lines are too small to be real (check them with `reachplan validate`)")
         if bad(float(constraint.constant)):
             raise ModelRangeError(
                 f"{where}: limit {-float(constraint.constant):.3g} (USD M or thousand people) "
@@ -294,7 +295,7 @@ def _bounds_force_nothing(costs: CostModel, scenario: FundingScenario) -> None:
 
 
 def _usd(value: float) -> str:
-    return f"${value / 1e6:,.1f}M" if abs(value) >= 1e5 else f"${value:,.0f}"
+    return format_usd(value, millions_from=1e5)
 
 
 def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str]) -> Allocation:

@@ -39,7 +39,7 @@ import itertools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, overload
 
 import numpy as np
@@ -61,8 +61,8 @@ from model.simulation import (
 )
 from solver.fast import FastLP, FastSolveError
 from solver.matrix import LPArrays, lp_arrays
-from solver.model import AllocationLP, Row, build_model
-from solver.result import InfeasibleScenarioError
+from solver.model import AllocationLP, build_model
+from solver.result import ChunkResult, InfeasibleScenarioError, ScenarioRun
 
 FloatArray = NDArray[np.float64]
 
@@ -87,135 +87,6 @@ class RunTooLargeError(ReachplanError):
 
 class SchedulerError(ReachplanError):
     """The Dask scheduler cannot be reached (or Dask is not installed)."""
-
-
-@dataclass(frozen=True)
-class ChunkResult:
-    """Outcome of one chunk of draws.
-
-    Attributes
-    ----------
-    chunk
-        Chunk index.
-    first_draw
-        Index of the chunk's first draw in the run.
-    people_reached
-        People reached per draw, shape (n,).
-    objective
-        Weighted people reached per draw, shape (n,).
-    money_sum
-        Sum over the chunk's draws of USD per cell, shape (n_cells,).
-    need
-        People in need per draw, location and year, shape (n, n_need_rows).
-    reached
-        People reached per draw, location and year, shape (n, n_need_rows).
-    binding
-        Count of draws in which each row was binding, shape (n_rows,).
-    """
-
-    chunk: int
-    first_draw: int
-    people_reached: FloatArray
-    objective: FloatArray
-    money_sum: FloatArray
-    need: FloatArray
-    reached: FloatArray
-    binding: NDArray[np.int64]
-
-    def to_npz(self) -> dict[str, NDArray[np.generic]]:
-        """Arrays for :func:`numpy.savez`."""
-        return {
-            "chunk": np.array(self.chunk),
-            "first_draw": np.array(self.first_draw),
-            "people_reached": self.people_reached,
-            "objective": self.objective,
-            "money_sum": self.money_sum,
-            "need": self.need,
-            "reached": self.reached,
-            "binding": self.binding,
-        }
-
-    @classmethod
-    def from_npz(cls, data: dict[str, NDArray[np.generic]]) -> ChunkResult:
-        """Inverse of :meth:`to_npz`."""
-        return cls(
-            chunk=int(data["chunk"]),
-            first_draw=int(data["first_draw"]),
-            people_reached=np.asarray(data["people_reached"], dtype=float),
-            objective=np.asarray(data["objective"], dtype=float),
-            money_sum=np.asarray(data["money_sum"], dtype=float),
-            need=np.asarray(data["need"], dtype=float),
-            reached=np.asarray(data["reached"], dtype=float),
-            binding=np.asarray(data["binding"], dtype=np.int64),
-        )
-
-
-@dataclass(frozen=True, eq=False)
-class ScenarioRun:
-    """Every draw of one scenario, aggregated.
-
-    Attributes
-    ----------
-    scenario
-        The scenario run.
-    draws
-        Number of draws.
-    people_reached
-        Per draw, shape (draws,), persons.
-    objective
-        Weighted people reached per draw (the LP objective), shape (draws,).
-    cells
-        Index (location_code, sector_code, year) of the allocation cells.
-    mean_allocation_usd
-        Mean USD per cell over the draws, shape (n_cells,).
-    need_rows
-        (location_code, year) of each need row.
-    need
-        People in need per draw and need row, shape (draws, n_need_rows).
-    reached
-        People reached per draw and need row, shape (draws, n_need_rows).
-    binding_share
-        Row name -> share of draws in which the row was binding (rows binding at least once).
-    row_descriptions
-        Row name -> planner words.
-    funding_usd
-        Money available.
-    provenance
-        Plan fingerprint, scenario files and hash, seed, chunk size.
-    rows
-        Row name -> its :class:`~solver.model.Row` record (kind, location, sector, year,
-        rule): what a report reads to know what a binding row is, never its name.
-    """
-
-    scenario: Scenario
-    draws: int
-    people_reached: FloatArray
-    objective: FloatArray
-    cells: pd.MultiIndex
-    mean_allocation_usd: FloatArray
-    need_rows: tuple[tuple[str, int], ...]
-    need: FloatArray
-    reached: FloatArray
-    binding_share: dict[str, float]
-    row_descriptions: dict[str, str]
-    funding_usd: float
-    provenance: dict[str, str] = field(default_factory=dict)
-    rows: dict[str, Row] = field(default_factory=dict)
-
-    def percentile(self, q: float) -> float:
-        """Percentile ``q`` (0-100) of people reached across draws."""
-        return float(np.percentile(self.people_reached, q))
-
-    @property
-    def unmet_need_by_location(self) -> pd.Series:
-        """Mean over draws of people in need not reached, summed over years, per location."""
-        gap = (self.need - self.reached).mean(axis=0)
-        locs = [loc for loc, _ in self.need_rows]
-        return pd.Series(gap, index=locs).groupby(level=0).sum()
-
-    def allocation_frame(self) -> pd.DataFrame:
-        """Mean allocation per cell: index (location_code, sector_code, year), USD."""
-        return pd.DataFrame({"mean_allocated_usd": self.mean_allocation_usd}, index=self.cells)
 
 
 # ---- one chunk ----------------------------------------------------------------------------

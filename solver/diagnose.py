@@ -16,6 +16,7 @@ Computational Methods*, ch. 6 (elastic programming). Springer.
 from __future__ import annotations
 
 from model.costs import CostModel
+from model.formatting import format_usd
 from model.funding import FundingScenario
 from solver.highs import pulp_solver
 from solver.model import Row, build_model
@@ -25,10 +26,8 @@ VIOLATION_TOL = 1e-7
 """USD M of violation below which a row is not counted as relaxed."""
 
 
-def _money(usd: float) -> str:
-    if usd >= 1e5:
-        return f"${usd / 1e6:,.2f}M"
-    return f"${usd:,.0f}"
+def _money_text(usd: float) -> str:
+    return format_usd(usd, decimals=2, millions_from=1e5)
 
 
 def diagnose_infeasibility(costs: CostModel, scenario: FundingScenario) -> InfeasibleScenarioError:
@@ -71,17 +70,17 @@ def diagnose_infeasibility(costs: CostModel, scenario: FundingScenario) -> Infea
     upper = _row(main).sense == "<="
     if others and upper:
         message = (f"{_join(others)} together exceed {main.description} by "
-                   f"{_money(main.shortfall_usd)}")
+                   f"{_money_text(main.shortfall_usd)}")
     elif others:
         message = (f"{main.description} cannot be met: it is short by "
-                   f"{_money(main.shortfall_usd)} given {_join(others)}")
+                   f"{_money_text(main.shortfall_usd)} given {_join(others)}")
     elif upper:
-        message = f"{main.description} would have to grow by {_money(main.shortfall_usd)}"
+        message = f"{main.description} would have to grow by {_money_text(main.shortfall_usd)}"
     else:
-        message = f"{main.description} is short by {_money(main.shortfall_usd)}"
+        message = f"{main.description} is short by {_money_text(main.shortfall_usd)}"
     if len(relaxed) > 1:
         message += "; also " + "; ".join(
-            f"{c.description} by {_money(c.shortfall_usd)}" for c in relaxed[1:4]
+            f"{c.description} by {_money_text(c.shortfall_usd)}" for c in relaxed[1:4]
         )
         if len(relaxed) > 4:
             message += f" and {len(relaxed) - 4} more"

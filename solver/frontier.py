@@ -11,7 +11,7 @@ in its right-hand side.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -19,30 +19,10 @@ import pandas as pd
 from model.costs import CostModel
 from model.funding import Amount, Envelope, FundingScenario
 from solver.allocate import allocate_costs
-from solver.result import Allocation, InfeasibleScenarioError
+from solver.result import Frontier, InfeasibleScenarioError, TargetFunding
 
 FUNDED_USD = 1.0
 """A line counts as receiving money from one dollar."""
-
-
-@dataclass(frozen=True, eq=False)
-class Frontier:
-    """People reached against funding, and when each line first gets money.
-
-    Attributes
-    ----------
-    levels
-        One row per level: ``share`` (of the appeal), ``funding_usd``, ``allocated_usd``,
-        ``people_reached``, ``pro_rata_people_reached``, ``marginal_people_per_1m``
-        (shadow price of the envelope), ``status`` ('optimal' or the infeasibility reason).
-    first_funded
-        Per cell (index location_code, sector_code, year): ``requirement_usd`` and
-        ``first_funded_share`` (the lowest level at which it gets money; NaN if never),
-        sorted top-down.
-    """
-
-    levels: pd.DataFrame
-    first_funded: pd.DataFrame
 
 
 def at_share(scenario: FundingScenario, share: float) -> FundingScenario:
@@ -102,28 +82,6 @@ def funding_frontier(
     )
     order = np.lexsort((-costs.requirement_usd, np.nan_to_num(first, nan=np.inf)))
     return Frontier(levels, firsts.iloc[order])
-
-
-@dataclass(frozen=True, eq=False)
-class TargetFunding:
-    """The least funding found to reach a number of people.
-
-    Attributes
-    ----------
-    target_people
-        People asked for.
-    share
-        Funding level (share of the appeal), to within ``tolerance``.
-    funding_usd
-        The same in USD.
-    allocation
-        The allocation at that level.
-    """
-
-    target_people: float
-    share: float
-    funding_usd: float
-    allocation: Allocation
 
 
 def least_funding_for(

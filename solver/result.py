@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from model.errors import ReachplanError
 from model.funding import FundingScenario
+from model.scenario import Scenario
 from solver.model import Row
+
+FloatArray = NDArray[np.float64]
 
 
 class SolveStatus(enum.Enum):
@@ -211,3 +216,236 @@ class Allocation:
     def to_frame(self) -> pd.DataFrame:
         """The cell table with the index as columns."""
         return self.cells.reset_index()
+
+
+# ---- results of runs, ladders and robust plans (built in solver.batch, solver.frontier,
+# solver.robust; read by reports and the workflow) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """Outcome of one chunk of draws.
+
+    Attributes
+    ----------
+    chunk
+        Chunk index.
+    first_draw
+        Index of the chunk's first draw in the run.
+    people_reached
+        People reached per draw, shape (n,).
+    objective
+        Weighted people reached per draw, shape (n,).
+    money_sum
+        Sum over the chunk's draws of USD per cell, shape (n_cells,).
+    need
+        People in need per draw, location and year, shape (n, n_need_rows).
+    reached
+        People reached per draw, location and year, shape (n, n_need_rows).
+    binding
+        Count of draws in which each row was binding, shape (n_rows,).
+    """
+
+    chunk: int
+    first_draw: int
+    people_reached: FloatArray
+    objective: FloatArray
+    money_sum: FloatArray
+    need: FloatArray
+    reached: FloatArray
+    binding: NDArray[np.int64]
+
+    def to_npz(self) -> dict[str, NDArray[np.generic]]:
+        """Arrays for :func:`numpy.savez`."""
+        return {
+            "chunk": np.array(self.chunk),
+            "first_draw": np.array(self.first_draw),
+            "people_reached": self.people_reached,
+            "objective": self.objective,
+            "money_sum": self.money_sum,
+            "need": self.need,
+            "reached": self.reached,
+            "binding": self.binding,
+        }
+
+    @classmethod
+    def from_npz(cls, data: dict[str, NDArray[np.generic]]) -> ChunkResult:
+        """Inverse of :meth:`to_npz`."""
+        return cls(
+            chunk=int(data["chunk"]),
+            first_draw=int(data["first_draw"]),
+            people_reached=np.asarray(data["people_reached"], dtype=float),
+            objective=np.asarray(data["objective"], dtype=float),
+            money_sum=np.asarray(data["money_sum"], dtype=float),
+            need=np.asarray(data["need"], dtype=float),
+            reached=np.asarray(data["reached"], dtype=float),
+            binding=np.asarray(data["binding"], dtype=np.int64),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class ScenarioRun:
+    """Every draw of one scenario, aggregated.
+
+    Attributes
+    ----------
+    scenario
+        The scenario run.
+    draws
+        Number of draws.
+    people_reached
+        Per draw, shape (draws,), persons.
+    objective
+        Weighted people reached per draw (the LP objective), shape (draws,).
+    cells
+        Index (location_code, sector_code, year) of the allocation cells.
+    mean_allocation_usd
+        Mean USD per cell over the draws, shape (n_cells,).
+    need_rows
+        (location_code, year) of each need row.
+    need
+        People in need per draw and need row, shape (draws, n_need_rows).
+    reached
+        People reached per draw and need row, shape (draws, n_need_rows).
+    binding_share
+        Row name -> share of draws in which the row was binding (rows binding at least once).
+    row_descriptions
+        Row name -> planner words.
+    funding_usd
+        Money available.
+    provenance
+        Plan fingerprint, scenario files and hash, seed, chunk size.
+    rows
+        Row name -> its :class:`~solver.model.Row` record (kind, location, sector, year,
+        rule): what a report reads to know what a binding row is, never its name.
+    """
+
+    scenario: Scenario
+    draws: int
+    people_reached: FloatArray
+    objective: FloatArray
+    cells: pd.MultiIndex
+    mean_allocation_usd: FloatArray
+    need_rows: tuple[tuple[str, int], ...]
+    need: FloatArray
+    reached: FloatArray
+    binding_share: dict[str, float]
+    row_descriptions: dict[str, str]
+    funding_usd: float
+    provenance: dict[str, str] = field(default_factory=dict)
+    rows: dict[str, Row] = field(default_factory=dict)
+
+    def percentile(self, q: float) -> float:
+        """Percentile ``q`` (0-100) of people reached across draws."""
+        return float(np.percentile(self.people_reached, q))
+
+    @property
+    def unmet_need_by_location(self) -> pd.Series:
+        """Mean over draws of people in need not reached, summed over years, per location."""
+        gap = (self.need - self.reached).mean(axis=0)
+        locs = [loc for loc, _ in self.need_rows]
+        return pd.Series(gap, index=locs).groupby(level=0).sum()
+
+    def allocation_frame(self) -> pd.DataFrame:
+        """Mean allocation per cell: index (location_code, sector_code, year), USD."""
+        return pd.DataFrame({"mean_allocated_usd": self.mean_allocation_usd}, index=self.cells)
+
+
+@dataclass(frozen=True, eq=False)
+class Frontier:
+    """People reached against funding, and when each line first gets money.
+
+    Attributes
+    ----------
+    levels
+        One row per level: ``share`` (of the appeal), ``funding_usd``, ``allocated_usd``,
+        ``people_reached``, ``pro_rata_people_reached``, ``marginal_people_per_1m``
+        (shadow price of the envelope), ``status`` ('optimal' or the infeasibility reason).
+    first_funded
+        Per cell (index location_code, sector_code, year): ``requirement_usd`` and
+        ``first_funded_share`` (the lowest level at which it gets money; NaN if never),
+        sorted top-down.
+    """
+
+    levels: pd.DataFrame
+    first_funded: pd.DataFrame
+
+
+@dataclass(frozen=True, eq=False)
+class TargetFunding:
+    """The least funding found to reach a number of people.
+
+    Attributes
+    ----------
+    target_people
+        People asked for.
+    share
+        Funding level (share of the appeal), to within ``tolerance``.
+    funding_usd
+        The same in USD.
+    allocation
+        The allocation at that level.
+    """
+
+    target_people: float
+    share: float
+    funding_usd: float
+    allocation: Allocation
+
+
+@dataclass(frozen=True)
+class RobustPlan:
+    """A committed allocation planned over simulated futures.
+
+    Attributes
+    ----------
+    method
+        ``"mean_needs"``, ``"saa"``, ``"cvar"`` or ``"two_stage"``.
+    allocation_usd
+        USD per cell, shape (n_cells,): the committed money (for the two-stage plan,
+        the first year as committed and later years as the mean over planning draws).
+    committed
+        Which cells' money is fixed before the future is known, shape (n_cells,).
+    in_sample_people
+        People reached in each planning draw, shape (D,).
+    """
+
+    method: str
+    allocation_usd: FloatArray
+    committed: NDArray[np.bool_]
+    in_sample_people: FloatArray
+
+
+@dataclass(frozen=True)
+class PlanComparison:
+    """Plans evaluated on the same evaluation draws.
+
+    Attributes
+    ----------
+    plans
+        The plans compared (first: the plan for average needs).
+    people
+        People reached per plan and evaluation draw, shape (n_plans, n_eval).
+    alpha
+        Tail share used for the CVaR figures.
+    """
+
+    plans: tuple[RobustPlan, ...]
+    people: FloatArray
+    alpha: float
+
+    def mean(self) -> FloatArray:
+        """Mean people reached per plan."""
+        return self.people.mean(axis=1)
+
+    def cvar(self) -> FloatArray:
+        """Mean of the worst ``alpha`` share of draws per plan."""
+        k = max(1, int(np.ceil(self.alpha * self.people.shape[1])))
+        return np.sort(self.people, axis=1)[:, :k].mean(axis=1)
+
+    def value_of_planning(self) -> float:
+        """Relative gain (share) of the sample-average plan over the average-needs plan."""
+        names = [p.method for p in self.plans]
+        base = self.mean()[names.index("mean_needs")]
+        saa = self.mean()[names.index("saa")]
+        return float((saa - base) / base) if base > 0 else 0.0

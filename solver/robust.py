@@ -30,7 +30,6 @@ value-at-risk. *Journal of Risk* 2(3), 21-42.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import highspy
@@ -45,6 +44,7 @@ from model.simulation import InitialState, Stream
 from solver.batch import PreparedModel, need_multipliers, prepared_model
 from solver.fast import FastLP
 from solver.matrix import LPArrays, highs_from_arrays
+from solver.result import PlanComparison, RobustPlan
 
 FloatArray = NDArray[np.float64]
 Method = Literal["saa", "cvar", "two_stage"]
@@ -56,64 +56,6 @@ CVAR_MEAN_WEIGHT = 1e-3
 
 class RobustSolveError(ReachplanError, RuntimeError):
     """The scenario LP could not be solved to optimality."""
-
-
-@dataclass(frozen=True)
-class RobustPlan:
-    """A committed allocation planned over simulated futures.
-
-    Attributes
-    ----------
-    method
-        ``"mean_needs"``, ``"saa"``, ``"cvar"`` or ``"two_stage"``.
-    allocation_usd
-        USD per cell, shape (n_cells,): the committed money (for the two-stage plan,
-        the first year as committed and later years as the mean over planning draws).
-    committed
-        Which cells' money is fixed before the future is known, shape (n_cells,).
-    in_sample_people
-        People reached in each planning draw, shape (D,).
-    """
-
-    method: str
-    allocation_usd: FloatArray
-    committed: NDArray[np.bool_]
-    in_sample_people: FloatArray
-
-
-@dataclass(frozen=True)
-class PlanComparison:
-    """Plans evaluated on the same evaluation draws.
-
-    Attributes
-    ----------
-    plans
-        The plans compared (first: the plan for average needs).
-    people
-        People reached per plan and evaluation draw, shape (n_plans, n_eval).
-    alpha
-        Tail share used for the CVaR figures.
-    """
-
-    plans: tuple[RobustPlan, ...]
-    people: FloatArray
-    alpha: float
-
-    def mean(self) -> FloatArray:
-        """Mean people reached per plan."""
-        return self.people.mean(axis=1)
-
-    def cvar(self) -> FloatArray:
-        """Mean of the worst ``alpha`` share of draws per plan."""
-        k = max(1, int(np.ceil(self.alpha * self.people.shape[1])))
-        return np.sort(self.people, axis=1)[:, :k].mean(axis=1)
-
-    def value_of_planning(self) -> float:
-        """Relative gain (share) of the sample-average plan over the average-needs plan."""
-        names = [p.method for p in self.plans]
-        base = self.mean()[names.index("mean_needs")]
-        saa = self.mean()[names.index("saa")]
-        return float((saa - base) / base) if base > 0 else 0.0
 
 
 def simulated_multipliers(
