@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from model.costs import CostModel
 from model.displacement import needs_per_draw, people_in_need
-from reports.report_data import line_marginals, simulate_run_draws
+from reports.report_data import simulate_run_draws
 from scenarios.plan_io import load_plan
 from scenarios.scenario_io import load_scenario
 from scenarios.simulation_io import load_initial_state
 from solver.allocate import allocate
+from solver.marginal import LineStatus, line_marginals
 from tests.reports.report_fixture import small_report
 
 
@@ -21,7 +24,8 @@ def test_extra_1m_equals_a_direct_evaluation_of_the_cost_model():
     alloc = allocate(plan, scenario.funding)
     costs = CostModel.from_plan(plan)
     allocated = alloc.cells["allocated_usd"].to_numpy()
-    gain, notes = line_marginals(costs, scenario.funding, allocated)
+    marginals = line_marginals(costs, scenario.funding, allocated)
+    gain, notes = marginals.people, marginals.notes
     base = costs.people_reached_cells(allocated).sum()
     limit = costs.requirement_usd  # the default plan's absorption limit is 1.0
     checked = 0
@@ -34,6 +38,7 @@ def test_extra_1m_equals_a_direct_evaluation_of_the_cost_model():
     assert checked > 20
     full = np.flatnonzero(costs.reaches_people & (allocated >= limit - 1e-6))
     assert all(gain[i] == 0 for i in full)
+    assert all(marginals.status[i] is LineStatus.AT_LIMIT for i in full)
     assert all(notes[i].startswith("at its absorption limit") for i in full)
     assert gain.max() > 0
 
@@ -92,9 +97,25 @@ def test_gain_over_pro_rata_and_ladder_are_those_of_the_solver():
 
 
 def test_scenarios_with_the_same_assumptions_share_bands():
-    from reports.report_data import _simulation_key
+    from workflow.report_inputs import simulation_key as _simulation_key
 
     a, b = load_scenario("shortfall_50", draws=10), load_scenario("shortfall_60", draws=10)
     assert _simulation_key(a) == _simulation_key(b)
     assert _simulation_key(a) != _simulation_key(load_scenario("tp_ends_2025", draws=10))
     assert _simulation_key(a) != _simulation_key(load_scenario("shortfall_50", draws=11))
+
+
+def test_extra_1m_table_carries_each_line_status_and_the_page_counts_by_it():
+    from reports.html import render_html
+
+    data = small_report().data
+    extra = data.extra_1m
+    assert set(extra["status"]) <= {s.value for s in LineStatus}
+    at_limit = extra[extra["status"] == LineStatus.AT_LIMIT]
+    assert len(at_limit) > 0
+    assert all(n.startswith("at its absorption limit") for n in at_limit["note"])
+    # reword every note: the page still counts the lines at their limit, by status
+    name = data.scenario_names[0]
+    expected = int(((extra["scenario"] == name) & (extra["status"] == "at_limit")).sum())
+    reworded = dataclasses.replace(data, extra_1m=extra.assign(note="reworded"))
+    assert f"{expected} lines are at their absorption limit" in render_html(reworded)
