@@ -72,12 +72,16 @@ def plan_option(
 
 def out_option(text: str, *, default: Path | None = None, required: bool = False) -> Any:
     """``--out DIRECTORY``: where files are written."""
+    if required:  # no default at all: click treats an explicit default=None as given
+        return click.option(
+            "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+            required=True, help=text,
+        )
     return click.option(
         "--out",
         "out_dir",
         type=click.Path(file_okay=False, path_type=Path),
         default=default,
-        required=required,
         show_default=default is not None,
         help=text,
     )
@@ -109,12 +113,13 @@ def draws_option(
 
 def seed_option(text: str, *, default: int | None = 0, required: bool = False) -> Any:
     """``--seed N`` (at least 0)."""
+    if required:  # no default at all: click treats an explicit default=None as given
+        return click.option("--seed", type=click.IntRange(min=0), required=True, help=text)
     return click.option(
         "--seed",
         type=click.IntRange(min=0),
-        default=None if required else default,
-        required=required,
-        show_default=default is not None and not required,
+        default=default,
+        show_default=default is not None,
         help=text,
     )
 
