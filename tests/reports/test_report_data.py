@@ -105,17 +105,41 @@ def test_scenarios_with_the_same_assumptions_share_bands():
     assert _simulation_key(a) != _simulation_key(load_scenario("shortfall_50", draws=11))
 
 
+def test_a_line_at_its_limit_has_that_status_and_reaches_nobody_more():
+    plan = load_plan().plan
+    scenario = load_scenario("shortfall_50")
+    costs = CostModel.from_plan(plan)
+    allocated = allocate(plan, scenario.funding).cells["allocated_usd"].to_numpy().copy()
+    lines = np.flatnonzero(costs.reaches_people & (costs.requirement_usd > 0))[:5]
+    allocated[lines] = costs.requirement_usd[lines]  # the default plan's cap is 1.0
+    marginals = line_marginals(costs, scenario.funding, allocated)
+    for i in lines:
+        assert marginals.status[i] is LineStatus.AT_LIMIT
+        assert marginals.people[i] == 0
+        assert marginals.notes[i] == "at its absorption limit (100% of requirement)"
+    assert {marginals.status[i] for i in range(costs.n_cells) if marginals.notes[i] == ""} <= {
+        LineStatus.OPEN}
+
+
 def test_extra_1m_table_carries_each_line_status_and_the_page_counts_by_it():
     from reports.html import render_html
 
     data = small_report().data
     extra = data.extra_1m
     assert set(extra["status"]) <= {s.value for s in LineStatus}
-    at_limit = extra[extra["status"] == LineStatus.AT_LIMIT]
-    assert len(at_limit) > 0
-    assert all(n.startswith("at its absorption limit") for n in at_limit["note"])
-    # reword every note: the page still counts the lines at their limit, by status
+    assert (extra["status"] == "open").sum() > 0
+    for status, prefix in (("at_limit", "at its absorption limit"),
+                           ("need_met", "every person in need")):
+        assert all(n.startswith(prefix) for n in extra.loc[extra["status"] == status, "note"])
+    # the page counts lines by status, whatever their notes say
     name = data.scenario_names[0]
-    expected = int(((extra["scenario"] == name) & (extra["status"] == "at_limit")).sum())
-    reworded = dataclasses.replace(data, extra_1m=extra.assign(note="reworded"))
-    assert f"{expected} lines are at their absorption limit" in render_html(reworded)
+    mine = extra.index[extra["scenario"] == name]
+    status = extra["status"].copy()
+    status[mine[:3]] = "at_limit"
+    status[mine[3:5]] = "need_met"
+    changed = extra.assign(status=status, note="reworded")
+    html = render_html(dataclasses.replace(data, extra_1m=changed))
+    at_limit = int(((changed["scenario"] == name) & (status == "at_limit")).sum())
+    need_met = int(((changed["scenario"] == name) & (status == "need_met")).sum())
+    assert at_limit >= 3 and need_met >= 2
+    assert f"{at_limit} lines are at their absorption limit and {need_met} are in" in html
