@@ -2,33 +2,43 @@
 
 Every command exits 0 on success, 1 on invalid input or an infeasible
 scenario (one-line reason naming the file, row and field), 2 on usage errors.
+
+Each command is its option declarations (the shared ones are defined once, in the
+"options" section below) and a body that loads (through the :class:`Session` of the
+invocation), calls the library (:mod:`workflow` for anything that runs scenarios) and
+writes. Any :class:`model.errors.ReachplanError` that escapes a command becomes one
+``error: ...`` line on stderr and exit 1 (:class:`_Group`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
-from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from model.errors import ReachplanError
-from model.scenario import ScenarioError
-from model.simulation import AssumptionError
-from scenarios.plan_io import LoadedPlan, PlanReadError, load_plan
 from solver.result import InfeasibleScenarioError, ModelRangeError
+from workflow.suite import PlanBook, UnusablePlanError, one_line
+from workflow.suite import scenario_file as file_of
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from model.funding import Envelope, FundingScenario
     from model.plan import Plan
     from model.scenario import Scenario
-    from model.simulation import InitialState
-    from solver.batch import ChunkResult, ScenarioRun
+    from scenarios.plan_io import UsablePlan
+    from solver.batch import ScenarioRun
+    from workflow.suite import RunProgress, Suite
 
 __all__ = ["main"]
+
+
+# ---- options shared by several commands (declared once) ------------------------------------
 
 PLAN_ARG = click.argument(
     "plan_path",
@@ -37,49 +47,11 @@ PLAN_ARG = click.argument(
     type=click.Path(path_type=Path),
 )
 
+SCENARIOS_ARG = click.argument("scenario_files", nargs=-1, metavar="SCENARIO...")
 
-def fail(message: str) -> NoReturn:
-    """Print a one-line reason to stderr and exit 1 (invalid input, infeasible scenario)."""
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
-
-
-def read_plan(plan_path: Path | None) -> LoadedPlan:
-    """Load and validate a plan; exit 1 listing its errors (the first 20, then a count)."""
-    from reports.plan_report import capped
-
-    try:
-        loaded = load_plan(plan_path)
-    except PlanReadError as exc:
-        fail(str(exc))
-    if not loaded.validation.ok:
-        for line in capped([f"error: {p}" for p in loaded.validation.errors]):
-            click.echo(line, err=True)
-        fail(
-            f"{loaded.path}: the plan has {len(loaded.validation.errors)} error(s); "
-            "run `reachplan validate` for the full list"
-        )
-    return loaded
-
-
-class _Group(click.Group):
-    """A command group that turns every planner-fixable error into exit 1 and one line.
-
-    Commands catch what they can explain best; any :class:`ReachplanError` that still
-    reaches this point (a bad code in a scenario, an assumption out of range, ...) is
-    printed as ``error: <message>`` on stderr, never as a traceback.
-    """
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except ReachplanError as exc:
-            fail(_one_line(str(exc)))
-
-
-def _one_line(message: str) -> str:
-    """A message on one line (newlines folded), so scripts can read it from the last line."""
-    return " ".join(message.split())
+_FUNDING_HELP = (
+    "Money available: '60%' or '0.6' of the appeal, 'USD 300m', or per year '2024=50%,2025=60%'."
+)
 
 
 def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
@@ -89,6 +61,160 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
     return value
 
 
+def plan_option(
+    text: str = "Plan (default: the scenarios' own, else the shipped plan).",
+) -> Any:
+    """``--plan PATH``: a plan directory or workbook."""
+    return click.option(
+        "--plan", "plan_path", type=click.Path(path_type=Path), default=None, help=text
+    )
+
+
+def out_option(text: str, *, default: Path | None = None, required: bool = False) -> Any:
+    """``--out DIRECTORY``: where files are written."""
+    if required:  # no default at all: click treats an explicit default=None as given
+        return click.option(
+            "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+            required=True, help=text,
+        )
+    return click.option(
+        "--out",
+        "out_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=default,
+        show_default=default is not None,
+        help=text,
+    )
+
+
+def quiet_option(text: str = "No progress bar.") -> Any:
+    """``--quiet``."""
+    return click.option("--quiet", is_flag=True, help=text)
+
+
+def json_option(text: str = "Machine-readable result on stdout.") -> Any:
+    """``--json``: the result as JSON on stdout."""
+    return click.option("--json", "as_json", is_flag=True, help=text)
+
+
+def draws_option(
+    text: str = "Simulated futures per scenario (default: each scenario's own).",
+    default: int | None = None,
+) -> Any:
+    """``--draws N`` (at least 1)."""
+    return click.option(
+        "--draws",
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=default is not None,
+        help=text,
+    )
+
+
+def seed_option(text: str, *, default: int | None = 0, required: bool = False) -> Any:
+    """``--seed N`` (at least 0)."""
+    if required:  # no default at all: click treats an explicit default=None as given
+        return click.option("--seed", type=click.IntRange(min=0), required=True, help=text)
+    return click.option(
+        "--seed",
+        type=click.IntRange(min=0),
+        default=default,
+        show_default=default is not None,
+        help=text,
+    )
+
+
+def workers_option() -> Any:
+    """``--workers N``: worker processes."""
+    return click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        help="Worker processes; the numbers do not depend on it.",
+    )
+
+
+def scenario_file_option(text: str) -> Any:
+    """``--scenario FILE``: a scenario file or the name of a shipped scenario."""
+    return click.option("--scenario", "scenario_path", default=None, metavar="FILE", help=text)
+
+
+def hxl_switch() -> Any:
+    """``--hxl/--no-hxl``: HXL hashtag rows in CSV tables."""
+    return click.option(
+        "--hxl/--no-hxl",
+        default=True,
+        show_default=True,
+        help="HXL hashtag row under each CSV table's header.",
+    )
+
+
+def png_option(text: str) -> Any:
+    """``--png``: static charts too."""
+    return click.option("--png", is_flag=True, help=text)
+
+
+# ---- the command context -----------------------------------------------------------------
+
+
+def fail(message: str) -> NoReturn:
+    """Print a one-line reason to stderr and exit 1 (invalid input, infeasible scenario)."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@dataclass
+class Session:
+    """What one invocation shares between loading steps: the plans it has read and checked."""
+
+    book: PlanBook = field(default_factory=PlanBook)
+
+    def plan(self, plan_path: Path | None) -> UsablePlan:
+        """A usable plan (``None``: shipped); a plan with errors raises UnusablePlanError."""
+        return self.book.plan(plan_path)
+
+    def scenario(self, item: str | Path, **overrides: int | None) -> Scenario:
+        """A scenario file (or shipped name); ScenarioError names the file and key."""
+        from scenarios.scenario_io import load_scenario
+
+        return load_scenario(item, **overrides)  # type: ignore[arg-type]
+
+    def scenario_and_plan(
+        self, plan_path: Path | None, scenario_path: str | None
+    ) -> tuple[UsablePlan, Scenario | None]:
+        """--scenario (if any) and its plan: PLAN, else the scenario's ``plan =``, else shipped."""
+        if scenario_path is None:
+            return self.plan(plan_path), None
+        scenario = self.scenario(scenario_path)
+        return self.book.plan_for(plan_path, scenario), scenario
+
+
+pass_session = click.make_pass_decorator(Session, ensure=True)
+
+
+class _Group(click.Group):
+    """A command group that turns every planner-fixable error into exit 1 and one line.
+
+    Commands catch what they can explain best; any :class:`ReachplanError` that still
+    reaches this point (a bad code in a scenario, an assumption out of range, ...) is
+    printed as ``error: <message>`` on stderr, never as a traceback. A plan with errors
+    first lists them (the first 20, then a count), one ``error:`` line each.
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except UnusablePlanError as exc:
+            from reports.plan_report import capped
+
+            for line in capped([f"error: {p}" for p in exc.errors]):
+                click.echo(line, err=True)
+            fail(one_line(str(exc)))
+        except ReachplanError as exc:
+            fail(one_line(str(exc)))
+
+
 def _echo_json(value: object) -> None:
     """Strict JSON on stdout (non-finite numbers as null)."""
     from reports.json_text import dumps
@@ -96,760 +222,129 @@ def _echo_json(value: object) -> None:
     click.echo(dumps(value), nl=False)
 
 
-def _load_scenario(item: str | Path, **overrides: int | None) -> Scenario:
-    """A scenario file (or shipped name); exit 1 naming the file and key when invalid."""
-    from scenarios.scenario_io import load_scenario
-
-    try:
-        return load_scenario(item, **overrides)  # type: ignore[arg-type]
-    except ScenarioError as exc:
-        fail(_one_line(str(exc)))
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
 
 
-def _check_against_plan(scenario: Scenario, plan: Plan) -> None:
-    """Refuse a scenario naming codes the plan lacks (ScenarioError: file, rule and key)."""
-    from scenarios.scenario_io import check_against_plan
-
-    check_against_plan(scenario, plan)
+def _where(scenario: Scenario | None, plan: UsablePlan) -> str:
+    """The file an infeasibility is about: the scenario file, else the plan."""
+    return file_of(scenario) if scenario is not None else str(plan.path)
 
 
-def _plan_path(plan_path: Path | None, scenario: Scenario | None) -> Path | None:
-    """Which plan a command uses: PLAN/--plan, else the scenario's ``plan =``, else shipped."""
-    if plan_path is not None:
-        return plan_path
-    if scenario is not None and scenario.plan:
-        return Path(scenario.plan)
-    return None
+class _Bars:
+    """Progress of a suite on stderr: one transient bar per scenario (rich), none when quiet.
 
-
-def _plan_for_scenario(plan_path: Path | None, scenario: Scenario) -> LoadedPlan:
-    """The plan of a scenario (see :func:`_plan_path`), checked against the scenario."""
-    path = _plan_path(plan_path, scenario)
-    loaded = _LOADED.get(path)
-    if loaded is None:
-        loaded = _LOADED[path] = read_plan(path)
-    assert loaded.plan is not None
-    _check_against_plan(scenario, loaded.plan)
-    return loaded
-
-
-def _scenario_file(scenario: Scenario) -> str:
-    return scenario.files[0] if scenario.files else scenario.name
-
-
-_LOADED: dict[Path | None, LoadedPlan] = {}
-_FEASIBLE: set[tuple[str, object]] = set()
-
-
-def _require_feasible(plan_obj: Plan, scenario: Scenario) -> None:
-    """Solve the scenario's base allocation once; exit 1 naming the file if it is infeasible.
-
-    Called by every command that runs a scenario before anything is written to --out,
-    so an infeasible scenario is explained in planner words (as ``allocate`` does) and
-    leaves no run store behind. Scenarios with the same rules are solved once.
-    """
-    import dataclasses
-
-    from solver.allocate import allocate
-
-    key = (plan_obj.fingerprint, dataclasses.replace(scenario.funding, name=""))
-    if key in _FEASIBLE:
-        return
-    where = _scenario_file(scenario)
-    try:
-        allocate(plan_obj, scenario.funding)
-    except InfeasibleScenarioError as exc:
-        fail(f"{where}: infeasible scenario: {_one_line(str(exc))}")
-    except ModelRangeError as exc:
-        fail(f"{plan_obj.source}: {_one_line(str(exc))}")
-    except ValueError as exc:  # codes the plan does not have (solver.model.selector_mask)
-        fail(f"{where}: {_one_line(str(exc))}")
-    _FEASIBLE.add(key)
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="reachplan")
-def main() -> None:
-    """Reachplan: allocate constrained humanitarian funding to reach the most people.
-
-    Runs on the shipped default plan (IOM Strategic Response Plan for Ukraine
-    and Neighbouring Countries 2024-2026) when no plan is given.
+    A scenario's bar closes when its last chunk is done, before its summary is printed.
     """
 
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self._bar: Any = None
+        self._task: Any = None
+        self._name: str | None = None
 
-@main.command()
-@PLAN_ARG
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable problems.")
-def validate(plan_path: Path | None, as_json: bool) -> None:
-    """Check a plan and list every problem (file, row, column).
+    def __enter__(self) -> _Bars:
+        return self
 
-    PLAN is a folder of CSV tables or an .xlsx workbook; default: the shipped plan.
-    Exits 0 when the plan is usable (warnings listed), 1 when it is not. The text
-    lists the first 20 problems and counts the rest; --json lists every one.
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
-    \b
-    Example:
-      reachplan validate my_plan.xlsx
-    """
-    from reports.plan_report import render_validation, validation_json
-
-    try:
-        loaded = load_plan(plan_path)
-    except PlanReadError as exc:
-        fail(str(exc))
-    label = str(loaded.path)
-    render = validation_json if as_json else render_validation
-    click.echo(render(loaded.validation, label), nl=False)
-    if not loaded.validation.ok:
-        n = len(loaded.validation.errors)
-        fail(f"{label}: the plan has {n} error{'s' if n != 1 else ''}; it cannot be allocated")
-
-
-@main.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--plan",
-    "plan_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Plan to start from (default: the shipped plan).",
-)
-@click.option("--empty", is_flag=True, help="Headers only, no rows.")
-@click.option("--force", is_flag=True, help="Overwrite plan files already in DIRECTORY.")
-def template(directory: Path, plan_path: Path | None, empty: bool, force: bool) -> None:
-    """Write an editable plan: one CSV per table and plan.xlsx with instructions.
-
-    \b
-    Example:
-      reachplan template my_plan && reachplan validate my_plan/plan.xlsx
-    """
-    from model.tables import TABLES
-    from reports.template import empty_tables, write_template
-
-    existing = [p for p in (directory / f"{t.name}.csv" for t in TABLES) if p.exists()]
-    existing += [p for p in [directory / "plan.xlsx"] if p.exists()]
-    if existing and not force:
-        fail(f"{existing[0]} already exists; use --force to overwrite, or another directory")
-    tables = empty_tables() if empty else dict(read_plan(plan_path).plan.tables)  # type: ignore[union-attr]
-    try:
-        written = write_template(tables, directory)
-    except OSError as exc:
-        fail(f"{directory}: cannot write ({exc.strerror})")
-    click.echo(f"wrote {len(written)} files to {directory}/ (CSV tables and plan.xlsx)", err=True)
-
-
-@main.group()
-def plan() -> None:
-    """Look at a plan: totals and exports."""
-
-
-@plan.command("show")
-@PLAN_ARG
-def plan_show(plan_path: Path | None) -> None:
-    """Totals by objective, region, year and country, laid out like the plan document.
-
-    \b
-    Example:
-      reachplan plan show
-    """
-    from reports.plan_report import render_plan_summary
-
-    loaded = read_plan(plan_path)
-    assert loaded.plan is not None
-    click.echo(render_plan_summary(loaded.plan, loaded.validation.warnings), nl=False)
-
-
-@plan.command("export")
-@PLAN_ARG
-@click.option(
-    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
-)
-@click.option(
-    "--table",
-    default="requirements",
-    show_default=True,
-    type=click.Choice(
-        ["requirements", "populations", "locations", "sectors", "objectives", "stated_totals"]
-    ),
-    help="Which table to print.",
-)
-@click.option("--hxl", is_flag=True, help="Add an HXL hashtag row under the CSV header.")
-def plan_export(plan_path: Path | None, fmt: str, table: str, hxl: bool) -> None:
-    """Print a plan table, one row per cell, so any margin can be recomputed.
-
-    The requirements table has the columns location_code, sector_code, year,
-    objective, requirements_usd, origin (source or derived), region, note.
-
-    \b
-    Example:
-      reachplan plan export --format csv > requirements.csv
-    """
-    from reports.plan_report import render_export
-
-    loaded = read_plan(plan_path)
-    assert loaded.plan is not None
-    click.echo(render_export(loaded.plan, fmt=fmt, table=table, hxl=hxl), nl=False)
-
-
-@main.command("simulate")
-@click.option(
-    "--scenario",
-    "scenario_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="TOML file whose [simulation] table overrides the shipped assumptions.",
-)
-@click.option(
-    "--draws",
-    type=click.IntRange(min=1),
-    default=1000,
-    show_default=True,
-    help="Monte Carlo draws.",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    required=True,
-    help="Random seed; the same seed gives the same numbers.",
-)
-@click.option(
-    "--start",
-    metavar="YYYY-MM",
-    default=None,
-    help="First month reported (default: the initial state, 2023-12).",
-)
-@click.option(
-    "--months",
-    type=click.IntRange(min=1),
-    default=36,
-    show_default=True,
-    help="Months simulated after the start.",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "csv"]),
-    default="text",
-    show_default=True,
-    help="Summary text, or the long percentile table as CSV.",
-)
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="The summary as one JSON object: provenance, stocks (p10/p50/p90/mean at the first "
-    "and last month), people_in_need per location and year, percentiles per series, "
-    "location and month.",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Also write the per-draw needs table into this directory.",
-)
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def simulate_command(
-    scenario_path: Path | None,
-    draws: int,
-    seed: int,
-    start: str | None,
-    months: int,
-    fmt: str,
-    as_json: bool,
-    out_dir: Path | None,
-    quiet: bool,
-) -> None:
-    """Simulate displacement and returns month by month (Monte Carlo).
-
-    Prints medians and 80% intervals of IDPs, returnees, refugees and people in
-    need; --format csv prints percentiles per series, location and month.
-
-    \b
-    Example:
-      reachplan simulate --draws 10000 --seed 42
-      reachplan simulate --draws 5000 --seed 1 --format csv > percentiles.csv
-      reachplan simulate --scenario tp_ends.toml --draws 2000 --seed 7 --out runs/
-      reachplan simulate --draws 500 --seed 1 --json > simulation.json
-    """
-    from model.simulation import AssumptionError, needs_per_draw, simulate
-    from reports.simulation import (
-        render_percentiles_csv,
-        render_summary,
-        summary_json,
-        write_needs,
-    )
-    from scenarios.simulation_io import load_initial_state, load_simulation
-
-    if as_json and fmt == "csv":
-        raise click.UsageError("--json and --format csv are two outputs; choose one")
-    try:
-        assumptions = load_simulation(scenario_path)
-        initial = load_initial_state()
-        show = not quiet and draws * months >= 36_000
-        if show:
+    def __call__(self, progress: RunProgress) -> None:
+        if self.quiet:
+            return
+        if progress.scenario != self._name:
+            self.close()
             from rich.console import Console
-            from rich.progress import Progress
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-            with Progress(console=Console(stderr=True), transient=True) as bar:
-                task = bar.add_task("Simulating", total=draws)
-                result = simulate(
-                    assumptions,
-                    initial,
-                    draws=draws,
-                    seed=seed,
-                    start=start,
-                    months=months,
-                    progress=lambda done: bar.update(task, completed=done),
-                )
-        else:
-            result = simulate(
-                assumptions, initial, draws=draws, seed=seed, start=start, months=months
+            self._bar = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
             )
-        needs = needs_per_draw(result)
-    except AssumptionError as exc:
-        fail(str(exc))
-    if out_dir is not None:
-        try:
-            paths = write_needs(out_dir, result, needs)
-        except OSError as exc:
-            fail(f"{out_dir}: cannot write: {exc.strerror or exc}")
-        if not quiet:
-            click.echo(f"wrote {', '.join(str(p) for p in paths)}", err=True)
-    if as_json:
-        _echo_json(summary_json(result, needs))
-    elif fmt == "csv":
-        click.echo(render_percentiles_csv(result), nl=False)
-    else:
-        click.echo(render_summary(result, needs), nl=False)
-
-
-@main.command("calibrate")
-@click.argument("history", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--fit-from",
-    metavar="YYYY-MM",
-    default=None,
-    help="First month fitted (default: once IDPs, returnees and refugees are observed).",
-)
-@click.option(
-    "--holdout-from",
-    metavar="YYYY-MM",
-    default=None,
-    help="First month held out and scored (default: the last quarter of observations).",
-)
-@click.option(
-    "--draws",
-    type=click.IntRange(min=1),
-    default=1000,
-    show_default=True,
-    help="Draws of the holdout forecast.",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Random seed of the holdout forecast.",
-)
-@click.option(
-    "--scenario",
-    "scenario_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Scenario whose unfitted assumptions are used.",
-)
-def calibrate_command(
-    history: tuple[Path, ...],
-    fit_from: str | None,
-    holdout_from: str | None,
-    draws: int,
-    seed: int,
-    scenario_path: Path | None,
-) -> None:
-    """Fit the displacement rates to an observed history and score a holdout.
-
-    HISTORY is one or more CSV files with columns series, location, date,
-    value, source. Prints the averaged relative difference, MASE against a
-    no-change forecast, the coverage of 80% and 95% intervals, and the fitted
-    rates.
-
-    \b
-    Example:
-      reachplan calibrate scenarios/data/displacement_history_2022_2023.csv \\
-          scenarios/data/plan_key_figures_2023_12.csv --fit-from 2022-09 --holdout-from 2022-12
-    """
-    from model.calibration import HistoryError, calibrate
-    from model.simulation import AssumptionError
-    from reports.simulation import render_calibration
-    from scenarios.simulation_io import load_history, load_initial_state, load_simulation
-
-    try:
-        observed = load_history(history)
-        result = calibrate(
-            observed,
-            load_simulation(scenario_path),
-            load_initial_state(),
-            fit_from=fit_from,
-            holdout_from=holdout_from,
-            draws=draws,
-            seed=seed,
-        )
-    except (HistoryError, AssumptionError) as exc:
-        fail(str(exc))
-    click.echo(render_calibration(result), nl=False)
-
-
-@main.command("run")
-@click.argument("scenario_files", nargs=-1, metavar="SCENARIO...")
-@click.option(
-    "--plan",
-    "plan_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Plan (default: the scenario's own, else the shipped plan).",
-)
-@click.option(
-    "--draws",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Simulated futures per scenario (default: each scenario's own).",
-)
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the seed.")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Worker processes; the numbers do not depend on it.",
-)
-@click.option(
-    "--executor", type=click.Choice(["processes", "dask"]), default="processes", show_default=True
-)
-@click.option("--scheduler", default=None, help="Dask scheduler address (with --executor dask).")
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("reachplan-output"),
-    show_default=True,
-    help="Where chunks (and reports) are written.",
-)
-@click.option("--resume", is_flag=True, help="Finish an interrupted run in --out.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable results on stdout.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option(
-    "--report/--no-report",
-    "write_report",
-    default=True,
-    show_default=True,
-    help="Write report.html, report.xlsx and the CSVs into --out.",
-)
-@click.option("--png", is_flag=True, help="With the report, also write PNG charts for slides.")
-@click.option(
-    "--hxl/--no-hxl",
-    default=True,
-    show_default=True,
-    help="HXL hashtag row under each CSV table's header.",
-)
-def run_command(
-    scenario_files: tuple[str, ...],
-    plan_path: Path | None,
-    draws: int | None,
-    seed: int | None,
-    workers: int,
-    executor: str,
-    scheduler: str | None,
-    out_dir: Path,
-    resume: bool,
-    as_json: bool,
-    quiet: bool,
-    write_report: bool,
-    png: bool,
-    hxl: bool,
-) -> None:
-    """Run scenarios: simulate futures, re-solve the allocation in each, summarise.
-
-    SCENARIO is a TOML file or the name of a shipped scenario (shortfall_50, ...);
-    without any, the whole shipped suite runs. Chunks are written to --out as they
-    finish, so an interrupted run continues with --resume and gives the same numbers.
-    The report (report.html, report.xlsx, CSV tables) is written to --out at the end.
-
-    \b
-    Example:
-      reachplan run shortfall_60 tp_ends_2025 --draws 500 --workers 2
-    """
-    from reports.scenario_report import render_run_text, render_runs_json
-    from scenarios.scenario_io import SUITE
-
-    scenarios = [_load_scenario(item, draws=draws, seed=seed) for item in scenario_files or SUITE]
-    if write_report:
-        _one_plan(plan_path, scenarios)
-    # every scenario is loaded, checked against its plan and solved once before anything
-    # is written to --out: an invalid or infeasible scenario leaves no run store behind
-    plans = [_plan_for_scenario(plan_path, scenario) for scenario in scenarios]
-    for loaded_plan, scenario in zip(plans, scenarios, strict=True):
-        assert loaded_plan.plan is not None
-        _require_feasible(loaded_plan.plan, scenario)
-    if executor == "dask":
-        from solver.batch import check_scheduler
-
-        check_scheduler(scheduler)  # an unreachable scheduler fails before --out is touched
-    initial = _initial_state()
-    runs = []
-    for loaded_plan, scenario in zip(plans, scenarios, strict=True):
-        assert loaded_plan.plan is not None
-        run = _run_stored(
-            loaded_plan.plan,
-            scenario,
-            initial,
-            out_dir,
-            resume=resume,
-            workers=workers,
-            quiet=quiet or as_json,
-            executor=executor,
-            scheduler=scheduler,
-        )
-        runs.append(run)
-        if not as_json:
-            click.echo(render_run_text(run))
-    if as_json:
-        click.echo(render_runs_json(runs), nl=False)
-    if write_report:
-        from reports.report import report_for_runs
-
-        loaded = plans[0]
-        try:
-            report_for_runs(runs, loaded, _initial_state(), out_dir, png=png, hxl=hxl)
-        except InfeasibleScenarioError as exc:
-            fail(f"infeasible scenario: {_one_line(str(exc))}")
-        except OSError as exc:
-            fail(f"{out_dir}: cannot write ({exc.strerror or exc})")
-        click.echo(f"report: {out_dir / 'report.html'} (and report.xlsx, CSV tables)", err=True)
-
-
-def _one_plan(plan_path: Path | None, scenarios: list[Scenario]) -> Path | None:
-    """The one plan of a report's scenarios; exit 1 when they name different plans."""
-    paths = {_plan_path(plan_path, s) for s in scenarios}
-    if len(paths) > 1:
-        named = ", ".join(sorted(str(p) if p is not None else "the shipped plan" for p in paths))
-        fail(f"the scenarios name different plans ({named}); a report is about one plan: "
-             "give one with --plan or run them separately")
-    return paths.pop()
-
-
-@main.command("compare")
-@click.argument("scenario_files", nargs=-1, required=True, metavar="SCENARIO...")
-@click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None)
-@click.option("--draws", type=click.IntRange(min=1), default=None)
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("reachplan-output"),
-    show_default=True,
-)
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def compare_command(
-    scenario_files: tuple[str, ...],
-    plan_path: Path | None,
-    draws: int | None,
-    workers: int,
-    out_dir: Path,
-    quiet: bool,
-) -> None:
-    """Side-by-side table of scenarios and what moved between them (against the first).
-
-    Reuses finished runs stored in --out (same plan, scenario, seed and draws).
-
-    \b
-    Example:
-      reachplan compare shortfall_75 shortfall_50 shortfall_30
-    """
-    from reports.scenario_report import render_comparison
-
-    scenarios = [_load_scenario(item, draws=draws) for item in scenario_files]
-    plans = [_plan_for_scenario(plan_path, scenario) for scenario in scenarios]
-    for loaded_plan, scenario in zip(plans, scenarios, strict=True):
-        assert loaded_plan.plan is not None
-        _require_feasible(loaded_plan.plan, scenario)
-    initial = _initial_state()
-    runs = []
-    for loaded_plan, scenario in zip(plans, scenarios, strict=True):
-        assert loaded_plan.plan is not None
-        runs.append(
-            _run_stored(
-                loaded_plan.plan,
-                scenario,
-                initial,
-                out_dir,
-                resume=None,
-                workers=workers,
-                quiet=quiet,
+            self._bar.start()
+            self._task = self._bar.add_task(
+                f"{progress.scenario} (chunks)", total=progress.chunks_total
             )
-        )
-    click.echo(render_comparison(runs), nl=False)
+            self._name = progress.scenario
+        self._bar.update(self._task, completed=progress.chunks_done)
+        if progress.chunks_done >= progress.chunks_total:
+            self.close()
+
+    def close(self) -> None:
+        """Remove the current bar, if any."""
+        if self._bar is not None:
+            self._bar.stop()
+        self._bar = self._task = self._name = None
 
 
-@main.command("robust")
-@click.argument("scenario_file", metavar="SCENARIO")
-@click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None)
-@click.option(
-    "--planning-draws",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="Simulated futures the plans are made on.",
-)
-@click.option(
-    "--evaluation-draws",
-    type=click.IntRange(min=1),
-    default=200,
-    show_default=True,
-    help="Fresh futures the plans are compared on.",
-)
-@click.option(
-    "--alpha",
-    type=click.FloatRange(0.01, 1.0),
-    callback=_finite,
-    default=0.1,
-    show_default=True,
-    help="Tail share for the risk-averse plan (worst 10% of futures).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable results on stdout.")
-def robust_command(
-    scenario_file: str,
+def _run_suite(
+    session: Session,
+    scenarios: list[Scenario],
     plan_path: Path | None,
-    planning_draws: int,
-    evaluation_draws: int,
-    alpha: float,
-    as_json: bool,
-) -> None:
-    """Commit one allocation that holds up across simulated futures.
-
-    Compares the plan made for average needs with a sample-average plan, a
-    risk-averse (CVaR) plan and a two-stage plan (first year committed, later years
-    adapted per future), all evaluated on fresh futures, and reports the value of
-    planning with the simulation.
-
-    \b
-    Example:
-      reachplan robust catastrophic_surge --planning-draws 20 --evaluation-draws 200
-    """
-    from reports.robust_report import render_comparison_json, render_comparison_text
-    from solver.robust import RobustSolveError, compare_plans
-
-    scenario = _load_scenario(scenario_file)
-    plan_obj = _plan_for_scenario(plan_path, scenario).plan
-    assert plan_obj is not None
-    _require_feasible(plan_obj, scenario)
-    try:
-        comp = compare_plans(
-            plan_obj,
-            scenario,
-            _initial_state(),
-            planning_draws=planning_draws,
-            evaluation_draws=evaluation_draws,
-            alpha=alpha,
-        )
-    except InfeasibleScenarioError as exc:
-        fail(f"{_scenario_file(scenario)}: infeasible scenario: {_one_line(str(exc))}")
-    except RobustSolveError as exc:
-        fail(f"{_scenario_file(scenario)}: {_one_line(str(exc))}")
-    if as_json:
-        from model.costs import CostModel
-
-        cells = CostModel.from_plan(plan_obj).cells
-        click.echo(render_comparison_json(comp, scenario.name, cells), nl=False)
-    else:
-        click.echo(render_comparison_text(comp, scenario.name), nl=False)
-
-
-def _run_stored(
-    plan_obj: Plan,
-    scenario: Scenario,
-    initial: InitialState,
     out_dir: Path,
     *,
     resume: bool | None,
     workers: int,
     quiet: bool,
+    for_report: bool = False,
     executor: str = "processes",
     scheduler: str | None = None,
-) -> ScenarioRun:
-    """Run one scenario, writing each chunk to ``out_dir`` as it finishes.
+    on_run: Callable[[ScenarioRun], None] | None = None,
+) -> tuple[Suite, list[ScenarioRun]]:
+    """Check every scenario (nothing written before), then run them into --out."""
+    from workflow.suite import load_initial_state, prepare_suite, run_suite
 
-    ``resume``: True continues the stored run (refusing a different one), False starts
-    afresh, None reuses a matching stored run and starts afresh otherwise.
-    """
-    from reports.run_store import RunStore, RunStoreError
-    from solver.batch import chunk_plan, estimate_run_bytes, run_key, run_scenario
-
-    estimate_run_bytes(plan_obj, scenario)  # refuses draws that cannot fit, before any write
-    store = RunStore(
-        out_dir, scenario.name, warn=lambda message: click.echo(f"warning: {message}", err=True)
+    suite = prepare_suite(
+        scenarios,
+        plan_path,
+        book=session.book,
+        for_report=for_report,
+        distinct_names=for_report,
+        executor=executor,
+        scheduler=scheduler,
     )
-    key = run_key(plan_obj, scenario)
+    initial = load_initial_state()
+    with _Bars(quiet) as bars:
+
+        def finished(run: ScenarioRun) -> None:
+            bars.close()
+            if on_run is not None:
+                on_run(run)
+
+        done = run_suite(
+            suite, initial, out_dir, resume=resume, workers=workers, warn=_warn,
+            progress=bars, on_run=finished,
+        )
+    return suite, list(done.runs)
+
+
+def _write_report(
+    runs: list[ScenarioRun], plan: UsablePlan, out_dir: Path, **options: Any
+) -> list[Path]:
+    """The report of a suite into --out; exit 1 in one line when it cannot be made."""
+    from workflow.report_inputs import write_suite_report
+    from workflow.suite import load_initial_state
+
     try:
-        try:
-            done = store.start(key, resume=resume is not False)
-        except RunStoreError as exc:
-            if resume:
-                fail(str(exc))
-            done = store.start(key, resume=False)
+        return write_suite_report(runs, plan, load_initial_state(), out_dir, **options)
+    except InfeasibleScenarioError as exc:
+        fail(f"infeasible scenario: {one_line(str(exc))}")
     except OSError as exc:
         fail(f"{out_dir}: cannot write ({exc.strerror or exc})")
-    with _progress(scenario.name, len(chunk_plan(scenario.draws)), quiet) as advance:
-        advance(len(done))
-
-        def on_chunk(chunk: ChunkResult) -> None:
-            store.write(chunk)
-            advance(1)
-
-        try:
-            return run_scenario(
-                plan_obj,
-                scenario,
-                initial,
-                workers=workers,
-                done=done,
-                on_chunk=on_chunk,
-                executor=executor,
-                scheduler=scheduler,
-            )
-        except InfeasibleScenarioError as exc:
-            fail(f"{_scenario_file(scenario)}: infeasible scenario: {_one_line(str(exc))}")
 
 
-def _initial_state() -> InitialState:
-    from scenarios.simulation_io import load_initial_state
+def _write_csvs(tables: dict[str, str], out_dir: Path) -> None:
+    """Write the CSV tables to --out, all or none; exit 1 in one line when it cannot."""
+    from reports.allocation import write_allocation_csvs
 
     try:
-        return load_initial_state()
-    except AssumptionError as exc:
-        fail(str(exc))
-
-
-@contextlib.contextmanager
-def _progress(label: str, total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr (rich), or nothing when quiet."""
-    if quiet:
-        yield lambda n: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(f"{label} (chunks)", total=total)
-        yield lambda n: bar.advance(task, n)
+        write_allocation_csvs(tables, out_dir)
+    except OSError as exc:
+        fail(f"{out_dir}: cannot write ({exc.strerror or exc})")
 
 
 def _parse_funding(funding: str | None, carry_over: bool) -> Envelope | None:
@@ -896,37 +391,476 @@ def _funding_scenario(
     return FundingScenario(envelope if envelope is not None else parse_funding(default))
 
 
-def _scenario_and_plan(
-    plan_path: Path | None, scenario_path: str | None
-) -> tuple[LoadedPlan, Scenario | None]:
-    """--scenario (if any) and the plan: PLAN, else the scenario's ``plan =``, else shipped."""
-    scenario = _load_scenario(scenario_path) if scenario_path is not None else None
-    if scenario is None:
-        loaded = read_plan(plan_path)
-    else:
-        loaded = _plan_for_scenario(plan_path, scenario)
-    assert loaded.plan is not None
-    return loaded, scenario
+# ---- commands ------------------------------------------------------------------------------
 
 
-def _where(scenario: Scenario | None, loaded: LoadedPlan) -> str:
-    """The file an infeasibility is about: the scenario file, else the plan."""
-    return _scenario_file(scenario) if scenario is not None else str(loaded.path)
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="reachplan")
+def main() -> None:
+    """Reachplan: allocate constrained humanitarian funding to reach the most people.
+
+    Runs on the shipped default plan (IOM Strategic Response Plan for Ukraine
+    and Neighbouring Countries 2024-2026) when no plan is given.
+    """
 
 
-def _write_csvs(tables: dict[str, str], out_dir: Path) -> None:
-    """Write the CSV tables to --out, all or none; exit 1 in one line when it cannot."""
-    from reports.allocation import write_allocation_csvs
+@main.command()
+@PLAN_ARG
+@json_option("Machine-readable problems.")
+def validate(plan_path: Path | None, as_json: bool) -> None:
+    """Check a plan and list every problem (file, row, column).
 
+    PLAN is a folder of CSV tables or an .xlsx workbook; default: the shipped plan.
+    Exits 0 when the plan is usable (warnings listed), 1 when it is not. The text
+    lists the first 20 problems and counts the rest; --json lists every one.
+
+    \b
+    Example:
+      reachplan validate my_plan.xlsx
+    """
+    from reports.plan_report import render_validation, validation_json
+    from scenarios.plan_io import load_plan
+
+    loaded = load_plan(plan_path)
+    label = str(loaded.path)
+    render = validation_json if as_json else render_validation
+    click.echo(render(loaded.validation, label), nl=False)
+    if not loaded.validation.ok:
+        n = len(loaded.validation.errors)
+        fail(f"{label}: the plan has {n} error{'s' if n != 1 else ''}; it cannot be allocated")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@plan_option("Plan to start from (default: the shipped plan).")
+@click.option("--empty", is_flag=True, help="Headers only, no rows.")
+@click.option("--force", is_flag=True, help="Overwrite plan files already in DIRECTORY.")
+@pass_session
+def template(
+    session: Session, directory: Path, plan_path: Path | None, empty: bool, force: bool
+) -> None:
+    """Write an editable plan: one CSV per table and plan.xlsx with instructions.
+
+    \b
+    Example:
+      reachplan template my_plan && reachplan validate my_plan/plan.xlsx
+    """
+    from model.tables import TABLES
+    from reports.template import empty_tables, write_template
+
+    existing = [p for p in (directory / f"{t.name}.csv" for t in TABLES) if p.exists()]
+    existing += [p for p in [directory / "plan.xlsx"] if p.exists()]
+    if existing and not force:
+        fail(f"{existing[0]} already exists; use --force to overwrite, or another directory")
+    tables = empty_tables() if empty else dict(session.plan(plan_path).plan.tables)
     try:
-        write_allocation_csvs(tables, out_dir)
+        written = write_template(tables, directory)
     except OSError as exc:
-        fail(f"{out_dir}: cannot write ({exc.strerror or exc})")
+        fail(f"{directory}: cannot write ({exc.strerror})")
+    click.echo(f"wrote {len(written)} files to {directory}/ (CSV tables and plan.xlsx)", err=True)
 
 
-_FUNDING_HELP = (
-    "Money available: '60%' or '0.6' of the appeal, 'USD 300m', or per year '2024=50%,2025=60%'."
+@main.group()
+def plan() -> None:
+    """Look at a plan: totals and exports."""
+
+
+@plan.command("show")
+@PLAN_ARG
+@pass_session
+def plan_show(session: Session, plan_path: Path | None) -> None:
+    """Totals by objective, region, year and country, laid out like the plan document.
+
+    \b
+    Example:
+      reachplan plan show
+    """
+    from reports.plan_report import render_plan_summary
+
+    loaded = session.plan(plan_path)
+    click.echo(render_plan_summary(loaded.plan, loaded.validation.warnings), nl=False)
+
+
+@plan.command("export")
+@PLAN_ARG
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
 )
+@click.option(
+    "--table",
+    default="requirements",
+    show_default=True,
+    type=click.Choice(
+        ["requirements", "populations", "locations", "sectors", "objectives", "stated_totals"]
+    ),
+    help="Which table to print.",
+)
+@click.option("--hxl", is_flag=True, help="Add an HXL hashtag row under the CSV header.")
+@pass_session
+def plan_export(
+    session: Session, plan_path: Path | None, fmt: str, table: str, hxl: bool
+) -> None:
+    """Print a plan table, one row per cell, so any margin can be recomputed.
+
+    The requirements table has the columns location_code, sector_code, year,
+    objective, requirements_usd, origin (source or derived), region, note.
+
+    \b
+    Example:
+      reachplan plan export --format csv > requirements.csv
+    """
+    from reports.plan_report import render_export
+
+    plan_obj = session.plan(plan_path).plan
+    click.echo(render_export(plan_obj, fmt=fmt, table=table, hxl=hxl), nl=False)
+
+
+@main.command("simulate")
+@click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML file whose [simulation] table overrides the shipped assumptions.",
+)
+@draws_option("Monte Carlo draws.", default=1000)
+@seed_option("Random seed; the same seed gives the same numbers.", required=True)
+@click.option(
+    "--start",
+    metavar="YYYY-MM",
+    default=None,
+    help="First month reported (default: the initial state, 2023-12).",
+)
+@click.option(
+    "--months",
+    type=click.IntRange(min=1),
+    default=36,
+    show_default=True,
+    help="Months simulated after the start.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "csv"]),
+    default="text",
+    show_default=True,
+    help="Summary text, or the long percentile table as CSV.",
+)
+@json_option(
+    "The summary as one JSON object: provenance, stocks (p10/p50/p90/mean at the first "
+    "and last month), people_in_need per location and year, percentiles per series, "
+    "location and month."
+)
+@out_option("Also write the per-draw needs table into this directory.")
+@quiet_option()
+def simulate_command(
+    scenario_path: Path | None,
+    draws: int,
+    seed: int,
+    start: str | None,
+    months: int,
+    fmt: str,
+    as_json: bool,
+    out_dir: Path | None,
+    quiet: bool,
+) -> None:
+    """Simulate displacement and returns month by month (Monte Carlo).
+
+    Prints medians and 80% intervals of IDPs, returnees, refugees and people in
+    need; --format csv prints percentiles per series, location and month.
+
+    \b
+    Example:
+      reachplan simulate --draws 10000 --seed 42
+      reachplan simulate --draws 5000 --seed 1 --format csv > percentiles.csv
+      reachplan simulate --scenario tp_ends.toml --draws 2000 --seed 7 --out runs/
+      reachplan simulate --draws 500 --seed 1 --json > simulation.json
+    """
+    from model.simulation import needs_per_draw, simulate
+    from reports.simulation import (
+        render_percentiles_csv,
+        render_summary,
+        summary_json,
+        write_needs,
+    )
+    from scenarios.simulation_io import load_initial_state, load_simulation
+
+    if as_json and fmt == "csv":
+        raise click.UsageError("--json and --format csv are two outputs; choose one")
+    assumptions = load_simulation(scenario_path)
+    initial = load_initial_state()
+    show = not quiet and draws * months >= 36_000
+    if show:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("Simulating", total=draws)
+            result = simulate(
+                assumptions,
+                initial,
+                draws=draws,
+                seed=seed,
+                start=start,
+                months=months,
+                progress=lambda done: bar.update(task, completed=done),
+            )
+    else:
+        result = simulate(assumptions, initial, draws=draws, seed=seed, start=start, months=months)
+    needs = needs_per_draw(result)
+    if out_dir is not None:
+        try:
+            paths = write_needs(out_dir, result, needs)
+        except OSError as exc:
+            fail(f"{out_dir}: cannot write: {exc.strerror or exc}")
+        if not quiet:
+            click.echo(f"wrote {', '.join(str(p) for p in paths)}", err=True)
+    if as_json:
+        _echo_json(summary_json(result, needs))
+    elif fmt == "csv":
+        click.echo(render_percentiles_csv(result), nl=False)
+    else:
+        click.echo(render_summary(result, needs), nl=False)
+
+
+@main.command("calibrate")
+@click.argument("history", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--fit-from",
+    metavar="YYYY-MM",
+    default=None,
+    help="First month fitted (default: once IDPs, returnees and refugees are observed).",
+)
+@click.option(
+    "--holdout-from",
+    metavar="YYYY-MM",
+    default=None,
+    help="First month held out and scored (default: the last quarter of observations).",
+)
+@draws_option("Draws of the holdout forecast.", default=1000)
+@seed_option("Random seed of the holdout forecast.")
+@click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Scenario whose unfitted assumptions are used.",
+)
+def calibrate_command(
+    history: tuple[Path, ...],
+    fit_from: str | None,
+    holdout_from: str | None,
+    draws: int,
+    seed: int,
+    scenario_path: Path | None,
+) -> None:
+    """Fit the displacement rates to an observed history and score a holdout.
+
+    HISTORY is one or more CSV files with columns series, location, date,
+    value, source. Prints the averaged relative difference, MASE against a
+    no-change forecast, the coverage of 80% and 95% intervals, and the fitted
+    rates.
+
+    \b
+    Example:
+      reachplan calibrate scenarios/data/displacement_history_2022_2023.csv \\
+          scenarios/data/plan_key_figures_2023_12.csv --fit-from 2022-09 --holdout-from 2022-12
+    """
+    from model.calibration import calibrate
+    from reports.simulation import render_calibration
+    from scenarios.simulation_io import load_history, load_initial_state, load_simulation
+
+    result = calibrate(
+        load_history(history),
+        load_simulation(scenario_path),
+        load_initial_state(),
+        fit_from=fit_from,
+        holdout_from=holdout_from,
+        draws=draws,
+        seed=seed,
+    )
+    click.echo(render_calibration(result), nl=False)
+
+
+@main.command("run")
+@SCENARIOS_ARG
+@plan_option("Plan (default: the scenario's own, else the shipped plan).")
+@draws_option()
+@seed_option("Override the seed.", default=None)
+@workers_option()
+@click.option(
+    "--executor", type=click.Choice(["processes", "dask"]), default="processes", show_default=True
+)
+@click.option("--scheduler", default=None, help="Dask scheduler address (with --executor dask).")
+@out_option("Where chunks (and reports) are written.", default=Path("reachplan-output"))
+@click.option("--resume", is_flag=True, help="Finish an interrupted run in --out.")
+@json_option("Machine-readable results on stdout.")
+@quiet_option()
+@click.option(
+    "--report/--no-report",
+    "write_report",
+    default=True,
+    show_default=True,
+    help="Write report.html, report.xlsx and the CSVs into --out.",
+)
+@png_option("With the report, also write PNG charts for slides.")
+@hxl_switch()
+@pass_session
+def run_command(
+    session: Session,
+    scenario_files: tuple[str, ...],
+    plan_path: Path | None,
+    draws: int | None,
+    seed: int | None,
+    workers: int,
+    executor: str,
+    scheduler: str | None,
+    out_dir: Path,
+    resume: bool,
+    as_json: bool,
+    quiet: bool,
+    write_report: bool,
+    png: bool,
+    hxl: bool,
+) -> None:
+    """Run scenarios: simulate futures, re-solve the allocation in each, summarise.
+
+    SCENARIO is a TOML file or the name of a shipped scenario (shortfall_50, ...);
+    without any, the whole shipped suite runs. Chunks are written to --out as they
+    finish, so an interrupted run continues with --resume and gives the same numbers.
+    The report (report.html, report.xlsx, CSV tables) is written to --out at the end.
+    Every scenario is loaded, checked against its plan and solved once before anything
+    is written to --out.
+
+    \b
+    Example:
+      reachplan run shortfall_60 tp_ends_2025 --draws 500 --workers 2
+    """
+    from reports.scenario_report import render_run_text, render_runs_json
+    from scenarios.scenario_io import SUITE
+
+    scenarios = [session.scenario(s, draws=draws, seed=seed) for s in scenario_files or SUITE]
+    suite, runs = _run_suite(
+        session, scenarios, plan_path, out_dir, resume=resume, workers=workers,
+        quiet=quiet or as_json, for_report=write_report, executor=executor,
+        scheduler=scheduler,
+        on_run=None if as_json else lambda run: click.echo(render_run_text(run)),
+    )
+    if as_json:
+        click.echo(render_runs_json(runs), nl=False)
+    if write_report:
+        _write_report(runs, suite.plan, out_dir, png=png, hxl=hxl)
+        click.echo(f"report: {out_dir / 'report.html'} (and report.xlsx, CSV tables)", err=True)
+
+
+@main.command("compare")
+@click.argument("scenario_files", nargs=-1, required=True, metavar="SCENARIO...")
+@plan_option()
+@draws_option()
+@workers_option()
+@out_option("Where runs are stored and reused.", default=Path("reachplan-output"))
+@quiet_option()
+@pass_session
+def compare_command(
+    session: Session,
+    scenario_files: tuple[str, ...],
+    plan_path: Path | None,
+    draws: int | None,
+    workers: int,
+    out_dir: Path,
+    quiet: bool,
+) -> None:
+    """Side-by-side table of scenarios and what moved between them (against the first).
+
+    Reuses finished runs stored in --out (same plan, scenario, seed and draws).
+
+    \b
+    Example:
+      reachplan compare shortfall_75 shortfall_50 shortfall_30
+    """
+    from reports.scenario_report import render_comparison
+
+    scenarios = [session.scenario(s, draws=draws) for s in scenario_files]
+    _, runs = _run_suite(
+        session, scenarios, plan_path, out_dir, resume=None, workers=workers, quiet=quiet
+    )
+    click.echo(render_comparison(runs), nl=False)
+
+
+@main.command("robust")
+@click.argument("scenario_file", metavar="SCENARIO")
+@plan_option()
+@click.option(
+    "--planning-draws",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Simulated futures the plans are made on.",
+)
+@click.option(
+    "--evaluation-draws",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Fresh futures the plans are compared on.",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0.01, 1.0),
+    callback=_finite,
+    default=0.1,
+    show_default=True,
+    help="Tail share for the risk-averse plan (worst 10% of futures).",
+)
+@json_option("Machine-readable results on stdout.")
+@pass_session
+def robust_command(
+    session: Session,
+    scenario_file: str,
+    plan_path: Path | None,
+    planning_draws: int,
+    evaluation_draws: int,
+    alpha: float,
+    as_json: bool,
+) -> None:
+    """Commit one allocation that holds up across simulated futures.
+
+    Compares the plan made for average needs with a sample-average plan, a
+    risk-averse (CVaR) plan and a two-stage plan (first year committed, later years
+    adapted per future), all evaluated on fresh futures, and reports the value of
+    planning with the simulation.
+
+    \b
+    Example:
+      reachplan robust catastrophic_surge --planning-draws 20 --evaluation-draws 200
+    """
+    from reports.robust_report import render_comparison_json, render_comparison_text
+    from solver.robust import RobustSolveError, compare_plans
+    from workflow.suite import load_initial_state
+
+    scenario = session.scenario(scenario_file)
+    plan_obj = session.book.plan_for(plan_path, scenario).plan
+    session.book.require_feasible(plan_obj, scenario)
+    try:
+        comp = compare_plans(
+            plan_obj,
+            scenario,
+            load_initial_state(),
+            planning_draws=planning_draws,
+            evaluation_draws=evaluation_draws,
+            alpha=alpha,
+        )
+    except InfeasibleScenarioError as exc:
+        fail(f"{file_of(scenario)}: infeasible scenario: {one_line(str(exc))}")
+    except RobustSolveError as exc:
+        fail(f"{file_of(scenario)}: {one_line(str(exc))}")
+    if as_json:
+        from model.costs import CostModel
+
+        cells = CostModel.from_plan(plan_obj).cells
+        click.echo(render_comparison_json(comp, scenario.name, cells), nl=False)
+    else:
+        click.echo(render_comparison_text(comp, scenario.name), nl=False)
 
 
 @main.command("allocate")
@@ -935,23 +869,15 @@ _FUNDING_HELP = (
     "--funding", default=None, help=_FUNDING_HELP + " Default: the scenario's, else 100%."
 )
 @click.option("--carry-over", is_flag=True, help="Money unspent in a year can be spent later.")
-@click.option(
-    "--scenario",
-    "scenario_path",
-    default=None,
-    metavar="FILE",
-    help="Scenario file: envelope, earmarks, floors, caps... (--funding replaces its envelope).",
+@scenario_file_option(
+    "Scenario file: envelope, earmarks, floors, caps... (--funding replaces its envelope)."
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable result on stdout.")
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Write cells, locations, sectors, shadow prices, unfunded lines as CSV here.",
-)
-@click.option("--quiet", is_flag=True, help="Print nothing on success (with --out).")
+@json_option()
+@out_option("Write cells, locations, sectors, shadow prices, unfunded lines as CSV here.")
+@quiet_option("Print nothing on success (with --out).")
+@pass_session
 def allocate_command(
+    session: Session,
     plan_path: Path | None,
     funding: str | None,
     carry_over: bool,
@@ -975,24 +901,23 @@ def allocate_command(
     from solver.allocate import allocate
 
     envelope = _parse_funding(funding, carry_over)
-    loaded, scenario = _scenario_and_plan(plan_path, scenario_path)
-    assert loaded.plan is not None
+    loaded, scenario = session.scenario_and_plan(plan_path, scenario_path)
     rules = _funding_scenario(envelope, scenario, loaded.plan)
     try:
         result = allocate(loaded.plan, rules)
     except InfeasibleScenarioError as exc:
-        fail(f"{_where(scenario, loaded)}: infeasible scenario: {_one_line(str(exc))}")
+        fail(f"{_where(scenario, loaded)}: infeasible scenario: {one_line(str(exc))}")
     except ModelRangeError as exc:
-        fail(f"{loaded.path}: {_one_line(str(exc))}")
+        fail(f"{loaded.path}: {one_line(str(exc))}")
     except ValueError as exc:  # codes the plan does not have (solver.model.selector_mask)
-        fail(f"{_where(scenario, loaded)}: {_one_line(str(exc))}")
+        fail(f"{_where(scenario, loaded)}: {one_line(str(exc))}")
     if out_dir is not None:
         _write_csvs(render_csv_tables(result), out_dir)
     if as_json:
         _echo_json(render_json(result))
         if not quiet:
             for warning in result.warnings:
-                click.echo(f"warning: {warning}", err=True)
+                _warn(warning)
     elif not quiet:
         click.echo(render_summary(result))
 
@@ -1014,23 +939,13 @@ def allocate_command(
     default=None,
     help="Instead: the least funding that reaches this many people (over all years).",
 )
-@click.option(
-    "--scenario",
-    "scenario_path",
-    default=None,
-    metavar="FILE",
-    help="Scenario file whose rules (floors, caps...) hold at every level.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable result on stdout.")
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Write frontier.csv and first_funded.csv here.",
-)
-@click.option("--quiet", is_flag=True, help="Print nothing on success (with --out).")
+@scenario_file_option("Scenario file whose rules (floors, caps...) hold at every level.")
+@json_option()
+@out_option("Write frontier.csv and first_funded.csv here.")
+@quiet_option("Print nothing on success (with --out).")
+@pass_session
 def frontier_command(
+    session: Session,
     plan_path: Path | None,
     step: float,
     target_people: float | None,
@@ -1060,8 +975,7 @@ def frontier_command(
     )
     from solver.frontier import funding_frontier, least_funding_for
 
-    loaded, scenario = _scenario_and_plan(plan_path, scenario_path)
-    assert loaded.plan is not None
+    loaded, scenario = session.scenario_and_plan(plan_path, scenario_path)
     rules = _funding_scenario(None, scenario, loaded.plan)
     where = _where(scenario, loaded)
     try:
@@ -1075,15 +989,15 @@ def frontier_command(
             return
         ladder = funding_frontier(costs, rules, step=step)
     except InfeasibleScenarioError as exc:
-        fail(f"{where}: infeasible scenario: {_one_line(str(exc))}")
+        fail(f"{where}: infeasible scenario: {one_line(str(exc))}")
     except ModelRangeError as exc:
-        fail(f"{loaded.path}: {_one_line(str(exc))}")
+        fail(f"{loaded.path}: {one_line(str(exc))}")
     except ValueError as exc:  # unreachable target, or codes the plan does not have
-        fail(f"{where}: {_one_line(str(exc))}")
+        fail(f"{where}: {one_line(str(exc))}")
     top = ladder.levels.iloc[-1]
     if top["status"] != "optimal":
         fail(f"{where}: infeasible scenario even at {top['share']:.0%} of the appeal: "
-             f"{_one_line(str(top['status']))}")
+             f"{one_line(str(top['status']))}")
     if out_dir is not None:
         _write_csvs(render_frontier_csv_tables(ladder), out_dir)
     if as_json:
@@ -1094,13 +1008,7 @@ def frontier_command(
 
 @main.command("check")
 @PLAN_ARG
-@click.option(
-    "--scenario",
-    "scenario_path",
-    default=None,
-    metavar="FILE",
-    help="Scenario file to check (default: 60% of the appeal, no other rule).",
-)
+@scenario_file_option("Scenario file to check (default: 60% of the appeal, no other rule).")
 @click.option(
     "--examples",
     type=click.IntRange(min=1),
@@ -1108,15 +1016,14 @@ def frontier_command(
     show_default=True,
     help="Generated perturbations per invariant.",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="One JSON object per invariant: invariant, examples, ok, violation, minimal_example.",
+@seed_option("Random seed of the generated perturbations.")
+@json_option(
+    "One JSON object per invariant: invariant, examples, ok, violation, minimal_example."
 )
-@click.option("--quiet", is_flag=True, help="Only print violations.")
+@quiet_option("Only print violations.")
+@pass_session
 def check_command(
+    session: Session,
     plan_path: Path | None,
     scenario_path: str | None,
     examples: int,
@@ -1137,11 +1044,10 @@ def check_command(
     """
     from solver.invariants import run_checks
 
-    loaded, scenario = _scenario_and_plan(plan_path, scenario_path)
-    assert loaded.plan is not None
+    loaded, scenario = session.scenario_and_plan(plan_path, scenario_path)
     rules = _funding_scenario(None, scenario, loaded.plan, default="60%")
     if scenario is not None:
-        _require_feasible(loaded.plan, scenario)
+        session.book.require_feasible(loaded.plan, scenario)
 
     def progress(name: str) -> None:
         if not quiet:
@@ -1179,35 +1085,14 @@ def check_command(
 
 
 @main.command("report")
-@click.argument("scenario_files", nargs=-1, metavar="SCENARIO...")
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Directory for report.html, report.xlsx, report.json, tables/ (and runs/).",
+@SCENARIOS_ARG
+@out_option(
+    "Directory for report.html, report.xlsx, report.json, tables/ (and runs/).", required=True
 )
-@click.option(
-    "--plan",
-    "plan_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Plan (default: the scenarios' own, else the shipped plan).",
-)
-@click.option(
-    "--draws",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Simulated futures per scenario (default: each scenario's own).",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Worker processes; the numbers do not depend on it.",
-)
-@click.option("--png", is_flag=True, help="Also write static PNG charts (png/) for slides.")
+@plan_option()
+@draws_option()
+@workers_option()
+@png_option("Also write static PNG charts (png/) for slides.")
 @click.option(
     "--ladder-step",
     type=click.FloatRange(min=0.01, max=1.0),
@@ -1216,14 +1101,11 @@ def check_command(
     show_default=True,
     help="Step of the funding ladder, as a share of the appeal.",
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option(
-    "--hxl/--no-hxl",
-    default=True,
-    show_default=True,
-    help="HXL hashtag row under each CSV table's header.",
-)
+@quiet_option()
+@hxl_switch()
+@pass_session
 def report_command(
+    session: Session,
     scenario_files: tuple[str, ...],
     out_dir: Path,
     plan_path: Path | None,
@@ -1245,35 +1127,14 @@ def report_command(
       reachplan report shortfall_60 tp_ends_2025 --draws 500 --out report/
       reachplan report --out suite-report/ --png
     """
-    from reports.report import report_for_runs
     from scenarios.scenario_io import SUITE
 
-    scenarios = [_load_scenario(item, draws=draws) for item in scenario_files or SUITE]
-    names = [s.name for s in scenarios]
-    if len(set(names)) != len(names):
-        fail("two scenarios share a name; a report needs each scenario's 'name' to differ")
-    loaded = read_plan(_one_plan(plan_path, scenarios))
-    assert loaded.plan is not None
-    for scenario in scenarios:
-        _check_against_plan(scenario, loaded.plan)
-    for scenario in scenarios:
-        _require_feasible(loaded.plan, scenario)
-    initial = _initial_state()
-    runs = []
-    for scenario in scenarios:
-        runs.append(
-            _run_stored(
-                loaded.plan, scenario, initial, out_dir, resume=None, workers=workers, quiet=quiet
-            )
-        )
-    try:
-        paths = report_for_runs(
-            runs, loaded, initial, out_dir, png=png, ladder_step=ladder_step, hxl=hxl
-        )
-    except InfeasibleScenarioError as exc:
-        fail(f"infeasible scenario: {_one_line(str(exc))}")
-    except OSError as exc:
-        fail(f"{out_dir}: cannot write ({exc.strerror or exc})")
+    scenarios = [session.scenario(s, draws=draws) for s in scenario_files or SUITE]
+    suite, runs = _run_suite(
+        session, scenarios, plan_path, out_dir, resume=None, workers=workers, quiet=quiet,
+        for_report=True,
+    )
+    paths = _write_report(runs, suite.plan, out_dir, png=png, ladder_step=ladder_step, hxl=hxl)
     click.echo(f"wrote {len(paths)} files; open {out_dir / 'report.html'}", err=True)
 
 

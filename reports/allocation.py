@@ -17,8 +17,7 @@ import pandas as pd
 
 from model.formatting import format_people, format_usd
 from reports.plan_files import render_csv
-from solver.frontier import Frontier, TargetFunding
-from solver.result import Allocation
+from solver.result import Allocation, Frontier, TargetFunding
 
 
 def render_summary(result: Allocation, top: int = 8) -> str:

@@ -25,6 +25,7 @@ from plotly.offline import get_plotlyjs
 from model.formatting import format_people, format_usd
 from reports.report_data import ReportData
 from reports.tables import allocation_grid
+from solver.marginal import LineStatus
 
 __all__ = ["CHART_IDS", "figures", "render_html"]
 
@@ -432,8 +433,8 @@ def _extra_section(data: ReportData, top: int = 8) -> str:
             + (f" <span class='muted'>({_e(r.note)})</span>" if r.note else "") + "</li>"
             for r in best.itertuples(index=False)
         )
-        at_limit = int(lines["note"].str.startswith("at its absorption limit").sum())
-        saturated = int(lines["note"].str.startswith("every person in need").sum())
+        at_limit = int((lines["status"] == LineStatus.AT_LIMIT).sum())
+        saturated = int((lines["status"] == LineStatus.NEED_MET).sum())
         none_text = (f"<p class='muted'>{at_limit} lines are at their absorption limit and "
                      f"{saturated} are in a location and year whose people in need are all "
                      "reached: more money there reaches nobody more. Every line is in "

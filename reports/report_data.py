@@ -18,48 +18,37 @@ Two kinds of figures appear, and the report says which is which:
   (:func:`solver.frontier.funding_frontier`).
 
 :func:`build_report_data` only assembles already computed results (no solving, no
-files); :func:`collect` computes what the runs do not carry (the allocations at the
-plan's figures, the ladders, the displacement percentiles of the same draws the runs
-used) and then calls it.
+simulating, no files) from one :class:`ReportInputs`; :func:`workflow.build_report_inputs`
+computes what the runs do not carry (the allocations at the plan's figures, the
+extra-$1M values, the ladders, the displacement percentiles of the same draws the runs
+used).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from model.costs import CostModel
-from model.funding import FundingScenario
 from model.plan import Plan
-from model.scenario import Scenario
-from model.simulation import (
-    InitialState,
-    SimulationResult,
-    Stream,
-    percentile_table,
-    simulate,
-)
 from reports.scenario_report import run_json
-from solver.allocate import allocate, package_versions
-from solver.batch import ScenarioRun
-from solver.frontier import Frontier, at_share, funding_frontier
-from solver.model import cap_factors, selector_mask
-from solver.result import Allocation
+from solver.marginal import EXTRA_USD, LineMarginals
+from solver.result import Allocation, Frontier, ScenarioRun
 
 __all__ = [
+    "EXTRA_USD",
+    "PERCENTILES",
     "REPORT_PACKAGES",
     "Ladder",
     "ReportData",
+    "ReportInputs",
     "SimulationBands",
     "build_report_data",
-    "collect",
-    "line_marginals",
-    "simulate_run_draws",
 ]
 
 REPORT_PACKAGES = (
@@ -67,9 +56,6 @@ REPORT_PACKAGES = (
     "plotly", "matplotlib", "xlsxwriter",
 )
 """Packages whose versions travel with every report."""
-
-EXTRA_USD = 1e6
-"""The extra money whose effect the report states per line ("+$1M to WASH in Moldova")."""
 
 PERCENTILES = ("p05", "p10", "p50", "p90", "p95")
 
@@ -106,7 +92,7 @@ class SimulationBands:
     draws
         Number of draws.
     percentiles
-        :func:`model.displacement.percentile_table` of the draws: per series,
+        :func:`model.simulation.percentile_table` of the draws: per series,
         location and month, persons.
     totals
         Same columns for the three national totals: ``idps`` and ``returnees`` in
@@ -157,8 +143,10 @@ class ReportData:
     extra_1m
         What one more $1M in a line reaches, at the plan's figures: ``scenario``,
         location and sector codes and names, ``year``, ``requirements_usd``,
-        ``allocated_usd`` (at the plan's figures), ``people_per_extra_1m``, ``note``;
-        lines that reach people only, best first within a scenario.
+        ``allocated_usd`` (at the plan's figures), ``people_per_extra_1m``, ``status``
+        (a :class:`solver.marginal.LineStatus` value, e.g. ``at_limit``), ``note`` (the
+        status in planner words); lines that reach people only, best first within a
+        scenario.
     binding_constraints
         ``scenario``, ``constraint``, ``kind``, ``description``,
         ``share_of_draws_binding`` (over the simulated futures),
@@ -170,7 +158,7 @@ class ReportData:
         ``people_per_extra_1m``, ``status``.
     displacement
         ``simulation``, ``scenarios``, then the columns of
-        :func:`model.displacement.percentile_table`.
+        :func:`model.simulation.percentile_table`.
     displacement_totals
         Same columns as ``displacement`` for the national totals (fan charts).
     provenance
@@ -221,124 +209,7 @@ class ReportData:
         }
 
 
-# ---- what one more $1M in a line reaches ------------------------------------------------
-
-
-def line_marginals(
-    costs: CostModel, scenario: FundingScenario, allocated_usd: np.ndarray,
-    extra_usd: float = EXTRA_USD,
-) -> tuple[np.ndarray, list[str]]:
-    """People reached by ``extra_usd`` more in each line, everything else unchanged.
-
-    The extra money is added on top of the allocation (as a donor earmarking it to
-    the line would), only up to the line's absorption limit; people reached in a
-    location and year never exceed its people in need (as in
-    :meth:`model.costs.CostModel.people_reached_cells`, whose per-location sum is
-    ``min(sum of contributions, people in need)``).
-
-    Parameters
-    ----------
-    costs
-        The plan's cost model.
-    scenario
-        Its caps and exclusions apply.
-    allocated_usd
-        USD per cell, shape (n,).
-    extra_usd
-        The extra money per line (USD).
-
-    Returns
-    -------
-    tuple of numpy.ndarray and list of str
-        People reached by the extra money per cell, shape (n,), and a note per cell
-        (empty, or why the extra money reaches fewer people than its unit cost says).
-    """
-    allocated = np.asarray(allocated_usd, dtype=float)
-    req = costs.requirement_usd
-    limit = cap_factors(costs, scenario) * req
-    excluded = np.zeros(costs.n_cells, dtype=bool)
-    for selector in scenario.exclusions:
-        excluded |= selector_mask(costs, selector)
-    room = np.where(excluded, 0.0, np.clip(limit - allocated, 0.0, None))
-    added = np.minimum(extra_usd, room)
-    base = costs.sector_beneficiaries(allocated) / costs.overlap_factor
-    more = costs.sector_beneficiaries(allocated + added) / costs.overlap_factor
-    frame = pd.DataFrame({"location_code": costs.locations, "year": costs.years, "p": base})
-    totals = frame.groupby(["location_code", "year"])["p"].transform("sum").to_numpy()
-    need = costs.people_in_need_per_cell
-    gain = np.minimum(totals + (more - base), need) - np.minimum(totals, need)
-    gain = np.clip(gain, 0.0, None)
-    notes = []
-    for i in range(costs.n_cells):
-        loc, year = costs.locations[i], int(costs.years[i])
-        if excluded[i]:
-            notes.append("excluded by the scenario")
-        elif room[i] <= 0:
-            notes.append(f"at its absorption limit ({limit[i] / req[i]:.0%} of requirement)"
-                         if req[i] > 0 else "no requirement")
-        elif totals[i] >= need[i]:
-            notes.append(f"every person in need in {loc}, {year} is reached already")
-        elif added[i] < extra_usd:
-            notes.append(f"only ${added[i]:,.0f} more fits under its absorption limit")
-        elif totals[i] + (more[i] - base[i]) > need[i]:
-            notes.append(f"reaches the last people in need in {loc}, {year}")
-        else:
-            notes.append("")
-    return gain, notes
-
-
 # ---- the displacement draws a run used ---------------------------------------------------
-
-
-def simulate_run_draws(scenario: Scenario, initial: InitialState) -> SimulationResult:
-    """The displacement draws a run of ``scenario`` used, in draw order.
-
-    Draw ``d`` of a run is a function of the seed and ``d`` only
-    (:mod:`model.simulation.streams`), so one :func:`model.simulation.simulate`
-    call over the run's stream gives the very futures every chunk of the run
-    re-solved the allocation in, whatever the chunking or worker count.
-
-    Returns
-    -------
-    SimulationResult
-        Stocks shaped ``(scenario.draws, T[, 12])``, persons; no flows.
-    """
-    return simulate(
-        scenario.simulation, initial, draws=scenario.draws, seed=scenario.seed,
-        record_flows=False, stream=Stream.RUN,
-    )
-
-
-def _totals_table(result: SimulationResult) -> pd.DataFrame:
-    labels = [str(m) for m in result.months.strftime("%Y-%m")]
-    frames = []
-    for name, values, loc in (
-        ("idps", result.idps, "UKR"),
-        ("returnees", result.returnees, "UKR"),
-        ("refugees", result.refugees.sum(axis=2), "ALL"),
-    ):
-        q = np.percentile(values, [5, 10, 50, 90, 95], axis=0)
-        frames.append(pd.DataFrame({
-            "series": name, "location_code": loc, "month": labels,
-            **{col: q[j] for j, col in enumerate(PERCENTILES)},
-            "mean": values.mean(axis=0),
-        }))
-    return pd.concat(frames, ignore_index=True)
-
-
-def _simulation_key(scenario: Scenario) -> str:
-    """Same assumptions, seed and draws, same futures (whichever file they were read from)."""
-    sim = scenario.simulation
-    values = tuple(getattr(sim, f.name) for f in fields(sim) if not f.name.startswith("source"))
-    return repr((values, scenario.seed, scenario.draws))
-
-
-def _rules_key(funding: FundingScenario) -> str:
-    return repr(replace(at_share(funding, 1.0), name=""))
-
-
-def _label(names: Sequence[str]) -> str:
-    return ", ".join(names)
 
 
 # ---- assembling -------------------------------------------------------------------------
@@ -366,21 +237,14 @@ def _problem_rows(warnings: Sequence[Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["source", "row", "column", "message"])
 
 
-def build_report_data(
-    runs: Sequence[ScenarioRun],
-    plan: Plan,
-    allocations: Mapping[str, Allocation],
-    ladders: Sequence[Ladder],
-    simulations: Sequence[SimulationBands],
-    *,
-    warnings: Sequence[Any] = (),
-    plan_files_sha256: str | None = None,
-    versions: Mapping[str, str] | None = None,
-    created: str | None = None,
-) -> ReportData:
-    """Assemble a report from finished runs and the results computed alongside them.
+@dataclass(frozen=True, eq=False)
+class ReportInputs:
+    """Everything a report is assembled from, computed before any rendering.
 
-    Parameters
+    Built by :func:`workflow.build_report_inputs` (which solves and simulates);
+    :func:`build_report_data` only arranges it into tables.
+
+    Attributes
     ----------
     runs
         One run per scenario, in report order (names must be distinct).
@@ -388,29 +252,55 @@ def build_report_data(
         The plan the runs solved.
     allocations
         Scenario name -> allocation at the plan's figures under that scenario's rules.
+    marginals
+        Scenario name -> what one more $1M reaches in each line of that allocation.
     ladders
         Funding ladders (each covering one or more of the scenarios).
     simulations
         Displacement percentiles of the runs' draws.
+    versions
+        Package versions (name -> version) that travel with the report.
     warnings
         The plan's validation warnings (objects with ``source``, ``row``, ``column`` and
         ``message``, or plain strings).
     plan_files_sha256
         SHA-256 of the plan's files as read, when known.
-    versions
-        Package versions (default: those installed).
     created
-        Time stamp (default: now, UTC).
+        Time stamp (UTC, ISO 8601; ``None``: when the report is assembled).
+    """
+
+    runs: tuple[ScenarioRun, ...]
+    plan: Plan
+    allocations: Mapping[str, Allocation]
+    marginals: Mapping[str, LineMarginals]
+    ladders: tuple[Ladder, ...]
+    simulations: tuple[SimulationBands, ...]
+    versions: Mapping[str, str]
+    warnings: tuple[Any, ...] = ()
+    plan_files_sha256: str | None = None
+    created: str | None = None
+
+
+def build_report_data(inputs: ReportInputs) -> ReportData:
+    """Assemble a report from finished runs and the results computed alongside them.
+
+    Parameters
+    ----------
+    inputs
+        The runs, the allocations, extra-$1M values, ladders and displacement bands
+        computed for them, and provenance.
 
     Raises
     ------
     ValueError
-        When two runs share a name, or a run has no allocation.
+        When two runs share a name, or a run has no allocation or no extra-$1M values.
     """
+    runs, plan, allocations = inputs.runs, inputs.plan, inputs.allocations
+    created = inputs.created
     names = [r.scenario.name for r in runs]
     if len(set(names)) != len(names):
         raise ValueError("two scenarios share a name; give each scenario its own 'name'")
-    missing = [n for n in names if n not in allocations]
+    missing = [n for n in names if n not in allocations or n not in inputs.marginals]
     if missing:
         raise ValueError(f"no allocation at the plan's figures for {', '.join(missing)}")
     loc_names, sec_names = _names(plan)
@@ -468,7 +358,7 @@ def build_report_data(
             "scenario": name, "draw": np.arange(run.draws),
             "people_reached": run.people_reached,
         }))
-        extra_frames.append(_extra_frame(name, costs, run.scenario.funding, alloc,
+        extra_frames.append(_extra_frame(name, costs, alloc, inputs.marginals[name],
                                          loc_names, sec_names))
         prices = {s.constraint: s for s in alloc.shadow_prices}
         binding_names = set(run.binding_share) | {
@@ -500,12 +390,9 @@ def build_report_data(
                       ascending=[True, False, True, True], kind="stable")
         binding = binding.drop(columns=["_o", "_a"]).reset_index(drop=True)
 
-    ladder = _ladder_frame(ladders)
-    disp, disp_totals = _displacement_frames(simulations)
-    provenance = _provenance(plan, runs, plan_files_sha256,
-                             dict(versions) if versions is not None
-                             else package_versions(REPORT_PACKAGES),
-                             created)
+    ladder = _ladder_frame(inputs.ladders)
+    disp, disp_totals = _displacement_frames(inputs.simulations)
+    provenance = _provenance(plan, runs, inputs.plan_files_sha256, inputs.versions, created)
     return ReportData(
         title=plan.name,
         created=created or _now(),
@@ -522,7 +409,7 @@ def build_report_data(
         displacement=disp,
         displacement_totals=disp_totals,
         provenance=provenance,
-        warnings=_problem_rows(warnings),
+        warnings=_problem_rows(inputs.warnings),
         notes=_notes(plan),
     )
 
@@ -532,11 +419,9 @@ def _kind_of(constraint: str) -> str:
 
 
 def _extra_frame(
-    name: str, costs: CostModel, funding: FundingScenario, alloc: Allocation,
+    name: str, costs: CostModel, alloc: Allocation, marginals: LineMarginals,
     loc_names: Mapping[str, str], sec_names: Mapping[str, str],
 ) -> pd.DataFrame:
-    allocated = alloc.cells["allocated_usd"].to_numpy()
-    gain, notes = line_marginals(costs, funding, allocated)
     frame = pd.DataFrame({
         "scenario": name,
         "location_code": costs.locations.astype(str),
@@ -545,9 +430,10 @@ def _extra_frame(
         "sector_name": [sec_names.get(str(c), "") for c in costs.sectors],
         "year": costs.years.astype(int),
         "requirements_usd": costs.requirement_usd,
-        "allocated_usd": allocated,
-        "people_per_extra_1m": gain,
-        "note": notes,
+        "allocated_usd": alloc.cells["allocated_usd"].to_numpy(),
+        "people_per_extra_1m": marginals.people,
+        "status": [str(status) for status in marginals.status],
+        "note": list(marginals.notes),
     })
     frame = frame[costs.reaches_people]
     return frame.sort_values(["people_per_extra_1m", "location_code", "sector_code", "year"],
@@ -648,63 +534,3 @@ def _notes(plan: Plan) -> tuple[str, ...]:
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-
-
-# ---- computing what the runs do not carry ---------------------------------------------------
-
-
-def collect(
-    runs: Sequence[ScenarioRun],
-    plan: Plan,
-    initial: InitialState,
-    *,
-    warnings: Sequence[Any] = (),
-    plan_files_sha256: str | None = None,
-    ladder_step: float = 0.1,
-    created: str | None = None,
-) -> ReportData:
-    """Compute the allocations at the plan's figures, the ladders and the displacement bands.
-
-    Scenarios whose rules differ only in the envelope share one ladder; scenarios with
-    the same simulation assumptions, seed and draws share one set of bands.
-
-    Parameters
-    ----------
-    runs
-        Finished runs, in report order.
-    plan, initial
-        The plan and the simulation's initial state the runs used.
-    warnings
-        The plan's validation warnings.
-    plan_files_sha256
-        SHA-256 of the plan's files, when known.
-    ladder_step
-        Step of the funding ladder (share of the appeal).
-    created
-        Time stamp (default: now).
-
-    Raises
-    ------
-    solver.result.InfeasibleScenarioError
-        When a scenario's rules cannot hold at the plan's figures.
-    """
-    costs = CostModel.from_plan(plan)
-    allocations = {r.scenario.name: allocate(plan, r.scenario.funding) for r in runs}
-    rule_groups: dict[str, list[ScenarioRun]] = {}
-    sim_groups: dict[str, list[ScenarioRun]] = {}
-    for run in runs:
-        rule_groups.setdefault(_rules_key(run.scenario.funding), []).append(run)
-        sim_groups.setdefault(_simulation_key(run.scenario), []).append(run)
-    ladders = []
-    for group in rule_groups.values():
-        names = tuple(r.scenario.name for r in group)
-        frontier = funding_frontier(costs, group[0].scenario.funding, step=ladder_step)
-        ladders.append(Ladder(_label(names), names, frontier))
-    sims = []
-    for group in sim_groups.values():
-        names = tuple(r.scenario.name for r in group)
-        result = simulate_run_draws(group[0].scenario, initial)
-        sims.append(SimulationBands(_label(names), names, result.draws,
-                                    percentile_table(result), _totals_table(result)))
-    return build_report_data(runs, plan, allocations, ladders, sims, warnings=warnings,
-                             plan_files_sha256=plan_files_sha256, created=created)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from model.formatting import format_people
 from reports.json_text import dumps
-from solver.robust import PlanComparison
+from solver.result import PlanComparison
 
 LABELS = {
     "mean_needs": "planned on average needs",

@@ -9,7 +9,7 @@ import pandas as pd
 
 from model.formatting import format_people, format_usd
 from reports.json_text import dumps
-from solver.batch import ScenarioRun
+from solver.result import ScenarioRun
 
 
 def _usd_m(usd: float) -> str:

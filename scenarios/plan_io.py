@@ -28,12 +28,37 @@ class PlanReadError(ReachplanError):
 
 
 @dataclass(frozen=True, eq=False)
+class UsablePlan:
+    """A plan that passed validation: unlike :class:`LoadedPlan`, ``plan`` is always there.
+
+    Attributes
+    ----------
+    validation
+        The validation result (no errors; its warnings travel into reports).
+    plan
+        The plan built from the validated tables.
+    path
+        The directory or workbook it was read from.
+    """
+
+    validation: ValidationResult
+    plan: Plan
+    path: Path
+
+
+@dataclass(frozen=True, eq=False)
 class LoadedPlan:
     """Outcome of loading a plan: the validation result and, when valid, the plan."""
 
     validation: ValidationResult
     plan: Plan | None
     path: Path
+
+    def usable(self) -> UsablePlan | None:
+        """The plan as a :class:`UsablePlan`, or ``None`` when validation found errors."""
+        if self.plan is None or not self.validation.ok:
+            return None
+        return UsablePlan(self.validation, self.plan, self.path)
 
 
 def _is_hashtag_row(cells: list[str]) -> bool:

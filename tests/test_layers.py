@@ -27,8 +27,6 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 PROJECT = ("model", "solver", "scenarios", "reports", "workflow", "cli")
@@ -289,15 +287,6 @@ def test_no_runtime_module_imports_the_build_code():
     assert bad == []
 
 
-_REPORTS_NOW = reports_violations()
-
-
-@pytest.mark.xfail(
-    bool(_REPORTS_NOW), strict=False,
-    reason="reports/ still does solver and simulation work (report_data, report) and takes "
-           "result types from solving modules; the workflow package and the result types "
-           "moving to solver.result end this (issue 10)",
-)
 def test_reports_neither_solve_nor_simulate_nor_read_inputs():
     assert reports_violations() == []
 

@@ -8,11 +8,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from reports.report_data import ReportData, collect
+from reports.report_data import ReportData
 from scenarios.plan_io import load_plan
 from scenarios.scenario_io import SCENARIO_DIR, load_scenario
 from scenarios.simulation_io import load_initial_state
 from solver.batch import ScenarioRun, run_scenario
+from workflow import report_data
 
 DRAWS = 50
 FORMULA_NAME = "=SUM(A1)"
@@ -51,6 +52,6 @@ def small_report() -> SmallReport:
         for f, name in zip(files, names, strict=True)
     ]
     runs = [run_scenario(loaded.plan, scenario, initial) for scenario in scenarios]
-    data = collect(runs, loaded.plan, initial, warnings=loaded.validation.warnings,
-                   ladder_step=0.5)
+    data = report_data(runs, loaded.plan, initial, warnings=loaded.validation.warnings,
+                       ladder_step=0.5)
     return SmallReport(runs, data, files)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from model.costs import CostModel
 from model.simulation import needs_per_draw, people_in_need
-from reports.report_data import line_marginals, simulate_run_draws
 from scenarios.plan_io import load_plan
 from scenarios.scenario_io import load_scenario
 from scenarios.simulation_io import load_initial_state
 from solver.allocate import allocate
+from solver.marginal import LineStatus, line_marginals
 from tests.reports.report_fixture import small_report
+from workflow.report_inputs import simulate_run_draws
 
 
 def test_extra_1m_equals_a_direct_evaluation_of_the_cost_model():
@@ -21,7 +24,8 @@ def test_extra_1m_equals_a_direct_evaluation_of_the_cost_model():
     alloc = allocate(plan, scenario.funding)
     costs = CostModel.from_plan(plan)
     allocated = alloc.cells["allocated_usd"].to_numpy()
-    gain, notes = line_marginals(costs, scenario.funding, allocated)
+    marginals = line_marginals(costs, scenario.funding, allocated)
+    gain, notes = marginals.people, marginals.notes
     base = costs.people_reached_cells(allocated).sum()
     limit = costs.requirement_usd  # the default plan's absorption limit is 1.0
     checked = 0
@@ -34,6 +38,7 @@ def test_extra_1m_equals_a_direct_evaluation_of_the_cost_model():
     assert checked > 20
     full = np.flatnonzero(costs.reaches_people & (allocated >= limit - 1e-6))
     assert all(gain[i] == 0 for i in full)
+    assert all(marginals.status[i] is LineStatus.AT_LIMIT for i in full)
     assert all(notes[i].startswith("at its absorption limit") for i in full)
     assert gain.max() > 0
 
@@ -92,9 +97,49 @@ def test_gain_over_pro_rata_and_ladder_are_those_of_the_solver():
 
 
 def test_scenarios_with_the_same_assumptions_share_bands():
-    from reports.report_data import _simulation_key
+    from workflow.report_inputs import simulation_key as _simulation_key
 
     a, b = load_scenario("shortfall_50", draws=10), load_scenario("shortfall_60", draws=10)
     assert _simulation_key(a) == _simulation_key(b)
     assert _simulation_key(a) != _simulation_key(load_scenario("tp_ends_2025", draws=10))
     assert _simulation_key(a) != _simulation_key(load_scenario("shortfall_50", draws=11))
+
+
+def test_a_line_at_its_limit_has_that_status_and_reaches_nobody_more():
+    plan = load_plan().plan
+    scenario = load_scenario("shortfall_50")
+    costs = CostModel.from_plan(plan)
+    allocated = allocate(plan, scenario.funding).cells["allocated_usd"].to_numpy().copy()
+    lines = np.flatnonzero(costs.reaches_people & (costs.requirement_usd > 0))[:5]
+    allocated[lines] = costs.requirement_usd[lines]  # the default plan's cap is 1.0
+    marginals = line_marginals(costs, scenario.funding, allocated)
+    for i in lines:
+        assert marginals.status[i] is LineStatus.AT_LIMIT
+        assert marginals.people[i] == 0
+        assert marginals.notes[i] == "at its absorption limit (100% of requirement)"
+    assert {marginals.status[i] for i in range(costs.n_cells) if marginals.notes[i] == ""} <= {
+        LineStatus.OPEN}
+
+
+def test_extra_1m_table_carries_each_line_status_and_the_page_counts_by_it():
+    from reports.html import render_html
+
+    data = small_report().data
+    extra = data.extra_1m
+    assert set(extra["status"]) <= {s.value for s in LineStatus}
+    assert (extra["status"] == "open").sum() > 0
+    for status, prefix in (("at_limit", "at its absorption limit"),
+                           ("need_met", "every person in need")):
+        assert all(n.startswith(prefix) for n in extra.loc[extra["status"] == status, "note"])
+    # the page counts lines by status, whatever their notes say
+    name = data.scenario_names[0]
+    mine = extra.index[extra["scenario"] == name]
+    status = extra["status"].copy()
+    status[mine[:3]] = "at_limit"
+    status[mine[3:5]] = "need_met"
+    changed = extra.assign(status=status, note="reworded")
+    html = render_html(dataclasses.replace(data, extra_1m=changed))
+    at_limit = int(((changed["scenario"] == name) & (status == "at_limit")).sum())
+    need_met = int(((changed["scenario"] == name) & (status == "need_met")).sum())
+    assert at_limit >= 3 and need_met >= 2
+    assert f"{at_limit} lines are at their absorption limit and {need_met} are in" in html

@@ -20,11 +20,11 @@ import pytest
 
 from model.funding import Amount, Envelope, FundingScenario
 from reports import plan_files
-from reports.run_store import RunStore, RunStoreError, chunk_checksum, run_directory
 from scenarios.scenario_io import load_scenario
 from scenarios.simulation_io import load_initial_state
 from solver.batch import ChunkResult, ScenarioRun, run_key, run_scenario
 from tests.solver.conftest import HAND_CELLS, HAND_COSTS, make_plan
+from workflow.run_store import RunStore, RunStoreError, chunk_checksum, run_directory
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,269 @@
+"""Assembling a report's inputs: everything a report shows that the runs do not carry.
+
+The runs carry the figures *over the simulated futures*. A report also shows figures
+*at the plan's figures* and the displacement behind the runs, computed here:
+
+- one allocation per scenario with the plan's own people in need
+  (:func:`solver.allocate.allocate`: the pro-rata comparison and the shadow prices);
+- what one more $1M reaches in each line of it (:func:`solver.marginal.line_marginals`);
+- one funding ladder per set of rules (:func:`solver.frontier.funding_frontier`);
+  scenarios whose rules differ only in the envelope share one;
+- displacement percentiles of the very draws the runs were solved in
+  (:func:`simulate_run_draws`); scenarios with the same
+  assumptions, seed and draws share one set.
+
+:func:`build_report_inputs` returns them as one frozen
+:class:`reports.report_data.ReportInputs`; :func:`report_data` adds the pure assembly
+(:func:`reports.report_data.build_report_data`); :func:`write_suite_report` writes the
+files. ``reports/`` itself never solves or simulates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from model.costs import CostModel
+from model.funding import FundingScenario
+from model.plan import Plan
+from model.scenario import Scenario
+from model.simulation import InitialState, SimulationResult, Stream, percentile_table, simulate
+from reports.report_data import (
+    PERCENTILES,
+    REPORT_PACKAGES,
+    Ladder,
+    ReportData,
+    ReportInputs,
+    SimulationBands,
+    build_report_data,
+)
+from scenarios.plan_io import UsablePlan
+from solver.batch import ScenarioRun
+
+__all__ = [
+    "build_report_inputs",
+    "files_sha256",
+    "report_data",
+    "rules_key",
+    "simulation_key",
+    "write_suite_report",
+]
+
+
+def simulate_run_draws(scenario: Scenario, initial: InitialState) -> SimulationResult:
+    """The displacement draws a run of ``scenario`` used, in draw order.
+
+    Draw ``d`` of a run is a function of the seed and ``d`` only
+    (:mod:`model.simulation.streams`), so one :func:`model.simulation.simulate`
+    call over the run's stream gives the very futures every chunk of the run
+    re-solved the allocation in, whatever the chunking or worker count.
+
+    Returns
+    -------
+    SimulationResult
+        Stocks shaped ``(scenario.draws, T[, 12])``, persons; no flows.
+    """
+    return simulate(
+        scenario.simulation, initial, draws=scenario.draws, seed=scenario.seed,
+        record_flows=False, stream=Stream.RUN,
+    )
+
+
+def simulation_key(scenario: Scenario) -> str:
+    """Same assumptions, seed and draws, same futures (whichever file they were read from)."""
+    sim = scenario.simulation
+    values = tuple(
+        getattr(sim, f.name) for f in dataclasses.fields(sim) if not f.name.startswith("source")
+    )
+    return repr((values, scenario.seed, scenario.draws))
+
+
+def rules_key(funding: FundingScenario) -> str:
+    """Same rules but for the envelope and the name, same funding ladder."""
+    from solver.frontier import at_share
+
+    return repr(dataclasses.replace(at_share(funding, 1.0), name=""))
+
+
+def _label(names: Sequence[str]) -> str:
+    return ", ".join(names)
+
+
+def _totals_table(result: SimulationResult) -> pd.DataFrame:
+    """Percentiles of the national totals per month (fan charts)."""
+    labels = [str(m) for m in result.months.strftime("%Y-%m")]
+    frames = []
+    for name, values, loc in (
+        ("idps", result.idps, "UKR"),
+        ("returnees", result.returnees, "UKR"),
+        ("refugees", result.refugees.sum(axis=2), "ALL"),
+    ):
+        q = np.percentile(values, [5, 10, 50, 90, 95], axis=0)
+        frames.append(pd.DataFrame({
+            "series": name, "location_code": loc, "month": labels,
+            **{col: q[j] for j, col in enumerate(PERCENTILES)},
+            "mean": values.mean(axis=0),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def files_sha256(path: Path) -> str:
+    """SHA-256 over a plan's files as read: a workbook, or a directory's CSV files.
+
+    Each file contributes its name and its bytes, in name order, so renaming or
+    editing any table changes the hash.
+    """
+    files: Iterable[Path] = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode())
+        digest.update(b"\0")
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def build_report_inputs(
+    runs: Sequence[ScenarioRun],
+    plan: Plan,
+    initial: InitialState,
+    *,
+    warnings: Sequence[Any] = (),
+    plan_files_sha256: str | None = None,
+    ladder_step: float = 0.1,
+    versions: Mapping[str, str] | None = None,
+    created: str | None = None,
+) -> ReportInputs:
+    """Compute the allocations at the plan's figures, extra-$1M values, ladders and bands.
+
+    Parameters
+    ----------
+    runs
+        Finished runs, in report order.
+    plan, initial
+        The plan and the simulation's initial state the runs used.
+    warnings
+        The plan's validation warnings.
+    plan_files_sha256
+        SHA-256 of the plan's files, when known.
+    ladder_step
+        Step of the funding ladder (share of the appeal).
+    versions
+        Package versions to record (default: those of :data:`REPORT_PACKAGES` installed).
+    created
+        Time stamp (default: when the report is assembled).
+
+    Raises
+    ------
+    solver.result.InfeasibleScenarioError
+        When a scenario's rules cannot hold at the plan's figures.
+    """
+    from model.versions import package_versions
+    from solver.allocate import allocate
+    from solver.frontier import funding_frontier
+    from solver.marginal import line_marginals
+
+    costs = CostModel.from_plan(plan)
+    allocations = {r.scenario.name: allocate(plan, r.scenario.funding) for r in runs}
+    marginals = {
+        r.scenario.name: line_marginals(
+            costs, r.scenario.funding,
+            allocations[r.scenario.name].cells["allocated_usd"].to_numpy(),
+        )
+        for r in runs
+    }
+    rule_groups: dict[str, list[ScenarioRun]] = {}
+    sim_groups: dict[str, list[ScenarioRun]] = {}
+    for run in runs:
+        rule_groups.setdefault(rules_key(run.scenario.funding), []).append(run)
+        sim_groups.setdefault(simulation_key(run.scenario), []).append(run)
+    ladders = []
+    for group in rule_groups.values():
+        names = tuple(r.scenario.name for r in group)
+        frontier = funding_frontier(costs, group[0].scenario.funding, step=ladder_step)
+        ladders.append(Ladder(_label(names), names, frontier))
+    sims = []
+    for group in sim_groups.values():
+        names = tuple(r.scenario.name for r in group)
+        result = simulate_run_draws(group[0].scenario, initial)
+        sims.append(SimulationBands(_label(names), names, result.draws,
+                                    percentile_table(result), _totals_table(result)))
+    return ReportInputs(
+        runs=tuple(runs),
+        plan=plan,
+        allocations=allocations,
+        marginals=marginals,
+        ladders=tuple(ladders),
+        simulations=tuple(sims),
+        versions=dict(versions) if versions is not None else package_versions(REPORT_PACKAGES),
+        warnings=tuple(warnings),
+        plan_files_sha256=plan_files_sha256,
+        created=created,
+    )
+
+
+def report_data(
+    runs: Sequence[ScenarioRun],
+    plan: Plan,
+    initial: InitialState,
+    **options: Any,
+) -> ReportData:
+    """The report of finished runs: :func:`build_report_inputs`, then assembled.
+
+    ``options`` are those of :func:`build_report_inputs`.
+    """
+    return build_report_data(build_report_inputs(runs, plan, initial, **options))
+
+
+def write_suite_report(
+    runs: Sequence[ScenarioRun],
+    plan: UsablePlan,
+    initial: InitialState,
+    out_dir: Path,
+    *,
+    png: bool = False,
+    ladder_step: float = 0.1,
+    hxl: bool = True,
+) -> list[Path]:
+    """Compute what the runs do not carry, then write the report; return the paths written.
+
+    Parameters
+    ----------
+    runs
+        Finished runs, in report order, all on ``plan``.
+    plan
+        The plan as loaded (its validation warnings and files go into the report).
+    initial
+        The simulation's initial state the runs used.
+    out_dir
+        Where the report's files go (:func:`reports.report.write_report`).
+    png
+        Also write the static charts.
+    ladder_step
+        Step of the funding ladder (share of the appeal).
+    hxl
+        Put a row of HXL hashtags under each CSV table's header.
+
+    Raises
+    ------
+    solver.result.InfeasibleScenarioError
+        When a scenario's rules cannot hold at the plan's figures.
+    OSError
+        When a file cannot be written.
+    """
+    from reports.report import write_report
+
+    data = report_data(
+        runs,
+        plan.plan,
+        initial,
+        warnings=plan.validation.warnings,
+        plan_files_sha256=files_sha256(plan.path),
+        ladder_step=ladder_step,
+    )
+    return write_report(data, out_dir, png=png, hxl=hxl)

@@ -1,0 +1,461 @@
+"""Running scenarios: load plans and scenarios, check them, then run them into a run store.
+
+One suite run goes through two steps, so that nothing is written to the output folder
+before every check has passed:
+
+1. :func:`prepare_suite` loads each scenario's plan (:class:`PlanBook`), checks every
+   scenario against it (codes, earmarks, ... : :func:`scenarios.scenario_io.check_against_plan`),
+   solves each scenario's base allocation once (an infeasible scenario is explained in
+   planner words), refuses draws that cannot fit in memory and, with the Dask executor,
+   a scheduler that does not answer;
+2. :func:`run_suite` runs each scenario, writing each chunk of draws to
+   ``<out>/runs/<scenario>/`` as it finishes (:class:`workflow.run_store.RunStore`), so
+   that an interrupted run can be resumed and gives the numbers of an uninterrupted one.
+
+Nothing here prints: progress and warnings go to callbacks, and every refusal is a
+:class:`model.errors.ReachplanError` whose message names the file (and rule) concerned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from model.errors import ReachplanError
+from model.plan import Plan
+from model.scenario import Scenario
+from model.simulation import InitialState
+from scenarios.plan_io import UsablePlan, load_plan
+from solver.batch import ChunkResult, ScenarioRun
+from solver.result import InfeasibleScenarioError, ModelRangeError
+from workflow.run_store import RunStore, RunStoreError
+
+__all__ = [
+    "OutputError",
+    "PlanBook",
+    "RunProgress",
+    "ScenarioRunError",
+    "Suite",
+    "SuiteEntry",
+    "SuiteError",
+    "SuiteResult",
+    "UnusablePlanError",
+    "load_initial_state",
+    "load_usable_plan",
+    "one_line",
+    "plan_path_of",
+    "prepare_suite",
+    "run_stored",
+    "run_suite",
+    "scenario_file",
+]
+
+
+class UnusablePlanError(ReachplanError):
+    """The plan was read but has errors: it cannot be allocated.
+
+    Attributes
+    ----------
+    errors
+        Every validation error of the plan (file, row and column each).
+    """
+
+    def __init__(self, message: str, errors: Sequence[object]) -> None:
+        super().__init__(message)
+        self.errors = tuple(errors)
+
+
+class ScenarioRunError(ReachplanError):
+    """A scenario cannot run on its plan: infeasible rules, codes the plan lacks, bad ranges."""
+
+
+class SuiteError(ReachplanError):
+    """Scenarios that cannot go into one report together (different plans, shared names)."""
+
+
+class OutputError(ReachplanError):
+    """The output folder cannot be written."""
+
+
+def one_line(message: str) -> str:
+    """A message on one line (newlines folded), so scripts can read it from the last line."""
+    return " ".join(message.split())
+
+
+def scenario_file(scenario: Scenario) -> str:
+    """The file a problem of ``scenario`` is about: its own file, else its name."""
+    return scenario.files[0] if scenario.files else scenario.name
+
+
+def plan_path_of(plan_path: Path | None, scenario: Scenario | None) -> Path | None:
+    """Which plan a scenario runs on: ``plan_path``, else the scenario's ``plan =``, else shipped.
+
+    ``None`` stands for the shipped default plan.
+    """
+    if plan_path is not None:
+        return plan_path
+    if scenario is not None and scenario.plan:
+        return Path(scenario.plan)
+    return None
+
+
+def load_usable_plan(path: Path | None) -> UsablePlan:
+    """Load and validate a plan (``None``: the shipped plan); refuse one with errors.
+
+    Raises
+    ------
+    scenarios.plan_io.PlanReadError
+        When the files cannot be read at all.
+    UnusablePlanError
+        When validation finds errors (all of them are in its ``errors``).
+    """
+    loaded = load_plan(path)
+    usable = loaded.usable()
+    if usable is None:
+        errors = loaded.validation.errors
+        raise UnusablePlanError(
+            f"{loaded.path}: the plan has {len(errors)} error(s); "
+            "run `reachplan validate` for the full list",
+            errors,
+        )
+    return usable
+
+
+def load_initial_state() -> InitialState:
+    """The simulation's initial state, as shipped (an unreadable one raises AssumptionError)."""
+    from scenarios.simulation_io import load_initial_state as load
+
+    return load()
+
+
+class PlanBook:
+    """Plans loaded once per path, and scenario rules found feasible once per plan.
+
+    One book serves one command: a suite whose scenarios share a plan reads and
+    validates it once, and scenarios whose rules differ only in their names are
+    solved once by :meth:`require_feasible`.
+    """
+
+    def __init__(self) -> None:
+        self._plans: dict[Path | None, UsablePlan] = {}
+        self._feasible: set[tuple[str, object]] = set()
+
+    def plan(self, path: Path | None) -> UsablePlan:
+        """The usable plan at ``path`` (``None``: shipped), read once (:func:`load_usable_plan`)."""
+        if path not in self._plans:
+            self._plans[path] = load_usable_plan(path)
+        return self._plans[path]
+
+    def plan_for(self, plan_path: Path | None, scenario: Scenario) -> UsablePlan:
+        """The plan ``scenario`` runs on (:func:`plan_path_of`), the scenario checked against it.
+
+        Raises
+        ------
+        model.scenario.ScenarioError
+            When a rule names codes the plan lacks (file, rule and key in the message).
+        """
+        from scenarios.scenario_io import check_against_plan
+
+        usable = self.plan(plan_path_of(plan_path, scenario))
+        check_against_plan(scenario, usable.plan)
+        return usable
+
+    def require_feasible(self, plan: Plan, scenario: Scenario) -> None:
+        """Solve the scenario's base allocation once; refuse an infeasible scenario.
+
+        Raises
+        ------
+        ScenarioRunError
+            ``<scenario file>: infeasible scenario: <why, in planner words>``; or the plan
+            file and why its numbers are out of a solver's range; or the scenario file
+            and the codes the plan does not have.
+        """
+        from solver.allocate import allocate
+
+        key = (plan.fingerprint, dataclasses.replace(scenario.funding, name=""))
+        if key in self._feasible:
+            return
+        where = scenario_file(scenario)
+        try:
+            allocate(plan, scenario.funding)
+        except InfeasibleScenarioError as exc:
+            raise ScenarioRunError(f"{where}: infeasible scenario: {one_line(str(exc))}") from exc
+        except ModelRangeError as exc:
+            raise ScenarioRunError(f"{plan.source}: {one_line(str(exc))}") from exc
+        except ValueError as exc:  # codes the plan does not have (solver.model.selector_mask)
+            raise ScenarioRunError(f"{where}: {one_line(str(exc))}") from exc
+        self._feasible.add(key)
+
+
+@dataclass(frozen=True, eq=False)
+class SuiteEntry:
+    """One scenario of a suite and the plan it runs on."""
+
+    scenario: Scenario
+    plan: UsablePlan
+
+
+@dataclass(frozen=True, eq=False)
+class Suite:
+    """Scenarios checked and ready to run (see :func:`prepare_suite`).
+
+    Attributes
+    ----------
+    entries
+        Each scenario with its plan, in the order given.
+    executor, scheduler
+        Where the draws are solved (``"processes"`` or ``"dask"`` at ``scheduler``).
+    """
+
+    entries: tuple[SuiteEntry, ...]
+    executor: str = "processes"
+    scheduler: str | None = None
+
+    @property
+    def scenarios(self) -> tuple[Scenario, ...]:
+        """The scenarios, in order."""
+        return tuple(e.scenario for e in self.entries)
+
+    @property
+    def plan(self) -> UsablePlan:
+        """The one plan of the suite.
+
+        Raises
+        ------
+        SuiteError
+            When the scenarios run on different plans.
+        """
+        plans = {id(e.plan): e.plan for e in self.entries}
+        if len(plans) != 1:
+            raise SuiteError("the scenarios run on different plans; a report is about one plan")
+        return next(iter(plans.values()))
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """Progress of one scenario's run, in chunks of draws."""
+
+    scenario: str
+    chunks_done: int
+    chunks_total: int
+
+
+@dataclass(frozen=True, eq=False)
+class SuiteResult:
+    """Finished runs of a suite, in scenario order."""
+
+    suite: Suite
+    runs: tuple[ScenarioRun, ...]
+
+
+def _one_plan_path(plan_path: Path | None, scenarios: Sequence[Scenario]) -> Path | None:
+    paths = {plan_path_of(plan_path, s) for s in scenarios}
+    if len(paths) > 1:
+        named = ", ".join(sorted(str(p) if p is not None else "the shipped plan" for p in paths))
+        raise SuiteError(
+            f"the scenarios name different plans ({named}); a report is about one plan: "
+            "give one with --plan or run them separately"
+        )
+    return paths.pop()
+
+
+def prepare_suite(
+    scenarios: Sequence[Scenario],
+    plan_path: Path | None = None,
+    *,
+    book: PlanBook | None = None,
+    for_report: bool = False,
+    distinct_names: bool = False,
+    executor: str = "processes",
+    scheduler: str | None = None,
+) -> Suite:
+    """Load each scenario's plan and check everything a run needs, before anything is written.
+
+    In this order: scenario names differ (with ``distinct_names``); the scenarios name one
+    plan (with ``for_report``: a report is about one plan); each plan reads and validates;
+    each scenario fits its plan; each scenario's base allocation is feasible; each run's
+    draws fit in memory; the Dask scheduler answers (with ``executor="dask"``).
+
+    Parameters
+    ----------
+    scenarios
+        Loaded scenarios, in run order.
+    plan_path
+        The plan given on the command line, if any (it wins over a scenario's ``plan =``).
+    book
+        Plans already loaded (a new book by default).
+    for_report
+        Refuse scenarios that name different plans.
+    distinct_names
+        Refuse two scenarios with the same name (a report keys its tables by name).
+    executor, scheduler
+        Where the draws will be solved.
+
+    Raises
+    ------
+    model.errors.ReachplanError
+        :class:`SuiteError`, :class:`UnusablePlanError`, ``PlanReadError``,
+        ``ScenarioError``, :class:`ScenarioRunError`, ``RunTooLargeError`` or
+        ``SchedulerError``, each naming the file (and rule) concerned.
+    """
+    from solver.batch import check_scheduler, estimate_run_bytes
+
+    book = PlanBook() if book is None else book
+    if distinct_names:
+        names = [s.name for s in scenarios]
+        if len(set(names)) != len(names):
+            raise SuiteError(
+                "two scenarios share a name; a report needs each scenario's 'name' to differ"
+            )
+    if for_report:
+        _one_plan_path(plan_path, scenarios)
+    entries = tuple(SuiteEntry(s, book.plan_for(plan_path, s)) for s in scenarios)
+    for entry in entries:
+        book.require_feasible(entry.plan.plan, entry.scenario)
+    # reversed: the model built last (kept in solver.batch's one-entry memo) is the first run's
+    for entry in reversed(entries):
+        estimate_run_bytes(entry.plan.plan, entry.scenario)
+    if executor == "dask":
+        check_scheduler(scheduler)
+    return Suite(entries, executor=executor, scheduler=scheduler)
+
+
+def run_stored(
+    plan: Plan,
+    scenario: Scenario,
+    initial: InitialState,
+    out_dir: Path,
+    *,
+    resume: bool | None,
+    workers: int = 1,
+    executor: str = "processes",
+    scheduler: str | None = None,
+    warn: Callable[[str], None] | None = None,
+    progress: Callable[[RunProgress], None] | None = None,
+) -> ScenarioRun:
+    """Run one scenario, writing each chunk to ``<out_dir>/runs/<name>/`` as it finishes.
+
+    Parameters
+    ----------
+    plan, scenario, initial
+        What to run (checked beforehand by :func:`prepare_suite`).
+    out_dir
+        The output folder.
+    resume
+        True continues the stored run (refusing a different one), False starts afresh,
+        None reuses a matching stored run and starts afresh otherwise.
+    workers, executor, scheduler
+        Where the draws are solved; the numbers do not depend on it.
+    warn
+        Called with one line per stored chunk found damaged and recomputed.
+    progress
+        Called once with the chunks already stored, then after each chunk.
+
+    Raises
+    ------
+    workflow.run_store.RunStoreError
+        With ``resume=True``, when the folder holds a different run.
+    OutputError
+        When ``out_dir`` cannot be written.
+    ScenarioRunError
+        When a draw's allocation is infeasible (names the scenario file).
+    """
+    from solver.batch import chunk_plan, run_key, run_scenario
+
+    store = RunStore(out_dir, scenario.name, warn=warn)
+    key = run_key(plan, scenario)
+    try:
+        try:
+            done = store.start(key, resume=resume is not False)
+        except RunStoreError:
+            if resume:
+                raise
+            done = store.start(key, resume=False)
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot write ({exc.strerror or exc})") from exc
+    total = len(chunk_plan(scenario.draws))
+    count = len(done)
+
+    def report() -> None:
+        if progress is not None:
+            progress(RunProgress(scenario.name, count, total))
+
+    report()
+
+    def on_chunk(chunk: ChunkResult) -> None:
+        nonlocal count
+        store.write(chunk)
+        count += 1
+        report()
+
+    try:
+        return run_scenario(
+            plan,
+            scenario,
+            initial,
+            workers=workers,
+            done=done,
+            on_chunk=on_chunk,
+            executor=executor,
+            scheduler=scheduler,
+        )
+    except InfeasibleScenarioError as exc:
+        raise ScenarioRunError(
+            f"{scenario_file(scenario)}: infeasible scenario: {one_line(str(exc))}"
+        ) from exc
+
+
+def run_suite(
+    suite: Suite,
+    initial: InitialState,
+    out_dir: Path,
+    *,
+    resume: bool | None = None,
+    workers: int = 1,
+    warn: Callable[[str], None] | None = None,
+    progress: Callable[[RunProgress], None] | None = None,
+    on_run: Callable[[ScenarioRun], None] | None = None,
+) -> SuiteResult:
+    """Run every scenario of a prepared suite into the run store of ``out_dir``.
+
+    Parameters
+    ----------
+    suite
+        Scenarios checked by :func:`prepare_suite`.
+    initial
+        The simulation's initial state.
+    out_dir
+        The output folder (runs under ``<out_dir>/runs/``).
+    resume
+        As :func:`run_stored`.
+    workers
+        Worker processes; the numbers do not depend on it.
+    warn, progress
+        As :func:`run_stored`.
+    on_run
+        Called with each finished run, in order (e.g. to print its summary).
+
+    Returns
+    -------
+    SuiteResult
+    """
+    runs = []
+    for entry in suite.entries:
+        run = run_stored(
+            entry.plan.plan,
+            entry.scenario,
+            initial,
+            out_dir,
+            resume=resume,
+            workers=workers,
+            executor=suite.executor,
+            scheduler=suite.scheduler,
+            warn=warn,
+            progress=progress,
+        )
+        runs.append(run)
+        if on_run is not None:
+            on_run(run)
+    return SuiteResult(suite, tuple(runs))
