@@ -20,20 +20,20 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from model.errors import ReachplanError
-from solver.result import InfeasibleScenarioError, ModelRangeError
-from workflow.suite import PlanBook, UnusablePlanError, one_line
-from workflow.suite import scenario_file as file_of
+from reachplan.model.errors import ReachplanError
+from reachplan.solver.result import InfeasibleScenarioError, ModelRangeError
+from reachplan.workflow.suite import PlanBook, UnusablePlanError, one_line
+from reachplan.workflow.suite import scenario_file as file_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from model.funding import Envelope, FundingScenario
-    from model.plan import Plan
-    from model.scenario import Scenario
-    from scenarios.plan_io import UsablePlan
-    from solver.batch import ScenarioRun
-    from workflow.suite import RunProgress, Suite
+    from reachplan.model.funding import Envelope, FundingScenario
+    from reachplan.model.plan import Plan
+    from reachplan.model.scenario import Scenario
+    from reachplan.scenarios.plan_io import UsablePlan
+    from reachplan.solver.batch import ScenarioRun
+    from reachplan.workflow.suite import RunProgress, Suite
 
 __all__ = ["main"]
 
@@ -176,7 +176,7 @@ class Session:
 
     def scenario(self, item: str | Path, **overrides: int | None) -> Scenario:
         """A scenario file (or shipped name); ScenarioError names the file and key."""
-        from scenarios.scenario_io import load_scenario
+        from reachplan.scenarios.scenario_io import load_scenario
 
         return load_scenario(item, **overrides)  # type: ignore[arg-type]
 
@@ -206,7 +206,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except UnusablePlanError as exc:
-            from reports.plan_report import capped
+            from reachplan.reports.plan_report import capped
 
             for line in capped([f"error: {p}" for p in exc.errors]):
                 click.echo(line, err=True)
@@ -217,7 +217,7 @@ class _Group(click.Group):
 
 def _echo_json(value: object) -> None:
     """Strict JSON on stdout (non-finite numbers as null)."""
-    from reports.json_text import dumps
+    from reachplan.reports.json_text import dumps
 
     click.echo(dumps(value), nl=False)
 
@@ -296,7 +296,7 @@ def _run_suite(
     on_run: Callable[[ScenarioRun], None] | None = None,
 ) -> tuple[Suite, list[ScenarioRun]]:
     """Check every scenario (nothing written before), then run them into --out."""
-    from workflow.suite import load_initial_state, prepare_suite, run_suite
+    from reachplan.workflow.suite import load_initial_state, prepare_suite, run_suite
 
     suite = prepare_suite(
         scenarios,
@@ -326,8 +326,8 @@ def _write_report(
     runs: list[ScenarioRun], plan: UsablePlan, out_dir: Path, **options: Any
 ) -> list[Path]:
     """The report of a suite into --out; exit 1 in one line when it cannot be made."""
-    from workflow.report_inputs import write_suite_report
-    from workflow.suite import load_initial_state
+    from reachplan.workflow.report_inputs import write_suite_report
+    from reachplan.workflow.suite import load_initial_state
 
     try:
         return write_suite_report(runs, plan, load_initial_state(), out_dir, **options)
@@ -339,7 +339,7 @@ def _write_report(
 
 def _write_csvs(tables: dict[str, str], out_dir: Path) -> None:
     """Write the CSV tables to --out, all or none; exit 1 in one line when it cannot."""
-    from reports.allocation import write_allocation_csvs
+    from reachplan.reports.allocation import write_allocation_csvs
 
     try:
         write_allocation_csvs(tables, out_dir)
@@ -349,7 +349,7 @@ def _write_csvs(tables: dict[str, str], out_dir: Path) -> None:
 
 def _parse_funding(funding: str | None, carry_over: bool) -> Envelope | None:
     """The --funding envelope, or ``None``; a bad value is a usage error naming --funding."""
-    from model.funding import FundingError, parse_funding
+    from reachplan.model.funding import FundingError, parse_funding
 
     if funding is None:
         return None
@@ -374,7 +374,7 @@ def _funding_scenario(
     """
     import dataclasses
 
-    from model.funding import FundingScenario, parse_funding
+    from reachplan.model.funding import FundingScenario, parse_funding
 
     if envelope is not None:
         years = {int(y) for y in plan_obj.years}
@@ -418,8 +418,8 @@ def validate(plan_path: Path | None, as_json: bool) -> None:
     Example:
       reachplan validate my_plan.xlsx
     """
-    from reports.plan_report import render_validation, validation_json
-    from scenarios.plan_io import load_plan
+    from reachplan.reports.plan_report import render_validation, validation_json
+    from reachplan.scenarios.plan_io import load_plan
 
     loaded = load_plan(plan_path)
     label = str(loaded.path)
@@ -445,8 +445,8 @@ def template(
     Example:
       reachplan template my_plan && reachplan validate my_plan/plan.xlsx
     """
-    from model.tables import TABLES
-    from reports.template import empty_tables, write_template
+    from reachplan.model.tables import TABLES
+    from reachplan.reports.template import empty_tables, write_template
 
     existing = [p for p in (directory / f"{t.name}.csv" for t in TABLES) if p.exists()]
     existing += [p for p in [directory / "plan.xlsx"] if p.exists()]
@@ -475,7 +475,7 @@ def plan_show(session: Session, plan_path: Path | None) -> None:
     Example:
       reachplan plan show
     """
-    from reports.plan_report import render_plan_summary
+    from reachplan.reports.plan_report import render_plan_summary
 
     loaded = session.plan(plan_path)
     click.echo(render_plan_summary(loaded.plan, loaded.validation.warnings), nl=False)
@@ -509,7 +509,7 @@ def plan_export(
     Example:
       reachplan plan export --format csv > requirements.csv
     """
-    from reports.plan_report import render_export
+    from reachplan.reports.plan_report import render_export
 
     plan_obj = session.plan(plan_path).plan
     click.echo(render_export(plan_obj, fmt=fmt, table=table, hxl=hxl), nl=False)
@@ -576,14 +576,14 @@ def simulate_command(
       reachplan simulate --scenario tp_ends.toml --draws 2000 --seed 7 --out runs/
       reachplan simulate --draws 500 --seed 1 --json > simulation.json
     """
-    from model.simulation import needs_per_draw, simulate
-    from reports.simulation import (
+    from reachplan.model.simulation import needs_per_draw, simulate
+    from reachplan.reports.simulation import (
         render_percentiles_csv,
         render_summary,
         summary_json,
         write_needs,
     )
-    from scenarios.simulation_io import load_initial_state, load_simulation
+    from reachplan.scenarios.simulation_io import load_initial_state, load_simulation
 
     if as_json and fmt == "csv":
         raise click.UsageError("--json and --format csv are two outputs; choose one")
@@ -666,9 +666,9 @@ def calibrate_command(
       reachplan calibrate scenarios/data/displacement_history_2022_2023.csv \\
           scenarios/data/plan_key_figures_2023_12.csv --fit-from 2022-09 --holdout-from 2022-12
     """
-    from model.calibration import calibrate
-    from reports.simulation import render_calibration
-    from scenarios.simulation_io import load_history, load_initial_state, load_simulation
+    from reachplan.model.calibration import calibrate
+    from reachplan.reports.simulation import render_calibration
+    from reachplan.scenarios.simulation_io import load_history, load_initial_state, load_simulation
 
     result = calibrate(
         load_history(history),
@@ -736,8 +736,8 @@ def run_command(
     Example:
       reachplan run shortfall_60 tp_ends_2025 --draws 500 --workers 2
     """
-    from reports.scenario_report import render_run_text, render_runs_json
-    from scenarios.scenario_io import SUITE
+    from reachplan.reports.scenario_report import render_run_text, render_runs_json
+    from reachplan.scenarios.scenario_io import SUITE
 
     scenarios = [session.scenario(s, draws=draws, seed=seed) for s in scenario_files or SUITE]
     suite, runs = _run_suite(
@@ -778,7 +778,7 @@ def compare_command(
     Example:
       reachplan compare shortfall_75 shortfall_50 shortfall_30
     """
-    from reports.scenario_report import render_comparison
+    from reachplan.reports.scenario_report import render_comparison
 
     scenarios = [session.scenario(s, draws=draws) for s in scenario_files]
     _, runs = _run_suite(
@@ -834,9 +834,9 @@ def robust_command(
     Example:
       reachplan robust catastrophic_surge --planning-draws 20 --evaluation-draws 200
     """
-    from reports.robust_report import render_comparison_json, render_comparison_text
-    from solver.robust import RobustSolveError, compare_plans
-    from workflow.suite import load_initial_state
+    from reachplan.reports.robust_report import render_comparison_json, render_comparison_text
+    from reachplan.solver.robust import RobustSolveError, compare_plans
+    from reachplan.workflow.suite import load_initial_state
 
     scenario = session.scenario(scenario_file)
     plan_obj = session.book.plan_for(plan_path, scenario).plan
@@ -855,7 +855,7 @@ def robust_command(
     except RobustSolveError as exc:
         fail(f"{file_of(scenario)}: {one_line(str(exc))}")
     if as_json:
-        from model.costs import CostModel
+        from reachplan.model.costs import CostModel
 
         cells = CostModel.from_plan(plan_obj).cells
         click.echo(render_comparison_json(comp, scenario.name, cells), nl=False)
@@ -897,8 +897,8 @@ def allocate_command(
       reachplan allocate --funding 60% --json
       reachplan allocate myplan/ --funding "2024=50%,2025=60%,2026=60%" --out results/
     """
-    from reports.allocation import render_csv_tables, render_json, render_summary
-    from solver.allocate import allocate
+    from reachplan.reports.allocation import render_csv_tables, render_json, render_summary
+    from reachplan.solver.allocate import allocate
 
     envelope = _parse_funding(funding, carry_over)
     loaded, scenario = session.scenario_and_plan(plan_path, scenario_path)
@@ -965,15 +965,15 @@ def frontier_command(
       reachplan frontier --step 0.05
       reachplan frontier --target-people 3000000 --json
     """
-    from model.costs import CostModel
-    from reports.allocation import (
+    from reachplan.model.costs import CostModel
+    from reachplan.reports.allocation import (
         render_frontier,
         render_frontier_csv_tables,
         render_frontier_json,
         render_target,
         render_target_json,
     )
-    from solver.frontier import funding_frontier, least_funding_for
+    from reachplan.solver.frontier import funding_frontier, least_funding_for
 
     loaded, scenario = session.scenario_and_plan(plan_path, scenario_path)
     rules = _funding_scenario(None, scenario, loaded.plan)
@@ -1042,7 +1042,7 @@ def check_command(
       reachplan check myplan/ --examples 20
       reachplan check --examples 1 --json
     """
-    from solver.invariants import run_checks
+    from reachplan.solver.invariants import run_checks
 
     loaded, scenario = session.scenario_and_plan(plan_path, scenario_path)
     rules = _funding_scenario(None, scenario, loaded.plan, default="60%")
@@ -1127,7 +1127,7 @@ def report_command(
       reachplan report shortfall_60 tp_ends_2025 --draws 500 --out report/
       reachplan report --out suite-report/ --png
     """
-    from scenarios.scenario_io import SUITE
+    from reachplan.scenarios.scenario_io import SUITE
 
     scenarios = [session.scenario(s, draws=draws) for s in scenario_files or SUITE]
     suite, runs = _run_suite(

@@ -20,10 +20,10 @@ import time
 import numpy as np
 import pulp
 
-from scenarios.plan_io import load_plan
-from scenarios.scenario_io import load_scenario
-from scenarios.simulation_io import load_initial_state
-from solver.batch import (
+from reachplan.scenarios.plan_io import load_plan
+from reachplan.scenarios.scenario_io import load_scenario
+from reachplan.scenarios.simulation_io import load_initial_state
+from reachplan.solver.batch import (
     chunk_plan,
     draw_model,
     need_multipliers,

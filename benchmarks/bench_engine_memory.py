@@ -16,10 +16,10 @@ import gc
 import time
 import tracemalloc
 
-from scenarios.plan_io import load_plan
-from scenarios.scenario_io import load_scenario
-from scenarios.simulation_io import load_initial_state
-from solver.batch import run_scenario
+from reachplan.scenarios.plan_io import load_plan
+from reachplan.scenarios.scenario_io import load_scenario
+from reachplan.scenarios.simulation_io import load_initial_state
+from reachplan.solver.batch import run_scenario
 
 
 def main() -> None:

@@ -15,8 +15,8 @@ import tracemalloc
 
 import numpy as np
 
-from model.simulation import REFUGEE_LOCATIONS, simulate
-from scenarios.simulation_io import load_initial_state, load_simulation
+from reachplan.model.simulation import REFUGEE_LOCATIONS, simulate
+from reachplan.scenarios.simulation_io import load_initial_state, load_simulation
 
 DRAWS = 10_000
 MONTHS = 36

@@ -14,11 +14,11 @@ import warnings
 
 import pulp
 
-from model.costs import CostModel
-from model.funding import FundingScenario, parse_funding
-from scenarios.plan_io import load_plan
-from solver.highs import pulp_solver
-from solver.model import build_model
+from reachplan.model.costs import CostModel
+from reachplan.model.funding import FundingScenario, parse_funding
+from reachplan.scenarios.plan_io import load_plan
+from reachplan.solver.highs import pulp_solver
+from reachplan.solver.model import build_model
 
 
 def timed(costs: CostModel, scenario: FundingScenario, make_solver) -> tuple[float, float]:

@@ -52,8 +52,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from model.errors import ReachplanError
-from model.simulation import (
+from reachplan.model.errors import ReachplanError
+from reachplan.model.simulation import (
     REFUGEE_LOCATIONS,
     AssumptionError,
     Distribution,

@@ -33,8 +33,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from model.plan import CELL, Plan, PlanError
-from model.validation import parse_number
+from reachplan.model.plan import CELL, Plan, PlanError
+from reachplan.model.validation import parse_number
 
 DEFAULT_OVERLAP_FACTOR = 1.0
 """Overlap factor used when the plan has no ``overlap_factor`` setting (no overlap assumed)."""

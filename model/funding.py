@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-from model.errors import ReachplanError
+from reachplan.model.errors import ReachplanError
 
 AmountKind = Literal["share", "usd"]
 FloorPer = Literal["cell", "location", "sector", "all"]

@@ -16,8 +16,8 @@ from types import MappingProxyType
 
 import pandas as pd
 
-from model.errors import ReachplanError
-from model.tables import TABLES, TABLES_BY_NAME
+from reachplan.model.errors import ReachplanError
+from reachplan.model.tables import TABLES, TABLES_BY_NAME
 
 CELL = ["location_code", "sector_code", "year"]
 """Dimensions of an allocation cell (objective shares follow the plan's split)."""

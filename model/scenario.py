@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from model.errors import ReachplanError
-from model.funding import FundingScenario
-from model.simulation import SimulationAssumptions
+from reachplan.model.errors import ReachplanError
+from reachplan.model.funding import FundingScenario
+from reachplan.model.simulation import SimulationAssumptions
 
 
 class ScenarioError(ReachplanError, ValueError):

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pycountry
 
-from model.tables import (
+from reachplan.model.tables import (
     ORIGINS,
     POPULATION_STATUSES,
     SETTING_RULES_BY_KEY,

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.formatting import format_people, format_usd
-from reports.plan_files import render_csv
-from solver.result import Allocation, Frontier, TargetFunding
+from reachplan.model.formatting import format_people, format_usd
+from reachplan.reports.plan_files import render_csv
+from reachplan.solver.result import Allocation, Frontier, TargetFunding
 
 
 def render_summary(result: Allocation, top: int = 8) -> str:

@@ -20,7 +20,7 @@ import xlsxwriter
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from reports.report_data import ReportData
+from reachplan.reports.report_data import ReportData
 
 __all__ = ["SHEETS", "render_workbook"]
 

@@ -22,10 +22,10 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from model.formatting import format_people, format_usd
-from reports.report_data import ReportData
-from reports.tables import allocation_grid
-from solver.marginal import LineStatus
+from reachplan.model.formatting import format_people, format_usd
+from reachplan.reports.report_data import ReportData
+from reachplan.reports.tables import allocation_grid
+from reachplan.solver.marginal import LineStatus
 
 __all__ = ["CHART_IDS", "figures", "render_html"]
 

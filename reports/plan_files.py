@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.tables import (
+from reachplan.model.tables import (
     FORMULA_PREFIXES,
     TABLES,
     TABLES_BY_NAME,

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from model.formatting import format_people, format_usd
-from model.plan import Plan
-from model.validation import Problem, ValidationResult
-from reports.plan_files import render_csv
+from reachplan.model.formatting import format_people, format_usd
+from reachplan.model.plan import Plan
+from reachplan.model.validation import Problem, ValidationResult
+from reachplan.reports.plan_files import render_csv
 
 EXPORT_COLUMNS = [
     "location_code",

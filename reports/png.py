@@ -21,9 +21,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from model.formatting import MILLION, format_people
-from reports.report_data import ReportData
-from reports.tables import allocation_grid
+from reachplan.model.formatting import MILLION, format_people
+from reachplan.reports.report_data import ReportData
+from reachplan.reports.tables import allocation_grid
 
 __all__ = ["png_names", "render_pngs"]
 

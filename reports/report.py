@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports.excel import render_workbook
-from reports.html import render_html
-from reports.plan_files import write_text_atomic
-from reports.report_data import ReportData
-from reports.tables import render_report_json, render_table_csv
+from reachplan.reports.excel import render_workbook
+from reachplan.reports.html import render_html
+from reachplan.reports.plan_files import write_text_atomic
+from reachplan.reports.report_data import ReportData
+from reachplan.reports.tables import render_report_json, render_table_csv
 
 __all__ = ["write_report"]
 
@@ -53,7 +53,7 @@ def write_report(
         for name, frame in data.tables().items()
     ]
     if png:
-        from reports.png import render_pngs
+        from reachplan.reports.png import render_pngs
 
         written += [(out_dir / "png" / name, image) for name, image in render_pngs(data).items()]
     for path, content in written:

@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model.costs import CostModel
-from model.plan import Plan
-from reports.scenario_report import run_json
-from solver.marginal import EXTRA_USD, LineMarginals
-from solver.result import Allocation, Frontier, ScenarioRun
+from reachplan.model.costs import CostModel
+from reachplan.model.plan import Plan
+from reachplan.reports.scenario_report import run_json
+from reachplan.solver.marginal import EXTRA_USD, LineMarginals
+from reachplan.solver.result import Allocation, Frontier, ScenarioRun
 
 __all__ = [
     "EXTRA_USD",
@@ -366,7 +366,9 @@ def build_report_data(inputs: ReportInputs) -> ReportData:
         }
         for cname in binding_names:
             price = prices.get(cname)
-            kind = price.kind if price is not None else _kind_of(cname)
+            record = run.rows.get(cname)
+            kind = (price.kind if price is not None
+                    else record.kind if record is not None else "other")
             binding_rows.append({
                 "scenario": name,
                 "constraint": cname,
@@ -412,10 +414,6 @@ def build_report_data(inputs: ReportInputs) -> ReportData:
         warnings=_problem_rows(inputs.warnings),
         notes=_notes(plan),
     )
-
-
-def _kind_of(constraint: str) -> str:
-    return constraint.split("_", 1)[0]
 
 
 def _extra_frame(

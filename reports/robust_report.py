@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model.formatting import format_people
-from reports.json_text import dumps
-from solver.result import PlanComparison
+from reachplan.model.formatting import format_people
+from reachplan.reports.json_text import dumps
+from reachplan.solver.result import PlanComparison
 
 LABELS = {
     "mean_needs": "planned on average needs",

@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from model.formatting import format_people, format_usd
-from reports.json_text import dumps
-from solver.result import ScenarioRun
+from reachplan.model.formatting import format_people, format_usd
+from reachplan.reports.json_text import dumps
+from reachplan.solver.result import ScenarioRun
 
 
 def _usd_m(usd: float) -> str:
@@ -93,14 +93,17 @@ def render_run_text(run: ScenarioRun, top: int = 5) -> str:
         "   unmet need (people in need not reached, summed over years): "
         + ", ".join(f"{k} {format_people(v)}" for k, v in unmet)
     )
-    rules = [b for b in s["binding_constraints"] if _kind(b["constraint"]) not in ("cap", "need")]
+    rules = [
+        b for b in s["binding_constraints"]
+        if _row_kind(run, b["constraint"]) not in ("cap", "need")
+    ]
     if rules:
         lines.append("   binding rules (share of futures in which each binds):")
         lines += [f"     {b['share_of_draws']:>5.0%}  {b['description']}" for b in rules[:top]]
         if len(rules) > top:
             lines.append(f"     ... and {len(rules) - top} more (see --json)")
-    caps = [b for b in s["binding_constraints"] if _kind(b["constraint"]) == "cap"]
-    needs = [b for b in s["binding_constraints"] if _kind(b["constraint"]) == "need"]
+    caps = [b for b in s["binding_constraints"] if _row_kind(run, b["constraint"]) == "cap"]
+    needs = [b for b in s["binding_constraints"] if _row_kind(run, b["constraint"]) == "need"]
     if caps or needs:
         lines.append(
             f"   absorption caps binding on {len(caps)} line(s); people-in-need bounds binding "
@@ -109,9 +112,10 @@ def render_run_text(run: ScenarioRun, top: int = 5) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _kind(constraint: str) -> str:
-    """Kind of an LP row from its name (``cap_...`` -> ``cap``)."""
-    return constraint.split("_", 1)[0]
+def _row_kind(run: ScenarioRun, constraint: str) -> str:
+    """Kind of an LP row, from the row's record (never parsed from its name)."""
+    row = run.rows.get(constraint)
+    return row.kind if row is not None else "other"
 
 
 def comparison_frame(runs: Sequence[ScenarioRun]) -> pd.DataFrame:

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from model.calibration import CalibrationResult, FittedRate
-from model.simulation import (
+from reachplan.model.calibration import CalibrationResult, FittedRate
+from reachplan.model.simulation import (
     HOST_CODES,
     NeedsTable,
     SimulationResult,
     percentile_table,
     total_population,
 )
-from model.versions import package_versions
-from reports.plan_files import escape_frame, write_text_atomic
+from reachplan.model.versions import package_versions
+from reachplan.reports.plan_files import escape_frame, write_text_atomic
 
 __all__ = [
     "NEEDS_FILE",

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports.plan_files import csv_cell, csv_text, escape_formula
-from reports.report_data import ReportData
+from reachplan.reports.plan_files import csv_cell, csv_text, escape_formula
+from reachplan.reports.report_data import ReportData
 
 __all__ = [
     "HXL", "allocation_grid", "hxl_row", "records", "render_report_json", "render_table_csv",

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import xlsxwriter
 
-from model.tables import TABLES, TABLES_BY_NAME
-from reports.plan_files import write_plan_tables, write_text_atomic
+from reachplan.model.tables import TABLES, TABLES_BY_NAME
+from reachplan.reports.plan_files import write_plan_tables, write_text_atomic
 
 INSTRUCTIONS = """How to fill this plan
 Each sheet (or CSV file of the same name) is one table. Keep the header row; add one row per record.

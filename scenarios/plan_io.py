@@ -12,10 +12,10 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.errors import ReachplanError
-from model.plan import Plan
-from model.tables import TABLES_BY_NAME, unescape_csv_cell
-from model.validation import RawTable, ValidationResult, validate_tables
+from reachplan.model.errors import ReachplanError
+from reachplan.model.plan import Plan
+from reachplan.model.tables import TABLES_BY_NAME, unescape_csv_cell
+from reachplan.model.validation import RawTable, ValidationResult, validate_tables
 
 DEFAULT_PLAN_DIR = Path(__file__).resolve().parent / "default_plan"
 """The shipped default plan: IOM Strategic Response Plan, Ukraine and Neighbouring Countries."""

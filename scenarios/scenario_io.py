@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from model.funding import Envelope, FundingError, FundingScenario, Selector
-from model.plan import Plan
-from model.scenario import Scenario, ScenarioError, check_name
-from model.simulation import AssumptionError
-from scenarios.simulation_io import DEFAULT_SIMULATION_FILE, overlay, parse_simulation
+from reachplan.model.funding import Envelope, FundingError, FundingScenario, Selector
+from reachplan.model.plan import Plan
+from reachplan.model.scenario import Scenario, ScenarioError, check_name
+from reachplan.model.simulation import AssumptionError
+from reachplan.scenarios.simulation_io import DEFAULT_SIMULATION_FILE, overlay, parse_simulation
 
 SCENARIO_DIR = Path(__file__).resolve().parent
 SUITE = (

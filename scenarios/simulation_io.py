@@ -25,9 +25,14 @@ from typing import Any
 
 import pandas as pd
 
-from model import simulation as dm
-from model.calibration import HistoryError
-from model.simulation import AssumptionError, Distribution, InitialState, SimulationAssumptions
+from reachplan.model import simulation as dm
+from reachplan.model.calibration import HistoryError
+from reachplan.model.simulation import (
+    AssumptionError,
+    Distribution,
+    InitialState,
+    SimulationAssumptions,
+)
 
 __all__ = [
     "DEFAULT_HISTORY_FILES",

@@ -1,7 +1,7 @@
 """The allocation optimiser: LP formulation, solving, baseline, diagnosis and checks."""
 
-from solver.allocate import allocate, allocate_costs
-from solver.result import (
+from reachplan.solver.allocate import allocate, allocate_costs
+from reachplan.solver.result import (
     Allocation,
     Conflict,
     InfeasibleScenarioError,

@@ -16,22 +16,22 @@ import numpy as np
 import pandas as pd
 import pulp
 
-from model.costs import CostModel
-from model.formatting import format_usd
-from model.funding import FundingScenario
-from model.plan import Plan
-from model.versions import package_versions
-from solver.baseline import pro_rata_allocation
-from solver.diagnose import diagnose_infeasibility
-from solver.highs import pulp_solver
-from solver.model import (
+from reachplan.model.costs import CostModel
+from reachplan.model.formatting import format_usd
+from reachplan.model.funding import FundingScenario
+from reachplan.model.plan import Plan
+from reachplan.model.versions import package_versions
+from reachplan.solver.baseline import pro_rata_allocation
+from reachplan.solver.diagnose import diagnose_infeasibility
+from reachplan.solver.highs import pulp_solver
+from reachplan.solver.model import (
     AllocationLP,
     Row,
     build_model,
     cell_label,
     objective_share_row_name,
 )
-from solver.result import (
+from reachplan.solver.result import (
     Allocation,
     Conflict,
     InfeasibleScenarioError,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.costs import CostModel
-from model.funding import FundingScenario
-from solver.model import resolve_envelope
+from reachplan.model.costs import CostModel
+from reachplan.model.funding import FundingScenario
+from reachplan.solver.model import resolve_envelope
 
 
 def pro_rata_allocation(costs: CostModel, scenario: FundingScenario) -> np.ndarray:

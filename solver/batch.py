@@ -46,12 +46,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from model.costs import CostModel
-from model.errors import ReachplanError
-from model.funding import FundingScenario
-from model.plan import Plan
-from model.scenario import Scenario
-from model.simulation import (
+from reachplan.model.costs import CostModel
+from reachplan.model.errors import ReachplanError
+from reachplan.model.funding import FundingScenario
+from reachplan.model.plan import Plan
+from reachplan.model.scenario import Scenario
+from reachplan.model.simulation import (
     STREAMS_VERSION,
     InitialState,
     Stream,
@@ -59,10 +59,10 @@ from model.simulation import (
     people_in_need,
     simulate,
 )
-from solver.fast import FastLP, FastSolveError
-from solver.matrix import LPArrays, lp_arrays
-from solver.model import AllocationLP, build_model
-from solver.result import ChunkResult, InfeasibleScenarioError, ScenarioRun
+from reachplan.solver.fast import FastLP, FastSolveError
+from reachplan.solver.matrix import LPArrays, lp_arrays
+from reachplan.solver.model import AllocationLP, build_model
+from reachplan.solver.result import ChunkResult, InfeasibleScenarioError, ScenarioRun
 
 FloatArray = NDArray[np.float64]
 

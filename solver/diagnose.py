@@ -15,12 +15,12 @@ Computational Methods*, ch. 6 (elastic programming). Springer.
 
 from __future__ import annotations
 
-from model.costs import CostModel
-from model.formatting import format_usd
-from model.funding import FundingScenario
-from solver.highs import pulp_solver
-from solver.model import Row, build_model
-from solver.result import Conflict, InfeasibleScenarioError
+from reachplan.model.costs import CostModel
+from reachplan.model.formatting import format_usd
+from reachplan.model.funding import FundingScenario
+from reachplan.solver.highs import pulp_solver
+from reachplan.solver.model import Row, build_model
+from reachplan.solver.result import Conflict, InfeasibleScenarioError
 
 VIOLATION_TOL = 1e-7
 """USD M of violation below which a row is not counted as relaxed."""

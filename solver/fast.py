@@ -26,7 +26,7 @@ import numpy as np
 import pulp
 from numpy.typing import NDArray
 
-from solver.matrix import FloatArray, LPArrays, highs_from_arrays, lp_arrays
+from reachplan.solver.matrix import FloatArray, LPArrays, highs_from_arrays, lp_arrays
 
 
 class FastSolveError(RuntimeError):

@@ -16,10 +16,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from model.costs import CostModel
-from model.funding import Amount, Envelope, FundingScenario
-from solver.allocate import allocate_costs
-from solver.result import Frontier, InfeasibleScenarioError, TargetFunding
+from reachplan.model.costs import CostModel
+from reachplan.model.funding import Amount, Envelope, FundingScenario
+from reachplan.solver.allocate import allocate_costs
+from reachplan.solver.result import Frontier, InfeasibleScenarioError, TargetFunding
 
 FUNDED_USD = 1.0
 """A line counts as receiving money from one dollar."""

@@ -26,19 +26,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model.costs import CostModel
-from model.funding import Amount, Envelope, FundingScenario
-from model.plan import Plan
-from solver.allocate import allocate_costs
-from solver.baseline import pro_rata_allocation
-from solver.model import (
+from reachplan.model.costs import CostModel
+from reachplan.model.funding import Amount, Envelope, FundingScenario
+from reachplan.model.plan import Plan
+from reachplan.solver.allocate import allocate_costs
+from reachplan.solver.baseline import pro_rata_allocation
+from reachplan.solver.model import (
     TIE_BREAK,
     cap_factors,
     objective_weight,
     resolve_envelope,
     selector_mask,
 )
-from solver.result import Allocation, InfeasibleScenarioError
+from reachplan.solver.result import Allocation, InfeasibleScenarioError
 
 USD_TOL = 1.0
 """Envelopes, caps, floors and locks must hold to the dollar."""

@@ -19,9 +19,9 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
-from model.costs import CostModel
-from model.funding import FundingScenario
-from solver.model import cap_factors, selector_mask
+from reachplan.model.costs import CostModel
+from reachplan.model.funding import FundingScenario
+from reachplan.solver.model import cap_factors, selector_mask
 
 __all__ = ["EXTRA_USD", "LineMarginals", "LineStatus", "excluded_cells", "line_marginals"]
 

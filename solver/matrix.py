@@ -20,7 +20,7 @@ import pulp
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from solver.highs import new_highs
+from reachplan.solver.highs import new_highs
 
 FloatArray = NDArray[np.float64]
 

@@ -47,8 +47,8 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pulp
 
-from model.costs import CostModel
-from model.funding import Amount, FundingError, FundingScenario, Selector
+from reachplan.model.costs import CostModel
+from reachplan.model.funding import Amount, FundingError, FundingScenario, Selector
 
 
 @dataclass(frozen=True)

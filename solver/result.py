@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from model.errors import ReachplanError
-from model.funding import FundingScenario
-from model.scenario import Scenario
-from solver.model import Row
+from reachplan.model.errors import ReachplanError
+from reachplan.model.funding import FundingScenario
+from reachplan.model.scenario import Scenario
+from reachplan.solver.model import Row
 
 FloatArray = NDArray[np.float64]
 

@@ -37,14 +37,14 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from model.errors import ReachplanError
-from model.plan import Plan
-from model.scenario import Scenario
-from model.simulation import InitialState, Stream
-from solver.batch import PreparedModel, need_multipliers, prepared_model
-from solver.fast import FastLP
-from solver.matrix import LPArrays, highs_from_arrays
-from solver.result import PlanComparison, RobustPlan
+from reachplan.model.errors import ReachplanError
+from reachplan.model.plan import Plan
+from reachplan.model.scenario import Scenario
+from reachplan.model.simulation import InitialState, Stream
+from reachplan.solver.batch import PreparedModel, need_multipliers, prepared_model
+from reachplan.solver.fast import FastLP
+from reachplan.solver.matrix import LPArrays, highs_from_arrays
+from reachplan.solver.result import PlanComparison, RobustPlan
 
 FloatArray = NDArray[np.float64]
 Method = Literal["saa", "cvar", "two_stage"]

@@ -3,7 +3,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli import main
+from reachplan.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_help_has_examples(runner):
 
 
 def test_check_on_a_small_plan_and_infeasible_scenario(runner, tmp_path):
-    from reports.plan_files import write_plan_tables
+    from reachplan.reports.plan_files import write_plan_tables
     from tests.solver.conftest import HAND_CELLS, HAND_COSTS, HAND_NEED, make_plan
 
     plan = make_plan(HAND_CELLS, HAND_COSTS, HAND_NEED, curve=((0.5, 1.0), (0.5, 1.5)))
@@ -85,7 +85,7 @@ def test_check_on_a_small_plan_and_infeasible_scenario(runner, tmp_path):
 def test_funding_option_replaces_the_scenario_envelope_and_keeps_its_rules():
     from click.testing import CliRunner
 
-    from cli import main
+    from reachplan.cli import main
 
     runner = CliRunner()
     own = runner.invoke(main, ["allocate", "--scenario", "scenarios/shortfall_50.toml", "--json"])
@@ -103,7 +103,7 @@ def test_funding_option_replaces_the_scenario_envelope_and_keeps_its_rules():
 def test_earmarks_beyond_a_small_envelope_are_named():
     from click.testing import CliRunner
 
-    from cli import main
+    from reachplan.cli import main
 
     result = CliRunner().invoke(
         main, ["allocate", "--scenario", "scenarios/heavily_earmarked.toml", "--funding", "40%"]

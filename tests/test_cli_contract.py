@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.plan_io import DEFAULT_PLAN_DIR
+from reachplan.scenarios.plan_io import DEFAULT_PLAN_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
+        [sys.executable, "-m", "reachplan.cli", *args],
         capture_output=True, text=True, env=env, cwd=cwd or ROOT, timeout=600,
     )
 

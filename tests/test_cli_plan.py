@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli import main
-from scenarios.build_plan.default_plan import read_document_tables
-from scenarios.plan_io import DEFAULT_PLAN_DIR
+from reachplan.cli import main
+from reachplan.scenarios.build_plan.default_plan import read_document_tables
+from reachplan.scenarios.plan_io import DEFAULT_PLAN_DIR
 
 
 @pytest.fixture(scope="module")

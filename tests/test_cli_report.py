@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from cli import main
+from reachplan.cli import main
 
 SCENARIO = "shortfall_50"
 DRAWS = "50"

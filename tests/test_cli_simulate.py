@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from click.testing import CliRunner
 
-from cli import main
+from reachplan.cli import main
 
 DATA = Path(__file__).resolve().parents[1] / "scenarios" / "data"
 

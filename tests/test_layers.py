@@ -227,14 +227,14 @@ def test_parser_finds_imports_in_functions_type_checking_and_relative_forms():
     source = """
 from typing import TYPE_CHECKING
 import numpy
-from model.plan import Plan
+from reachplan.model.plan import Plan
 if TYPE_CHECKING:
-    from solver.batch import ScenarioRun
+    from reachplan.solver.batch import ScenarioRun
 def f():
     import reachplan.model.costs
     from . import html
     from .tables import allocation_grid
-    from solver import allocate
+    from reachplan.solver import allocate
 """
     known = {"model.plan", "model.costs", "solver", "solver.allocate", "solver.batch",
              "reports", "reports.html", "reports.tables", "reports.png"}

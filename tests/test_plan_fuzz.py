@@ -30,9 +30,9 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from cli import main
-from reports.plan_files import render_csv
-from reports.template import render_workbook
+from reachplan.cli import main
+from reachplan.reports.plan_files import render_csv
+from reachplan.reports.template import render_workbook
 from tests.conftest import tiny_tables
 
 

@@ -21,11 +21,11 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.errors import ReachplanError
-from scenarios.scenario_io import SCENARIO_DIR, SUITE, check_against_plan, load_scenario
-from scenarios.simulation_io import overlay
-from solver.allocate import allocate
-from solver.result import InfeasibleScenarioError
+from reachplan.model.errors import ReachplanError
+from reachplan.scenarios.scenario_io import SCENARIO_DIR, SUITE, check_against_plan, load_scenario
+from reachplan.scenarios.simulation_io import overlay
+from reachplan.solver.allocate import allocate
+from reachplan.solver.result import InfeasibleScenarioError
 from tests.scenarios.test_scenario_check import tiny_plan
 
 PLAN = tiny_plan()

@@ -18,13 +18,13 @@ Example
 >>> write_suite_report(done.runs, suite.plan, load_initial_state(), Path("out"))  # doctest: +SKIP
 """
 
-from workflow.report_inputs import (
+from reachplan.workflow.report_inputs import (
     build_report_inputs,
     files_sha256,
     report_data,
     write_suite_report,
 )
-from workflow.suite import (
+from reachplan.workflow.suite import (
     OutputError,
     PlanBook,
     RunProgress,

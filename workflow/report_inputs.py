@@ -29,12 +29,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model.costs import CostModel
-from model.funding import FundingScenario
-from model.plan import Plan
-from model.scenario import Scenario
-from model.simulation import InitialState, SimulationResult, Stream, percentile_table, simulate
-from reports.report_data import (
+from reachplan.model.costs import CostModel
+from reachplan.model.funding import FundingScenario
+from reachplan.model.plan import Plan
+from reachplan.model.scenario import Scenario
+from reachplan.model.simulation import (
+    InitialState,
+    SimulationResult,
+    Stream,
+    percentile_table,
+    simulate,
+)
+from reachplan.reports.report_data import (
     PERCENTILES,
     REPORT_PACKAGES,
     Ladder,
@@ -43,8 +49,8 @@ from reports.report_data import (
     SimulationBands,
     build_report_data,
 )
-from scenarios.plan_io import UsablePlan
-from solver.batch import ScenarioRun
+from reachplan.scenarios.plan_io import UsablePlan
+from reachplan.solver.batch import ScenarioRun
 
 __all__ = [
     "build_report_inputs",
@@ -86,7 +92,7 @@ def simulation_key(scenario: Scenario) -> str:
 
 def rules_key(funding: FundingScenario) -> str:
     """Same rules but for the envelope and the name, same funding ladder."""
-    from solver.frontier import at_share
+    from reachplan.solver.frontier import at_share
 
     return repr(dataclasses.replace(at_share(funding, 1.0), name=""))
 
@@ -163,10 +169,10 @@ def build_report_inputs(
     solver.result.InfeasibleScenarioError
         When a scenario's rules cannot hold at the plan's figures.
     """
-    from model.versions import package_versions
-    from solver.allocate import allocate
-    from solver.frontier import funding_frontier
-    from solver.marginal import line_marginals
+    from reachplan.model.versions import package_versions
+    from reachplan.solver.allocate import allocate
+    from reachplan.solver.frontier import funding_frontier
+    from reachplan.solver.marginal import line_marginals
 
     costs = CostModel.from_plan(plan)
     allocations = {r.scenario.name: allocate(plan, r.scenario.funding) for r in runs}
@@ -256,7 +262,7 @@ def write_suite_report(
     OSError
         When a file cannot be written.
     """
-    from reports.report import write_report
+    from reachplan.reports.report import write_report
 
     data = report_data(
         runs,

@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from model.errors import ReachplanError
-from reports.plan_files import write_text_atomic
-from solver.batch import ChunkResult
+from reachplan.model.errors import ReachplanError
+from reachplan.reports.plan_files import write_text_atomic
+from reachplan.solver.batch import ChunkResult
 
 CHUNK_FORMAT = 2
 """Version of the chunk file layout (2: run key and checksum inside the .npz)."""

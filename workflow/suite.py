@@ -23,14 +23,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.errors import ReachplanError
-from model.plan import Plan
-from model.scenario import Scenario
-from model.simulation import InitialState
-from scenarios.plan_io import UsablePlan, load_plan
-from solver.batch import ChunkResult, ScenarioRun
-from solver.result import InfeasibleScenarioError, ModelRangeError
-from workflow.run_store import RunStore, RunStoreError
+from reachplan.model.errors import ReachplanError
+from reachplan.model.plan import Plan
+from reachplan.model.scenario import Scenario
+from reachplan.model.simulation import InitialState
+from reachplan.scenarios.plan_io import UsablePlan, load_plan
+from reachplan.solver.batch import ChunkResult, ScenarioRun
+from reachplan.solver.result import InfeasibleScenarioError, ModelRangeError
+from reachplan.workflow.run_store import RunStore, RunStoreError
 
 __all__ = [
     "OutputError",
@@ -125,7 +125,7 @@ def load_usable_plan(path: Path | None) -> UsablePlan:
 
 def load_initial_state() -> InitialState:
     """The simulation's initial state, as shipped (an unreadable one raises AssumptionError)."""
-    from scenarios.simulation_io import load_initial_state as load
+    from reachplan.scenarios.simulation_io import load_initial_state as load
 
     return load()
 
@@ -156,7 +156,7 @@ class PlanBook:
         model.scenario.ScenarioError
             When a rule names codes the plan lacks (file, rule and key in the message).
         """
-        from scenarios.scenario_io import check_against_plan
+        from reachplan.scenarios.scenario_io import check_against_plan
 
         usable = self.plan(plan_path_of(plan_path, scenario))
         check_against_plan(scenario, usable.plan)
@@ -172,7 +172,7 @@ class PlanBook:
             file and why its numbers are out of a solver's range; or the scenario file
             and the codes the plan does not have.
         """
-        from solver.allocate import allocate
+        from reachplan.solver.allocate import allocate
 
         key = (plan.fingerprint, dataclasses.replace(scenario.funding, name=""))
         if key in self._feasible:
@@ -300,7 +300,7 @@ def prepare_suite(
         ``ScenarioError``, :class:`ScenarioRunError`, ``RunTooLargeError`` or
         ``SchedulerError``, each naming the file (and rule) concerned.
     """
-    from solver.batch import check_scheduler, estimate_run_bytes
+    from reachplan.solver.batch import check_scheduler, estimate_run_bytes
 
     book = PlanBook() if book is None else book
     if distinct_names:
@@ -362,7 +362,7 @@ def run_stored(
     ScenarioRunError
         When a draw's allocation is infeasible (names the scenario file).
     """
-    from solver.batch import chunk_plan, run_key, run_scenario
+    from reachplan.solver.batch import chunk_plan, run_key, run_scenario
 
     store = RunStore(out_dir, scenario.name, warn=warn)
     key = run_key(plan, scenario)

@@ -35,7 +35,7 @@ The equations, every assumption and the levers are written down in
 ``docs/simulation.md``.
 """
 
-from model.simulation.assumptions import (
+from reachplan.model.simulation.assumptions import (
     Coupling,
     FacilitatedReturns,
     InitialState,
@@ -47,7 +47,7 @@ from model.simulation.assumptions import (
     Surges,
     TemporaryProtection,
 )
-from model.simulation.coords import (
+from reachplan.model.simulation.coords import (
     BALTIC_CODES,
     EU_MEMBER_CODES,
     HOST_CODES,
@@ -55,7 +55,7 @@ from model.simulation.coords import (
     REFUGEE_LOCATIONS,
     month_index,
 )
-from model.simulation.distributions import (
+from reachplan.model.simulation.distributions import (
     Beta,
     Distribution,
     Fixed,
@@ -64,12 +64,17 @@ from model.simulation.distributions import (
     Triangular,
     Uniform,
 )
-from model.simulation.errors import AssumptionError
-from model.simulation.kernel import simulate, total_population
-from model.simulation.needs import needs_per_draw, people_in_need, percentile_table
-from model.simulation.results import PERCENTILE_COLUMNS, SERIES, NeedsTable, SimulationResult
-from model.simulation.sampling import sample_draws
-from model.simulation.streams import (
+from reachplan.model.simulation.errors import AssumptionError
+from reachplan.model.simulation.kernel import simulate, total_population
+from reachplan.model.simulation.needs import needs_per_draw, people_in_need, percentile_table
+from reachplan.model.simulation.results import (
+    PERCENTILE_COLUMNS,
+    SERIES,
+    NeedsTable,
+    SimulationResult,
+)
+from reachplan.model.simulation.sampling import sample_draws
+from reachplan.model.simulation.streams import (
     DRAW_BLOCK,
     STREAMS_VERSION,
     Seed,

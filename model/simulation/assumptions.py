@@ -13,14 +13,14 @@ from typing import Literal, TypeAlias
 import numpy as np
 import pandas as pd
 
-from model.simulation.coords import (
+from reachplan.model.simulation.coords import (
     _N_REF,
     BALTIC_CODES,
     REFUGEE_LOCATIONS,
     month_index,
 )
-from model.simulation.distributions import Distribution, _nonnegative, _unit_interval
-from model.simulation.errors import AssumptionError
+from reachplan.model.simulation.distributions import Distribution, _nonnegative, _unit_interval
+from reachplan.model.simulation.errors import AssumptionError
 
 __all__ = [
     "Coupling",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from model.simulation.errors import AssumptionError
+from reachplan.model.simulation.errors import AssumptionError
 
 __all__ = [
     "BALTIC_CODES",

@@ -9,7 +9,7 @@ from typing import TypeAlias
 import numpy as np
 from scipy import special
 
-from model.simulation.errors import AssumptionError
+from reachplan.model.simulation.errors import AssumptionError
 
 __all__ = [
     "Beta",

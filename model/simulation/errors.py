@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from model.errors import ReachplanError
+from reachplan.model.errors import ReachplanError
 
 __all__ = ["AssumptionError"]
 

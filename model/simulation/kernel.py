@@ -10,12 +10,12 @@ from typing import TypeAlias
 import numpy as np
 import pandas as pd
 
-from model.simulation.assumptions import InitialState, SimulationAssumptions
-from model.simulation.coords import _N_REF, _XEU, month_index
-from model.simulation.errors import AssumptionError
-from model.simulation.results import SimulationResult
-from model.simulation.sampling import _DrawInputs, sample_draws
-from model.simulation.streams import DRAW_BLOCK, Seed, Stream, seed_sequence
+from reachplan.model.simulation.assumptions import InitialState, SimulationAssumptions
+from reachplan.model.simulation.coords import _N_REF, _XEU, month_index
+from reachplan.model.simulation.errors import AssumptionError
+from reachplan.model.simulation.results import SimulationResult
+from reachplan.model.simulation.sampling import _DrawInputs, sample_draws
+from reachplan.model.simulation.streams import DRAW_BLOCK, Seed, Stream, seed_sequence
 
 __all__ = ["simulate", "total_population"]
 

@@ -7,10 +7,15 @@ from typing import TypeAlias
 import numpy as np
 import pandas as pd
 
-from model.simulation.assumptions import InitialState, NeedsMapping
-from model.simulation.coords import HOST_CODES, NEEDS_LOCATIONS
-from model.simulation.errors import AssumptionError
-from model.simulation.results import PERCENTILE_COLUMNS, SERIES, NeedsTable, SimulationResult
+from reachplan.model.simulation.assumptions import InitialState, NeedsMapping
+from reachplan.model.simulation.coords import HOST_CODES, NEEDS_LOCATIONS
+from reachplan.model.simulation.errors import AssumptionError
+from reachplan.model.simulation.results import (
+    PERCENTILE_COLUMNS,
+    SERIES,
+    NeedsTable,
+    SimulationResult,
+)
 
 __all__ = ["needs_per_draw", "people_in_need", "percentile_table"]
 

@@ -9,8 +9,8 @@ from typing import TypeAlias
 import numpy as np
 import pandas as pd
 
-from model.simulation.assumptions import InitialState, SimulationAssumptions
-from model.simulation.coords import REFUGEE_LOCATIONS
+from reachplan.model.simulation.assumptions import InitialState, SimulationAssumptions
+from reachplan.model.simulation.coords import REFUGEE_LOCATIONS
 
 __all__ = ["PERCENTILE_COLUMNS", "SERIES", "NeedsTable", "SimulationResult"]
 

@@ -8,9 +8,9 @@ from typing import TypeAlias
 
 import numpy as np
 
-from model.simulation.assumptions import SimulationAssumptions
-from model.simulation.distributions import Distribution
-from model.simulation.streams import (
+from reachplan.model.simulation.assumptions import SimulationAssumptions
+from reachplan.model.simulation.distributions import Distribution
+from reachplan.model.simulation.streams import (
     DRAW_BLOCK,
     Seed,
     Stream,

@@ -1,8 +1,8 @@
-"""``python -m scenarios.build_plan``: rebuild the shipped default plan from its source tables."""
+"""``python -m reachplan.scenarios.build_plan``: rebuild the shipped plan from its sources."""
 
 from __future__ import annotations
 
-from scenarios.build_plan import calibrate_costs, default_plan
+from reachplan.scenarios.build_plan import calibrate_costs, default_plan
 
 
 def main() -> None:

@@ -1,9 +1,9 @@
 """Write the default plan's cost curve and calibrated unit costs.
 
-Run ``python -m scenarios.build_plan`` (this step alone:
-``python -m scenarios.build_plan.calibrate_costs``). The cost curve is a planning assumption
-(see ``docs/allocation.md``); unit costs are derived from it so that at full funding the 2024
-people reached per location equal the plan's people targeted per location.
+Run ``python -m reachplan.scenarios.build_plan`` (this step alone:
+``python -m reachplan.scenarios.build_plan.calibrate_costs``). The cost curve is a planning
+assumption (see ``docs/allocation.md``); unit costs are derived from it so that at full
+funding the 2024 people reached per location equal the plan's people targeted per location.
 The regional support line (XRS) has no people targeted and gets no unit cost: it
 reaches nobody directly and receives money only through a floor, an earmark or a lock.
 """
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from model.costs import CostCurve, CostModel, calibrate_unit_costs
-from model.plan import Plan
-from reports.plan_files import write_plan_tables
-from scenarios.plan_io import DEFAULT_PLAN_DIR, load_plan
+from reachplan.model.costs import CostCurve, CostModel, calibrate_unit_costs
+from reachplan.model.plan import Plan
+from reachplan.reports.plan_files import write_plan_tables
+from reachplan.scenarios.plan_io import DEFAULT_PLAN_DIR, load_plan
 
 COST_CURVE = pd.DataFrame(
     {

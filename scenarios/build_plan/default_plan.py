@@ -1,8 +1,8 @@
 """Rebuild the default plan's tables from the transcribed document tables.
 
-Run ``python -m scenarios.build_plan`` after changing anything in
+Run ``python -m reachplan.scenarios.build_plan`` after changing anything in
 ``scenarios/default_plan/source/`` (this step alone:
-``python -m scenarios.build_plan.default_plan``).
+``python -m reachplan.scenarios.build_plan.default_plan``).
 The derivation is deterministic: the test suite checks that the shipped tables are exactly
 what this produces.
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.plan_files import write_plan_tables
-from scenarios.build_plan.derivation import DocumentTables, derive_plan
+from reachplan.reports.plan_files import write_plan_tables
+from reachplan.scenarios.build_plan.derivation import DocumentTables, derive_plan
 
 SOURCE_DIR = Path(__file__).resolve().parents[1] / "default_plan" / "source"
 

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model.validation import compute_stated, stated_total_agrees
-from scenarios.build_plan.fitting import ipf
+from reachplan.model.validation import compute_stated, stated_total_agrees
+from reachplan.scenarios.build_plan.fitting import ipf
 
 
 @dataclass(frozen=True, eq=False)

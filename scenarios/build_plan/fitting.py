@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import minimize
 
-from model.errors import ReachplanError
+from reachplan.model.errors import ReachplanError
 
 FloatArray = NDArray[np.float64]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.calibration import (
+from reachplan.model.calibration import (
     PRIORS,
     HistoryError,
     SeriesBreak,
@@ -19,8 +19,8 @@ from model.calibration import (
     mean_absolute_scaled_error,
     prepare_observations,
 )
-from model.simulation import Fixed, simulate
-from scenarios.simulation_io import (
+from reachplan.model.simulation import Fixed, simulate
+from reachplan.scenarios.simulation_io import (
     DEFAULT_HISTORY_FILES,
     load_history,
     load_initial_state,
@@ -85,7 +85,7 @@ TRUE_RATES = {
 
 def _synthetic(shift_after: str | None = None, factor: float = 1.0) -> pd.DataFrame:
     """Monthly observations from a deterministic run with known rates."""
-    from model.calibration import _deterministic, _with_rates
+    from reachplan.model.calibration import _deterministic, _with_rates
 
     truth = _with_rates(
         _deterministic(DEFAULTS), {k: Fixed(v) for k, v in TRUE_RATES.items()}
@@ -105,7 +105,7 @@ def _synthetic(shift_after: str | None = None, factor: float = 1.0) -> pd.DataFr
 
 def _replay(result, history_rates):
     """Deterministic run with fitted medians, compared with the synthetic history."""
-    from model.calibration import _deterministic, _with_rates
+    from reachplan.model.calibration import _deterministic, _with_rates
 
     fitted = _with_rates(
         _deterministic(DEFAULTS), {r.name: Fixed(r.median) for r in history_rates}

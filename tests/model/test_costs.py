@@ -3,8 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.costs import CostCurve, CostModel, calibrate_unit_costs
-from model.plan import PlanError
+from reachplan.model.costs import CostCurve, CostModel, calibrate_unit_costs
+from reachplan.model.plan import PlanError
 from tests.solver.conftest import HAND_CELLS, HAND_COSTS, make_plan
 
 CURVE = CostCurve((0.5, 0.3, 0.2), (1.0, 1.25, 2.0))
@@ -63,7 +63,7 @@ def test_cells_without_unit_cost_reach_nobody():
 
 
 def test_calibration_reaches_targets_at_full_funding():
-    from scenarios.plan_io import load_plan
+    from reachplan.scenarios.plan_io import load_plan
 
     plan = load_plan().plan
     table = calibrate_unit_costs(plan, CURVE, overlap_factor=1.6)
@@ -73,7 +73,7 @@ def test_calibration_reaches_targets_at_full_funding():
                                       curve=tuple(zip(CURVE.shares, CURVE.factors,
                                                       strict=True))).tables["cost_curve"],
               "settings": plan.tables["settings"]}
-    from model.plan import Plan
+    from reachplan.model.plan import Plan
 
     calibrated = Plan.from_tables(tables)
     costs = CostModel.from_plan(calibrated)
@@ -86,7 +86,7 @@ def test_calibration_reaches_targets_at_full_funding():
 
 
 def test_shipped_default_plan_is_valid_with_cost_tables():
-    from scenarios.plan_io import load_plan
+    from reachplan.scenarios.plan_io import load_plan
 
     loaded = load_plan()
     assert loaded.validation.errors == ()

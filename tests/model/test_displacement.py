@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.simulation import (
+from reachplan.model.simulation import (
     BALTIC_CODES,
     DRAW_BLOCK,
     REFUGEE_LOCATIONS,
@@ -30,7 +30,7 @@ from model.simulation import (
     simulate,
     total_population,
 )
-from scenarios.simulation_io import load_initial_state, load_simulation
+from reachplan.scenarios.simulation_io import load_initial_state, load_simulation
 
 DEFAULTS = load_simulation()
 INITIAL = load_initial_state()

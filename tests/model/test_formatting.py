@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from model.formatting import format_people, format_usd
+from reachplan.model.formatting import format_people, format_usd
 
 
 @pytest.mark.parametrize(

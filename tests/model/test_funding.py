@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.funding import (
+from reachplan.model.funding import (
     Amount,
     FundingError,
     FundingScenario,

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from model.plan import Plan
+from reachplan.model.plan import Plan
 
 
 def test_cells_are_masked_not_zero(tiny):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.simulation import (
+from reachplan.model.simulation import (
     DRAW_BLOCK,
     Stream,
     block_sequence,
@@ -13,8 +13,8 @@ from model.simulation import (
     seed_sequence,
     simulate,
 )
-from model.simulation.streams import blocks_covering
-from scenarios.simulation_io import load_initial_state, load_simulation
+from reachplan.model.simulation.streams import blocks_covering
+from reachplan.scenarios.simulation_io import load_initial_state, load_simulation
 
 DEFAULTS = load_simulation()
 INITIAL = load_initial_state()

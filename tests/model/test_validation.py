@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from model.tables import REQUIREMENTS
-from model.validation import (
+from reachplan.model.tables import REQUIREMENTS
+from reachplan.model.validation import (
     MAX_PEOPLE,
     MAX_REQUIREMENT_USD,
     MIN_COST_FACTOR,
@@ -14,7 +14,7 @@ from model.validation import (
     stated_total_agrees,
     validate_tables,
 )
-from reports.plan_files import format_value
+from reachplan.reports.plan_files import format_value
 from tests.conftest import tiny_tables
 
 

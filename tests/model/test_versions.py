@@ -1,6 +1,6 @@
 import importlib.metadata
 
-from model.versions import NOT_INSTALLED, PACKAGES, package_versions
+from reachplan.model.versions import NOT_INSTALLED, PACKAGES, package_versions
 
 
 def test_installed_packages_give_their_version_and_missing_ones_say_so():

@@ -8,12 +8,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from reports.report_data import ReportData
-from scenarios.plan_io import load_plan
-from scenarios.scenario_io import SCENARIO_DIR, load_scenario
-from scenarios.simulation_io import load_initial_state
-from solver.batch import ScenarioRun, run_scenario
-from workflow import report_data
+from reachplan.reports.report_data import ReportData
+from reachplan.scenarios.plan_io import load_plan
+from reachplan.scenarios.scenario_io import SCENARIO_DIR, load_scenario
+from reachplan.scenarios.simulation_io import load_initial_state
+from reachplan.solver.batch import ScenarioRun, run_scenario
+from reachplan.workflow import report_data
 
 DRAWS = 50
 FORMULA_NAME = "=SUM(A1)"

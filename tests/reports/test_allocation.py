@@ -3,14 +3,14 @@ import json
 import pandas as pd
 import pytest
 
-from model.funding import Amount, Envelope, FundingScenario
-from reports.allocation import (
+from reachplan.model.funding import Amount, Envelope, FundingScenario
+from reachplan.reports.allocation import (
     render_csv_tables,
     render_json,
     render_summary,
     write_allocation_csvs,
 )
-from solver.allocate import allocate
+from reachplan.solver.allocate import allocate
 from tests.solver.conftest import HAND_CELLS, HAND_COSTS, HAND_NEED, make_plan
 
 

@@ -15,27 +15,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.costs import CostModel
-from model.plan import Plan
-from model.simulation import NeedsTable
-from reports.allocation import (
+from reachplan.model.costs import CostModel
+from reachplan.model.plan import Plan
+from reachplan.model.simulation import NeedsTable
+from reachplan.reports.allocation import (
     render_csv_tables,
     render_frontier_csv_tables,
     write_allocation_csvs,
 )
-from reports.plan_files import (
+from reachplan.reports.plan_files import (
     csv_cell,
     escape_formula,
     render_csv,
     unescape_csv_cell,
     write_plan_tables,
 )
-from reports.plan_report import render_export
-from reports.simulation import NEEDS_FILE, write_needs
-from reports.tables import render_table_csv
-from reports.template import write_template
-from solver.allocate import allocate
-from solver.frontier import funding_frontier
+from reachplan.reports.plan_report import render_export
+from reachplan.reports.simulation import NEEDS_FILE, write_needs
+from reachplan.reports.tables import render_table_csv
+from reachplan.reports.template import write_template
+from reachplan.solver.allocate import allocate
+from reachplan.solver.frontier import funding_frontier
 from tests.conftest import tiny_tables
 from tests.solver.conftest import HAND_CELLS, HAND_COSTS, HAND_NEED, make_plan, usd
 
@@ -203,7 +203,7 @@ def test_plan_tables_keep_negative_numbers(tmp_path):
 
 
 def test_template_round_trip_through_the_plan_reader(tmp_path):
-    from scenarios.plan_io import load_plan
+    from reachplan.scenarios.plan_io import load_plan
 
     write_template(_payload_tables(), tmp_path)
     (tmp_path / "plan.xlsx").unlink()
@@ -213,8 +213,8 @@ def test_template_round_trip_through_the_plan_reader(tmp_path):
 
 
 def test_simulated_needs_csv(tmp_path):
-    from model.simulation import simulate
-    from scenarios.simulation_io import load_initial_state, load_simulation
+    from reachplan.model.simulation import simulate
+    from reachplan.scenarios.simulation_io import load_initial_state, load_simulation
 
     result = simulate(load_simulation(), load_initial_state(), draws=2, seed=1, months=12)
     values = np.array([1000.4, -0.0, 2000.6, 5.0]).reshape(2, 1, 2)  # draws, location, years

@@ -9,8 +9,8 @@ import zipfile
 import openpyxl
 import pytest
 
-from reports.excel import SHEETS, render_workbook
-from reports.scenario_report import render_runs_json
+from reachplan.reports.excel import SHEETS, render_workbook
+from reachplan.reports.scenario_report import render_runs_json
 from tests.reports.report_fixture import FORMULA_NAME, MARKUP_NAME, small_report
 
 # Excel keeps 15 significant digits; xlsxwriter writes them all, so values agree to that

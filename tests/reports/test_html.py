@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reports.html import CHART_IDS, render_html
-from reports.scenario_report import render_runs_json
+from reachplan.reports.html import CHART_IDS, render_html
+from reachplan.reports.scenario_report import render_runs_json
 from tests.reports.report_fixture import MARKUP_NAME, small_report
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
-from reports.png import png_names, render_pngs
+from reachplan.reports.png import png_names, render_pngs
 from tests.reports.report_fixture import small_report
 
 

@@ -7,15 +7,15 @@ import dataclasses
 import numpy as np
 import pytest
 
-from model.costs import CostModel
-from model.simulation import needs_per_draw, people_in_need
-from scenarios.plan_io import load_plan
-from scenarios.scenario_io import load_scenario
-from scenarios.simulation_io import load_initial_state
-from solver.allocate import allocate
-from solver.marginal import LineStatus, line_marginals
+from reachplan.model.costs import CostModel
+from reachplan.model.simulation import needs_per_draw, people_in_need
+from reachplan.scenarios.plan_io import load_plan
+from reachplan.scenarios.scenario_io import load_scenario
+from reachplan.scenarios.simulation_io import load_initial_state
+from reachplan.solver.allocate import allocate
+from reachplan.solver.marginal import LineStatus, line_marginals
+from reachplan.workflow.report_inputs import simulate_run_draws
 from tests.reports.report_fixture import small_report
-from workflow.report_inputs import simulate_run_draws
 
 
 def test_extra_1m_equals_a_direct_evaluation_of_the_cost_model():
@@ -97,7 +97,7 @@ def test_gain_over_pro_rata_and_ladder_are_those_of_the_solver():
 
 
 def test_scenarios_with_the_same_assumptions_share_bands():
-    from workflow.report_inputs import simulation_key as _simulation_key
+    from reachplan.workflow.report_inputs import simulation_key as _simulation_key
 
     a, b = load_scenario("shortfall_50", draws=10), load_scenario("shortfall_60", draws=10)
     assert _simulation_key(a) == _simulation_key(b)
@@ -122,7 +122,7 @@ def test_a_line_at_its_limit_has_that_status_and_reaches_nobody_more():
 
 
 def test_extra_1m_table_carries_each_line_status_and_the_page_counts_by_it():
-    from reports.html import render_html
+    from reachplan.reports.html import render_html
 
     data = small_report().data
     extra = data.extra_1m

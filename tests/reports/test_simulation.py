@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.simulation import needs_per_draw, simulate
-from reports import simulation as report
-from scenarios.simulation_io import load_initial_state, load_simulation
+from reachplan.model.simulation import needs_per_draw, simulate
+from reachplan.reports import simulation as report
+from reachplan.scenarios.simulation_io import load_initial_state, load_simulation
 
 RESULT = simulate(load_simulation(), load_initial_state(), draws=200, seed=11, months=24)
 NEEDS = needs_per_draw(RESULT)

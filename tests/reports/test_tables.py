@@ -11,9 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.plan_files import unescape_csv_cell
-from reports.scenario_report import render_runs_json
-from reports.tables import HXL, allocation_grid, records, render_report_json, render_table_csv
+from reachplan.reports.plan_files import unescape_csv_cell
+from reachplan.reports.scenario_report import render_runs_json
+from reachplan.reports.tables import (
+    HXL,
+    allocation_grid,
+    records,
+    render_report_json,
+    render_table_csv,
+)
 from tests.reports.report_fixture import small_report
 
 

@@ -6,10 +6,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from model.plan import Plan, plans_equal
-from reports.plan_files import write_plan_tables
-from reports.template import write_template
-from scenarios.plan_io import DEFAULT_PLAN_DIR, PlanReadError, load_plan
+from reachplan.model.plan import Plan, plans_equal
+from reachplan.reports.plan_files import write_plan_tables
+from reachplan.reports.template import write_template
+from reachplan.scenarios.plan_io import DEFAULT_PLAN_DIR, PlanReadError, load_plan
 
 
 def with_unit_costs(tables):

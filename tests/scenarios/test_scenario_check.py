@@ -1,6 +1,6 @@
 """A scenario's rules against the plan it runs on, in the library and on the command line.
 
-The command-line tests run ``python -m cli`` in a subprocess, so that stdout and stderr
+The command-line tests run ``python -m reachplan.cli`` in a subprocess, so that stdout and stderr
 are exactly what a script sees.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model.funding import FundingError, Selector
-from model.plan import Plan
-from model.scenario import ScenarioError
-from scenarios.scenario_io import (
+from reachplan.model.funding import FundingError, Selector
+from reachplan.model.plan import Plan
+from reachplan.model.scenario import ScenarioError
+from reachplan.scenarios.scenario_io import (
     check_against_plan,
     check_envelope_against_plan,
     load_scenario,
@@ -131,8 +131,8 @@ def test_selector_spelling_does_not_change_equality():
 
 
 def test_the_default_plan_fits_every_shipped_scenario():
-    from scenarios.plan_io import load_plan
-    from scenarios.scenario_io import suite_paths
+    from reachplan.scenarios.plan_io import load_plan
+    from reachplan.scenarios.scenario_io import suite_paths
 
     default = load_plan().plan
     assert default is not None
@@ -156,8 +156,8 @@ def test_the_default_plan_fits_every_shipped_scenario():
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=300)
+    return subprocess.run([sys.executable, "-m", "reachplan.cli", *args], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=300)
 
 
 def _one_error_line(result: subprocess.CompletedProcess[str], *fragments: str) -> None:

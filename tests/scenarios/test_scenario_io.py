@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from model.scenario import ScenarioError
-from scenarios.scenario_io import SUITE, load_scenario, suite_paths
+from reachplan.model.scenario import ScenarioError
+from reachplan.scenarios.scenario_io import SUITE, load_scenario, suite_paths
 
 
 def test_every_shipped_scenario_loads_with_its_own_name():

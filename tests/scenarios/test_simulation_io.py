@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from model.calibration import HistoryError
-from model.simulation import AssumptionError, LogNormal
-from scenarios.simulation_io import (
+from reachplan.model.calibration import HistoryError
+from reachplan.model.simulation import AssumptionError, LogNormal
+from reachplan.scenarios.simulation_io import (
     DEFAULT_HISTORY_FILES,
     DEFAULT_SIMULATION_FILE,
     load_history,

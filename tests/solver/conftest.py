@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 from hypothesis import strategies as st
 
-from model.funding import Amount, Envelope, Floor, FundingScenario, Selector
-from model.plan import Plan
+from reachplan.model.funding import Amount, Envelope, Floor, FundingScenario, Selector
+from reachplan.model.plan import Plan
 
 Cell = tuple[str, str, int, str, float]  # location, sector, year, objective, requirement USD
 

@@ -5,12 +5,19 @@ import pytest
 from hypothesis import given, settings
 from scipy.optimize import linprog
 
-from model.costs import CostModel
-from model.funding import Amount, Envelope, Floor, FundingScenario, Selector, parse_funding
-from solver.allocate import allocate, allocate_costs, solve_lp
-from solver.matrix import to_matrices
-from solver.model import build_model
-from solver.result import SolveStatus
+from reachplan.model.costs import CostModel
+from reachplan.model.funding import (
+    Amount,
+    Envelope,
+    Floor,
+    FundingScenario,
+    Selector,
+    parse_funding,
+)
+from reachplan.solver.allocate import allocate, allocate_costs, solve_lp
+from reachplan.solver.matrix import to_matrices
+from reachplan.solver.model import build_model
+from reachplan.solver.result import SolveStatus
 from tests.solver.conftest import (
     HAND_CELLS,
     HAND_COSTS,
@@ -151,7 +158,7 @@ def test_envelope_shadow_price_matches_finite_difference(case):
 
 
 def test_default_plan_full_funding_reaches_people_targeted():
-    from scenarios.plan_io import load_plan
+    from reachplan.scenarios.plan_io import load_plan
 
     plan = load_plan().plan
     r = allocate(plan, FundingScenario(parse_funding("100%")))
@@ -164,7 +171,7 @@ def test_default_plan_full_funding_reaches_people_targeted():
 
 
 def test_default_plan_60_percent_beats_pro_rata_within_rules():
-    from scenarios.plan_io import load_plan
+    from reachplan.scenarios.plan_io import load_plan
 
     plan = load_plan().plan
     r = allocate(plan, FundingScenario(parse_funding("60%")))
@@ -174,7 +181,7 @@ def test_default_plan_60_percent_beats_pro_rata_within_rules():
 
 
 def test_cap_shadow_price_matches_finite_difference():
-    from model.funding import Cap
+    from reachplan.model.funding import Cap
 
     plan = make_plan(HAND_CELLS, HAND_COSTS, HAND_NEED, curve=((0.5, 1.0), (0.5, 1.7)))
     costs = CostModel.from_plan(plan)

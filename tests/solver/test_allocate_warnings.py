@@ -7,11 +7,19 @@ import math
 
 import pytest
 
-from model.funding import Amount, Cap, Earmark, FundingError, ObjectiveBound, Selector, Weight
-from reports.allocation import render_json, render_summary
-from reports.json_text import dumps, finite
-from solver.allocate import allocate
-from solver.result import InfeasibleScenarioError, ModelRangeError
+from reachplan.model.funding import (
+    Amount,
+    Cap,
+    Earmark,
+    FundingError,
+    ObjectiveBound,
+    Selector,
+    Weight,
+)
+from reachplan.reports.allocation import render_json, render_summary
+from reachplan.reports.json_text import dumps, finite
+from reachplan.solver.allocate import allocate
+from reachplan.solver.result import InfeasibleScenarioError, ModelRangeError
 from tests.solver.conftest import HAND_CELLS, HAND_COSTS, HAND_NEED, make_plan, usd
 
 

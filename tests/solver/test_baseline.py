@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from model.costs import CostModel
-from model.funding import FundingScenario, parse_funding
-from solver.baseline import pro_rata_allocation
+from reachplan.model.costs import CostModel
+from reachplan.model.funding import FundingScenario, parse_funding
+from reachplan.solver.baseline import pro_rata_allocation
 from tests.solver.conftest import make_plan
 
 CELLS = [("UKR", "HEALTH", 2024, "SO1", 4e6), ("UKR", "HEALTH", 2025, "SO1", 2e6),

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli import main
-from model.costs import CostModel
-from model.errors import ReachplanError
-from model.simulation import DRAW_BLOCK, block_sequence
-from scenarios.plan_io import load_plan
-from scenarios.scenario_io import load_scenario
-from scenarios.simulation_io import load_initial_state
-from solver.allocate import solve_lp
-from solver.batch import (
+from reachplan.cli import main
+from reachplan.model.costs import CostModel
+from reachplan.model.errors import ReachplanError
+from reachplan.model.simulation import DRAW_BLOCK, block_sequence
+from reachplan.scenarios.plan_io import load_plan
+from reachplan.scenarios.scenario_io import load_scenario
+from reachplan.scenarios.simulation_io import load_initial_state
+from reachplan.solver.allocate import solve_lp
+from reachplan.solver.batch import (
     RunTooLargeError,
     SchedulerError,
     bytes_per_draw,
@@ -31,7 +31,7 @@ from solver.batch import (
     run_scenario,
     solve_chunk,
 )
-from solver.model import build_model
+from reachplan.solver.model import build_model
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +190,7 @@ def _tiny_run(draws: int, funding=None):
     """A three-line plan and a scenario with plain USD funding (fast to build and solve)."""
     import dataclasses
 
-    from model.funding import Amount, Envelope, FundingScenario
+    from reachplan.model.funding import Amount, Envelope, FundingScenario
     from tests.solver.conftest import HAND_CELLS, HAND_COSTS, HAND_NEED, make_plan
 
     tiny = make_plan(HAND_CELLS, HAND_COSTS, HAND_NEED)
@@ -251,8 +251,8 @@ def test_memory_rule_against_a_stated_amount():
 
 
 def test_a_draw_without_a_feasible_allocation_raises_infeasible_scenario_error(initial):
-    from model.funding import Amount, Envelope, Floor, FundingScenario
-    from solver.result import InfeasibleScenarioError
+    from reachplan.model.funding import Amount, Envelope, Floor, FundingScenario
+    from reachplan.solver.result import InfeasibleScenarioError
 
     # every line fully funded, with $5M for $12M of requirements: no draw can hold
     funding = FundingScenario(Envelope(total=Amount("usd", 5e6)), floors=(Floor("all", 1.0),))

@@ -1,8 +1,8 @@
 import pytest
 
-from model.funding import Amount, Envelope, Floor, FundingScenario, Lock, Selector
-from solver.allocate import allocate
-from solver.result import InfeasibleScenarioError
+from reachplan.model.funding import Amount, Envelope, Floor, FundingScenario, Lock, Selector
+from reachplan.solver.allocate import allocate
+from reachplan.solver.result import InfeasibleScenarioError
 
 
 def test_floors_exceeding_the_envelope_are_named_with_the_gap(hand_plan):

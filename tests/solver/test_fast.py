@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from solver.fast import FastLP, FastSolveError
+from reachplan.solver.fast import FastLP, FastSolveError
 
 
 def _problem(cap_a: float, cap_b: float) -> pulp.LpProblem:

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from model.costs import CostModel
-from model.funding import FundingScenario, parse_funding
-from solver.frontier import funding_frontier, funding_levels, least_funding_for
+from reachplan.model.costs import CostModel
+from reachplan.model.funding import FundingScenario, parse_funding
+from reachplan.solver.frontier import funding_frontier, funding_levels, least_funding_for
 
 
 def test_levels():

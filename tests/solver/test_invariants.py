@@ -2,10 +2,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.costs import CostModel
-from model.funding import FundingScenario, parse_funding
-from solver.allocate import allocate_costs
-from solver.invariants import (
+from reachplan.model.costs import CostModel
+from reachplan.model.funding import FundingScenario, parse_funding
+from reachplan.solver.allocate import allocate_costs
+from reachplan.solver.invariants import (
     Violation,
     check_allocation,
     check_more_money,
@@ -82,8 +82,7 @@ def test_run_checks_on_a_small_plan_passes_and_reports_examples():
 
 
 def test_run_checks_shrinks_a_violation_to_a_minimal_example(monkeypatch):
-    import solver.invariants as inv
-
+    import reachplan.solver.invariants as inv
     def broken(costs, scenario, extra):  # "fails" whenever the envelope is above 10%
         env = scenario.envelope.total
         return [Violation("test", "too much")] if env is not None and env.value > 0.1 else []
@@ -106,9 +105,9 @@ def test_scaling_of_a_tiny_envelope_is_not_flagged_for_solver_precision():
     # scaled by 0.37 is solved in other LP units; the difference is solver precision
     import pandas as pd
 
-    from model.funding import Amount, Envelope, Floor, FundingScenario, Selector
-    from model.plan import Plan
-    from solver.invariants import check_scaling
+    from reachplan.model.funding import Amount, Envelope, Floor, FundingScenario, Selector
+    from reachplan.model.plan import Plan
+    from reachplan.solver.invariants import check_scaling
 
     two = ["MDA", "POL"]
     tables = {

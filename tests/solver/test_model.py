@@ -10,8 +10,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from model.costs import CostModel
-from model.funding import (
+from reachplan.model.costs import CostModel
+from reachplan.model.funding import (
     Amount,
     Earmark,
     Envelope,
@@ -21,10 +21,10 @@ from model.funding import (
     ObjectiveBound,
     Selector,
 )
-from scenarios.scenario_io import load_scenario
-from solver.allocate import allocate
-from solver.batch import draw_model, prepared_model
-from solver.model import ROW_KINDS, Row, build_model
+from reachplan.scenarios.scenario_io import load_scenario
+from reachplan.solver.allocate import allocate
+from reachplan.solver.batch import draw_model, prepared_model
+from reachplan.solver.model import ROW_KINDS, Row, build_model
 from tests.solver.conftest import make_plan, usd
 
 CODES = ["UA14", "X1", "UA-14", "KHERSON_OBLAST"]

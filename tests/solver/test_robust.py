@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from model.simulation import Stream
-from scenarios.plan_io import load_plan
-from scenarios.scenario_io import load_scenario
-from scenarios.simulation_io import load_initial_state
-from solver.allocate import allocate
-from solver.batch import prepared_model, run_scenario
-from solver.robust import (
+from reachplan.model.simulation import Stream
+from reachplan.scenarios.plan_io import load_plan
+from reachplan.scenarios.scenario_io import load_scenario
+from reachplan.scenarios.simulation_io import load_initial_state
+from reachplan.solver.allocate import allocate
+from reachplan.solver.batch import prepared_model, run_scenario
+from reachplan.solver.robust import (
     evaluate,
     plan_for_mean_needs,
     plan_over_draws,

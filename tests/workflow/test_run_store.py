@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.funding import Amount, Envelope, FundingScenario
-from reports import plan_files
-from scenarios.scenario_io import load_scenario
-from scenarios.simulation_io import load_initial_state
-from solver.batch import ChunkResult, ScenarioRun, run_key, run_scenario
+from reachplan.model.funding import Amount, Envelope, FundingScenario
+from reachplan.reports import plan_files
+from reachplan.scenarios.scenario_io import load_scenario
+from reachplan.scenarios.simulation_io import load_initial_state
+from reachplan.solver.batch import ChunkResult, ScenarioRun, run_key, run_scenario
+from reachplan.workflow.run_store import RunStore, RunStoreError, chunk_checksum, run_directory
 from tests.solver.conftest import HAND_CELLS, HAND_COSTS, make_plan
-from workflow.run_store import RunStore, RunStoreError, chunk_checksum, run_directory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -249,8 +249,8 @@ def test_atomic_write_syncs_file_and_directory_before_and_after_rename(tmp_path,
 def test_damaged_chunks_resume_to_the_json_of_a_clean_run(tmp_path):
     """Command line, default plan: a 0-byte, an altered and a foreign chunk."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "0"}
-    args = [sys.executable, "-m", "cli", "run", "shortfall_50", "--draws", "150", "--seed", "5",
-            "--json", "--quiet", "--no-report"]
+    args = [sys.executable, "-m", "reachplan.cli", "run", "shortfall_50", "--draws", "150",
+            "--seed", "5", "--json", "--quiet", "--no-report"]
     clean = subprocess.run([*args, "--out", str(tmp_path / "a")], capture_output=True,
                            text=True, env=env, cwd=ROOT, timeout=600)
     assert clean.returncode == 0, clean.stderr

@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scenarios.plan_io import load_plan
-from scenarios.scenario_io import load_scenario
-from tests.conftest import tiny_tables
-from workflow import (
+from reachplan.scenarios.plan_io import load_plan
+from reachplan.scenarios.scenario_io import load_scenario
+from reachplan.workflow import (
     PlanBook,
     RunProgress,
     ScenarioRunError,
@@ -25,10 +24,11 @@ from workflow import (
     prepare_suite,
     run_suite,
 )
+from tests.conftest import tiny_tables
 
 
 def _plan_dir(tmp_path: Path) -> Path:
-    from reports.template import write_template
+    from reachplan.reports.template import write_template
 
     directory = tmp_path / "plan"
     write_template(tiny_tables(), directory)
@@ -108,7 +108,7 @@ def test_a_report_refuses_scenarios_on_different_plans_or_with_one_name(tmp_path
 
 
 def test_a_plan_with_errors_is_not_usable_and_lists_every_error(tmp_path):
-    from reports.template import write_template
+    from reachplan.reports.template import write_template
 
     tables = tiny_tables()
     tables["requirements"].loc[0, "requirements_usd"] = -5.0

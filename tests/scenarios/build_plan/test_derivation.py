@@ -3,10 +3,10 @@
 import pandas as pd
 import pytest
 
-from model.plan import Plan
-from model.validation import validate_tables
-from scenarios.build_plan.default_plan import build, read_document_tables
-from scenarios.plan_io import DEFAULT_PLAN_DIR, load_plan, read_raw_tables
+from reachplan.model.plan import Plan
+from reachplan.model.validation import validate_tables
+from reachplan.scenarios.build_plan.default_plan import build, read_document_tables
+from reachplan.scenarios.plan_io import DEFAULT_PLAN_DIR, load_plan, read_raw_tables
 
 
 @pytest.fixture(scope="module")

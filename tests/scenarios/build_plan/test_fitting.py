@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from scenarios.build_plan.fitting import FittingError, ipf
+from reachplan.scenarios.build_plan.fitting import FittingError, ipf
 
 
 def test_two_way_hand_example():
