@@ -174,10 +174,9 @@ def available_memory() -> int | None:
     except ImportError:
         psutil = None
     if psutil is not None:
-        try:
+        with contextlib.suppress(OSError, RuntimeError, AttributeError):
             return int(psutil.virtual_memory().available)
-        except (OSError, RuntimeError, AttributeError):
-            pass
+    # no psutil, or it failed: physical memory from the system configuration
     try:
         return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, ValueError, OSError):

@@ -21,7 +21,7 @@ import pandas as pd
 
 from reachplan.model.costs import CostModel
 from reachplan.model.funding import FundingScenario
-from reachplan.solver.model import cap_factors, selector_mask
+from reachplan.solver.model import cap_factors, excluded_cells
 
 __all__ = ["EXTRA_USD", "LineMarginals", "LineStatus", "excluded_cells", "line_marginals"]
 
@@ -71,14 +71,6 @@ class LineMarginals:
     people: np.ndarray
     status: tuple[LineStatus, ...]
     notes: tuple[str, ...]
-
-
-def excluded_cells(costs: CostModel, scenario: FundingScenario) -> np.ndarray:
-    """Cells an exclusion of the scenario selects (the model's ``exclusion`` rows), shape (n,)."""
-    excluded = np.zeros(costs.n_cells, dtype=bool)
-    for selector in scenario.exclusions:
-        excluded |= selector_mask(costs, selector)
-    return excluded
 
 
 def line_marginals(

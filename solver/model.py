@@ -536,13 +536,19 @@ def _need_rows(b: _Builder) -> None:
                   pin / b.units.people, location=str(loc), year=yr))
 
 
+def excluded_cells(costs: CostModel, scenario: FundingScenario) -> np.ndarray:
+    """Cells an exclusion of the scenario selects (the model's ``exclusion`` rows), shape (n,)."""
+    excluded = np.zeros(costs.n_cells, dtype=bool)
+    for selector in scenario.exclusions:
+        excluded |= selector_mask(costs, selector)
+    return excluded
+
+
 def _cap_and_exclusion_rows(b: _Builder) -> None:
     """Per cell: its absorption cap, and its exclusion when a rule excludes it."""
     costs = b.costs
     factor = cap_factors(costs, b.scenario)
-    excluded = np.zeros(costs.n_cells, dtype=bool)
-    for sel in b.scenario.exclusions:
-        excluded |= selector_mask(costs, sel)
+    excluded = excluded_cells(costs, b.scenario)
     for i in range(costs.n_cells):
         label, tag, coords = cell_label(costs, i), cell_tag(costs, i), _cell_coords(costs, i)
         b.add(b.money[i],

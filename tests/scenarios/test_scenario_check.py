@@ -150,8 +150,8 @@ def test_the_default_plan_fits_every_shipped_scenario():
 
 
 # ---- command line (subprocess) --------------------------------------------------------------
-# The tests marked WIRING need the commands to call check_against_plan right after loading
-# the plan and the scenario; the others hold on their own.
+# Every command checks a scenario against its plan right after loading both, before
+# anything is solved or written.
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -170,14 +170,14 @@ def _one_error_line(result: subprocess.CompletedProcess[str], *fragments: str) -
         assert fragment in lines[0]
 
 
-def test_cli_unknown_sector_is_one_line_naming_file_and_key(tmp_path):  # WIRING
+def test_cli_unknown_sector_is_one_line_naming_file_and_key(tmp_path):
     path = _scenario(tmp_path, '[[funding.floors]]\nshare = 0.4\nsectors = ["PROTECTON"]\n')
     result = _cli("allocate", "--scenario", str(path), "--json", cwd=REPO)
     _one_error_line(result, str(path), "funding.floors[0].sectors", "'PROTECTON'")
     assert result.stdout == ""
 
 
-def test_cli_unknown_earmark_location_in_run_leaves_nothing(tmp_path):  # WIRING
+def test_cli_unknown_earmark_location_in_run_leaves_nothing(tmp_path):
     path = _scenario(tmp_path, '[[funding.earmarks]]\namount = "USD 1m"\nlocation = "XXX"\n')
     out = tmp_path / "out"
     result = _cli("run", str(path), "--draws", "2", "--quiet", "--out", str(out), cwd=REPO)
@@ -185,7 +185,7 @@ def test_cli_unknown_earmark_location_in_run_leaves_nothing(tmp_path):  # WIRING
     assert not out.exists() or not any(out.rglob("*"))
 
 
-def test_cli_envelope_year_the_plan_lacks(tmp_path):  # WIRING
+def test_cli_envelope_year_the_plan_lacks(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text('name = "s"\n[funding.funding]\nyears = { 2024 = "50%", 2099 = "10%" }\n')
     result = _cli("allocate", "--scenario", str(path), "--json", cwd=REPO)
