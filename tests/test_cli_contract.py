@@ -155,6 +155,37 @@ def test_scenario_plan_is_honoured_by_allocate_and_frontier(tmp_path):
         assert str(tmp_path / "nope") in line, (command, line)
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["run", "--no-report", "--draws", "1"], ["report", "--draws", "1"], ["compare"],
+     ["robust", "--planning-draws", "1", "--evaluation-draws", "1"]],
+    ids=["run", "report", "compare", "robust"],
+)
+def test_scenario_plan_is_honoured_by_the_suite_commands(tmp_path, command):
+    scenario = tmp_path / "elsewhere.toml"
+    scenario.write_text('name = "elsewhere"\nplan = "nope"\n[funding]\nfunding = "60%"\n')
+    out = tmp_path / "out"
+    out_args = [] if command[0] == "robust" else ["--out", str(out)]  # robust writes no files
+    res = cli(command[0], str(scenario), *command[1:], *out_args)
+    assert res.returncode == 1, (command, res.stderr)
+    assert str(tmp_path / "nope") in one_error_line(res)
+    assert not out.exists()
+
+
+def test_the_plan_a_scenario_names_is_the_plan_allocated(tmp_path):
+    plan = tmp_path / "renamed_plan"
+    shutil.copytree(DEFAULT_PLAN_DIR, plan)
+    settings = plan / "settings.csv"
+    settings.write_text(settings.read_text().replace(
+        "name,IOM Strategic Response Plan", "name,Renamed copy of the Strategic Response Plan", 1))
+    scenario = tmp_path / "renamed.toml"
+    scenario.write_text('name = "renamed"\nplan = "renamed_plan"\n[funding]\nfunding = "60%"\n')
+    res = cli("allocate", "--scenario", str(scenario), "--json")
+    assert res.returncode == 0, res.stderr
+    provenance = strict_json(res.stdout)["provenance"]
+    assert provenance["plan_name"].startswith("Renamed copy of the Strategic Response Plan")
+
+
 def test_validate_caps_the_problems_printed_and_json_lists_all(tmp_path):
     plan = tmp_path / "plan"
     res = cli("template", str(plan))
