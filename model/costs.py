@@ -274,7 +274,11 @@ class CostModel:
         )
         totals = frame.groupby(["location_code", "year"])["people"].transform("sum").to_numpy()
         pin = self.people_in_need_per_cell
-        ratio = np.where(totals > pin, pin / np.where(totals > 0, totals, 1.0), 1.0)
+        # scale only where the sum exceeds the need (there totals > pin >= 0, so totals > 0);
+        # dividing everywhere and choosing afterwards overflowed for tiny sums
+        ratio = np.ones_like(totals, dtype=float)
+        over = totals > pin
+        ratio[over] = pin[over] / totals[over]
         return np.asarray(contrib * ratio)
 
     def people_reached_by_location(self, allocation_usd: np.ndarray) -> pd.Series:
