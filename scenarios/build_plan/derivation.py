@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reachplan.model.tables import TABLES_BY_NAME
 from reachplan.model.validation import compute_stated, stated_total_agrees
 from reachplan.scenarios.build_plan.fitting import ipf
 
@@ -215,15 +216,7 @@ def derive_requirements(doc: DocumentTables) -> pd.DataFrame:
                 frame["requirements_usd"] = frame["requirements_usd"].round(2)
             records.extend(frame.to_dict("records"))
     out = pd.DataFrame.from_records(records)
-    cols = [
-        "location_code",
-        "sector_code",
-        "year",
-        "objective",
-        "requirements_usd",
-        "origin",
-        "note",
-    ]
+    cols = [c.name for c in TABLES_BY_NAME["requirements"].columns]  # the table's own order
     return out[cols].sort_values(cols[:4]).reset_index(drop=True)
 
 
