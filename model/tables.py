@@ -18,8 +18,22 @@ from typing import Literal
 
 ColumnKind = Literal["code", "text", "int", "money", "number", "origin", "severity", "year"]
 
-ORIGINS = ("source", "derived")
-"""Where a number comes from: the plan document itself, or a documented derivation."""
+ORIGINS = ("source", "derived", "assumption")
+"""Where a number comes from: the plan document itself, a documented derivation, or a
+planning assumption (stated in the row's note, to be replaced when evidence exists)."""
+
+OUTPUTS = ("people", "entities", "enabler")
+"""What a sector's lines deliver (``sectors.output``).
+
+``people``: people reached (the default). ``entities``: institutions supported
+(authorities, collective centres, organisations), counted against ``entities_targeted``.
+``enabler``: support to other lines (coordination, common services), funded as an
+overhead of the programme money it serves. A location of kind ``regional`` is an enabler
+in every sector.
+"""
+
+TIERS = (1, 2, 3)
+"""Priority tiers: 1 life-saving, 2 other humanitarian and solutions work, 3 the rest."""
 
 POPULATION_STATUSES = (
     "in_need",
@@ -199,6 +213,32 @@ SETTING_RULES: tuple[Setting, ...] = (
         minimum=1.0,
         maximum="sectors",
     ),
+    Setting(
+        "coverage_offset",
+        "number",
+        "0.1",
+        "Diminishing returns in each location's coverage: the value of reaching more people "
+        "in a location falls as 1 / (coverage + offset), coverage being the share of its "
+        "planned reach already reached. Small values protect the least covered locations "
+        "most; large values approach pure headcount. Between 0.01 and 10.",
+        minimum=0.01,
+        maximum=10.0,
+    ),
+    Setting(
+        "tier_weights",
+        "text",
+        "1:2, 2:1, 3:0.5",
+        "Weight of a person (or entity) reached by lines of each priority tier, as "
+        "'tier:weight' pairs: by default a person reached by life-saving (tier 1) lines "
+        "counts twice.",
+    ),
+    Setting(
+        "severity_weights",
+        "text",
+        "1:0.25, 2:0.5, 3:1, 4:1.5, 5:2",
+        "Weight of a location and year per JIAF severity phase of its needs, as "
+        "'phase:weight' pairs (severity table); locations without severity weigh 1.",
+    ),
 )
 """Every setting the tool reads. Other keys (source_document, notes ...) are free text kept
 for provenance."""
@@ -223,6 +263,12 @@ OBJECTIVES = TableSpec(
     (
         Column("objective_code", "code", aliases=("objective",), description="e.g. SO1"),
         Column("objective_name", "text", description="Objective title"),
+        Column(
+            "tier",
+            "int",
+            required=False,
+            description="Priority tier of the objective's lines: 1 life-saving, 2, 3 (blank = 2)",
+        ),
     ),
     key=("objective_code",),
     required=True,
@@ -278,6 +324,20 @@ SECTORS = TableSpec(
             hxl=("#sector+cluster",),
             description="IASC global cluster code where one fits (SHL, WSH, HEA, PRO, ...)",
         ),
+        Column(
+            "tier",
+            "int",
+            required=False,
+            description="Priority tier of every line of the sector (1, 2, 3); blank = the tier "
+            "of each line's objective",
+        ),
+        Column(
+            "output",
+            "code",
+            required=False,
+            description="What the lines deliver: people (default), entities, or enabler",
+        ),
+        _NOTE,
     ),
     key=("sector_code",),
     required=True,
@@ -436,6 +496,64 @@ COST_CURVE = TableSpec(
     ),
 )
 
+SECTOR_COST_INDEX = TableSpec(
+    "sector_cost_index",
+    (
+        _SECTOR,
+        Column(
+            "cost_index",
+            "number",
+            description="Relative cost per person (or entity) reached in this sector; "
+            "only ratios between sectors matter (1 = reference)",
+        ),
+        _ORIGIN,
+        Column(
+            "source",
+            "text",
+            required=False,
+            description="Where the figure comes from (a published plan's cluster requirement "
+            "/ cluster target), or the reasoning behind an assumption",
+        ),
+        _NOTE,
+    ),
+    key=("sector_code",),
+    required=False,
+    description=(
+        "Relative cost per person reached between sectors, used to calibrate unit costs per "
+        "location and sector when the plan gives people targeted per location only."
+    ),
+)
+
+SEVERITY = TableSpec(
+    "severity",
+    (
+        _LOCATION,
+        Column(
+            "population_group",
+            "code",
+            aliases=("group",),
+            description="all, or a group such as idps, refugees, returnees, non_displaced",
+        ),
+        _YEAR,
+        Column("severity", "int", description="JIAF severity phase 1 (minimal) to 5 "
+               "(catastrophic)"),
+        Column(
+            "population",
+            "number",
+            required=False,
+            description="People in need in the group (weights the groups of a location)",
+        ),
+        _ORIGIN,
+        _NOTE,
+    ),
+    key=("location_code", "population_group", "year"),
+    required=False,
+    description=(
+        "Severity of needs per location, population group and year (JIAF 1-5 scale); "
+        "turned into priority weights by the setting severity_weights."
+    ),
+)
+
 TABLES: tuple[TableSpec, ...] = (
     SETTINGS,
     OBJECTIVES,
@@ -446,6 +564,8 @@ TABLES: tuple[TableSpec, ...] = (
     STATED_TOTALS,
     UNIT_COSTS,
     COST_CURVE,
+    SECTOR_COST_INDEX,
+    SEVERITY,
 )
 """Every table a plan may hold, in the order files and sheets are written."""
 
