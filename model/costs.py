@@ -33,7 +33,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from reachplan.model import lines
 from reachplan.model.plan import CELL, Plan, PlanError
+from reachplan.model.tables import TIERS
 from reachplan.model.validation import parse_number
 
 DEFAULT_OVERLAP_FACTOR = 1.0
@@ -157,6 +159,26 @@ class CostModel:
         Diminishing-returns curve.
     overlap_factor
         Average number of sectors serving one person reached (>= 1).
+    output
+        What each cell delivers: ``people``, ``entities`` or ``enabler`` (shape (n,);
+        default all ``people``). See :mod:`reachplan.model.lines`.
+    tier_share
+        Share of each cell's requirement per priority tier 1, 2, 3, shape (n, 3)
+        (default all tier 2).
+    tier_weight
+        Weight of tiers 1, 2, 3 in the priority objective.
+    severity_weight
+        Weight per (location_code, year) from severity (absent = 1).
+    coverage_offset
+        Offset delta of the coverage value curve ``ln(z + delta)``.
+    entities_targeted
+        Entities targeted per (location_code, year).
+    planned_people_in_need
+        People in need the plan was made for (the plan's figures); ``people_in_need``
+        may differ in a simulated future. The caseload a location's coverage is measured
+        against grows in the same ratio.
+    region
+        Region of each cell's location, shape (n,) (enablers serve their region).
     """
 
     cells: pd.MultiIndex
@@ -167,8 +189,27 @@ class CostModel:
     people_in_need: pd.Series
     curve: CostCurve
     overlap_factor: float
+    output: np.ndarray | None = None
+    tier_share: np.ndarray | None = None
+    tier_weight: tuple[float, ...] = (2.0, 1.0, 0.5)
+    severity_weight: pd.Series | None = None
+    coverage_offset: float = 0.1
+    entities_targeted: pd.Series | None = None
+    planned_people_in_need: pd.Series | None = None
+    region: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        n = len(self.cells)
+        if self.output is None:
+            object.__setattr__(self, "output", np.full(n, "people", dtype=object))
+        if self.tier_share is None:
+            share = np.zeros((n, 3))
+            share[:, 1] = 1.0
+            object.__setattr__(self, "tier_share", share)
+        if self.region is None:
+            object.__setattr__(self, "region", np.full(n, "", dtype=object))
+        if self.planned_people_in_need is None:
+            object.__setattr__(self, "planned_people_in_need", self.people_in_need)
         if not math.isfinite(self.overlap_factor) or self.overlap_factor < 1.0:
             raise PlanError(
                 f"overlap_factor must be a number >= 1 (got {self.overlap_factor}): it is the "
@@ -205,15 +246,28 @@ class CostModel:
                 raise PlanError(f"setting overlap_factor: {reason}")
             overlap = value
         shares = plan.objective_shares().reindex(cells).fillna(0.0)
+        output = lines.cell_outputs(plan, cells)
+        unit[output == "enabler"] = np.nan
+        tiers = lines.tier_weights(plan)
+        region = plan.locations["region"].reindex(cells.get_level_values(0))
+        pin = plan.population("in_need").astype(float)
         return cls(
             cells=cells,
             requirement_usd=req.to_numpy(dtype=float),
             unit_cost_usd=unit.to_numpy(dtype=float),
             weight=weight.to_numpy(dtype=float),
             objective_shares=shares,
-            people_in_need=plan.population("in_need").astype(float),
+            people_in_need=pin,
             curve=CostCurve.from_plan(plan),
             overlap_factor=overlap,
+            output=output,
+            tier_share=lines.tier_shares(plan, cells).to_numpy(dtype=float),
+            tier_weight=tuple(float(tiers[t]) for t in TIERS),
+            severity_weight=lines.severity_weights(plan),
+            coverage_offset=lines.coverage_offset(plan),
+            entities_targeted=plan.population("entities_targeted").astype(float),
+            planned_people_in_need=pin,
+            region=region.fillna("").astype(str).to_numpy(dtype=object),
         )
 
     # ---- derived views ---------------------------------------------------------------------
@@ -238,9 +292,42 @@ class CostModel:
         return np.asarray(self.cells.get_level_values("year"), dtype=int)
 
     @property
+    def has_reach(self) -> np.ndarray:
+        """Whether each cell turns money into people or entities (has a unit cost), (n,) bool."""
+        return np.isfinite(self.unit_cost_usd) & (self.output != "enabler")
+
+    @property
     def reaches_people(self) -> np.ndarray:
-        """Whether each cell has a unit cost, shape (n,) bool."""
-        return np.isfinite(self.unit_cost_usd)
+        """Whether each cell reaches people (a people line with a unit cost), shape (n,) bool."""
+        return np.isfinite(self.unit_cost_usd) & (self.output == "people")
+
+    @property
+    def reaches_entities(self) -> np.ndarray:
+        """Whether each cell reaches entities (an entity line with a unit cost), (n,) bool."""
+        return np.isfinite(self.unit_cost_usd) & (self.output == "entities")
+
+    @property
+    def is_enabler(self) -> np.ndarray:
+        """Whether each cell is an enabler (funded as overhead), shape (n,) bool."""
+        return np.asarray(self.output == "enabler")
+
+    def severity_weight_of(self, location: str, year: int) -> float:
+        """Severity weight of a location and year (1 where the plan gives no severity)."""
+        sev = self.severity_weight
+        key = (location, int(year))
+        if sev is not None and key in sev.index:
+            return float(sev.loc[key])
+        return 1.0
+
+    def need_ratio_of(self, location: str, year: int) -> float:
+        """People in need now over the plan's figure (1 where either is unknown or 0)."""
+        now = self.people_in_need_of(location, year)
+        base_series = self.planned_people_in_need
+        key = (location, int(year))
+        if base_series is None or key not in base_series.index or not math.isfinite(now):
+            return 1.0
+        base = float(base_series.loc[key])
+        return now / base if base > 0 else 1.0
 
     def people_in_need_of(self, location: str, year: int) -> float:
         """People in need in one location and year (``inf`` when the plan gives none)."""
@@ -258,8 +345,19 @@ class CostModel:
 
     # ---- people from money ------------------------------------------------------------------
     def sector_beneficiaries(self, allocation_usd: np.ndarray) -> np.ndarray:
-        """Sector beneficiaries per cell, shape (n,), for USD per cell, shape (n,)."""
-        return self.curve.beneficiaries(allocation_usd, self.requirement_usd, self.unit_cost_usd)
+        """Sector beneficiaries per cell, shape (n,), for USD per cell, shape (n,).
+
+        People lines only (0 for entity and enabler lines), each at most its sector's
+        people in need (the location's people in need where the plan gives none per sector).
+        """
+        unit = np.where(self.reaches_people, self.unit_cost_usd, np.nan)
+        b = self.curve.beneficiaries(allocation_usd, self.requirement_usd, unit)
+        return np.minimum(b, self.people_in_need_per_cell)
+
+    def entities_reached_cells(self, allocation_usd: np.ndarray) -> np.ndarray:
+        """Entities reached per cell, shape (n,) (entity lines only; 0 elsewhere)."""
+        unit = np.where(self.reaches_entities, self.unit_cost_usd, np.nan)
+        return self.curve.beneficiaries(allocation_usd, self.requirement_usd, unit)
 
     def people_reached_cells(self, allocation_usd: np.ndarray) -> np.ndarray:
         """People reached per cell, shape (n,): a location's people reached shared by beneficiaries.

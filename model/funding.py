@@ -235,6 +235,10 @@ class Weight:
             raise FundingError("an objective weight must be a non-negative number")
 
 
+OBJECTIVE_MODES = ("priority", "headcount")
+"""What an allocation maximises (``FundingScenario.objective``)."""
+
+
 @dataclass(frozen=True)
 class FundingScenario:
     """Everything that constrains an allocation, as one frozen value.
@@ -263,6 +267,10 @@ class FundingScenario:
         Lines that receive nothing.
     weights
         Objective weights; default 1, multiplied where several select a cell.
+    objective
+        What the allocation maximises: ``"priority"`` (the default: tier and severity
+        weights with diminishing returns in each location's coverage) or ``"headcount"``
+        (people reached, summed, for comparison). See ``docs/allocation.md``.
     name
         Label shown in reports.
     """
@@ -277,9 +285,15 @@ class FundingScenario:
     locks: tuple[Lock, ...] = ()
     exclusions: tuple[Selector, ...] = ()
     weights: tuple[Weight, ...] = ()
+    objective: str = "priority"
     name: str = field(default="")
 
     def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVE_MODES:
+            raise FundingError(
+                f"objective must be one of {', '.join(OBJECTIVE_MODES)} (got {self.objective!r})",
+                key="objective",
+            )
         if self.max_year_fall is not None and not 0.0 <= self.max_year_fall <= 1.0:
             raise FundingError("max_year_fall must be between 0 and 1")
         if not math.isfinite(self.default_cap) or self.default_cap < 0:
@@ -327,6 +341,7 @@ class FundingScenario:
             locks=tuple(Lock(lk.name, lk.amount.scaled(k), lk.selector) for lk in self.locks),
             exclusions=self.exclusions,
             weights=self.weights,
+            objective=self.objective,
             name=self.name,
         )
 
@@ -373,7 +388,7 @@ class FundingScenario:
         top = _Keys(mapping, "")
         top.allow(
             "name", "funding", "earmarks", "floors", "caps", "default_cap", "objective_bounds",
-            "max_year_fall", "locks", "exclusions", "weights",
+            "max_year_fall", "locks", "exclusions", "weights", "objective",
         )
         envelope = _envelope_from(top.require("funding"), "funding")
         earmarks = []
@@ -434,6 +449,10 @@ class FundingScenario:
         name = top.get("name", "")
         if not isinstance(name, str):
             raise FundingError(f"expected a string, got {_show(name)}", key="name")
+        objective = top.get("objective", "priority")
+        if not isinstance(objective, str) or objective not in OBJECTIVE_MODES:
+            raise FundingError(f"expected one of {', '.join(map(repr, OBJECTIVE_MODES))}, got "
+                               f"{_show(objective)}", key="objective")
         return _located("", lambda: cls(
             envelope=envelope,
             earmarks=tuple(earmarks),
@@ -446,6 +465,7 @@ class FundingScenario:
             locks=tuple(locks),
             exclusions=tuple(exclusions),
             weights=tuple(weights),
+            objective=objective,
             name=name,
         ))
 

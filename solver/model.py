@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal, get_args
 
@@ -96,20 +96,20 @@ most ``TIE_BREAK`` of the people the allocated money would reach at mean value.
 
 RowKind = Literal[
     "reach", "need", "cap", "envelope", "earmark", "earmark_share", "flexible", "floor",
-    "objective_share", "continuity", "lock", "exclusion",
+    "objective_share", "continuity", "lock", "exclusion", "coverage", "enabler",
 ]
 Sense = Literal["<=", ">=", "=="]
 ROW_KINDS: frozenset[str] = frozenset(get_args(RowKind))
 
 MONEY_ROWS: frozenset[str] = frozenset(
     {"cap", "envelope", "earmark", "flexible", "floor", "lock", "exclusion", "continuity",
-     "objective_share"}
+     "objective_share", "enabler"}
 )
 """Row kinds whose right-hand side is money: their duals are people per extra $1M."""
 
 ELASTIC_WEIGHT: Mapping[str, float] = {
     "envelope": 1.0, "flexible": 1.0, "earmark": 1.0, "cap": 2.0, "floor": 2.0, "lock": 2.0,
-    "exclusion": 2.0, "objective_share": 2.0, "continuity": 2.0,
+    "exclusion": 2.0, "objective_share": 2.0, "continuity": 2.0, "enabler": 2.0,
 }
 """Cost per money unit of relaxing a row in the elastic model: envelopes are relaxed first."""
 
@@ -177,6 +177,66 @@ class Row:
         return self.kind in MONEY_ROWS
 
 
+COVERAGE_SEGMENTS = 20
+"""Segments of the coverage value curve on [0, 1] (equal widths of 5% of planned reach)."""
+
+
+def coverage_curve(offset: float, segments: int = COVERAGE_SEGMENTS) -> tuple[np.ndarray, ...]:
+    """Breakpoints, segment widths and slopes of the coverage value curve.
+
+    The value of coverage z (people reached over the planned reach of a group) is
+    ``g(z) = ln(z + offset) - ln(offset)``, concave; the LP uses its chords between
+    ``segments + 1`` equally spaced breakpoints on [0, 1] and, beyond full coverage, the
+    slope ``g'(1) = 1 / (1 + offset)`` (smaller than every chord, so the curve stays
+    concave).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(breakpoints (K+1,), widths (K,), slopes (K+1,))``; the last slope is the tail's.
+    """
+    z = np.linspace(0.0, 1.0, segments + 1)
+    g = np.log(z + offset)
+    slopes = np.append(np.diff(g) / np.diff(z), 1.0 / (1.0 + offset))
+    return z, np.diff(z), slopes
+
+
+@dataclass(frozen=True, eq=False)
+class CoverageGroup:
+    """One term of the priority objective: the lines of one tier in one location and year.
+
+    Attributes
+    ----------
+    location, year, tier
+        Coordinates; ``output`` is ``people`` or ``entities``.
+    scale
+        Planned reach of the group (LP people units, or entities), weighted by the cells'
+        objective weights, times the need ratio for people groups: coverage 1 is reaching it.
+    value
+        Multiplier of the group's curve: tier weight x severity weight (x people
+        equivalent per entity for entity groups).
+    segments
+        Segment columns (the last one, beyond full coverage, unbounded).
+    members
+        ``(cell index, coefficient)``: the cell's credited people count ``coefficient``
+        times in the group (objective weight x tier share).
+    """
+
+    location: str
+    year: int
+    tier: int
+    output: str
+    scale: float
+    value: float
+    segments: tuple[pulp.LpVariable, ...]
+    members: tuple[tuple[int, float], ...]
+
+    @property
+    def row_name(self) -> str:
+        """Name of the group's coverage row."""
+        return f"coverage_{_token(self.location)}_{self.year}_t{self.tier}_{self.output}"
+
+
 @dataclass(eq=False)
 class AllocationLP:
     """The built PuLP problem and the maps from cells and rows to its variables.
@@ -203,6 +263,13 @@ class AllocationLP:
         The envelope in USD (the least of the total and the sum of the years).
     envelope_by_year
         Per-year envelope in USD (``None`` when only a total applies).
+    groups
+        Priority objective only: the coverage groups (location, year, tier, output) with
+        their segment columns.
+    resizable
+        Columns whose upper bound is proportional to the people in need of a (location,
+        year): the coverage segments of people groups and the people columns (bounded by
+        the sector's people in need). A simulated future with other needs rescales them.
     """
 
     problem: pulp.LpProblem
@@ -216,6 +283,8 @@ class AllocationLP:
     funding_usd: float
     envelope_by_year: dict[int, float] | None
     violations: dict[str, list[pulp.LpVariable]] = field(default_factory=dict)
+    groups: list[CoverageGroup] = field(default_factory=list)
+    resizable: list[tuple[pulp.LpVariable, tuple[str, int]]] = field(default_factory=list)
 
     def rows_of(self, kind: RowKind) -> list[Row]:
         """The rows of one kind, in model order."""
@@ -362,6 +431,8 @@ class _Builder:
     tie_break: list[tuple[pulp.LpVariable, float]] = field(default_factory=list)
     money: list[pulp.LpAffineExpression] = field(default_factory=list)
     """Per cell, the sum of its slice variables (money units)."""
+    groups: list[CoverageGroup] = field(default_factory=list)
+    resizable: list[tuple[pulp.LpVariable, tuple[str, int]]] = field(default_factory=list)
 
     def add(self, expr: pulp.LpAffineExpression, row: Row) -> None:
         """Add ``expr (sense) rhs`` as the named row; in the elastic model, with violations."""
@@ -427,7 +498,10 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
     )
     coef = _tranche_columns(b)
     _need_rows(b)
+    if scenario.objective == "priority" and not elastic:
+        _coverage_columns(b)
     _cap_and_exclusion_rows(b)
+    _enabler_rows(b)
     per_year = _envelope_rows(b)
     available = funding_usd(costs, scenario)
     _earmark_rows(b, available)
@@ -448,6 +522,8 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
         funding_usd=available,
         envelope_by_year=per_year,
         violations=b.violations,
+        groups=b.groups,
+        resizable=b.resizable,
     )
 
 
@@ -480,9 +556,10 @@ def _tranche_columns(b: _Builder) -> np.ndarray:
     penalty = _tie_break_penalty(b)
     # position of each slice along the curve, as a share of requirement (slice midpoints)
     starts = np.concatenate(([0.0], np.cumsum(shares)[:-1]))
+    pin = costs.people_in_need_per_cell
     for i in range(costs.n_cells):
         tag = cell_tag(costs, i)
-        if not costs.reaches_people[i]:
+        if not costs.has_reach[i]:
             xs = [b.prob.add_variable(f"x_{tag}_t1", lowBound=0)]
             b.tie_break.append((xs[0], -penalty))
             b.people_vars.append(None)
@@ -502,12 +579,22 @@ def _tranche_columns(b: _Builder) -> np.ndarray:
                 a_slices.append(float(a_k))
                 position = starts[k] + shares[k] * (j + 0.5) / SLICES
                 b.tie_break.append((v, -penalty * float(position)))
-        p = b.prob.add_variable(f"p_{tag}", lowBound=0)
-        coef[i] = b.weights[i] * units.usd / units.people / (costs.unit_cost_usd[i] * factors)
-        coef[i] /= costs.overlap_factor
-        b.add(pulp.LpAffineExpression([(p, costs.overlap_factor)]
+        people_line = bool(costs.reaches_people[i])
+        bound = None
+        if people_line and np.isfinite(pin[i]):
+            # sector beneficiaries at most the sector's people in need: omega p <= PIN
+            bound = float(pin[i] / costs.overlap_factor / units.people)
+        p = b.prob.add_variable(f"p_{tag}", lowBound=0, upBound=bound)
+        if bound is not None:
+            b.resizable.append((p, (str(costs.locations[i]), int(costs.years[i]))))
+        if people_line:
+            coef[i] = b.weights[i] * units.usd / units.people / (costs.unit_cost_usd[i] * factors)
+            coef[i] /= costs.overlap_factor
+        omega = costs.overlap_factor if people_line else 1.0
+        what = "people" if people_line else "entities"
+        b.add(pulp.LpAffineExpression([(p, omega)]
                                       + [(v, -a) for v, a in zip(xs, a_slices, strict=True)]),
-              Row(f"reach_{tag}", "reach", f"people reached by {cell_label(costs, i)}", "<=",
+              Row(f"reach_{tag}", "reach", f"{what} reached by {cell_label(costs, i)}", "<=",
                   0.0, **_cell_coords(costs, i)))
         b.people_vars.append(p)
         b.tranche_vars.append(xs)
@@ -529,7 +616,7 @@ def _need_rows(b: _Builder) -> None:
         pin = costs.people_in_need_of(loc, yr)
         if not np.isfinite(pin):
             continue
-        ps = [b.people_vars[i] for i in np.flatnonzero((locs == loc) & (years == yr))
+        ps = [b.people_vars[i] for i in np.flatnonzero((locs == loc) & (years == yr) & reaches)
               if b.people_vars[i] is not None]
         b.add(pulp.lpSum(ps),
               Row(need_row_name(loc, yr), "need", f"the people in need in {loc}, {yr}", "<=",
@@ -719,16 +806,150 @@ def _lock_rows(b: _Builder) -> None:
 
 
 def _set_objective(b: _Builder) -> None:
-    """Weighted people reached less the tie-break, or the weighted violations if elastic."""
+    """The priority value (or weighted people reached) less the tie-break; violations if elastic.
+
+    ``priority``: sum over coverage groups of value x chord slope x segment;
+    ``headcount``: sum over people lines of weight x people reached.
+    """
     if b.elastic:
         b.prob.setObjective(pulp.lpSum(b.violation_cost))
         return
-    b.prob.setObjective(
-        pulp.LpAffineExpression(
-            [(p, float(b.weights[i])) for i, p in enumerate(b.people_vars) if p is not None]
-            + b.tie_break
-        )
-    )
+    if b.scenario.objective == "priority":
+        _, _, slopes = coverage_curve(b.costs.coverage_offset)
+        terms = [(z, float(g.value * slopes[k])) for g in b.groups
+                 for k, z in enumerate(g.segments)]
+    else:
+        people = b.costs.reaches_people
+        terms = [(p, float(b.weights[i])) for i, p in enumerate(b.people_vars)
+                 if p is not None and people[i]]
+    b.prob.setObjective(pulp.LpAffineExpression(terms + b.tie_break))
+
+
+def planned_reach(costs: CostModel) -> tuple[np.ndarray, np.ndarray]:
+    """People and entities each cell reaches at full funding, for the plan's own needs.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        People reached per cell (0 for other lines) and entities reached per cell, (n,).
+    """
+    planned = replace(costs, people_in_need=costs.planned_people_in_need)
+    full = costs.requirement_usd
+    return planned.people_reached_cells(full), planned.entities_reached_cells(full)
+
+
+def entity_equivalents(costs: CostModel) -> dict[str, float]:
+    """People-equivalents of one entity per location, so that neither kind of line wins by its unit.
+
+    An entity counts as many people as the money that reaches one entity in the
+    location's entity lines reaches in its people lines, at full funding (over all
+    years); where a location has no people lines, the plan-wide ratio.
+    """
+    people, entities = planned_reach(costs)
+    req, locs = costs.requirement_usd, costs.locations
+    p_line, e_line = costs.reaches_people, costs.reaches_entities
+
+    def ratio(mask: np.ndarray) -> float | None:
+        pr, er = req[mask & p_line].sum(), req[mask & e_line].sum()
+        pp, ee = people[mask & p_line].sum(), entities[mask & e_line].sum()
+        if pr <= 0 or er <= 0 or pp <= 0 or ee <= 0:
+            return None
+        return float((pp / pr) / (ee / er))
+
+    overall = ratio(np.ones(costs.n_cells, dtype=bool)) or 1.0
+    out = {}
+    for loc in np.unique(locs[e_line]):
+        out[str(loc)] = ratio(locs == loc) or overall
+    return out
+
+
+def _coverage_columns(b: _Builder) -> None:
+    """Coverage groups of the priority objective: segment columns and ``coverage_*`` rows.
+
+    One group per location, year, tier and output (people or entities) with planned
+    reach: credited people of its lines (objective weight x tier share) fill segments of
+    the coverage value curve (:func:`coverage_curve`) whose widths are the group's planned
+    reach times the need ratio (people in need now over the plan's figure).
+    """
+    costs, units = b.costs, b.units
+    people_full, entities_full = planned_reach(costs)
+    equivalents = entity_equivalents(costs)
+    _, widths, _ = coverage_curve(costs.coverage_offset)
+    members: dict[tuple[str, int, int, str], list[tuple[int, float]]] = {}
+    scale: dict[tuple[str, int, int, str], float] = {}
+    for i in np.flatnonzero(costs.has_reach).tolist():
+        output = "people" if costs.reaches_people[i] else "entities"
+        full = people_full[i] if output == "people" else entities_full[i]
+        for t, share in enumerate(costs.tier_share[i]):
+            coef = float(b.weights[i] * share)
+            if coef <= 0:
+                continue
+            key = (str(costs.locations[i]), int(costs.years[i]), t + 1, output)
+            members.setdefault(key, []).append((i, coef))
+            scale[key] = scale.get(key, 0.0) + coef * float(full) / units.people
+    for key in sorted(members):
+        loc, year, tier, output = key
+        ratio = costs.need_ratio_of(loc, year) if output == "people" else 1.0
+        size = scale[key] * ratio
+        if size <= 0:
+            continue
+        value = costs.tier_weight[tier - 1] * costs.severity_weight_of(loc, year)
+        if output == "entities":
+            value *= equivalents.get(loc, 1.0)
+        tag = f"{_token(loc)}_{year}_t{tier}_{output}"
+        segs = []
+        for k, width in enumerate(widths):
+            z = b.prob.add_variable(f"z_{tag}_{k + 1}", lowBound=0, upBound=float(width * size))
+            segs.append(z)
+            if output == "people":
+                b.resizable.append((z, (loc, year)))
+        segs.append(b.prob.add_variable(f"z_{tag}_beyond", lowBound=0))
+        group = CoverageGroup(loc, year, tier, output, size, value, tuple(segs),
+                              tuple(members[key]))
+        what = "people" if output == "people" else "entities"
+        b.add(pulp.lpSum(segs) - pulp.lpSum(c * b.people_vars[i] for i, c in group.members),
+              Row(group.row_name, "coverage",
+                  f"coverage of tier-{tier} {what} in {loc}, {year}", "<=", 0.0,
+                  location=loc, year=year))
+        b.groups.append(group)
+
+
+def enabler_served(costs: CostModel, i: int) -> np.ndarray:
+    """Cells whose programme money enabler cell i serves, shape (n,) bool.
+
+    A regional enabler (a location of kind ``regional``) serves the programme lines of
+    its region in the same year; an enabler sector inside a location serves that
+    location's programme lines in the same year.
+    """
+    same_year = costs.years == costs.years[i]
+    programme = ~costs.is_enabler
+    if costs.region[i] and not (costs.locations == costs.locations[i])[programme].any():
+        return same_year & programme & (costs.region == costs.region[i])
+    return same_year & programme & (costs.locations == costs.locations[i])
+
+
+def _enabler_rows(b: _Builder) -> None:
+    """Each enabler line is funded as an overhead of the programme money it serves.
+
+    ``X_e = rho_e sum_(c served) X_c`` with ``rho_e = R_e / sum_(c served) R_c``, the
+    plan's own ratio. A scenario that excludes or locks an enabler line takes it out of
+    this rule (the rule then says what it gets).
+    """
+    costs = b.costs
+    held = excluded_cells(costs, b.scenario)
+    for lock in b.scenario.locks:
+        held |= selector_mask(costs, lock.selector)
+    for i in np.flatnonzero(costs.is_enabler & ~held).tolist():
+        served = np.flatnonzero(enabler_served(costs, i))
+        total = float(b.req[served].sum())
+        if total <= 0:
+            continue
+        rho = float(b.req[i]) / total
+        label = cell_label(costs, i)
+        b.add(b.money[i] - pulp.lpSum(rho * b.money[j] for j in served),
+              Row(f"enabler_{cell_tag(costs, i)}", "enabler",
+                  f"{label} as an overhead of {rho:.1%} on the programme money it serves",
+                  "==", 0.0, "the enabler overheads", **_cell_coords(costs, i)))
 
 
 def _lock_amount(amount: Amount, requirement_units: float, units: Units) -> float:
