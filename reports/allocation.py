@@ -70,6 +70,14 @@ def render_json(result: Allocation) -> dict[str, object]:
         "sector_beneficiaries": result.sector_beneficiaries,
         "pro_rata_people_reached": result.pro_rata_people_reached,
         "gain_over_pro_rata": result.gain_over_pro_rata,
+        "coverage": result.coverage,
+        "coverage_by_location_year": _records(result.coverage_by_location_year),
+        "unique_people_reached": result.unique_people_reached,
+        "unique_people_reached_by_year": _records(result.unique_people_by_year),
+        "entities_reached": result.entities_reached,
+        "entities_reached_by_year": {str(k): v for k, v in
+                                     result.entities_reached_by_year.items()},
+        "objective_kind": result.scenario.objective,
         "objective": result.objective,
         "scenario": result.scenario.describe(),
         "envelope_by_year": None if result.envelope_by_year is None
@@ -88,6 +96,9 @@ def render_json(result: Allocation) -> dict[str, object]:
                 "share_funded": float(r.share_funded),
                 "people_reached": float(r.people_reached),
                 "sector_beneficiaries": float(r.sector_beneficiaries),
+                "entities_reached": float(r.entities_reached),
+                "output": str(r.output),
+                "tier": int(r.tier),
                 "pro_rata_usd": float(r.pro_rata_usd),
                 "pro_rata_people_reached": float(r.pro_rata_people_reached),
             }
@@ -109,6 +120,25 @@ def render_json(result: Allocation) -> dict[str, object]:
         "warnings": list(result.warnings),
         "provenance": dict(result.provenance),
     }
+
+
+def _records(frame: pd.DataFrame | None) -> list[dict[str, object]]:
+    """Rows of a table as JSON records (codes as text, years as int, numbers as float)."""
+    if frame is None:
+        return []
+    out = []
+    for row in frame.to_dict(orient="records"):
+        rec: dict[str, object] = {}
+        for key, value in row.items():
+            if key == "year":
+                rec[key] = int(value)
+            elif isinstance(value, str):
+                rec[key] = value
+            else:
+                number = float(value)
+                rec[key] = number if math.isfinite(number) else None
+        out.append(rec)
+    return out
 
 
 def render_csv_tables(result: Allocation) -> dict[str, str]:

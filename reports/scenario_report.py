@@ -38,6 +38,9 @@ def run_summary(run: ScenarioRun, top: int = 5) -> dict[str, Any]:
         "allocation_by_location_usd": {k: float(v) for k, v in by_location.items()},
         "allocation_by_year_usd": {str(k): float(v) for k, v in by_year.items()},
         "unmet_need_by_location": {k: float(v) for k, v in run.unmet_need_by_location.items()},
+        "coverage_mean": run.coverage_mean,
+        "unmet_need_by_year": {str(k): v for k, v in run.unmet_need_by_year.items()},
+        "entities_reached_mean": run.entities_reached_mean,
         "binding_constraints": [
             {
                 "constraint": name,

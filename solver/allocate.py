@@ -30,6 +30,7 @@ from reachplan.solver.model import (
     build_model,
     cell_label,
     objective_share_row_name,
+    planned_reach,
 )
 from reachplan.solver.result import (
     Allocation,
@@ -320,6 +321,9 @@ def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str]) -> Al
             ),
             "pro_rata_usd": pro_rata,
             "pro_rata_people_reached": costs.people_reached_cells(pro_rata),
+            "entities_reached": costs.entities_reached_cells(allocated),
+            "output": costs.output,
+            "tier": np.argmax(costs.tier_share, axis=1) + 1,
         },
         index=costs.cells,
     )
@@ -340,7 +344,49 @@ def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str]) -> Al
         unfunded=_unfunded(lp, sol, allocated),
         provenance=provenance,
         warnings=allocation_warnings(lp, sol, allocated, float(people.sum())),
+        coverage_by_location_year=coverage_table(costs, people),
+        unique_people_by_year=unique_people(costs, beneficiaries),
     )
+
+
+def coverage_table(costs: CostModel, people: np.ndarray) -> pd.DataFrame:
+    """People in need, planned reach, people reached and coverage per location and year."""
+    planned, _ = planned_reach(costs)
+    frame = pd.DataFrame({"people_reached": people, "planned_reach": planned},
+                         index=costs.cells)
+    frame = frame[costs.reaches_people].groupby(level=["location_code", "year"]).sum()
+    frame["people_in_need"] = [costs.people_in_need_of(loc, yr) for loc, yr in frame.index]
+    frame["planned_reach"] *= [costs.need_ratio_of(loc, yr) for loc, yr in frame.index]
+    need = frame["people_in_need"].to_numpy(dtype=float)
+    reached = frame["people_reached"].to_numpy(dtype=float)
+    plan = frame["planned_reach"].to_numpy(dtype=float)
+    known = np.isfinite(need) & (need > 0)
+    frame["coverage"] = np.where(known, reached / np.where(known, need, 1.0), np.nan)
+    frame["coverage_of_planned"] = np.where(plan > 0, reached / np.where(plan > 0, plan, 1.0),
+                                            np.nan)
+    frame["unmet_need"] = np.where(np.isfinite(need), np.maximum(need - reached, 0.0), np.nan)
+    cols = ["people_in_need", "planned_reach", "people_reached", "coverage",
+            "coverage_of_planned", "unmet_need"]
+    return frame[cols].reset_index()
+
+
+def unique_people(costs: CostModel, beneficiaries: np.ndarray) -> pd.DataFrame:
+    """Range of unique people reached per year, summed over locations.
+
+    In each location and year, at least the beneficiaries of its largest sector (each
+    person reached is counted by every sector serving them, so no fewer people than the
+    largest sector's count are reached) and at most the sum over sectors (no one served
+    twice), itself at most the people in need.
+    """
+    frame = pd.DataFrame({"b": beneficiaries}, index=costs.cells)[costs.reaches_people]
+    grouped = frame.groupby(level=["location_code", "year"])["b"]
+    low, high = grouped.max(), grouped.sum()
+    need = np.array([costs.people_in_need_of(loc, yr) for loc, yr in high.index])
+    high = pd.Series(np.minimum(high.to_numpy(dtype=float), need), index=high.index)
+    out = pd.DataFrame({"low": low.groupby(level="year").sum(),
+                        "high": high.groupby(level="year").sum()})
+    out.index = out.index.astype(int)
+    return out.rename_axis("year").reset_index()
 
 
 def _binding(row: Row, sol: LPSolution) -> bool:

@@ -256,6 +256,7 @@ class PreparedModel:
     tranche_cols: list[NDArray[np.int64]]
     people_cols: NDArray[np.int64]
     people_cell: NDArray[np.int64]
+    entity_cols: NDArray[np.int64]
 
     def need_rhs(self, mult: FloatArray) -> FloatArray:
         """Right-hand sides of the need rows for a draw's multipliers (LP people units)."""
@@ -283,18 +284,21 @@ def _prepare(plan: Plan, scenario: Scenario) -> PreparedModel:
     need_names = [r.name for r in needs]
     need_rows = [(str(r.location), int(r.year or 0)) for r in needs]
     tranche_cols = [np.array([col[v.name] for v in xs], dtype=np.int64) for xs in lp.tranche_vars]
-    people = [(i, col[p.name]) for i, p in enumerate(lp.people_vars) if p is not None]
+    people = [(i, col[p.name]) for i, p in enumerate(lp.people_vars)
+              if p is not None and costs.reaches_people[i]]
+    entities = [col[p.name] for i, p in enumerate(lp.people_vars)
+                if p is not None and costs.reaches_entities[i]]
     group_of = {cell: r for r, cell in enumerate(need_rows)}
+    # columns sized by people in need (coverage segments, people columns): a draw rescales
+    # them by its need multiplier; tranche sizes (the cost per person) do not change
     slice_cols, slice_upper, slice_group = [], [], []
-    for i, xs in enumerate(lp.tranche_vars):
-        g = group_of.get((str(costs.locations[i]), int(costs.years[i])))
-        if g is None or lp.people_vars[i] is None:
+    for v, key in lp.resizable:
+        g = group_of.get(key)
+        if g is None or v.upBound is None:
             continue
-        for v in xs:
-            if v.upBound is not None:
-                slice_cols.append(col[v.name])
-                slice_upper.append(float(v.upBound))
-                slice_group.append(g)
+        slice_cols.append(col[v.name])
+        slice_upper.append(float(v.upBound))
+        slice_group.append(g)
     return PreparedModel(
         costs=costs,
         lp=lp,
@@ -309,6 +313,7 @@ def _prepare(plan: Plan, scenario: Scenario) -> PreparedModel:
         tranche_cols=tranche_cols,
         people_cols=np.array([j for _, j in people], dtype=np.int64),
         people_cell=np.array([i for i, _ in people], dtype=np.int64),
+        entity_cols=np.array(entities, dtype=np.int64),
     )
 
 
@@ -362,24 +367,16 @@ def draw_model(
 ) -> AllocationLP:
     """The allocation LP of one draw, built from scratch with :func:`build_model`.
 
-    People in need of each need row multiplied by its multiplier, and the tranche
-    variables of the row's lines resized by the same multiplier: exactly what a fast
-    re-solve changes (used to check the fast path, and by the benchmark).
+    People in need of each need row multiplied by its multiplier; the model then sizes
+    the columns that follow people in need (coverage segments, people bounds) from them:
+    exactly what a fast re-solve changes (used to check the fast path, and by the
+    benchmark). The cost per person does not change with the caseload.
     """
     pin = costs.people_in_need.copy()
     index = pd.MultiIndex.from_tuples(list(need_rows), names=pin.index.names)
     base = pin.loc[index].to_numpy(dtype=float)
     pin.loc[index] = base * np.asarray(multipliers, dtype=float)
-    lp = build_model(replace(costs, people_in_need=pin), funding)
-    group_of = {cell: r for r, cell in enumerate(need_rows)}
-    for i, xs in enumerate(lp.tranche_vars):
-        g = group_of.get((str(costs.locations[i]), int(costs.years[i])))
-        if g is None or lp.people_vars[i] is None:
-            continue
-        for v in xs:
-            if v.upBound is not None:
-                v.upBound = float(v.upBound) * float(multipliers[g])
-    return lp
+    return build_model(replace(costs, people_in_need=pin), funding)
 
 
 def solve_chunk(
@@ -404,6 +401,7 @@ def solve_chunk(
     need = prep.base_need[None, :] * mult
     n_cells = len(prep.tranche_cols)
     people = np.zeros(n)
+    entities = np.zeros(n)
     objective = np.zeros(n)
     money_sum = np.zeros(n_cells)
     reached = np.zeros_like(need)
@@ -430,13 +428,15 @@ def solve_chunk(
         money_sum += np.clip(money, 0.0, None)
         cell_people = values[prep.people_cols] * units.people
         people[d] = cell_people.sum()
+        entities[d] = values[prep.entity_cols].sum() * units.people
         objective[d] = sol.objective * units.people
         mask = cell_row >= 0
         reached[d] = np.bincount(
             cell_row[mask], weights=cell_people[mask], minlength=len(prep.need_rows)
         )
         binding += (np.abs(sol.row_duals) > BINDING_TOL).astype(np.int64)
-    return ChunkResult(chunk, first_draw, people, objective, money_sum, need, reached, binding)
+    return ChunkResult(chunk, first_draw, people, objective, money_sum, need, reached, binding,
+                       entities)
 
 
 # ---- a whole run -------------------------------------------------------------------------
@@ -488,6 +488,7 @@ def combine(
         },
         row_descriptions={name: row.description for name, row in rows.items()},
         rows=dict(rows),
+        entities_reached=np.concatenate([c.entities_reached for c in ordered]),
         funding_usd=float(prep.lp.funding_usd),
         provenance={
             "plan_fingerprint": plan.fingerprint,

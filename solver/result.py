@@ -131,9 +131,12 @@ class Allocation:
         One row per cell, index (location_code, sector_code, year); columns
         ``requirement_usd``, ``allocated_usd``, ``share_funded``, ``unit_cost_usd``,
         ``sector_beneficiaries``, ``people_reached``, ``cost_per_person_usd``,
-        ``pro_rata_usd``, ``pro_rata_people_reached``.
+        ``pro_rata_usd``, ``pro_rata_people_reached``, ``entities_reached``, ``output``
+        (people, entities or enabler) and ``tier`` (the tier holding most of the line's
+        requirement).
     objective
-        Weighted people reached (people; equals people reached when all weights are 1).
+        The LP objective: priority value (tier- and severity-weighted, with diminishing
+        returns in coverage), or weighted people reached under the headcount objective.
     shadow_prices
         One per envelope, earmark, floor, lock, cap and need row, in people per extra $1M.
     unfunded
@@ -147,6 +150,15 @@ class Allocation:
         Things a planner must know about this allocation, one sentence each: it reaches
         nobody, or money stays unallocated because of the rules (an earmark larger than
         its lines can absorb, objective share bounds, locks ...), with the reason.
+    coverage_by_location_year
+        One row per location and year with people in need: ``location_code``, ``year``,
+        ``people_in_need``, ``planned_reach`` (people full funding reaches, the plan's
+        target where calibrated to it), ``people_reached``, ``coverage`` (of people in
+        need), ``coverage_of_planned`` and ``unmet_need``.
+    unique_people_by_year
+        Per year: ``low`` (in each location the largest sector's beneficiaries) and
+        ``high`` (every sector's beneficiaries different people, at most the people in
+        need), summed over locations.
     """
 
     status: SolveStatus
@@ -159,6 +171,46 @@ class Allocation:
     unfunded: pd.DataFrame
     provenance: Mapping[str, str]
     warnings: tuple[str, ...] = ()
+    coverage_by_location_year: pd.DataFrame | None = None
+    unique_people_by_year: pd.DataFrame | None = None
+
+    @property
+    def coverage(self) -> float:
+        """People reached over people in need, over the locations and years that give a need."""
+        table = self.coverage_by_location_year
+        if table is None or table.empty:
+            return 0.0
+        known = table[np.isfinite(table["people_in_need"])]
+        need = float(known["people_in_need"].sum())
+        return float(known["people_reached"].sum()) / need if need > 0 else 0.0
+
+    @property
+    def unique_people_reached(self) -> dict[str, float]:
+        """Unique people reached over the whole period, as a range ``{low, high}``.
+
+        Low: the largest year's low estimate (the same people may be reached every year);
+        high: the sum over years of the high estimates (different people every year).
+        See :attr:`unique_people_by_year` and ``docs/allocation.md``.
+        """
+        table = self.unique_people_by_year
+        if table is None or table.empty:
+            return {"low": 0.0, "high": 0.0}
+        return {"low": float(table["low"].max()), "high": float(table["high"].sum())}
+
+    @property
+    def entities_reached(self) -> float:
+        """Entities reached, summed over years."""
+        if "entities_reached" not in self.cells:
+            return 0.0
+        return float(self.cells["entities_reached"].sum())
+
+    @property
+    def entities_reached_by_year(self) -> dict[int, float]:
+        """Entities reached per year."""
+        if "entities_reached" not in self.cells:
+            return {}
+        by_year = self.cells["entities_reached"].groupby(level="year").sum()
+        return {int(k): float(v) for k, v in by_year.items()}
 
     @property
     def allocated_usd(self) -> float:
@@ -244,6 +296,8 @@ class ChunkResult:
         People reached per draw, location and year, shape (n, n_need_rows).
     binding
         Count of draws in which each row was binding, shape (n_rows,).
+    entities_reached
+        Entities reached per draw, shape (n,).
     """
 
     chunk: int
@@ -254,6 +308,7 @@ class ChunkResult:
     need: FloatArray
     reached: FloatArray
     binding: NDArray[np.int64]
+    entities_reached: FloatArray
 
     def to_npz(self) -> dict[str, NDArray[np.generic]]:
         """Arrays for :func:`numpy.savez`."""
@@ -266,6 +321,7 @@ class ChunkResult:
             "need": self.need,
             "reached": self.reached,
             "binding": self.binding,
+            "entities_reached": self.entities_reached,
         }
 
     @classmethod
@@ -280,6 +336,7 @@ class ChunkResult:
             need=np.asarray(data["need"], dtype=float),
             reached=np.asarray(data["reached"], dtype=float),
             binding=np.asarray(data["binding"], dtype=np.int64),
+            entities_reached=np.asarray(data["entities_reached"], dtype=float),
         )
 
 
@@ -296,7 +353,8 @@ class ScenarioRun:
     people_reached
         Per draw, shape (draws,), persons.
     objective
-        Weighted people reached per draw (the LP objective), shape (draws,).
+        The LP objective per draw (priority value, or weighted people reached under the
+        headcount objective), shape (draws,).
     cells
         Index (location_code, sector_code, year) of the allocation cells.
     mean_allocation_usd
@@ -318,6 +376,8 @@ class ScenarioRun:
     rows
         Row name -> its :class:`~solver.model.Row` record (kind, location, sector, year,
         rule): what a report reads to know what a binding row is, never its name.
+    entities_reached
+        Entities reached per draw (summed over years), shape (draws,).
     """
 
     scenario: Scenario
@@ -334,17 +394,54 @@ class ScenarioRun:
     funding_usd: float
     provenance: dict[str, str] = field(default_factory=dict)
     rows: dict[str, Row] = field(default_factory=dict)
+    entities_reached: FloatArray | None = None
 
     def percentile(self, q: float) -> float:
         """Percentile ``q`` (0-100) of people reached across draws."""
         return float(np.percentile(self.people_reached, q))
 
     @property
+    def coverage(self) -> FloatArray:
+        """Per draw: people reached over people in need, over every location and year, (draws,).
+
+        Locations and years without a people-in-need figure are left out of both sums.
+        """
+        need = self.need.sum(axis=1)
+        return np.divide(self.reached.sum(axis=1), need, out=np.zeros_like(need),
+                         where=need > 0)
+
+    @property
+    def coverage_mean(self) -> float:
+        """Mean coverage over draws."""
+        return float(self.coverage.mean()) if self.draws else 0.0
+
+    @property
+    def unmet_need_by_year(self) -> dict[int, float]:
+        """Mean over draws of people in need not reached, per year (never summed over years)."""
+        gap = (self.need - self.reached).mean(axis=0) if self.draws else np.zeros(0)
+        out: dict[int, float] = {}
+        for (_, year), value in zip(self.need_rows, gap, strict=True):
+            out[int(year)] = out.get(int(year), 0.0) + float(value)
+        return dict(sorted(out.items()))
+
+    @property
+    def entities_reached_mean(self) -> float:
+        """Mean entities reached over draws (summed over years)."""
+        if self.entities_reached is None or not len(self.entities_reached):
+            return 0.0
+        return float(np.mean(self.entities_reached))
+
+    @property
     def unmet_need_by_location(self) -> pd.Series:
-        """Mean over draws of people in need not reached, summed over years, per location."""
+        """People in need not reached in an average plan year, per location (mean over draws).
+
+        The mean over the plan's years, never their sum: the same person unreached in
+        2024 and in 2025 is one person, not two (per-year figures:
+        :attr:`unmet_need_by_year`).
+        """
         gap = (self.need - self.reached).mean(axis=0)
         locs = [loc for loc, _ in self.need_rows]
-        return pd.Series(gap, index=locs).groupby(level=0).sum()
+        return pd.Series(gap, index=locs).groupby(level=0).mean()
 
     def allocation_frame(self) -> pd.DataFrame:
         """Mean allocation per cell: index (location_code, sector_code, year), USD."""
