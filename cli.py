@@ -872,6 +872,14 @@ def robust_command(
 @scenario_file_option(
     "Scenario file: envelope, earmarks, floors, caps... (--funding replaces its envelope)."
 )
+@click.option(
+    "--objective",
+    type=click.Choice(["priority", "headcount"]),
+    default=None,
+    help="What to maximise: priority (tiers, severity, diminishing returns in each "
+    "location's coverage; the default) or headcount (people reached, for comparison). "
+    "Default: the scenario's, else priority.",
+)
 @json_option()
 @out_option("Write cells, locations, sectors, shadow prices, unfunded lines as CSV here.")
 @quiet_option("Print nothing on success (with --out).")
@@ -882,6 +890,7 @@ def allocate_command(
     funding: str | None,
     carry_over: bool,
     scenario_path: str | None,
+    objective: str | None,
     as_json: bool,
     out_dir: Path | None,
     quiet: bool,
@@ -903,6 +912,10 @@ def allocate_command(
     envelope = _parse_funding(funding, carry_over)
     loaded, scenario = session.scenario_and_plan(plan_path, scenario_path)
     rules = _funding_scenario(envelope, scenario, loaded.plan)
+    if objective is not None:
+        import dataclasses
+
+        rules = dataclasses.replace(rules, objective=objective)
     try:
         result = allocate(loaded.plan, rules)
     except InfeasibleScenarioError as exc:

@@ -29,6 +29,7 @@ from reachplan.solver.model import (
     Row,
     build_model,
     cell_label,
+    cell_weights,
     objective_share_row_name,
     planned_reach,
 )
@@ -489,6 +490,24 @@ def _why_unallocated(lp: AllocationLP, sol: LPSolution, left: float) -> str:
     return "; ".join(reasons)
 
 
+def person_values(lp: AllocationLP, sol: LPSolution) -> np.ndarray:
+    """Objective value of one more person credited to each cell, shape (n,) (LP units).
+
+    Headcount: the cell's weight. Priority: the sum over the coverage groups the cell
+    belongs to of its coefficient there times the group's coverage-row dual (the value
+    of one more covered person in that group at the optimum).
+    """
+    costs = lp.costs
+    if lp.scenario.objective != "priority":
+        return np.where(costs.reaches_people, cell_weights(costs, lp.scenario), 0.0)
+    out = np.zeros(costs.n_cells)
+    for group in lp.groups:
+        dual = sol.duals.get(group.row_name, 0.0)
+        for i, coef in group.members:
+            out[i] += coef * dual
+    return out
+
+
 def _unfunded(lp: AllocationLP, sol: LPSolution, allocated: np.ndarray) -> pd.DataFrame:
     """Lines reaching people that get nothing, and the unit cost that would get them money.
 
@@ -501,8 +520,11 @@ def _unfunded(lp: AllocationLP, sol: LPSolution, allocated: np.ndarray) -> pd.Da
     costs = lp.costs
     rows = []
     index = []
+    worth = person_values(lp, sol)
+    factors = np.asarray(costs.curve.factors)
     for i in np.flatnonzero((allocated <= 0.0) & costs.reaches_people):
-        v = float(lp.objective_coef[i, 0])
+        a_first = lp.units.usd / lp.units.people / (costs.unit_cost_usd[i] * factors[0])
+        v = float(worth[i] * a_first / costs.overlap_factor)
         rc = float(sol.reduced_costs[i])
         loc, yr = str(costs.locations[i]), int(costs.years[i])
         need = lp.need_row(loc, yr)
