@@ -24,6 +24,7 @@ def render_summary(result: Allocation, top: int = 8) -> str:
     """Console summary: headline, gain over pro-rata, per location, binding constraints."""
     gain = result.gain_over_pro_rata
     pro = result.pro_rata_people_reached
+    unique = result.unique_people_reached
     lines = [
         f"Plan: {result.provenance.get('plan_name', '')} "
         f"[{result.provenance.get('plan_fingerprint', '')[:12]}]",
@@ -31,11 +32,23 @@ def render_summary(result: Allocation, top: int = 8) -> str:
         f"Allocated: {format_usd(result.allocated_usd)}"
         + (f" (unallocated {format_usd(result.unallocated_usd)}: see the warnings below)"
            if result.warnings and result.unallocated_usd >= 1 else ""),
-        f"People reached (summed over years): {format_people(result.people_reached)}"
+        f"Objective: {result.scenario.objective}"
+        + (" (tiers, severity, diminishing returns in each location's coverage)"
+           if result.scenario.objective == "priority" else " (people reached, summed)"),
+        f"People reached (person-years, summed over years): "
+        f"{format_people(result.people_reached)}"
         f"  | sector beneficiaries: {format_people(result.sector_beneficiaries)}",
+        f"Unique people reached, whole period: {format_people(unique['low'])} to "
+        f"{format_people(unique['high'])}  | coverage of people in need: {result.coverage:.1%}",
         f"Pro-rata (every line cut equally): {format_people(pro)}"
         f"  | gain: {gain:+,.0f} people"
-        + (f" ({gain / pro:+.1%})" if pro > 0 else ""),
+        + (f" ({gain / pro:+.1%})" if pro > 0 else "")
+        + f"; on programme lines only: {result.gain_over_pro_rata_programme:+,.0f}",
+    ]
+    if result.entities_reached > 0:
+        by_year = ", ".join(f"{y}: {v:,.0f}" for y, v in result.entities_reached_by_year.items())
+        lines.append(f"Entities reached (institutions supported): {by_year}")
+    lines += [
         "",
         f"{'location':<10}{'requirement':>14}{'allocated':>14}{'funded':>8}{'people':>12}"
         f"{'pro-rata':>12}",
@@ -70,6 +83,7 @@ def render_json(result: Allocation) -> dict[str, object]:
         "sector_beneficiaries": result.sector_beneficiaries,
         "pro_rata_people_reached": result.pro_rata_people_reached,
         "gain_over_pro_rata": result.gain_over_pro_rata,
+        "gain_over_pro_rata_programme": result.gain_over_pro_rata_programme,
         "coverage": result.coverage,
         "coverage_by_location_year": _records(result.coverage_by_location_year),
         "unique_people_reached": result.unique_people_reached,

@@ -21,7 +21,7 @@ from reachplan.model.formatting import format_usd
 from reachplan.model.funding import FundingScenario
 from reachplan.model.plan import Plan
 from reachplan.model.versions import package_versions
-from reachplan.solver.baseline import pro_rata_allocation
+from reachplan.solver.baseline import programme_pro_rata, pro_rata_allocation
 from reachplan.solver.diagnose import diagnose_infeasibility
 from reachplan.solver.highs import pulp_solver
 from reachplan.solver.model import (
@@ -345,6 +345,8 @@ def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str]) -> Al
         unfunded=_unfunded(lp, sol, allocated),
         provenance=provenance,
         warnings=allocation_warnings(lp, sol, allocated, float(people.sum())),
+        pro_rata_programme_people_reached=float(
+            costs.people_reached_cells(programme_pro_rata(costs, allocated)).sum()),
         coverage_by_location_year=coverage_table(costs, people),
         unique_people_by_year=unique_people(costs, beneficiaries),
     )

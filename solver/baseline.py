@@ -49,3 +49,22 @@ def pro_rata_allocation(costs: CostModel, scenario: FundingScenario) -> np.ndarr
         r = float(req[mask].sum())
         out[mask] = req[mask] * (min(1.0, amount / r) if r > 0 else 0.0)
     return out
+
+
+def programme_pro_rata(costs: CostModel, allocated: np.ndarray) -> np.ndarray:
+    """Pro-rata of the programme money an allocation spends, on programme lines only.
+
+    The money an allocation gives programme lines (every line but enablers) in each
+    year, spread over that year's programme lines in proportion to their requirement;
+    enablers get nothing. Comparing with it measures the gain over pro-rata without
+    the money that moves between enablers and programme lines.
+    """
+    req = costs.requirement_usd
+    programme = ~costs.is_enabler
+    out = np.zeros_like(req)
+    for y in np.unique(costs.years):
+        mask = programme & (costs.years == y)
+        r = float(req[mask].sum())
+        if r > 0:
+            out[mask] = req[mask] * min(1.0, float(allocated[mask].sum()) / r)
+    return out

@@ -159,6 +159,9 @@ class Allocation:
         Per year: ``low`` (in each location the largest sector's beneficiaries) and
         ``high`` (every sector's beneficiaries different people, at most the people in
         need), summed over locations.
+    pro_rata_programme_people_reached
+        People reached by pro-rata of the programme money this allocation spends, on
+        programme lines only (no enablers): see :func:`solver.baseline.programme_pro_rata`.
     """
 
     status: SolveStatus
@@ -173,6 +176,12 @@ class Allocation:
     warnings: tuple[str, ...] = ()
     coverage_by_location_year: pd.DataFrame | None = None
     unique_people_by_year: pd.DataFrame | None = None
+    pro_rata_programme_people_reached: float = 0.0
+
+    @property
+    def gain_over_pro_rata_programme(self) -> float:
+        """Gain over pro-rata on programme lines only (the same programme money, per year)."""
+        return self.people_reached - self.pro_rata_programme_people_reached
 
     @property
     def coverage(self) -> float:
