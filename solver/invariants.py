@@ -7,13 +7,17 @@ people in need with hypothesis, which shrinks any failure to a minimal example).
 Invariants
     * allocations are non-negative and within caps; envelopes hold to the dollar;
       floors, locks and exclusions hold; people reached never exceed people in need;
-    * more money never reaches fewer people;
+    * more money never reaches fewer people (headcount objective) and never lowers the
+      priority value (priority objective: it trades people for tiers and fairness, so
+      people reached may dip where money moves to dearer life-saving lines);
     * scaling every amount of money by k scales the allocation by k and leaves people
       reached unchanged;
     * reordering the plan's rows changes nothing;
     * zero money reaches zero people;
-    * the optimised allocation reaches at least as many people as pro-rata whenever
-      pro-rata itself obeys the scenario's rules.
+    * the optimised allocation is at least as good as pro-rata whenever pro-rata itself
+      obeys the scenario's rules: more people (headcount), a higher priority value
+      (priority; pro-rata's value computed independently from its money by
+      :func:`solver.model.priority_value`).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from reachplan.solver.model import (
     TIE_BREAK,
     cap_factors,
     objective_weight,
+    priority_value,
     resolve_envelope,
     selector_mask,
 )
@@ -139,9 +144,18 @@ def check_allocation(costs: CostModel, scenario: FundingScenario,
 def check_pro_rata(costs: CostModel, scenario: FundingScenario,
                    alloc: Allocation) -> list[Violation]:
     """Optimised reaches at least pro-rata, when pro-rata obeys the scenario's rules."""
-    if rule_violations(costs, scenario, pro_rata_allocation(costs, scenario)):
+    pro_rata = pro_rata_allocation(costs, scenario)
+    if rule_violations(costs, scenario, pro_rata):
         return []
     tol = people_tolerance(costs, alloc.people_reached, alloc.funding_usd)
+    if scenario.objective == "priority":
+        # the LP's value (less its tie-break) against pro-rata's, computed from its money
+        mine = alloc.objective + tie_break_bound(costs, alloc.allocated_usd)
+        theirs = _value(costs, scenario, pro_rata)
+        if mine < theirs - tol - RELATIVE_TOL * abs(theirs):
+            return [Violation("optimised >= pro-rata",
+                              f"priority value {mine:,.3f} < pro-rata's {theirs:,.3f}")]
+        return []
     if alloc.people_reached < alloc.pro_rata_people_reached - tol:
         return [Violation("optimised >= pro-rata",
                           f"optimised {alloc.people_reached:,.1f} < pro-rata "
@@ -169,11 +183,23 @@ def check_more_money(costs: CostModel, scenario: FundingScenario, extra: float) 
         return []
     more = allocate_costs(costs, with_envelope_factor(scenario, 1.0 + extra), diagnose=False)
     tol = people_tolerance(costs, base.people_reached, more.funding_usd)
+    if scenario.objective == "priority":
+        before, after = base.objective, more.objective
+        if after < before - tol - RELATIVE_TOL * abs(before):
+            return [Violation("more money never lowers the priority value",
+                              f"x{1 + extra:g} the money: value {after:,.3f} < {before:,.3f}")]
+        return []
     if more.people_reached < base.people_reached - tol:
         return [Violation("more money never reaches fewer people",
                           f"x{1 + extra:g} the money reaches {more.people_reached:,.1f} "
                           f"< {base.people_reached:,.1f}")]
     return []
+
+
+def _value(costs: CostModel, scenario: FundingScenario, money: np.ndarray) -> float:
+    """Priority value of an allocation, from its money (people credited per cell)."""
+    credited = costs.people_reached_cells(money) + costs.entities_reached_cells(money)
+    return priority_value(costs, scenario, credited)
 
 
 def check_scaling(costs: CostModel, scenario: FundingScenario, k: float) -> list[Violation]:

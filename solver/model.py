@@ -863,30 +863,45 @@ def entity_equivalents(costs: CostModel) -> dict[str, float]:
     return out
 
 
-def _coverage_columns(b: _Builder) -> None:
-    """Coverage groups of the priority objective: segment columns and ``coverage_*`` rows.
+@dataclass(frozen=True)
+class GroupSpec:
+    """A coverage group before it is put in the LP (see :class:`CoverageGroup`).
+
+    ``scale`` is in people (or entities), not LP units.
+    """
+
+    location: str
+    year: int
+    tier: int
+    output: str
+    scale: float
+    value: float
+    members: tuple[tuple[int, float], ...]
+
+
+def coverage_groups(costs: CostModel, weights: np.ndarray) -> list[GroupSpec]:
+    """The coverage groups of the priority objective, in a fixed order.
 
     One group per location, year, tier and output (people or entities) with planned
-    reach: credited people of its lines (objective weight x tier share) fill segments of
-    the coverage value curve (:func:`coverage_curve`) whose widths are the group's planned
-    reach times the need ratio (people in need now over the plan's figure).
+    reach: credited people of its lines (objective weight x tier share) count towards
+    its coverage; its scale is its planned reach, weighted the same way, times the need
+    ratio (people in need now over the plan's figure) for people groups.
     """
-    costs, units = b.costs, b.units
     people_full, entities_full = planned_reach(costs)
     equivalents = entity_equivalents(costs)
-    _, widths, _ = coverage_curve(costs.coverage_offset)
     members: dict[tuple[str, int, int, str], list[tuple[int, float]]] = {}
     scale: dict[tuple[str, int, int, str], float] = {}
     for i in np.flatnonzero(costs.has_reach).tolist():
         output = "people" if costs.reaches_people[i] else "entities"
         full = people_full[i] if output == "people" else entities_full[i]
         for t, share in enumerate(costs.tier_share[i]):
-            coef = float(b.weights[i] * share)
+            coef = float(weights[i] * share)
             if coef <= 0:
                 continue
             key = (str(costs.locations[i]), int(costs.years[i]), t + 1, output)
             members.setdefault(key, []).append((i, coef))
-            scale[key] = scale.get(key, 0.0) + coef * float(full) / units.people
+            scale[key] = scale.get(key, 0.0) + coef * float(full)
+    out = []
     for key in sorted(members):
         loc, year, tier, output = key
         ratio = costs.need_ratio_of(loc, year) if output == "people" else 1.0
@@ -896,6 +911,40 @@ def _coverage_columns(b: _Builder) -> None:
         value = costs.tier_weight[tier - 1] * costs.severity_weight_of(loc, year)
         if output == "entities":
             value *= equivalents.get(loc, 1.0)
+        out.append(GroupSpec(loc, year, tier, output, size, value, tuple(members[key])))
+    return out
+
+
+def priority_value(costs: CostModel, scenario: FundingScenario, credited: np.ndarray) -> float:
+    """The priority objective (people units) for people or entities credited per cell.
+
+    ``credited`` is people (entities for entity lines) counted per cell, shape (n,), e.g.
+    :meth:`CostModel.people_reached_cells` plus :meth:`CostModel.entities_reached_cells`.
+    Evaluates ``sum_G v_G S_G g~(C_G / S_G)`` with ``g~`` the chords the LP uses; a
+    fixed allocation's value this way is at most what the LP finds for it (the LP may
+    credit people where they are worth most within a location's people in need).
+    """
+    z, widths, slopes = coverage_curve(costs.coverage_offset)
+    total = 0.0
+    for g in coverage_groups(costs, cell_weights(costs, scenario)):
+        covered = sum(c * float(credited[i]) for i, c in g.members)
+        fill = np.clip(covered - np.append(z[:-1], 1.0) * g.scale, 0.0, None)
+        fill[:-1] = np.minimum(fill[:-1], widths * g.scale)
+        total += g.value * float((fill * slopes).sum())
+    return total
+
+
+def _coverage_columns(b: _Builder) -> None:
+    """Coverage groups of the priority objective: segment columns and ``coverage_*`` rows.
+
+    See :func:`coverage_groups`; each group's segments have widths of the chords of
+    :func:`coverage_curve` times its scale (LP people units).
+    """
+    units = b.units
+    _, widths, _ = coverage_curve(b.costs.coverage_offset)
+    for spec in coverage_groups(b.costs, b.weights):
+        loc, year, tier, output = spec.location, spec.year, spec.tier, spec.output
+        size = spec.scale / units.people
         tag = f"{_token(loc)}_{year}_t{tier}_{output}"
         segs = []
         for k, width in enumerate(widths):
@@ -904,8 +953,8 @@ def _coverage_columns(b: _Builder) -> None:
             if output == "people":
                 b.resizable.append((z, (loc, year)))
         segs.append(b.prob.add_variable(f"z_{tag}_beyond", lowBound=0))
-        group = CoverageGroup(loc, year, tier, output, size, value, tuple(segs),
-                              tuple(members[key]))
+        group = CoverageGroup(loc, year, tier, output, size, spec.value, tuple(segs),
+                              spec.members)
         what = "people" if output == "people" else "entities"
         b.add(pulp.lpSum(segs) - pulp.lpSum(c * b.people_vars[i] for i, c in group.members),
               Row(group.row_name, "coverage",
