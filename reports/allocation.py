@@ -17,7 +17,7 @@ import pandas as pd
 
 from reachplan.model.formatting import format_people, format_usd
 from reachplan.reports.plan_files import render_csv
-from reachplan.solver.result import Allocation, Frontier, TargetFunding
+from reachplan.solver.result import Allocation, Frontier, ShadowPrice, TargetFunding
 
 
 def render_summary(result: Allocation, top: int = 8) -> str:
@@ -118,11 +118,7 @@ def render_json(result: Allocation) -> dict[str, object]:
             }
             for r in cells.itertuples(index=False)
         ],
-        "shadow_prices": [
-            {"constraint": s.constraint, "kind": s.kind, "description": s.description,
-             "value": s.value, "unit": s.unit, "binding": s.binding}
-            for s in result.shadow_prices if s.kind != "cap"
-        ],
+        "shadow_prices": [_price(s, result) for s in result.shadow_prices],
         "unfunded": [
             {"location_code": str(i[0]), "sector_code": str(i[1]), "year": int(i[2]),
              "unit_cost_usd": float(r["unit_cost_usd"]),
@@ -134,6 +130,43 @@ def render_json(result: Allocation) -> dict[str, object]:
         "warnings": list(result.warnings),
         "provenance": dict(result.provenance),
     }
+
+
+def _finite(value: float | None) -> float | None:
+    """A number for JSON: ``None`` for missing, infinite or NaN."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _price(s: ShadowPrice, result: Allocation) -> dict[str, object]:
+    """One shadow price as JSON: people per extra $1M up (and down at a kink), its range.
+
+    ``valid_from_usd``/``valid_to_usd``: the limit's range over which the price holds
+    (``null`` = unbounded); for ``need`` rows the range is in people (``valid_from`` /
+    ``valid_to``). ``people_per_1m_down`` only where the price is one-sided.
+    """
+    money = s.kind != "need"
+    out: dict[str, object] = {
+        "constraint": s.constraint, "kind": s.kind, "description": s.description,
+        "value": s.value, "unit": s.unit, "binding": s.binding,
+        "people_per_1m": s.value if money else None,
+        "objective_per_1m": _finite(s.objective_value) if money else None,
+        "one_sided": s.one_sided,
+    }
+    if s.row is not None:
+        out.update({k: getattr(s.row, k) for k in ("location", "sector", "year")})
+    if money:
+        out["valid_from_usd"] = _finite(s.valid_from)
+        out["valid_to_usd"] = _finite(s.valid_to)
+        if s.one_sided and s.value_down is not None:
+            out["people_per_1m_down"] = _finite(s.value_down)
+    else:
+        out["valid_from"] = _finite(s.valid_from)
+        out["valid_to"] = _finite(s.valid_to)
+        if s.one_sided and s.value_down is not None:
+            out["people_per_person_down"] = _finite(s.value_down)
+    return out
 
 
 def _records(frame: pd.DataFrame | None) -> list[dict[str, object]]:

@@ -24,6 +24,7 @@ from reachplan.model.versions import package_versions
 from reachplan.solver.baseline import programme_pro_rata, pro_rata_allocation
 from reachplan.solver.diagnose import diagnose_infeasibility
 from reachplan.solver.highs import pulp_solver
+from reachplan.solver.matrix import lp_arrays
 from reachplan.solver.model import (
     AllocationLP,
     Row,
@@ -33,6 +34,7 @@ from reachplan.solver.model import (
     objective_share_row_name,
     planned_reach,
 )
+from reachplan.solver.sensitivity import SensitivitySolveError, row_sensitivities
 from reachplan.solver.result import (
     Allocation,
     Conflict,
@@ -398,23 +400,51 @@ def _binding(row: Row, sol: LPSolution) -> bool:
 
 
 def shadow_prices(lp: AllocationLP, sol: LPSolution) -> tuple[ShadowPrice, ...]:
-    """Shadow price of every money row and need row, in model order.
+    """Shadow price of every money row and need row, in model order, with its range.
 
     Absorption caps are listed only when binding (one per cell would drown the rest).
-    Values are people per extra $1M (money rows) or per extra person in need (need rows).
+    Values are people per extra $1M (money rows) or per extra person in need (need
+    rows), for an increase and for a decrease, from the optimal basis and, at a kink, by
+    re-solves (:func:`solver.sensitivity.row_sensitivities`); the LP's dual (objective
+    units) and the right-hand side range over which it holds (HiGHS ranging) come with
+    them.
     """
+    chosen = [row for row in lp.rows.values()
+              if (row.is_money or row.kind == "need")
+              and (row.kind != "cap" or _binding(row, sol))]
+    arrays = lp_arrays(lp.problem)
+    col = {name: j for j, name in enumerate(arrays.variable_names)}
+    pos = {name: i for i, name in enumerate(arrays.row_names)}
+    people = np.zeros(len(arrays.variable_names))
+    for i, p in enumerate(lp.people_vars):
+        if p is not None and lp.costs.reaches_people[i]:
+            people[col[p.name]] = 1.0
+    try:
+        found = {s.row: s for s in row_sensitivities(arrays, people,
+                                                      [pos[r.name] for r in chosen])}
+    except SensitivitySolveError:
+        found = {}
     prices = []
-    for row in lp.rows.values():
-        if not row.is_money and row.kind != "need":
-            continue
+    for row in chosen:
         binding = _binding(row, sol)
-        if row.kind == "cap" and not binding:
+        # LP duals are LP units per money unit (money rows) or per people unit (need)
+        scale = lp.units.people_per_1m if row.is_money else 1.0
+        rhs_unit = lp.units.usd if row.is_money else lp.units.people
+        s = found.get(row.name)
+        if s is None:
+            dual = sol.duals.get(row.name, 0.0) * scale
+            prices.append(ShadowPrice(row.name, row.kind, row.description, float(dual),
+                                      bool(binding), row, objective_value=float(dual)))
             continue
-        dual = sol.duals.get(row.name, 0.0)
-        # LP duals are people units per money unit (money rows) or per people unit (need)
-        value = dual * lp.units.people_per_1m if row.is_money else dual
-        prices.append(ShadowPrice(row.name, row.kind, row.description, float(value),
-                                  bool(binding), row))
+        prices.append(ShadowPrice(
+            row.name, row.kind, row.description, float(s.people_up * scale), bool(binding),
+            row,
+            value_down=float(s.people_down * scale),
+            objective_value=float(s.dual * scale),
+            valid_from=float(s.valid_from * rhs_unit),
+            valid_to=float(s.valid_to * rhs_unit),
+            one_sided=bool(s.one_sided),
+        ))
     return tuple(prices)
 
 

@@ -92,9 +92,22 @@ class ShadowPrice:
         Planner words.
     value
         People reached per extra $1M on the right-hand side (for ``need`` rows: people
-        reached per extra person in need). Negative for a floor that costs people.
+        reached per extra person in need), for an increase. Negative for a floor that
+        costs people. People, not the LP's dual: under the priority objective the dual is
+        priority value (:attr:`objective_value`).
     binding
         Whether the constraint holds with equality at the optimum.
+    value_down
+        The same for a decrease (one dollar less): differs from :attr:`value` at a
+        degenerate point (a kink: a floor exactly on a tranche boundary, an envelope
+        where a line just fills up); ``None`` when not computed.
+    objective_value
+        The LP's dual in objective units per extra $1M (or per extra person in need).
+    valid_from, valid_to
+        The right-hand side range (USD, or people for ``need`` rows) over which the
+        dual holds (HiGHS ranging); ``None`` when not computed, infinite when unbounded.
+    one_sided
+        Whether the value for an increase and for a decrease differ (a kink).
     row
         The row's record: its kind and coordinates (location, sector, year, objective,
         rule). Read it rather than parsing :attr:`constraint`.
@@ -106,6 +119,11 @@ class ShadowPrice:
     value: float
     binding: bool
     row: Row | None = None
+    value_down: float | None = None
+    objective_value: float | None = None
+    valid_from: float | None = None
+    valid_to: float | None = None
+    one_sided: bool = False
 
     @property
     def unit(self) -> str:

@@ -159,7 +159,9 @@ def tiny_costs() -> CostModel:
 
 
 def tiny_lp(costs: CostModel, envelope_usd: float):
-    return build_model(costs, FundingScenario(Envelope(total=Amount("usd", envelope_usd))))
+    # the hand-worked figures below are people per $: the headcount objective
+    return build_model(costs, FundingScenario(Envelope(total=Amount("usd", envelope_usd)),
+                                              objective="headcount"))
 
 
 def fresh_tiny(costs: CostModel, envelope_usd: float) -> tuple[float, float]:
