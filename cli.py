@@ -880,6 +880,13 @@ def robust_command(
     "location's coverage; the default) or headcount (people reached, for comparison). "
     "Default: the scenario's, else priority.",
 )
+@click.option(
+    "--unit-cost-ranges",
+    "cost_ranges",
+    is_flag=True,
+    help="Also find, for each location and sector, the unit-cost range over which its "
+    "money stays within 10% (about 700 re-solves on the default plan: several seconds).",
+)
 @json_option()
 @out_option("Write cells, locations, sectors, shadow prices, unfunded lines as CSV here.")
 @quiet_option("Print nothing on success (with --out).")
@@ -891,6 +898,7 @@ def allocate_command(
     carry_over: bool,
     scenario_path: str | None,
     objective: str | None,
+    cost_ranges: bool,
     as_json: bool,
     out_dir: Path | None,
     quiet: bool,
@@ -906,7 +914,14 @@ def allocate_command(
       reachplan allocate --funding 60% --json
       reachplan allocate myplan/ --funding "2024=50%,2025=60%,2026=60%" --out results/
     """
-    from reachplan.reports.allocation import render_csv_tables, render_json, render_summary
+    from reachplan.reports.allocation import (
+        render_csv_tables,
+        render_json,
+        render_summary,
+        render_unit_cost_ranges,
+        render_unit_cost_ranges_csv,
+        unit_cost_ranges_json,
+    )
     from reachplan.solver.allocate import allocate
 
     envelope = _parse_funding(funding, carry_over)
@@ -924,15 +939,29 @@ def allocate_command(
         fail(f"{loaded.path}: {one_line(str(exc))}")
     except ValueError as exc:  # codes the plan does not have (solver.model.selector_mask)
         fail(f"{_where(scenario, loaded)}: {one_line(str(exc))}")
+    ranges = None
+    if cost_ranges:
+        from reachplan.model.costs import CostModel
+        from reachplan.solver.allocate import unit_cost_table
+
+        ranges = unit_cost_table(CostModel.from_plan(loaded.plan), rules)
+    tables = render_csv_tables(result)
+    if ranges is not None:
+        tables["unit_cost_ranges"] = render_unit_cost_ranges_csv(ranges)
     if out_dir is not None:
-        _write_csvs(render_csv_tables(result), out_dir)
+        _write_csvs(tables, out_dir)
     if as_json:
-        _echo_json(render_json(result))
+        payload = render_json(result)
+        if ranges is not None:
+            payload["unit_cost_ranges"] = unit_cost_ranges_json(ranges)
+        _echo_json(payload)
         if not quiet:
             for warning in result.warnings:
                 _warn(warning)
     elif not quiet:
         click.echo(render_summary(result))
+        if ranges is not None:
+            click.echo(render_unit_cost_ranges(ranges))
 
 
 @main.command("frontier")

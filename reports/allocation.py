@@ -13,6 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from reachplan.model.formatting import format_people, format_usd
@@ -304,3 +305,37 @@ def write_allocation_csvs(tables: dict[str, str], directory: Path) -> list[Path]
                 directory.rmdir()
         raise
     return [path for _, path in temporary]
+
+
+def unit_cost_ranges_json(table: pd.DataFrame) -> list[dict[str, object]]:
+    """Unit-cost ranges as JSON records (``group``, ``factor_low``, ``factor_high`` ...)."""
+    out = []
+    for group, row in table.iterrows():
+        rec: dict[str, object] = {"group": str(group)}
+        for key, value in row.items():
+            if isinstance(value, (bool, np.bool_)):
+                rec[str(key)] = bool(value)
+            else:
+                rec[str(key)] = _finite(float(value))
+        out.append(rec)
+    return out
+
+
+def render_unit_cost_ranges_csv(table: pd.DataFrame) -> str:
+    """Unit-cost ranges as CSV text."""
+    return render_csv(table.reset_index())
+
+
+def render_unit_cost_ranges(table: pd.DataFrame, top: int = 12) -> str:
+    """Console table: the narrowest unit-cost ranges first (the knife edges)."""
+    frame = table.assign(width=np.log(table["factor_high"]) - np.log(table["factor_low"]))
+    frame = frame[frame["money_base_usd"] > 0].sort_values("width")
+    lines = ["", "Unit-cost ranges over which a group's money stays within 10% "
+                 "(narrowest first):",
+             f"{'group':<34}{'from':>8}{'to':>8}{'money':>12}"]
+    for group, row in frame.head(top).iterrows():
+        low = f"x{row['factor_low']:.2f}" + ("-" if row["low_at_limit"] else "")
+        high = f"x{row['factor_high']:.2f}" + ("+" if row["high_at_limit"] else "")
+        lines.append(f"{str(group):<34}{low:>8}{high:>8}{format_usd(row['money_base_usd']):>12}")
+    lines.append("(- / +: the money stays within 10% down to x0.1 / up to x10)")
+    return "\n".join(lines)

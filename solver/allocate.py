@@ -34,7 +34,11 @@ from reachplan.solver.model import (
     objective_share_row_name,
     planned_reach,
 )
-from reachplan.solver.sensitivity import SensitivitySolveError, row_sensitivities
+from reachplan.solver.sensitivity import (
+    SensitivitySolveError,
+    row_sensitivities,
+    unit_cost_ranges,
+)
 from reachplan.solver.result import (
     Allocation,
     Conflict,
@@ -583,3 +587,31 @@ def _unfunded(lp: AllocationLP, sol: LPSolution, allocated: np.ndarray) -> pd.Da
         if index
         else pd.MultiIndex.from_arrays([[], [], []], names=costs.cells.names),
     )
+
+
+def unit_cost_table(costs: CostModel, scenario: FundingScenario,
+                    tolerance: float = 0.10) -> pd.DataFrame:
+    """For each location and each sector, the unit-cost range over which its money holds.
+
+    Each group's unit costs are multiplied by a factor; the table gives the factors
+    (``factor_low`` < 1 < ``factor_high``, searched between 0.1 and 10) over which the
+    group's allocated money stays within ``tolerance`` (10%) of the allocation's; a narrow
+    range is a knife edge. The coverage groups keep their planned reach (the plan's
+    targets do not move when a cost assumption does; the people they take cost more or
+    less). See :func:`solver.sensitivity.unit_cost_ranges`.
+
+    Raises
+    ------
+    InfeasibleScenarioError
+        When the scenario's rules cannot all hold.
+    """
+    lp = build_model(costs, scenario)
+    sol = solve_lp(lp)
+    if sol.status is not SolveStatus.OPTIMAL:
+        raise InfeasibleScenarioError("the scenario's rules cannot all hold")
+    reach = costs.has_reach
+    groups = {f"location {loc}": (costs.locations == loc) & reach
+              for loc in np.unique(costs.locations[reach])}
+    groups |= {f"sector {sec}": (costs.sectors == sec) & reach
+               for sec in np.unique(costs.sectors[reach])}
+    return unit_cost_ranges(lp, groups, sol.money, tolerance=tolerance)
