@@ -62,7 +62,8 @@ value-at-risk. *Journal of Risk* 2(3), 21-42.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -94,7 +95,7 @@ DEFAULT_REPLICATES = 3
 CONFIDENCE = 0.95
 """Level of the paired confidence intervals."""
 
-FIX_TOL = 1e-6
+FIX_TOL = 1e-9
 """Half-width (LP money units) of the band a committed cell's money is fixed to."""
 
 FREE_BOUND = 1e30
@@ -669,16 +670,25 @@ def _fixed_task(
     return evaluate_fixed(plan, scenario, robust, futures)
 
 
-def _run_tasks(fn: Callable[..., Any], tasks: list[tuple[Any, ...]], workers: int) -> list[Any]:
-    """``[fn(*t) for t in tasks]``, in order, in ``workers`` processes when more than 1."""
-    if workers <= 1 or len(tasks) <= 1:
+def _run_tasks(fn: Callable[..., Any], tasks: list[tuple[Any, ...]], pool: Any) -> list[Any]:
+    """``[fn(*t) for t in tasks]``, in order; in the worker processes of ``pool`` if given."""
+    if pool is None or len(tasks) <= 1:
         return [fn(*t) for t in tasks]
+    return list(pool.map(fn, *zip(*tasks, strict=True)))
+
+
+@contextlib.contextmanager
+def _pool(workers: int) -> Iterator[Any]:
+    """A process pool of ``workers`` (spawned) processes, or None for one worker."""
+    if workers <= 1:
+        yield None
+        return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        return list(pool.map(fn, *zip(*tasks, strict=True)))
+        yield pool
 
 
 def compare_plans(
@@ -714,17 +724,19 @@ def compare_plans(
     ]
     names = ("mean_needs", *methods)
     plan_tasks = [(plan, scenario, t, m, alpha) for t in trains for m in names]
-    made = _run_tasks(_plan_task, plan_tasks, workers)
-    by_rep = [tuple(made[r * len(names) : (r + 1) * len(names)]) for r in range(replicates)]
-    rec_tasks, fix_tasks = [], []
-    for r, plans in enumerate(by_rep):
-        mean = trains[r].mean(axis=0)
-        for p in plans:
-            for start in range(0, evaluation_draws, CHUNK_FUTURES):
-                rec_tasks.append((plan, scenario, p, test[start : start + CHUNK_FUTURES], mean))
-                fix_tasks.append((plan, scenario, p, test[start : start + CHUNK_FUTURES]))
-    rec = _run_tasks(_recourse_task, rec_tasks, workers)
-    fix = _run_tasks(_fixed_task, fix_tasks, workers)
+    with _pool(workers) as pool:
+        made = _run_tasks(_plan_task, plan_tasks, pool)
+        by_rep = [tuple(made[r * len(names) : (r + 1) * len(names)]) for r in range(replicates)]
+        rec_tasks, fix_tasks = [], []
+        for r, plans in enumerate(by_rep):
+            mean = trains[r].mean(axis=0)
+            for p in plans:
+                for start in range(0, evaluation_draws, CHUNK_FUTURES):
+                    futures = test[start : start + CHUNK_FUTURES]
+                    rec_tasks.append((plan, scenario, p, futures, mean))
+                    fix_tasks.append((plan, scenario, p, futures))
+        rec = _run_tasks(_recourse_task, rec_tasks, pool)
+        fix = _run_tasks(_fixed_task, fix_tasks, pool)
     shape = (replicates, len(names), evaluation_draws)
     people = np.concatenate([r[0] for r in rec]).reshape(shape)
     objective = np.concatenate([r[1] for r in rec]).reshape(shape)
