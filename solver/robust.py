@@ -47,9 +47,11 @@ pooled interval averages each future's difference over the replicates, and the
 spread over replicates shows how much the answer depends on the planning sample.
 
 Determinism: every number depends only on the scenario's seed, the draw counts and
-the replicate's index. Each evaluation future's recourse runs in its own fresh
-HiGHS instance, the no-recourse scores in fixed chunks of futures, so the numbers
-do not depend on ``workers`` or on how many replicates are run.
+the replicate's index. Futures are evaluated in fixed chunks of :data:`CHUNK_FUTURES`,
+each chunk in a fresh HiGHS instance; in the recourse every future starts from the
+same simplex basis, so a future's decisions depend on what is known of it, not on
+the futures solved before it (up to floating-point round-off). The numbers do not
+depend on ``workers`` or on how many replicates are run.
 
 References
 ----------
