@@ -795,14 +795,14 @@ def compare_command(
     type=click.IntRange(min=1),
     default=20,
     show_default=True,
-    help="Simulated futures the plans are made on.",
+    help="Simulated futures each plan is made on (per planning sample).",
 )
 @click.option(
     "--evaluation-draws",
     type=click.IntRange(min=1),
     default=200,
     show_default=True,
-    help="Fresh futures the plans are compared on.",
+    help="Fresh futures the plans are compared on (the same for every plan).",
 )
 @click.option(
     "--alpha",
@@ -812,6 +812,14 @@ def compare_command(
     show_default=True,
     help="Tail share for the risk-averse plan (worst 10% of futures).",
 )
+@click.option(
+    "--replicates",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Planning samples (planning seeds) the comparison is repeated over.",
+)
+@workers_option()
 @json_option("Machine-readable results on stdout.")
 @pass_session
 def robust_command(
@@ -821,21 +829,38 @@ def robust_command(
     planning_draws: int,
     evaluation_draws: int,
     alpha: float,
+    replicates: int,
+    workers: int,
     as_json: bool,
 ) -> None:
     """Commit one allocation that holds up across simulated futures.
 
     Compares the plan made for average needs with a sample-average plan, a
     risk-averse (CVaR) plan and a two-stage plan (first year committed, later years
-    adapted per future), all evaluated on fresh futures, and reports the value of
-    planning with the simulation.
+    adapted per future). Every plan is evaluated on the same fresh futures with the
+    same recourse: its first year's money is committed, later years are re-decided
+    at the start of each year on the needs seen so far (never on later years'). Each
+    plan is also shown with all its money fixed. Differences from the average-needs
+    plan come with 95% paired confidence intervals, and the whole comparison is
+    repeated over --replicates planning samples. About 0.2 s per plan and future on
+    the default plan: use --workers, or fewer --evaluation-draws, for a quick look.
 
     \b
     Example:
       reachplan robust catastrophic_surge --planning-draws 20 --evaluation-draws 200
     """
-    from reachplan.reports.robust_report import render_comparison_json, render_comparison_text
-    from reachplan.solver.robust import RobustSolveError, compare_plans
+    from reachplan.reports.json_text import dumps
+    from reachplan.reports.robust_report import (
+        LABELS,
+        comparison_json,
+        render_comparison_text,
+    )
+    from reachplan.solver.robust import (
+        CONFIDENCE,
+        RobustSolveError,
+        compare_plans,
+        plan_statistics,
+    )
     from reachplan.workflow.suite import load_initial_state
 
     scenario = session.scenario(scenario_file)
@@ -849,18 +874,135 @@ def robust_command(
             planning_draws=planning_draws,
             evaluation_draws=evaluation_draws,
             alpha=alpha,
+            replicates=replicates,
+            workers=workers,
         )
     except InfeasibleScenarioError as exc:
         fail(f"{file_of(scenario)}: infeasible scenario: {one_line(str(exc))}")
     except RobustSolveError as exc:
         fail(f"{file_of(scenario)}: {one_line(str(exc))}")
+    seeds = comp.planning_seeds
+    stats = {
+        (measure, recourse): plan_statistics(comp, measure, recourse)
+        for measure in ("people", "objective")
+        for recourse in (True, False)
+    }
+
+    def interval(iv: Any) -> dict[str, Any]:
+        return {
+            "n": iv.n,
+            "mean_difference": iv.mean_difference,
+            "ci_low": iv.low,
+            "ci_high": iv.high,
+            "relative_gain": iv.relative_gain,
+            "relative_ci_low": iv.relative_low,
+            "relative_ci_high": iv.relative_high,
+        }
+
+    def versus(st: Any) -> dict[str, Any]:
+        return {
+            "mean": st.mean,
+            **interval(st.pooled),
+            "replicates": [
+                {"planning_seed": seed, **interval(iv)}
+                for seed, iv in zip(seeds, st.replicates, strict=True)
+            ],
+            "spread": {
+                "relative_gain_min": st.spread_min,
+                "relative_gain_max": st.spread_max,
+                "relative_gain_sd": st.spread_sd,
+            },
+        }
+
+    saa = comp.methods.index("saa") if "saa" in comp.methods else None
     if as_json:
         from reachplan.model.costs import CostModel
 
         cells = CostModel.from_plan(plan_obj).cells
-        click.echo(render_comparison_json(comp, scenario.name, cells), nl=False)
-    else:
-        click.echo(render_comparison_text(comp, scenario.name), nl=False)
+        data = comparison_json(comp, scenario.name, cells)
+        for j, entry in enumerate(data["plans"]):
+            entry["people_reached_mean_without_recourse"] = stats[("people", False)][j].mean
+            entry["objective_mean"] = stats[("objective", True)][j].mean
+            entry["objective_mean_without_recourse"] = stats[("objective", False)][j].mean
+            entry["vs_mean_needs"] = {
+                "people": versus(stats[("people", True)][j]),
+                "objective": versus(stats[("objective", True)][j]),
+                "people_without_recourse": versus(stats[("people", False)][j]),
+                "objective_without_recourse": versus(stats[("objective", False)][j]),
+            }
+        people, fixed = comp.outcomes("people", True), comp.outcomes("people", False)
+        objective = comp.outcomes("objective", True)
+        data.update(
+            {
+                "replicates": len(seeds),
+                "planning_seeds": list(seeds),
+                "confidence_level": CONFIDENCE,
+                "recourse": {
+                    "rule": "each plan commits its first year's money; at the start of every "
+                    "later year that year's money is re-decided on what is known then; scored "
+                    "on the future's realised needs",
+                    "forecast": comp.forecast_rule,
+                },
+                "value_of_planning_with_simulation_ci": None
+                if saa is None
+                else {
+                    "low": stats[("people", True)][saa].pooled.relative_low,
+                    "high": stats[("people", True)][saa].pooled.relative_high,
+                },
+                "replicate_results": [
+                    {
+                        "planning_seed": seed,
+                        "value_of_planning_with_simulation": None
+                        if saa is None
+                        else stats[("people", True)][saa].replicates[r].relative_gain,
+                        "plans": [
+                            {
+                                "method": p.method,
+                                "people_reached_mean": float(people[r, j].mean()),
+                                "people_reached_mean_without_recourse": float(fixed[r, j].mean()),
+                                "objective_mean": float(objective[r, j].mean()),
+                                "allocated_usd": float(p.allocation_usd.sum()),
+                            }
+                            for j, p in enumerate(comp.replicate_plans[r])
+                        ],
+                    }
+                    for r, seed in enumerate(seeds)
+                ],
+            }
+        )
+        click.echo(dumps(data, indent=1), nl=False)
+        return
+
+    def pct(x: float) -> str:
+        return "n/a" if not math.isfinite(x) else f"{x:+.2%}"
+
+    lines = [render_comparison_text(comp, scenario.name).rstrip("\n")]
+    lines.append(
+        f"People reached with recourse: every plan commits its first year; later years are "
+        f"re-decided at the start of each year on the needs seen so far. Mean over "
+        f"{len(seeds)} planning sample(s)."
+    )
+    lines.append(
+        f"Against the average-needs plan, paired on the same futures "
+        f"({CONFIDENCE:.0%} confidence intervals; range over planning samples):"
+    )
+    for j, method in enumerate(comp.methods):
+        if j == comp.base_index:
+            continue
+        label = LABELS.get(method, method)
+        for measure, recourse, what in (
+            ("people", True, "people, with recourse"),
+            ("people", False, "people, money fixed"),
+            ("objective", True, "objective, with recourse"),
+        ):
+            st = stats[(measure, recourse)][j]
+            iv = st.pooled
+            lines.append(
+                f"  {label} [{what}]: {pct(iv.relative_gain)} "
+                f"(CI {pct(iv.relative_low)} to {pct(iv.relative_high)}; "
+                f"samples {pct(st.spread_min)} to {pct(st.spread_max)})"
+            )
+    click.echo("\n".join(lines) + "\n", nl=False)
 
 
 @main.command("allocate")

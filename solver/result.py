@@ -529,7 +529,9 @@ class RobustPlan:
         USD per cell, shape (n_cells,): the committed money (for the two-stage plan,
         the first year as committed and later years as the mean over planning draws).
     committed
-        Which cells' money is fixed before the future is known, shape (n_cells,).
+        Which cells' money the plan's own LP fixed before the future is known, shape
+        (n_cells,). In the comparison every plan commits only its first year's money
+        (:func:`solver.robust.evaluate_with_recourse`); this says how the plan was made.
     in_sample_people
         People reached in each planning draw, shape (D,).
     """
@@ -542,34 +544,98 @@ class RobustPlan:
 
 @dataclass(frozen=True)
 class PlanComparison:
-    """Plans evaluated on the same evaluation draws.
+    """Plans made on several planning samples, evaluated on the same evaluation futures.
+
+    Every replicate ``r`` plans on its own sample of futures (planning seed
+    ``planning_seeds[r]``) and every plan of every replicate is evaluated on the
+    same evaluation futures, so differences between plans are paired by future.
 
     Attributes
     ----------
     plans
-        The plans compared (first: the plan for average needs).
+        The plans of the first replicate (first: the plan for average needs).
     people
-        People reached per plan and evaluation draw, shape (n_plans, n_eval).
+        People reached with recourse (first year committed, later years re-decided on
+        what is known then), mean over replicates, per plan and evaluation future,
+        shape (n_plans, n_eval).
     alpha
         Tail share used for the CVaR figures.
+    planning_seeds
+        Seed of each replicate's planning sample, shape (n_rep,).
+    replicate_plans
+        The plans of every replicate, same order of methods in each.
+    people_by_replicate, objective_by_replicate
+        People reached and LP objective value with recourse, shape
+        (n_rep, n_plans, n_eval).
+    people_fixed_by_replicate, objective_fixed_by_replicate
+        The same without recourse: every cell's money fixed at the plan's allocation.
+    forecast_rule
+        How the recourse forecast the years not yet seen (plain words).
     """
 
     plans: tuple[RobustPlan, ...]
     people: FloatArray
     alpha: float
+    planning_seeds: tuple[int, ...] = ()
+    replicate_plans: tuple[tuple[RobustPlan, ...], ...] = ()
+    people_by_replicate: FloatArray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    objective_by_replicate: FloatArray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    people_fixed_by_replicate: FloatArray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    objective_fixed_by_replicate: FloatArray = field(
+        default_factory=lambda: np.zeros((0, 0, 0))
+    )
+    forecast_rule: str = ""
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """Method of each plan, in order."""
+        return tuple(p.method for p in self.plans)
+
+    @property
+    def base_index(self) -> int:
+        """Position of the plan for average needs (the reference of every difference)."""
+        return self.methods.index("mean_needs")
 
     def mean(self) -> FloatArray:
-        """Mean people reached per plan."""
+        """Mean people reached per plan (with recourse, over replicates and futures)."""
         return self.people.mean(axis=1)
 
     def cvar(self) -> FloatArray:
-        """Mean of the worst ``alpha`` share of draws per plan."""
+        """Mean of the worst ``alpha`` share of futures per plan (of :attr:`people`)."""
         k = max(1, int(np.ceil(self.alpha * self.people.shape[1])))
         return np.sort(self.people, axis=1)[:, :k].mean(axis=1)
 
+    def outcomes(self, measure: str = "people", recourse: bool = True) -> FloatArray:
+        """People reached or LP objective per replicate, plan and future (n_rep, n_plans, n_eval).
+
+        ``measure``: ``"people"`` (people reached) or ``"objective"`` (LP objective);
+        ``recourse=False`` gives the plans with every cell's money fixed.
+        """
+        table = {
+            ("people", True): self.people_by_replicate,
+            ("people", False): self.people_fixed_by_replicate,
+            ("objective", True): self.objective_by_replicate,
+            ("objective", False): self.objective_fixed_by_replicate,
+        }
+        try:
+            return table[(measure, bool(recourse))]
+        except KeyError:
+            raise ValueError(f"measure must be 'people' or 'objective', not {measure!r}") from None
+
+    def differences(self, measure: str = "people", recourse: bool = True) -> FloatArray:
+        """Paired differences against the average-needs plan, future by future.
+
+        Shape (n_rep, n_plans, n_eval): ``outcome[r, j, e] - outcome[r, base, e]``, the
+        base being the average-needs plan of the same replicate.
+        """
+        values = self.outcomes(measure, recourse)
+        return values - values[:, self.base_index : self.base_index + 1, :]
+
     def value_of_planning(self) -> float:
-        """Relative gain (share) of the sample-average plan over the average-needs plan."""
-        names = [p.method for p in self.plans]
-        base = self.mean()[names.index("mean_needs")]
-        saa = self.mean()[names.index("saa")]
+        """Relative gain (share) of the sample-average plan over the average-needs plan.
+
+        With recourse for both, people reached, mean over replicates and futures.
+        """
+        base = self.mean()[self.base_index]
+        saa = self.mean()[self.methods.index("saa")]
         return float((saa - base) / base) if base > 0 else 0.0
