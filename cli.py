@@ -800,7 +800,7 @@ def compare_command(
 @click.option(
     "--evaluation-draws",
     type=click.IntRange(min=1),
-    default=200,
+    default=100,
     show_default=True,
     help="Fresh futures the plans are compared on (the same for every plan).",
 )

@@ -53,6 +53,7 @@ def one_error_line(res: subprocess.CompletedProcess[str]) -> str:
         (["check", "--examples", "1", "--json"], {"ok", "invariants"}),
         (["frontier", "--step", "0.5", "--json"], {"levels", "first_funded"}),
         (["robust", "shortfall_60", "--planning-draws", "2", "--evaluation-draws", "10",
+          "--replicates", "1",
           "--json"], {"plans", "value_of_planning_with_simulation"}),
     ],
     ids=["allocate", "simulate", "check", "frontier", "robust"],
@@ -158,7 +159,7 @@ def test_scenario_plan_is_honoured_by_allocate_and_frontier(tmp_path):
 @pytest.mark.parametrize(
     "command",
     [["run", "--no-report", "--draws", "1"], ["report", "--draws", "1"], ["compare"],
-     ["robust", "--planning-draws", "1", "--evaluation-draws", "1"]],
+     ["robust", "--planning-draws", "1", "--evaluation-draws", "1", "--replicates", "1"]],
     ids=["run", "report", "compare", "robust"],
 )
 def test_scenario_plan_is_honoured_by_the_suite_commands(tmp_path, command):
