@@ -124,6 +124,18 @@ class FastLP:
             self._row_lower[i], self._row_upper[i] = lo, up
             self._highs.changeRowBounds(i, lo, up)
 
+    def model(self) -> highspy.HighsLp:
+        """The model HiGHS holds now (bounds as every change so far left them)."""
+        return self._highs.getLp()
+
+    def basis(self) -> highspy.HighsBasis:
+        """The current simplex basis (to restart later solves from the same point)."""
+        return self._highs.getBasis()
+
+    def set_basis(self, basis: highspy.HighsBasis) -> None:
+        """Start the next solve from ``basis``."""
+        self._highs.setBasis(basis)
+
     def solve(self) -> FastSolution:
         """Solve from the current basis.
 

@@ -185,7 +185,7 @@ def _cell_years(prep: PreparedModel) -> NDArray[np.int64]:
 def _draw_bounds(prep: PreparedModel, fast: FastLP, mult: FloatArray) -> tuple[FloatArray, ...]:
     """Column upper bounds and row bounds of one draw: what ``apply_draw`` sets, read back."""
     prep.apply_draw(fast, mult)
-    lp = fast._highs.getLp()  # the model HiGHS solves, whatever apply_draw changed
+    lp = fast.model()  # the model HiGHS solves, whatever apply_draw changed
     return (
         np.asarray(lp.col_upper_, dtype=float).copy(),
         np.asarray(lp.row_lower_, dtype=float).copy(),
@@ -341,11 +341,11 @@ class _Committable:
 
     def basis(self) -> Any:
         """The current simplex basis (to start other solves from)."""
-        return self.fast._highs.getBasis()
+        return self.fast.basis()
 
     def set_basis(self, basis: Any) -> None:
         """Start the next solve from ``basis``."""
-        self.fast._highs.setBasis(basis)
+        self.fast.set_basis(basis)
 
     def cell_money(self, values: FloatArray) -> FloatArray:
         """Money per cell (LP units) of a solution's column values."""
