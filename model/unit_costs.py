@@ -36,9 +36,10 @@ Choices where the rule is silent (written here, for ``docs/allocation.md``):
   whose people (entity) lines carry no money in :math:`Y` (nothing to calibrate on).
 - A sector present in a location only in later years gets :math:`\\kappa_l\\,\\mathrm{idx}_s`
   with the location's year-:math:`Y` :math:`\\kappa_l`.
-- Unit costs are never rounded: the table holds the full floating-point value (written with
-  ``repr`` precision, which reads back to the same number), so no two lines tie because
-  of rounding.
+- Unit costs are not rounded to cents (that made every sector of a location tie): they keep
+  :data:`SIGNIFICANT_DIGITS` significant digits, the most a workbook keeps (Excel and the
+  xlsx writer store 15-16), so a plan written as CSV or as a workbook reads back to exactly
+  the same numbers; the relative change is at most 5e-15 and creates no tie.
 
 Everything here is pure: plans in, tables (or plans) out.
 """
@@ -54,6 +55,10 @@ from reachplan.model.lines import cell_outputs, cost_index
 from reachplan.model.plan import Plan, PlanError
 from reachplan.model.tables import SETTING_RULES_BY_KEY
 from reachplan.model.validation import parse_number
+
+SIGNIFICANT_DIGITS = 15
+"""Significant digits kept in a calibrated unit cost (``DBL_DIG``: every 15-digit decimal
+survives a round trip through a double and through a workbook cell)."""
 
 UNIT_COST_COLUMNS = ["location_code", "sector_code", "unit_cost_usd", "weight", "origin", "note"]
 """Columns of the table :func:`calibrate_unit_costs` returns (the plan's ``unit_costs``)."""
@@ -105,8 +110,8 @@ def calibrate_unit_costs(
     -------
     pandas.DataFrame
         A ``unit_costs`` table: location_code, sector_code, unit_cost_usd (USD per person,
-        or per entity on entity lines; full precision), weight (1), origin ('derived'),
-        note (the working), sorted by location and sector.
+        or per entity on entity lines; :data:`SIGNIFICANT_DIGITS` significant digits),
+        weight (1), origin ('derived'), note (the working), sorted by location and sector.
 
     Raises
     ------
@@ -157,7 +162,8 @@ def calibrate_unit_costs(
                 f"${kappa:,.4f} per {unit} per index point; x cost index {index[s]:g} "
                 f"({s}) = ${kappa * index[s]:,.4f} per {unit}"
             )
-            rows.append((loc, s, kappa * index[s], 1.0, "derived", note))
+            cost = float(f"{kappa * index[s]:.{SIGNIFICANT_DIGITS}g}")
+            rows.append((loc, s, cost, 1.0, "derived", note))
     rows.sort(key=lambda r: (str(r[0]), str(r[1])))
     return pd.DataFrame(rows, columns=UNIT_COST_COLUMNS)
 

@@ -92,9 +92,11 @@ def test_locations_without_people_targeted_get_no_unit_cost():
     assert set(costs) == {("POL", "HEALTH"), ("POL", "WASH")}
 
 
-def test_unit_costs_are_not_rounded():
+def test_unit_costs_keep_15_significant_digits_and_survive_a_workbook():
     costs = _costs(calibrate_unit_costs(_hand_plan()))
-    assert costs[("POL", "WASH")] != round(costs[("POL", "WASH")], 10)
+    u = costs[("POL", "WASH")]
+    assert u != round(u, 10) and abs(u - 1 / 6) <= 5e-15 / 6
+    assert float(f"{u:.16G}") == u  # what the xlsx writer stores reads back the same
 
 
 def test_flat_cost_index_gives_one_cost_per_location_and_keeps_weights():
@@ -181,6 +183,17 @@ def test_default_plan_flat_index_also_reaches_the_targets(default_plan):
     # one cost per location and output when every index is 1
     costs = flat.tables["unit_costs"]
     assert costs[costs["location_code"] == "UKR"]["unit_cost_usd"].nunique() == 2
+
+
+def test_no_ties_between_sectors_of_different_cost_index(default_plan):
+    costs = calibrate_unit_costs(default_plan)
+    index = default_plan.tables["sector_cost_index"].set_index("sector_code")["cost_index"]
+    costs["index"] = costs["sector_code"].map(index)
+    costs["kind"] = costs["note"].str.contains("entities lines")
+    for _, group in costs.groupby(["location_code", "kind"]):
+        assert group["unit_cost_usd"].nunique() == group["index"].nunique()
+        ratio = group["unit_cost_usd"] / group["index"]
+        assert ratio.max() / ratio.min() - 1 < 1e-14
 
 
 def test_shipped_unit_costs_equal_a_fresh_calibration_exactly(default_plan):
