@@ -27,43 +27,10 @@ import pandas as pd
 
 from reachplan.model.plan import Plan, PlanError
 from reachplan.model.tables import SETTING_RULES_BY_KEY, TIERS
-from reachplan.model.validation import parse_number
+from reachplan.model.validation import SEVERITY_PHASES, parse_number, parse_weights
 
 DEFAULT_TIER = 2
 """Tier of a line whose sector and objective give none."""
-
-
-def parse_weights(key: str, text: str, allowed: tuple[int, ...]) -> dict[int, float]:
-    """Parse a ``'1:2, 2:1, 3:0.5'`` setting into ``{1: 2.0, 2: 1.0, 3: 0.5}``.
-
-    Keys not given keep the setting's default weight.
-
-    Raises
-    ------
-    PlanError
-        Naming the setting, when a pair is malformed, a key is not one of ``allowed`` or
-        a weight is negative or not finite.
-    """
-    default = SETTING_RULES_BY_KEY[key].default
-    out: dict[int, float] = {}
-    for source in (default, text):
-        for part in str(source).replace(";", ",").split(","):
-            part = part.strip()
-            if not part:
-                continue
-            left, sep, right = part.partition(":")
-            if not sep:
-                raise PlanError(f"setting {key}: {part!r} is not 'key:weight' (e.g. '1:2')")
-            k, _ = parse_number(left.strip())
-            w, reason = parse_number(right.strip())
-            if k is None or k != int(k) or int(k) not in allowed:
-                raise PlanError(f"setting {key}: {left.strip()!r} is not one of "
-                                f"{', '.join(map(str, allowed))}")
-            if w is None or not np.isfinite(w) or w < 0:
-                raise PlanError(f"setting {key}: weight {right.strip()!r} for {int(k)} must be "
-                                f"a number >= 0" + (f" ({reason})" if reason else ""))
-            out[int(k)] = float(w)
-    return out
 
 
 def tier_weights(plan: Plan) -> dict[int, float]:
@@ -74,7 +41,7 @@ def tier_weights(plan: Plan) -> dict[int, float]:
 def severity_phase_weights(plan: Plan) -> dict[int, float]:
     """Weight per JIAF severity phase 1-5 (setting ``severity_weights``)."""
     return parse_weights("severity_weights", plan.settings.get("severity_weights", ""),
-                         (1, 2, 3, 4, 5))
+                         SEVERITY_PHASES)
 
 
 def coverage_offset(plan: Plan) -> float:

@@ -25,14 +25,17 @@ import numpy as np
 import pandas as pd
 import pycountry
 
+from reachplan.model.plan import PlanError
 from reachplan.model.tables import (
     ORIGINS,
+    OUTPUTS,
     POPULATION_STATUSES,
     SETTING_RULES_BY_KEY,
     STATED_MEASURES,
     STATUS_ALIASES,
     TABLES,
     TABLES_BY_NAME,
+    TIERS,
     WIDE_POPULATION_HXL,
     Column,
     TableSpec,
@@ -101,6 +104,22 @@ MAX_WEIGHT = 1000.0
 MAX_TRANCHES = 100
 """Largest tranche number in ``cost_curve``."""
 
+SEVERITY_PHASES = (1, 2, 3, 4, 5)
+"""JIAF severity phases: 1 minimal, 2 stressed, 3 severe, 4 extreme, 5 catastrophic."""
+
+INT_RANGES: dict[tuple[str, str], tuple[int, int, str]] = {
+    ("cost_curve", "tranche"): (1, MAX_TRANCHES, "tranche"),
+    ("objectives", "tier"): (min(TIERS), max(TIERS), "tier"),
+    ("sectors", "tier"): (min(TIERS), max(TIERS), "tier"),
+    ("severity", "severity"): (min(SEVERITY_PHASES), max(SEVERITY_PHASES), "severity phase"),
+}
+"""Inclusive range of each whole-number (``int``) column, per (table, column), with the word
+used in messages. A column not listed accepts any whole number from 1 up."""
+
+MAX_COST_INDEX_SPREAD = MAX_UNIT_COST_SPREAD
+"""Largest ratio between the highest and the lowest ``sector_cost_index`` (unit costs are
+calibrated in proportion to it, so it is bound like them)."""
+
 
 def _out_of_range(table: str, column: str, value: float) -> str | None:
     """Why a parsed non-negative value cannot be real for this column, or ``None``."""
@@ -137,6 +156,11 @@ def _out_of_range(table: str, column: str, value: float) -> str | None:
             )
     if table == "cost_curve" and column == "share_of_requirement" and value > 1:
         return f"share {value:.6g} is above 1 (shares of the requirement sum to 1)"
+    if table == "sector_cost_index" and column == "cost_index" and value <= 0:
+        return (
+            f"cost index {value:.6g} must be above 0 (a relative cost per person; 1 = the "
+            "reference sector)"
+        )
     if table == "stated_totals" and column in ("value", "precision") and value > 1e15:
         return f"{value:,.6g} is above any figure a plan states (1e15)"
     return None
@@ -353,6 +377,47 @@ def parse_number(text: str) -> tuple[float | None, str | None]:
     return value, None
 
 
+def parse_weights(key: str, text: str, allowed: tuple[int, ...]) -> dict[int, float]:
+    """Parse a ``'1:2, 2:1, 3:0.5'`` setting into ``{1: 2.0, 2: 1.0, 3: 0.5}``.
+
+    Pairs are separated by commas or semicolons; numbers are read by :func:`parse_number`.
+    Keys not given keep the setting's default weight (``model.tables.SETTING_RULES``).
+
+    Raises
+    ------
+    PlanError
+        Naming the setting, when a pair is malformed, a key is not one of ``allowed`` or
+        a weight is negative or not finite.
+    """
+    default = SETTING_RULES_BY_KEY[key].default
+    out: dict[int, float] = {}
+    for source in (default, text):
+        for part in str(source).replace(";", ",").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            left, sep, right = part.partition(":")
+            if not sep:
+                raise PlanError(f"setting {key}: {part!r} is not 'key:weight' (e.g. '1:2')")
+            k, _ = parse_number(left.strip())
+            w, reason = parse_number(right.strip())
+            if k is None or k != int(k) or int(k) not in allowed:
+                raise PlanError(f"setting {key}: {left.strip()!r} is not one of "
+                                f"{', '.join(map(str, allowed))}")
+            if w is None or not np.isfinite(w) or w < 0:
+                raise PlanError(f"setting {key}: weight {right.strip()!r} for {int(k)} must be "
+                                f"a number >= 0" + (f" ({reason})" if reason else ""))
+            out[int(k)] = float(w)
+    return out
+
+
+WEIGHT_SETTINGS: dict[str, tuple[int, ...]] = {
+    "tier_weights": TIERS,
+    "severity_weights": SEVERITY_PHASES,
+}
+"""Settings read by :func:`parse_weights`, with the keys each accepts."""
+
+
 def _parse_number(text: str) -> float | None:
     return parse_number(text)[0]
 
@@ -394,17 +459,20 @@ def _parse_cell(
                 Problem("error", table.source, f"not a whole number: {text!r}", row, col.name)
             )
             return None
-        if kind == "int" and not 1 <= value <= MAX_TRANCHES:
-            problems.append(
-                Problem(
-                    "error",
-                    table.source,
-                    f"tranche {text!r} is out of range: 1 to {MAX_TRANCHES}",
-                    row,
-                    col.name,
+        if kind == "int":
+            low, high, word = INT_RANGES.get((table.name, col.name), (1, None, col.name))
+            if value < low or (high is not None and value > high):
+                shown = f"{low} to {high}" if high is not None else f"at least {low}"
+                problems.append(
+                    Problem(
+                        "error",
+                        table.source,
+                        f"{word} {text!r} is out of range: {shown}",
+                        row,
+                        col.name,
+                    )
                 )
-            )
-            return None
+                return None
         if kind == "year" and not 1900 <= value <= 2200:
             problems.append(
                 Problem("error", table.source, f"not a calendar year: {text!r}", row, col.name)
@@ -418,7 +486,8 @@ def _parse_cell(
                 Problem(
                     "error",
                     table.source,
-                    f"origin must be 'source' or 'derived', not {text!r}",
+                    "origin must be " + ", ".join(f"'{o}'" for o in ORIGINS[:-1])
+                    + f" or '{ORIGINS[-1]}', not {text!r}",
                     row,
                     col.name,
                 )
@@ -763,6 +832,14 @@ def _check_settings(settings: pd.DataFrame, source: str, n_sectors: int | None) 
                     )
                 )
             continue
+        if text and key in WEIGHT_SETTINGS:
+            try:
+                parse_weights(key, text, WEIGHT_SETTINGS[key])
+            except PlanError as exc:
+                problems.append(
+                    Problem("error", source, f"{exc} ({rule.description})", row, "value")
+                )
+            continue
         if text == "" or rule.kind == "text":
             continue
         if rule.kind == "currency":
@@ -819,6 +896,139 @@ def _sibling_label(label: str, table: str) -> str:
     if " [sheet " in label:
         return f"{label.split(' [sheet ')[0]} [sheet {table}]"
     return table
+
+
+def _blank(value: object) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
+def _check_plan_lines(
+    tables: Mapping[str, pd.DataFrame],
+    sources: Mapping[str, str],
+    loc_codes: set[str],
+    sector_codes: set[str],
+) -> list[Problem]:
+    """Check sector outputs, the sector cost index, severity, and people lines without targets.
+
+    Errors: an output not in ``model.tables.OUTPUTS``; a ``sector_cost_index`` or
+    ``severity`` row naming a sector, location or year the plan does not have; cost
+    indices further apart than ``MAX_COST_INDEX_SPREAD``. Warnings: a sector the cost
+    index leaves out (it gets 1), and a location whose lines reach people (not regional,
+    not enabler or entity lines) with requirements but no people targeted in any year:
+    calibrated unit costs (``model.unit_costs``) give those lines none, so they reach
+    nobody. The rule deciding a line's output is the one of ``model.lines.cell_outputs``.
+    """
+    problems: list[Problem] = []
+    sectors, sec_src = tables["sectors"], sources["sectors"]
+    outputs: dict[str, str] = {}
+    if "output" in sectors.columns:
+        for code, value, row in zip(
+            sectors["sector_code"], sectors["output"], sectors["_row"], strict=True
+        ):
+            text = "" if _blank(value) else str(value).strip().lower()
+            if text and text not in OUTPUTS:
+                problems.append(
+                    Problem(
+                        "error",
+                        sec_src,
+                        f"output must be one of {', '.join(OUTPUTS)} (blank = people), "
+                        f"not {value!r}",
+                        int(row),
+                        "output",
+                    )
+                )
+            outputs[str(code)] = text or "people"
+    index = tables.get("sector_cost_index")
+    if index is not None and not index.empty:
+        src = sources["sector_cost_index"]
+        problems += _unknown_codes(index, "sector_code", sector_codes, src, "sector code")
+        values = pd.to_numeric(index["cost_index"], errors="coerce")
+        if values.notna().all() and (values > 0).all():
+            lo, hi = values.idxmin(), values.idxmax()
+            if values[hi] > values[lo] * MAX_COST_INDEX_SPREAD:
+                problems.append(
+                    Problem(
+                        "error",
+                        src,
+                        f"cost indices span {values[lo]:.6g} to {values[hi]:.6g} (row "
+                        f"{int(index.loc[hi, '_row'])}), more than a factor of "
+                        f"{MAX_COST_INDEX_SPREAD:,.0f}: check the figures",
+                        int(index.loc[lo, "_row"]),
+                        "cost_index",
+                    )
+                )
+        indexed = set(index["sector_code"])
+        missing = [c for c in tables["sectors"]["sector_code"] if c not in indexed]
+        if missing:
+            problems.append(
+                Problem(
+                    "warning",
+                    src,
+                    f"no cost index for {', '.join(map(str, missing))}: 1 (the reference) is used",
+                    None,
+                    "sector_code",
+                )
+            )
+    severity = tables.get("severity")
+    if severity is not None and not severity.empty:
+        src = sources["severity"]
+        problems += _unknown_codes(severity, "location_code", loc_codes, src, "location code")
+        years = set(pd.to_numeric(tables["requirements"]["year"], errors="coerce").dropna())
+        for year, row in zip(severity["year"], severity["_row"], strict=True):
+            if not _blank(year) and year not in years:
+                shown = ", ".join(str(int(y)) for y in sorted(years))
+                problems.append(
+                    Problem(
+                        "error",
+                        src,
+                        f"year {int(year)} is not a year of the plan's requirements ({shown})",
+                        int(row),
+                        "year",
+                    )
+                )
+    if "populations" in tables:
+        problems += _people_lines_without_targets(tables, sources, outputs)
+    return problems
+
+
+def _people_lines_without_targets(
+    tables: Mapping[str, pd.DataFrame], sources: Mapping[str, str], outputs: Mapping[str, str]
+) -> list[Problem]:
+    locations = tables["locations"]
+    regional = {
+        c for c, k in zip(locations["location_code"], locations["kind"], strict=True)
+        if str(k or "").strip().lower() == "regional"
+    }
+    pops = tables["populations"]
+    amount = pd.to_numeric(pops["population"], errors="coerce").fillna(0.0)
+    targeted = set(pops.loc[(pops["population_status"] == "targeted") & (amount > 0),
+                            "location_code"])
+    with_entities = set(pops.loc[(pops["population_status"] == "entities_targeted")
+                                 & (amount > 0), "location_code"])
+    req = tables["requirements"]
+    money = pd.to_numeric(req["requirements_usd"], errors="coerce").fillna(0.0)
+    totals: dict[str, float] = {}
+    for loc, sector, usd in zip(req["location_code"], req["sector_code"], money, strict=True):
+        output = outputs.get(str(sector), "people")
+        if loc in regional or output == "enabler" or usd <= 0:
+            continue
+        if output == "entities" and loc in with_entities:
+            continue
+        totals[loc] = totals.get(loc, 0.0) + float(usd)
+    return [
+        Problem(
+            "warning",
+            sources["populations"],
+            f"{loc} has ${usd:,.0f} of requirements in lines that reach people but no people "
+            "targeted in any year: unit costs calibrated from the targets give these lines "
+            "none, so they reach nobody (add its people targeted, or give it kind 'regional' "
+            "if it supports other lines)",
+            None,
+            "population_status",
+        )
+        for loc, usd in sorted(totals.items())
+        if loc not in targeted
+    ]
 
 
 def _check_costs(
@@ -1052,6 +1262,7 @@ def validate_tables(raw: Mapping[str, RawTable]) -> ValidationResult:
             frame, src = tables[name], sources[name]
             problems += _unknown_codes(frame, "location_code", loc_codes, src, "location code")
             problems += _unknown_codes(frame, "sector_code", sector_codes, src, "sector code")
+    problems += _check_plan_lines(tables, sources, loc_codes, sector_codes)
     if "cost_curve" in tables and not tables["cost_curve"].empty:
         curve, src = tables["cost_curve"].sort_values("tranche"), sources["cost_curve"]
         shares = pd.to_numeric(curve["share_of_requirement"])

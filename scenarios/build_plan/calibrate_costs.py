@@ -2,18 +2,20 @@
 
 Run ``python -m reachplan.scenarios.build_plan`` (this step alone:
 ``python -m reachplan.scenarios.build_plan.calibrate_costs``). The cost curve is a planning
-assumption (see ``docs/allocation.md``); unit costs are derived from it so that at full
-funding the 2024 people reached per location equal the plan's people targeted per location.
-The regional support line (XRS) has no people targeted and gets no unit cost: it
-reaches nobody directly and receives money only through a floor, an earmark or a lock.
+assumption (see ``docs/allocation.md``); unit costs are derived from it, the overlap factor
+and the sector cost index by :func:`reachplan.model.unit_costs.calibrate_unit_costs`, so that
+at full funding the 2024 people reached per location equal the plan's people targeted, and
+the entities reached equal the entities targeted. The regional support line (XRS) is an
+enabler and gets no unit cost. Unit costs are written at full precision, so running the
+build twice writes identical files and the shipped table equals a fresh calibration.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from reachplan.model.costs import CostCurve, CostModel, calibrate_unit_costs
 from reachplan.model.plan import Plan
+from reachplan.model.unit_costs import calibrate_unit_costs
 from reachplan.reports.plan_files import write_plan_tables
 from reachplan.scenarios.plan_io import DEFAULT_PLAN_DIR, load_plan
 
@@ -38,14 +40,13 @@ COST_CURVE = pd.DataFrame(
 
 
 def calibrated_tables(plan: Plan) -> dict[str, pd.DataFrame]:
-    """The ``cost_curve`` and ``unit_costs`` tables for ``plan``."""
-    curve = CostCurve(
-        tuple(COST_CURVE["share_of_requirement"]), tuple(COST_CURVE["cost_factor"])
-    )
-    base = Plan.from_tables({k: v for k, v in plan.tables.items()
-                             if k not in ("unit_costs", "cost_curve")})
-    overlap = CostModel.from_plan(base).overlap_factor
-    return {"cost_curve": COST_CURVE, "unit_costs": calibrate_unit_costs(plan, curve, overlap)}
+    """The ``cost_curve`` and ``unit_costs`` tables for ``plan``.
+
+    The unit costs are calibrated on the plan with :data:`COST_CURVE` as its cost curve,
+    so that they equal ``calibrate_unit_costs`` of the plan as shipped.
+    """
+    with_curve = Plan.from_tables({**plan.tables, "cost_curve": COST_CURVE}, plan.source)
+    return {"cost_curve": COST_CURVE, "unit_costs": calibrate_unit_costs(with_curve)}
 
 
 def main() -> None:

@@ -47,6 +47,9 @@ def read_document_tables(source: Path = SOURCE_DIR) -> DocumentTables:
         headline_figures=read("headline_figures"),
         refugee_stocks=read("refugee_stocks_2023"),
         settings=read("settings"),
+        sector_cost_index=read("sector_cost_index")
+        if (source / "sector_cost_index.csv").exists()
+        else None,
     )
 
 

@@ -67,6 +67,9 @@ class DocumentTables:
         regional people-in-need figure over host countries.
     settings
         key, value, note rows copied to the plan.
+    sector_cost_index
+        sector_code, cost_index, origin, source, note: relative cost per person between
+        sectors (planning assumptions, see ``source/README.md``), copied to the plan.
     """
 
     objectives: pd.DataFrame
@@ -79,6 +82,7 @@ class DocumentTables:
     headline_figures: pd.DataFrame
     refugee_stocks: pd.DataFrame
     settings: pd.DataFrame
+    sector_cost_index: pd.DataFrame | None = None
 
 
 def _blank(value: object) -> bool:
@@ -511,7 +515,14 @@ def derive_plan(doc: DocumentTables) -> dict[str, pd.DataFrame]:
     ]
     sectors = doc.sectors.copy()
     sectors["sector_name"] = sectors["sector_code"].map(names)
-    sectors = sectors[["sector_code", "sector_name", "iasc_cluster"]].fillna("")
+    columns = [c for c in TABLES_BY_NAME["sectors"].column_names if c in sectors.columns]
+    sectors = sectors[columns]
+    for col in columns:
+        if col == "tier":
+            tier = sectors["tier"].replace("", None)
+            sectors["tier"] = pd.to_numeric(tier).astype("Int64")
+        else:
+            sectors[col] = sectors[col].fillna("")
     populations = derive_populations(doc, requirements)
     tables: dict[str, pd.DataFrame] = {
         "settings": doc.settings,
@@ -522,4 +533,39 @@ def derive_plan(doc: DocumentTables) -> dict[str, pd.DataFrame]:
         "populations": populations,
     }
     tables["stated_totals"] = stated_totals(doc, tables)
+    if doc.sector_cost_index is not None:
+        tables["sector_cost_index"] = doc.sector_cost_index
+    years = sorted(int(y) for y in requirements["year"].unique())
+    tables["severity"] = neutral_severity(tables["locations"], years)
     return tables
+
+
+NEUTRAL_SEVERITY = 3
+"""JIAF phase given to every country when the document states no severity (phase 3,
+'severe', weighs 1 with the default ``severity_weights``)."""
+
+
+def neutral_severity(locations: pd.DataFrame, years: list[int]) -> pd.DataFrame:
+    """A severity table that tilts nothing: every country, every year, phase 3, group 'all'.
+
+    The plan document gives no JIAF severity per country. Until the HNRP (Ukraine) and RRP
+    (host countries) JIAF results are transcribed, every country location gets the same
+    phase, so severity weights are equal and leave the allocation as without them.
+    Regional (non-country) lines get no row: they are enablers.
+    """
+    countries = locations.loc[locations["kind"].fillna("country") == "country", "location_code"]
+    rows = [
+        {
+            "location_code": loc,
+            "population_group": "all",
+            "year": int(year),
+            "severity": NEUTRAL_SEVERITY,
+            "population": None,
+            "origin": "assumption",
+            "note": "neutral planning assumption: the document gives no JIAF severity; replace "
+            "with the HNRP 2024 (Ukraine) and RRP 2024 (host countries) JIAF results",
+        }
+        for loc in sorted(countries)
+        for year in years
+    ]
+    return pd.DataFrame(rows, columns=TABLES_BY_NAME["severity"].column_names)
