@@ -63,7 +63,8 @@ def render_summary(result: Allocation, top: int = 8) -> str:
         )
     if result.warnings:
         lines += ["", "Warnings:"] + [f"  warning: {w}" for w in result.warnings]
-    binding = result.binding[:top]
+    # absorption caps are in the JSON and CSV; here the rules a planner sets
+    binding = [s for s in result.binding if s.kind != "cap"][:top]
     if binding:
         lines += ["", "Binding constraints (people per extra $1M):"]
         lines += [f"  {s.description}: {s.value:+,.0f}" for s in binding]

@@ -21,7 +21,7 @@ from reachplan.model.formatting import format_usd
 from reachplan.model.funding import FundingScenario
 from reachplan.model.plan import Plan
 from reachplan.model.versions import package_versions
-from reachplan.solver.baseline import programme_pro_rata, pro_rata_allocation
+from reachplan.solver.baseline import pro_rata_allocation, programme_pro_rata
 from reachplan.solver.diagnose import diagnose_infeasibility
 from reachplan.solver.highs import pulp_solver
 from reachplan.solver.matrix import lp_arrays
@@ -34,11 +34,6 @@ from reachplan.solver.model import (
     objective_share_row_name,
     planned_reach,
 )
-from reachplan.solver.sensitivity import (
-    SensitivitySolveError,
-    row_sensitivities,
-    unit_cost_ranges,
-)
 from reachplan.solver.result import (
     Allocation,
     Conflict,
@@ -46,6 +41,11 @@ from reachplan.solver.result import (
     ModelRangeError,
     ShadowPrice,
     SolveStatus,
+)
+from reachplan.solver.sensitivity import (
+    SensitivitySolveError,
+    row_sensitivities,
+    unit_cost_ranges,
 )
 
 _STATUS = {

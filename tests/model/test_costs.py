@@ -3,8 +3,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reachplan.model.costs import CostCurve, CostModel, calibrate_unit_costs
+from reachplan.model.costs import CostCurve, CostModel
 from reachplan.model.plan import PlanError
+from reachplan.model.unit_costs import calibrate_unit_costs
 from tests.solver.conftest import HAND_CELLS, HAND_COSTS, make_plan
 
 CURVE = CostCurve((0.5, 0.3, 0.2), (1.0, 1.25, 2.0))
