@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -197,6 +198,7 @@ def allocate(
     scenario: FundingScenario,
     costs: CostModel | None = None,
     diagnose: bool = True,
+    ranged: str = "all",
 ) -> Allocation:
     """The allocation of a plan's cells that reaches the most people under a scenario.
 
@@ -211,6 +213,10 @@ def allocate(
     diagnose
         On infeasibility, find the conflicting constraints (an elastic re-solve) and
         name them in the error; with ``False`` raise a short error at once.
+    ranged
+        Which shadow prices get people per $1M from the optimal basis and their ranges
+        (:func:`shadow_prices`): ``"all"``, ``"envelope"`` (the ladder needs only the
+        envelope's) or ``"none"`` (the LP's duals only, in objective units).
 
     Raises
     ------
@@ -233,7 +239,7 @@ def allocate(
         "plan_source": plan.source,
         "plan_name": plan.name,
     }
-    return allocate_costs(costs, scenario, provenance, diagnose=diagnose)
+    return allocate_costs(costs, scenario, provenance, diagnose=diagnose, ranged=ranged)
 
 
 def allocate_costs(
@@ -241,6 +247,7 @@ def allocate_costs(
     scenario: FundingScenario,
     provenance: Mapping[str, str] | None = None,
     diagnose: bool = True,
+    ranged: str = "all",
 ) -> Allocation:
     """Like :func:`allocate`, on a :class:`CostModel` directly."""
     _check_objective_bounds(scenario)
@@ -254,7 +261,7 @@ def allocate_costs(
         raise InfeasibleScenarioError("the scenario's rules cannot all hold")
     if sol.status is not SolveStatus.OPTIMAL:
         raise InfeasibleScenarioError(f"the allocation could not be solved ({sol.status.value})")
-    result = _result(lp, sol, dict(provenance or {}))
+    result = _result(lp, sol, dict(provenance or {}), ranged)
     if scenario.objective_bounds and result.allocated_usd <= 0 < result.funding_usd:
         _bounds_force_nothing(costs, scenario)
     return result
@@ -306,7 +313,8 @@ def _usd(value: float) -> str:
     return format_usd(value, millions_from=1e5)
 
 
-def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str]) -> Allocation:
+def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str],
+            ranged: str = "all") -> Allocation:
     costs, scenario = lp.costs, lp.scenario
     allocated = sol.money * lp.units.usd
     # solver noise (below a billionth of the money unit) is no allocation
@@ -347,7 +355,7 @@ def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str]) -> Al
         envelope_by_year=lp.envelope_by_year,
         cells=cells,
         objective=sol.objective * lp.units.people,
-        shadow_prices=shadow_prices(lp, sol),
+        shadow_prices=shadow_prices(lp, sol, ranged),
         unfunded=_unfunded(lp, sol, allocated),
         provenance=provenance,
         warnings=allocation_warnings(lp, sol, allocated, float(people.sum())),
@@ -403,7 +411,8 @@ def _binding(row: Row, sol: LPSolution) -> bool:
     return sol.slacks.get(row.name, 0.0) <= BINDING_TOL * max(1.0, abs(row.rhs))
 
 
-def shadow_prices(lp: AllocationLP, sol: LPSolution) -> tuple[ShadowPrice, ...]:
+def shadow_prices(lp: AllocationLP, sol: LPSolution,
+                  ranged: str = "all") -> tuple[ShadowPrice, ...]:
     """Shadow price of every money row and need row, in model order, with its range.
 
     Absorption caps are listed only when binding (one per cell would drown the rest).
@@ -416,18 +425,9 @@ def shadow_prices(lp: AllocationLP, sol: LPSolution) -> tuple[ShadowPrice, ...]:
     chosen = [row for row in lp.rows.values()
               if (row.is_money or row.kind == "need")
               and (row.kind != "cap" or _binding(row, sol))]
-    arrays = lp_arrays(lp.problem)
-    col = {name: j for j, name in enumerate(arrays.variable_names)}
-    pos = {name: i for i, name in enumerate(arrays.row_names)}
-    people = np.zeros(len(arrays.variable_names))
-    for i, p in enumerate(lp.people_vars):
-        if p is not None and lp.costs.reaches_people[i]:
-            people[col[p.name]] = 1.0
-    try:
-        found = {s.row: s for s in row_sensitivities(arrays, people,
-                                                      [pos[r.name] for r in chosen])}
-    except SensitivitySolveError:
-        found = {}
+    wanted = chosen if ranged == "all" else [
+        row for row in chosen if ranged == "envelope" and row.kind == "envelope"]
+    found = _sensitivities(lp, wanted) if wanted else {}
     prices = []
     for row in chosen:
         binding = _binding(row, sol)
@@ -436,6 +436,7 @@ def shadow_prices(lp: AllocationLP, sol: LPSolution) -> tuple[ShadowPrice, ...]:
         rhs_unit = lp.units.usd if row.is_money else lp.units.people
         s = found.get(row.name)
         if s is None:
+            # without ranging: the LP's dual (people per $1M only under headcount)
             dual = sol.duals.get(row.name, 0.0) * scale
             prices.append(ShadowPrice(row.name, row.kind, row.description, float(dual),
                                       bool(binding), row, objective_value=float(dual)))
@@ -450,6 +451,22 @@ def shadow_prices(lp: AllocationLP, sol: LPSolution) -> tuple[ShadowPrice, ...]:
             one_sided=bool(s.one_sided),
         ))
     return tuple(prices)
+
+
+def _sensitivities(lp: AllocationLP, rows: list[Row]) -> dict[str, Any]:
+    """Row sensitivities (people derivatives, ranges) of ``rows``; empty if HiGHS fails."""
+    arrays = lp_arrays(lp.problem)
+    col = {name: j for j, name in enumerate(arrays.variable_names)}
+    pos = {name: i for i, name in enumerate(arrays.row_names)}
+    people = np.zeros(len(arrays.variable_names))
+    for i, p in enumerate(lp.people_vars):
+        if p is not None and lp.costs.reaches_people[i]:
+            people[col[p.name]] = 1.0
+    try:
+        return {s.row: s for s in row_sensitivities(arrays, people,
+                                                     [pos[r.name] for r in rows])}
+    except SensitivitySolveError:
+        return {}
 
 
 def allocation_warnings(

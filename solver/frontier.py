@@ -62,7 +62,7 @@ def funding_frontier(
     first = np.full(costs.n_cells, np.nan)
     for share in funding_levels(step, top):
         try:
-            alloc = allocate_costs(costs, at_share(scenario, float(share)))
+            alloc = allocate_costs(costs, at_share(scenario, float(share)), ranged="envelope")
         except InfeasibleScenarioError as exc:
             rows.append((share, share * costs.requirement_usd.sum(), np.nan, np.nan, np.nan,
                          np.nan, str(exc)))
@@ -111,7 +111,7 @@ def least_funding_for(
     """
     hi = float(top if top is not None
                else max([scenario.default_cap, *(c.factor for c in scenario.caps)]))
-    best = allocate_costs(costs, at_share(scenario, hi))
+    best = allocate_costs(costs, at_share(scenario, hi), ranged="none")
     if best.people_reached < target_people:
         raise ValueError(
             f"{target_people:,.0f} people cannot be reached: at {hi:.0%} of the appeal the "
@@ -121,7 +121,8 @@ def least_funding_for(
     while hi - lo > tolerance:
         mid = 0.5 * (lo + hi)
         try:
-            alloc = allocate_costs(costs, at_share(scenario, mid), diagnose=False)
+            alloc = allocate_costs(costs, at_share(scenario, mid), diagnose=False,
+                                   ranged="none")
         except InfeasibleScenarioError:
             lo = mid
             continue

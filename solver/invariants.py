@@ -178,10 +178,11 @@ def with_envelope_factor(scenario: FundingScenario, factor: float) -> FundingSce
 def check_more_money(costs: CostModel, scenario: FundingScenario, extra: float) -> list[Violation]:
     """Multiplying the envelope by ``1 + extra`` never reaches fewer people."""
     try:
-        base = allocate_costs(costs, scenario, diagnose=False)
+        base = allocate_costs(costs, scenario, diagnose=False, ranged="none")
     except InfeasibleScenarioError:
         return []
-    more = allocate_costs(costs, with_envelope_factor(scenario, 1.0 + extra), diagnose=False)
+    more = allocate_costs(costs, with_envelope_factor(scenario, 1.0 + extra), diagnose=False,
+                          ranged="none")
     tol = people_tolerance(costs, base.people_reached, more.funding_usd)
     if scenario.objective == "priority":
         before, after = base.objective, more.objective
@@ -209,10 +210,11 @@ def check_scaling(costs: CostModel, scenario: FundingScenario, k: float) -> list
     allocation divided by ``k`` must be one of them.
     """
     try:
-        base = allocate_costs(costs, scenario, diagnose=False)
+        base = allocate_costs(costs, scenario, diagnose=False, ranged="none")
     except InfeasibleScenarioError:
         return []
-    scaled = allocate_costs(costs.scaled_money(k), scenario.scaled(k), diagnose=False)
+    scaled = allocate_costs(costs.scaled_money(k), scenario.scaled(k), diagnose=False,
+                            ranged="none")
     out = []
     tol = RELATIVE_TOL * max(base.people_reached, 1.0) * 10 + PEOPLE_TOL
     if abs(scaled.people_reached - base.people_reached) > tol:
@@ -235,7 +237,8 @@ def check_scaling(costs: CostModel, scenario: FundingScenario, k: float) -> list
 def check_zero_money(costs: CostModel, scenario: FundingScenario) -> list[Violation]:
     """No money reaches nobody (skipped when the rules demand money, e.g. floors)."""
     try:
-        alloc = allocate_costs(costs, with_envelope_factor(scenario, 0.0), diagnose=False)
+        alloc = allocate_costs(costs, with_envelope_factor(scenario, 0.0), diagnose=False,
+                               ranged="none")
     except InfeasibleScenarioError:
         return []
     if alloc.allocated_usd > USD_TOL or alloc.people_reached > 1e-6:
@@ -256,13 +259,13 @@ def check_reorder(plan: Plan, costs: CostModel, scenario: FundingScenario,
                   seed: int) -> list[Violation]:
     """Reordering the plan's rows gives the same allocation to the cent."""
     try:
-        base = allocate_costs(costs, scenario, diagnose=False)
+        base = allocate_costs(costs, scenario, diagnose=False, ranged="none")
     except InfeasibleScenarioError:
         return []
     other_costs = CostModel.from_plan(shuffled_plan(plan, seed))
     other_costs = replace(other_costs, unit_cost_usd=costs.unit_cost_usd,
                           people_in_need=costs.people_in_need)
-    other = allocate_costs(other_costs, scenario, diagnose=False)
+    other = allocate_costs(other_costs, scenario, diagnose=False, ranged="none")
     diff = (other.cells["allocated_usd"] - base.cells["allocated_usd"]).abs()
     if diff.max() > 0.01:
         return [Violation("row order", f"{diff.idxmax()} changes by ${diff.max():,.2f}")]
@@ -332,7 +335,7 @@ def run_checks(
 def _single(costs: CostModel, scenario: FundingScenario) -> list[Violation]:
     """Rules, people in need and pro-rata for one allocation (none if infeasible)."""
     try:
-        alloc = allocate_costs(costs, scenario, diagnose=False)
+        alloc = allocate_costs(costs, scenario, diagnose=False, ranged="none")
     except InfeasibleScenarioError:
         return []
     return check_allocation(costs, scenario, alloc) + check_pro_rata(costs, scenario, alloc)

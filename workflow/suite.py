@@ -179,7 +179,7 @@ class PlanBook:
             return
         where = scenario_file(scenario)
         try:
-            allocate(plan, scenario.funding)
+            allocate(plan, scenario.funding, ranged="none")
         except InfeasibleScenarioError as exc:
             raise ScenarioRunError(f"{where}: infeasible scenario: {one_line(str(exc))}") from exc
         except ModelRangeError as exc:
