@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -276,37 +277,37 @@ class CostModel:
         """Number of cells n."""
         return len(self.cells)
 
-    @property
+    @cached_property
     def locations(self) -> np.ndarray:
         """Location code per cell, shape (n,)."""
         return np.asarray(self.cells.get_level_values("location_code"))
 
-    @property
+    @cached_property
     def sectors(self) -> np.ndarray:
         """Sector code per cell, shape (n,)."""
         return np.asarray(self.cells.get_level_values("sector_code"))
 
-    @property
+    @cached_property
     def years(self) -> np.ndarray:
         """Year per cell, shape (n,)."""
         return np.asarray(self.cells.get_level_values("year"), dtype=int)
 
-    @property
+    @cached_property
     def has_reach(self) -> np.ndarray:
         """Whether each cell turns money into people or entities (has a unit cost), (n,) bool."""
         return np.isfinite(self.unit_cost_usd) & (self.output != "enabler")
 
-    @property
+    @cached_property
     def reaches_people(self) -> np.ndarray:
         """Whether each cell reaches people (a people line with a unit cost), shape (n,) bool."""
         return np.isfinite(self.unit_cost_usd) & (self.output == "people")
 
-    @property
+    @cached_property
     def reaches_entities(self) -> np.ndarray:
         """Whether each cell reaches entities (an entity line with a unit cost), (n,) bool."""
         return np.isfinite(self.unit_cost_usd) & (self.output == "entities")
 
-    @property
+    @cached_property
     def is_enabler(self) -> np.ndarray:
         """Whether each cell is an enabler (funded as overhead), shape (n,) bool."""
         return np.asarray(self.output == "enabler")
@@ -336,7 +337,7 @@ class CostModel:
             return float(self.people_in_need.loc[key])
         return math.inf
 
-    @property
+    @cached_property
     def people_in_need_per_cell(self) -> np.ndarray:
         """People in need of each cell's location and year, shape (n,); ``inf`` where unknown."""
         keys = pd.MultiIndex.from_arrays([self.locations, self.years])

@@ -96,7 +96,7 @@ most ``TIE_BREAK`` of the people the allocated money would reach at mean value.
 
 RowKind = Literal[
     "reach", "need", "cap", "envelope", "earmark", "earmark_share", "flexible", "floor",
-    "objective_share", "continuity", "lock", "exclusion", "coverage", "enabler",
+    "objective_share", "continuity", "lock", "exclusion", "coverage", "enabler", "programme",
 ]
 Sense = Literal["<=", ">=", "=="]
 ROW_KINDS: frozenset[str] = frozenset(get_args(RowKind))
@@ -988,14 +988,29 @@ def _enabler_rows(b: _Builder) -> None:
     held = excluded_cells(costs, b.scenario)
     for lock in b.scenario.locks:
         held |= selector_mask(costs, lock.selector)
+    # one column per served set: the programme money of a region (or location) and year,
+    # defined once, so that each enabler row has two terms
+    served_money: dict[tuple[int, ...], pulp.LpVariable] = {}
     for i in np.flatnonzero(costs.is_enabler & ~held).tolist():
         served = np.flatnonzero(enabler_served(costs, i))
         total = float(b.req[served].sum())
         if total <= 0:
             continue
+        key = tuple(served.tolist())
+        if key not in served_money:
+            where = (costs.region[i] if not (costs.locations == costs.locations[i])[
+                ~costs.is_enabler].any() else costs.locations[i]) or "all"
+            tag = f"{_token(where)}_{int(costs.years[i])}"
+            m = b.prob.add_variable(f"programme_{tag}", lowBound=0)
+            b.add(pulp.LpAffineExpression(
+                [(m, 1.0)] + [(v, -1.0) for j in served for v in b.tranche_vars[j]]),
+                Row(f"programme_{tag}", "programme",
+                    f"the programme money enablers serve in {where}, {int(costs.years[i])}",
+                    "==", 0.0, location=None, year=int(costs.years[i])))
+            served_money[key] = m
         rho = float(b.req[i]) / total
         label = cell_label(costs, i)
-        b.add(b.money[i] - pulp.lpSum(rho * b.money[j] for j in served),
+        b.add(b.money[i] - rho * served_money[key],
               Row(f"enabler_{cell_tag(costs, i)}", "enabler",
                   f"{label} as an overhead of {rho:.1%} on the programme money it serves",
                   "==", 0.0, "the enabler overheads", **_cell_coords(costs, i)))
