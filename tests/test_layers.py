@@ -55,6 +55,7 @@ REPORTS_FORBIDDEN_MODULES = frozenset({
     "solver.matrix",
     "solver.model",
     "solver.robust",
+    "solver.sensitivity",
     "model.simulation.kernel",
     "model.simulation.sampling",
 })
