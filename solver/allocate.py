@@ -31,6 +31,7 @@ from reachplan.solver.model import (
     Row,
     build_model,
     cell_label,
+    cell_tag,
     cell_weights,
     objective_share_row_name,
     planned_reach,
@@ -578,7 +579,15 @@ def _unfunded(lp: AllocationLP, sol: LPSolution, allocated: np.ndarray) -> pd.Da
     for i in np.flatnonzero((allocated <= 0.0) & costs.reaches_people):
         a_first = lp.units.usd / lp.units.people / (costs.unit_cost_usd[i] * factors[0])
         v = float(worth[i] * a_first / costs.overlap_factor)
-        rc = float(sol.reduced_costs[i])
+        # what one more money unit in the line costs in the other rows it enters
+        # (envelopes, floors, caps ...): its objective coefficient less its reduced cost
+        # plus what the reach row pays for it; read this way, the reach row's dual (not
+        # unique when the line gets nothing) cancels out
+        first = lp.tranche_vars[i][0]
+        reach = sol.duals.get(f"reach_{cell_tag(costs, i)}", 0.0)
+        cost = float(lp.problem.objective.get(first, 0.0)) - float(sol.reduced_costs[i]) \
+            + a_first * reach
+        rc = v - cost
         loc, yr = str(costs.locations[i]), int(costs.years[i])
         need = lp.need_row(loc, yr)
         need_dual = 0.0 if need is None else sol.duals.get(need.name, 0.0)

@@ -44,8 +44,10 @@ def test_people_capped_by_need_and_divided_by_overlap():
     plan = make_plan(HAND_CELLS, HAND_COSTS, {("UKR", 2024): 10_000, ("MDA", 2024): 1e6},
                      overlap=2.0)
     costs = CostModel.from_plan(plan)
-    x = costs.requirement_usd  # full funding: MDA 40,000; UKR 40,000 + 30,000 beneficiaries
-    assert costs.sector_beneficiaries(x).sum() == pytest.approx(110_000)
+    # full funding: MDA 40,000; UKR 40,000 + 30,000 beneficiaries, each sector's capped at
+    # the 10,000 people in need (a sector serves no more people than are in need)
+    x = costs.requirement_usd
+    assert costs.sector_beneficiaries(x).sum() == pytest.approx(60_000)
     by_loc = costs.people_reached_by_location(x)
     assert by_loc[("MDA", 2024)] == pytest.approx(20_000)
     assert by_loc[("UKR", 2024)] == pytest.approx(10_000)  # 35,000 capped at 10,000 in need

@@ -17,7 +17,9 @@ from tests.solver.conftest import HAND_CELLS, HAND_COSTS, HAND_NEED, make_plan
 @pytest.fixture
 def result():
     plan = make_plan(HAND_CELLS, HAND_COSTS, HAND_NEED)
-    return allocate(plan, FundingScenario(Envelope(total=Amount("usd", 5e6))))
+    # the hand-solved figures are people per dollar: the headcount objective
+    return allocate(plan, FundingScenario(Envelope(total=Amount("usd", 5e6)),
+                                          objective="headcount"))
 
 
 def test_json_has_the_headline_and_one_object_per_cell(result):

@@ -87,7 +87,13 @@ def hand_plan() -> Plan:
 
 
 def usd(amount: float) -> FundingScenario:
-    return FundingScenario(Envelope(total=Amount("usd", amount)))
+    """A total envelope in USD under the headcount objective.
+
+    The hand-solved figures in these tests are people per dollar: the headcount objective
+    (the priority objective has its own hand-checked tests in test_independent_lp.py and
+    test_model_v2.py).
+    """
+    return FundingScenario(Envelope(total=Amount("usd", amount)), objective="headcount")
 
 
 # ---- generated plans ----------------------------------------------------------------------

@@ -63,7 +63,8 @@ def test_people_in_need_bound_hand_solved():
 
 def test_floor_and_its_shadow_price_hand_solved(hand_plan):
     sc = FundingScenario(Envelope(total=Amount("usd", 4.5e6)),
-                         floors=(Floor("wash", 0.5, Selector(sector_codes=("WASH",))),))
+                         floors=(Floor("wash", 0.5, Selector(sector_codes=("WASH",))),),
+                         objective="headcount")
     r = allocate(hand_plan, sc)
     assert alloc_of(r, "UKR", "WASH") == pytest.approx(3e6, abs=1)
     assert alloc_of(r, "MDA", "HEALTH") == pytest.approx(1.5e6, abs=1)
@@ -98,7 +99,8 @@ def test_shadow_prices_match_finite_differences(kind):
 
     def scenario(envelope, floor):
         return FundingScenario(Envelope(total=Amount("usd", envelope)),
-                               floors=(Floor("wash", floor, Selector(sector_codes=("WASH",))),))
+                               floors=(Floor("wash", floor, Selector(sector_codes=("WASH",))),),
+                               objective="headcount")
 
     base = allocate_costs(costs, scenario(7e6, 0.3))
     price = next(s.value for s in base.shadow_prices if s.kind == kind)
@@ -109,6 +111,9 @@ def test_shadow_prices_match_finite_differences(kind):
         up = allocate_costs(costs, scenario(7e6, 0.3 + h / 6e6))  # floor rhs + $10,000
     fd = (up.objective - base.objective) / (h / 1e6)
     assert price == pytest.approx(fd, rel=1e-3)
+    # headcount: people per $1M and the dual are the same thing
+    people_fd = (up.people_reached - base.people_reached) / (h / 1e6)
+    assert price == pytest.approx(people_fd, rel=1e-3)
     assert (price < 0) == (kind == "floor")
 
 
@@ -142,7 +147,7 @@ def test_envelope_shadow_price_matches_finite_difference(case):
     floors = tuple(replace(f, share=min(f.share, 0.4)) for f in scenario.floors)
     scenario = FundingScenario(Envelope(total=Amount("share", 0.5)), floors=floors)
     base = allocate_costs(costs, scenario)
-    price = next(s.value for s in base.shadow_prices if s.constraint == "envelope_total")
+    price = next(s for s in base.shadow_prices if s.constraint == "envelope_total")
     h = 1e-7 * costs.requirement_usd.sum()
     for step in (h, -h):
         other = FundingScenario(Envelope(total=Amount("usd", base.funding_usd + step)),
@@ -152,9 +157,9 @@ def test_envelope_shadow_price_matches_finite_difference(case):
             right = fd
         else:
             left = fd
-    # at a breakpoint the dual lies between the one-sided derivatives
+    # at a breakpoint the dual (priority value per $1M) lies between the one-sided derivatives
     tol = 1e-3 * max(abs(left), abs(right), 1.0)
-    assert min(left, right) - tol <= price <= max(left, right) + tol
+    assert min(left, right) - tol <= price.objective_value <= max(left, right) + tol
 
 
 def test_default_plan_full_funding_reaches_people_targeted():

@@ -15,7 +15,7 @@ def test_levels():
 
 def test_ladder_hand_solved(hand_plan):
     # appeal $12M; levels 0, 25% ($3M), 50% ($6M), 75%, 100%
-    f = funding_frontier(CostModel.from_plan(hand_plan), FundingScenario(parse_funding("1")),
+    f = funding_frontier(CostModel.from_plan(hand_plan), FundingScenario(parse_funding("1"), objective="headcount"),
                          step=0.25)
     people = f.levels["people_reached"].to_numpy()
     # $3M: MDA $2M (40,000) + UKR HEALTH $1M (10,000); $6M: + UKR HEALTH $3M (30,000 more)
@@ -30,10 +30,10 @@ def test_ladder_hand_solved(hand_plan):
 
 def test_least_funding_for_a_target_hand_solved(hand_plan):
     costs = CostModel.from_plan(hand_plan)
-    target = least_funding_for(costs, FundingScenario(parse_funding("1")), 60_000,
+    target = least_funding_for(costs, FundingScenario(parse_funding("1"), objective="headcount"), 60_000,
                                tolerance=1e-7)
     # 60,000 people: MDA $2M (40,000) + UKR HEALTH $2M (20,000) = $4M of $12M
     assert target.funding_usd == pytest.approx(4e6, rel=1e-5)
     assert target.allocation.people_reached >= 60_000
     with pytest.raises(ValueError, match="cannot be reached"):
-        least_funding_for(costs, FundingScenario(parse_funding("1")), 1e7)
+        least_funding_for(costs, FundingScenario(parse_funding("1"), objective="headcount"), 1e7)
