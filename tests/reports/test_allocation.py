@@ -16,8 +16,10 @@ from tests.solver.conftest import HAND_CELLS, HAND_COSTS, HAND_NEED, make_plan
 
 @pytest.fixture
 def result():
+    """The hand-solved case of tests/solver/conftest.py: its figures are the headcount answer."""
     plan = make_plan(HAND_CELLS, HAND_COSTS, HAND_NEED)
-    return allocate(plan, FundingScenario(Envelope(total=Amount("usd", 5e6))))
+    return allocate(plan, FundingScenario(Envelope(total=Amount("usd", 5e6)),
+                                          objective="headcount"))
 
 
 def test_json_has_the_headline_and_one_object_per_cell(result):
