@@ -22,26 +22,34 @@ from xlsxwriter.worksheet import Worksheet
 
 from reachplan.reports.report_data import ReportData
 
-__all__ = ["SHEETS", "render_workbook"]
+__all__ = ["SHEETS", "render_workbook", "sheet_names"]
 
 SHEETS = (
     "assumptions",
     "scenarios",
+    "by_year",
+    "coverage",
     "allocation",
     "unmet_need",
     "people_reached_draws",
     "extra_1m",
     "binding_constraints",
+    "shadow_prices",
+    "cost_index_summary",
+    "cost_index",
     "funding_ladder",
     "displacement_totals",
     "displacement",
     "warnings",
 )
-"""Sheet names, in workbook order."""
+"""Sheet names, in workbook order; the cost index sheets only when the report has them
+(:meth:`reports.report_data.ReportData.tables`)."""
 
 _INT_COLUMNS = {"year", "draw", "draws", "seed", "row"}
-_SHARE_COLUMNS = {"share_of_appeal", "share_of_requirement", "share_of_draws_binding"}
-_DECIMAL_COLUMNS = {"shadow_price"}
+_SHARE_COLUMNS = {"share_of_appeal", "share_of_requirement", "share_of_draws_binding",
+                  "coverage", "coverage_mean", "plan_coverage", "coverage_of_planned",
+                  "coverage_indexed", "coverage_flat", "moved_share"}
+_DECIMAL_COLUMNS = {"shadow_price", "shadow_price_down", "objective_dual"}
 
 
 def _number_format(column: str) -> str:
@@ -208,6 +216,12 @@ def _chart_displacement(w: _Writer, ws: Worksheet, data: ReportData) -> None:
         ws.insert_chart(1 + 17 * k, len(cols) + 1, chart)
 
 
+def sheet_names(data: ReportData) -> list[str]:
+    """The sheets :func:`render_workbook` writes for ``data``, in order."""
+    tables = data.tables()
+    return [name for name in SHEETS if name == "assumptions" or name in tables]
+
+
 def render_workbook(data: ReportData) -> bytes:
     """The report as an .xlsx workbook.
 
@@ -219,7 +233,8 @@ def render_workbook(data: ReportData) -> bytes:
     Returns
     -------
     bytes
-        The workbook: sheets :data:`SHEETS`.
+        The workbook: sheets :func:`sheet_names` (:data:`SHEETS` less the tables the
+        report does not carry).
     """
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {
@@ -232,7 +247,7 @@ def render_workbook(data: ReportData) -> bytes:
     w = _Writer(wb)
     _assumptions(w, data)
     tables = data.tables()
-    for name in SHEETS[1:]:
+    for name in sheet_names(data)[1:]:
         ws = wb.add_worksheet(name)
         w.table(ws, tables[name])
         if name == "scenarios":

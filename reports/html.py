@@ -23,7 +23,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from reachplan.model.formatting import format_people, format_usd
-from reachplan.reports.report_data import ReportData
+from reachplan.reports.report_data import MODEL_ROW_KINDS, ReportData
 from reachplan.reports.tables import allocation_grid
 from reachplan.solver.marginal import LineStatus
 
@@ -112,6 +112,38 @@ def _usd_m(usd: float | None) -> str:
 
 def _pct(x: float) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x:.0%}"
+
+
+def _pct1(x: float | None) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:.1%}"
+
+
+def _signed(n: float | None) -> str:
+    return "n/a" if n is None or not math.isfinite(n) else f"{n:+,.0f}"
+
+
+def _range(low: float | None, high: float | None) -> str:
+    return f"{_people(low)} – {_people(high)}"
+
+
+def _limit(value: float | None, unit: str, side: str) -> str:
+    """One end of a shadow price's range: money, people, or no limit on that side."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "not computed"
+    if math.isinf(value):
+        return f"no {side} limit"
+    value = 0.0 if abs(value) < 0.5 else value  # no "$-0" for a limit of zero
+    if unit != "USD":
+        return _people(value)
+    return ("-" if value < 0 else "") + format_usd(abs(value), unit="exact")
+
+
+def _usd_change(usd: float) -> str:
+    """A change in money with its sign: +$1.2M, -$0.4M."""
+    if not math.isfinite(usd):
+        return "n/a"
+    sign = "+" if usd >= 0.05e6 else "-" if usd <= -0.05e6 else ""
+    return sign + _usd_m(abs(usd))
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[tuple[str, bool]]]) -> str:
@@ -350,11 +382,15 @@ def _headline(data: ReportData) -> str:
         f"<div class='card'><div class='value'>{_usd_m(first['funding_usd'])}</div>"
         f"<div class='label'>funding ({_pct(first['share_of_appeal'])} of the appeal)</div></div>"
         f"<div class='card'><div class='value'>{_people(first['people_reached_mean'])}</div>"
-        "<div class='label'>people reached, mean over futures</div></div>"
+        "<div class='label'>people reached, mean over futures: person-years (summed over "
+        "years)</div></div>"
+        f"<div class='card'><div class='value'>{_pct1(first['coverage_mean'])}</div>"
+        "<div class='label'>coverage of people in need, mean over futures</div></div>"
         f"<div class='card'><div class='value'>{first['gain_over_pro_rata']:+,.0f}</div>"
         "<div class='label'>people over pro-rata cuts (plan's figures)</div></div>"
         f"<div class='card'><div class='value'>{_people(first['unmet_need_mean'])}</div>"
-        "<div class='label'>people in need not reached, mean (all years)</div></div>"
+        "<div class='label'>people in need not reached in an average year, mean over "
+        "futures</div></div>"
         "</div>"
     )
     rows = []
@@ -366,14 +402,23 @@ def _headline(data: ReportData) -> str:
             (_usd_m(r.allocated_usd_mean), True),
             (_people(r.people_reached_mean), True),
             (f"{_people(r.people_reached_p10)} – {_people(r.people_reached_p90)}", True),
+            (_pct1(r.coverage_mean), True),
+            (_people(r.unmet_need_mean), True),
             (_people(r.pro_rata_people_reached), True),
             (_people(r.gain_over_pro_rata), True),
-            (_people(r.unmet_need_mean), True),
+            (_people(r.gain_over_pro_rata_programme), True),
         ])
     table = _table(["scenario", "funding", "of appeal", "allocated (mean)",
-                    "people reached (mean)", "p10 – p90", "pro-rata (plan's figures)",
-                    "gain over pro-rata", "unmet need (mean)"], rows)
-    return lead + cards + "<h3>All scenarios</h3>" + table
+                    "people reached, person-years (summed over years; mean)", "p10 – p90",
+                    "coverage of people in need (mean)",
+                    "unmet need in an average year (mean)", "pro-rata (plan's figures)",
+                    "gain over pro-rata", "gain over pro-rata, programme lines only "
+                    "(without enablers)"], rows)
+    return (lead + cards + "<h3>All scenarios</h3>" + table
+            + "<p class='muted'>Person-years: people reached in each year, summed over the "
+            "plan's years (someone reached in 2024 and in 2025 counts twice, as plan targets "
+            "do). Mean, p10 – p90, coverage and unmet need are over the simulated futures; "
+            "pro-rata and the gains at the plan's figures.</p>")
 
 
 def _comparison_table(data: ReportData) -> str:
@@ -388,10 +433,67 @@ def _comparison_table(data: ReportData) -> str:
         label = f"{_e(loc_name.get(loc) or loc)} <span class='muted'>{_e(loc)}</span>"
         rows.append([(label, False)] + [(_usd_m(float(by.get((loc, n), 0.0))), True)
                                         for n in names])
-    rows.append([("<b>people reached (mean)</b>", False)] + [
-        (_people(_row(data, n)["people_reached_mean"]), True) for n in names])
+    rows.append([("<b>people reached, person-years (summed over years; mean)</b>", False)]
+                + [(_people(_row(data, n)["people_reached_mean"]), True) for n in names])
     return ("<h3>Mean allocation by location (all years)</h3>"
-            + _table(["location", *names], rows))
+            + _table(["location", *names], rows) + _people_comparison(data))
+
+
+def _by_year(data: ReportData, name: str) -> pd.DataFrame:
+    by = data.by_year
+    return by[by["scenario"] == name].set_index("year")
+
+
+def _people_comparison(data: ReportData) -> str:
+    """Coverage, unmet need per year, unique people and entities, scenario by scenario."""
+    names = data.scenario_names
+    years = sorted({int(y) for y in data.by_year["year"]})
+    rows: list[list[tuple[str, bool]]] = []
+
+    def add(label: str, values: Sequence[str]) -> None:
+        rows.append([(label, False)] + [(v, True) for v in values])
+
+    def head(label: str) -> None:
+        rows.append([(f"<b>{_e(label)}</b>", False)] + [("", False) for _ in names])
+
+    sc = {n: _row(data, n) for n in names}
+    by = {n: _by_year(data, n) for n in names}
+
+    def year_value(n: str, year: int, col: str) -> float:
+        return float(by[n][col].get(year, np.nan)) if year in by[n].index else np.nan
+
+    head("over the simulated futures (mean)")
+    add("coverage of people in need", [_pct1(sc[n]["coverage_mean"]) for n in names])
+    for year in years:
+        add(f"unmet need per year: {year}",
+            [_people(year_value(n, year, "unmet_need_mean")) for n in names])
+    add("unmet need in an average year", [_people(sc[n]["unmet_need_mean"]) for n in names])
+    add("entities reached, summed over years",
+        [_people(sc[n]["entities_reached_mean"]) for n in names])
+    head("at the plan's figures")
+    add("objective", [_e(sc[n]["objective"]) for n in names])
+    add("people reached, person-years (summed over years)",
+        [_people(sc[n]["plan_people_reached"]) for n in names])
+    add("unique people reached, whole period (range)",
+        [_range(sc[n]["plan_unique_people_low"], sc[n]["plan_unique_people_high"])
+         for n in names])
+    for year in years:
+        add(f"unique people reached per year: {year} (range)",
+            [_range(year_value(n, year, "unique_people_low"),
+                    year_value(n, year, "unique_people_high")) for n in names])
+    add("coverage of people in need", [_pct1(sc[n]["plan_coverage"]) for n in names])
+    for year in years:
+        add(f"entities reached per year: {year}",
+            [_people(year_value(n, year, "entities_reached")) for n in names])
+    add("gain over pro-rata (with enablers)",
+        [_signed(sc[n]["gain_over_pro_rata"]) for n in names])
+    add("gain over pro-rata, programme lines only (without enablers)",
+        [_signed(sc[n]["gain_over_pro_rata_programme"]) for n in names])
+    return ("<h3>People, coverage and unmet need</h3>" + _table(["", *names], rows)
+            + "<p class='muted'>Unmet need is per year, or in an average year (the mean over "
+            "the plan's years), never summed across years. Unique people: at least the "
+            "largest sector's beneficiaries, at most the sum over sectors; over the whole "
+            "period, from the same people every year to different people every year.</p>")
 
 
 def _constraint_effect(kind: str, value: float, unit: str) -> str:
@@ -451,7 +553,8 @@ def _binding_section(data: ReportData, top: int = 12) -> str:
     out = []
     bc = data.binding_constraints
     for i, name in enumerate(data.scenario_names):
-        rows_df = bc[bc["scenario"] == name]
+        mine = bc[bc["scenario"] == name]
+        rows_df = mine[~mine["kind"].isin(MODEL_ROW_KINDS)]
         rows = [
             [(_e(r.description), False), (_pct(r.share_of_draws_binding), True),
              (_e(_constraint_effect(str(r.kind), float(r.shadow_price), str(r.unit))), False)]
@@ -460,12 +563,153 @@ def _binding_section(data: ReportData, top: int = 12) -> str:
         more = len(rows_df) - len(rows)
         body = (_table(["rule", "binding in % of futures", "effect at the plan's figures"],
                        rows) if rows else "<p>No rule is binding.</p>")
-        if more > 0:
-            body += (f"<p class='muted'>{more} more binding rules in "
-                     "<code>binding_constraints.csv</code>.</p>")
+        model_rows = len(mine) - len(rows_df)
+        if more > 0 or model_rows > 0:
+            body += ("<p class='muted'>"
+                     + (f"{more} more binding rules; " if more > 0 else "")
+                     + (f"{model_rows} rows of the model itself (absorption caps, "
+                        "people-in-need bounds, coverage and enabler rows) bind too; "
+                        if model_rows > 0 else "")
+                     + "every one is in <code>binding_constraints.csv</code>.</p>")
         out.append(f"<details{' open' if i == 0 else ''}><summary>{_e(name)}</summary>"
                    f"{body}</details>")
     return "".join(out)
+
+
+def _coverage_section(data: ReportData) -> str:
+    """Per scenario: people, coverage and unmet need per year, and per location and year."""
+    out = []
+    for i, name in enumerate(data.scenario_names):
+        r = _row(data, name)
+        by = _by_year(data, name)
+        objective = str(r["objective"])
+        text = (
+            f"<p>Over the simulated futures, coverage of people in need is "
+            f"<b>{_pct1(r['coverage_mean'])}</b> on average and "
+            f"<b>{_people(r['entities_reached_mean'])} entities</b> are reached (summed over "
+            f"years). At the plan's figures, with the <b>{_e(objective)}</b> objective"
+            + (" (tiers, severity, diminishing returns in each location's coverage)"
+               if objective == "priority" else " (people reached, summed)")
+            + f", <b>{_people(r['plan_people_reached'])}</b> person-years (summed over years) "
+            f"are reached: between <b>{_people(r['plan_unique_people_low'])}</b> and "
+            f"<b>{_people(r['plan_unique_people_high'])}</b> unique people over the whole "
+            f"period; coverage {_pct1(r['plan_coverage'])}; "
+            f"{_signed(r['gain_over_pro_rata'])} people over pro-rata cuts with enablers, "
+            f"{_signed(r['gain_over_pro_rata_programme'])} on programme lines only (without "
+            "enablers).</p>"
+        )
+        year_rows = [
+            [(str(int(y)), False), (_people(v.unmet_need_mean), True),
+             (_people(v.people_in_need), True), (_people(v.people_reached), True),
+             (_pct1(v.coverage), True), (_people(v.unmet_need), True),
+             (_range(v.unique_people_low, v.unique_people_high), True),
+             (_people(v.entities_reached), True)]
+            for y, v in by.iterrows()
+        ]
+        years = _table(["year", "unmet need per year (mean over futures)",
+                        "people in need per year", "people reached per year",
+                        "coverage", "unmet need per year", "unique people per year (range)",
+                        "entities reached per year"], year_rows)
+        cov = data.coverage[data.coverage["scenario"] == name]
+        loc_rows = [
+            [(f"{_e(c.location_name or c.location_code)} <span class='muted'>"
+              f"{_e(c.location_code)}</span>", False), (str(int(c.year)), True),
+             (_people(c.people_in_need), True), (_people(c.planned_reach), True),
+             (_people(c.people_reached), True), (_pct1(c.coverage), True),
+             (_pct1(c.coverage_of_planned), True), (_people(c.unmet_need), True)]
+            for c in cov.itertuples(index=False)
+        ]
+        locs = (_table(["location", "year", "people in need", "planned reach",
+                        "people reached", "coverage of people in need",
+                        "coverage of planned reach", "unmet need"], loc_rows)
+                if loc_rows else "<p>No location gives people in need.</p>")
+        body = (text + "<h3>Per year (never summed across years)</h3>"
+                "<p class='muted'>Columns after the first figure are at the plan's "
+                "figures.</p>" + years
+                + "<h3>Per location and year, at the plan's figures</h3>" + locs)
+        out.append(f"<details{' open' if i == 0 else ''}><summary>{_e(name)}</summary>"
+                   f"{body}</details>")
+    return "".join(out)
+
+
+def _shadow_section(data: ReportData, top: int = 15) -> str:
+    """Per scenario: the binding rules' shadow prices with the range over which each holds."""
+    out = []
+    sp = data.shadow_prices
+    for i, name in enumerate(data.scenario_names):
+        mine = sp[sp["scenario"] == name]
+        rules = mine[~mine["kind"].isin(MODEL_ROW_KINDS)]
+        rules = pd.concat([rules[rules["kind"] == "envelope"], rules[rules["kind"] != "envelope"]])
+        rows = []
+        for r in rules.head(top).itertuples(index=False):
+            down = (_signed(r.shadow_price_down) if bool(r.one_sided)
+                    else "<span class='muted'>same</span>")
+            rows.append([
+                (_e(r.description), False),
+                (_signed(r.shadow_price), True),
+                (down, True),
+                (f"{_e(_limit(r.valid_from, r.range_unit, 'lower'))} to "
+                 f"{_e(_limit(r.valid_to, r.range_unit, 'upper'))}", True),
+            ])
+        body = (_table(["rule", "people per extra $1M (increase)",
+                        "people per $1M less (decrease, where one-sided)",
+                        "holds while the rule's limit is between"], rows)
+                if rows else "<p>No rule a planner sets is binding.</p>")
+        more = len(rules) - len(rows)
+        counts = {k: int((mine["kind"] == k).sum()) for k in MODEL_ROW_KINDS}
+        body += ("<p class='muted'>"
+                 + (f"{more} more binding rules; " if more > 0 else "")
+                 + f"binding too: {counts['cap']} absorption caps, {counts['enabler']} "
+                 f"enabler overheads and {counts['need']} people-in-need bounds. Every binding "
+                 "row, with its price for a decrease and its range, is in "
+                 "<code>shadow_prices.csv</code>.</p>")
+        out.append(f"<details{' open' if i == 0 else ''}><summary>{_e(name)}</summary>"
+                   f"{body}</details>")
+    return ("<p>At the plan's figures: what one more $1M on a rule's limit reaches, and over "
+            "which range of the limit that holds (HiGHS ranging). At a kink (one-sided), one "
+            "dollar less buys a different amount than one dollar more; both are shown. "
+            "A negative value is a rule that costs people.</p>" + "".join(out))
+
+
+def _cost_index_section(data: ReportData, top: int = 12) -> str:
+    """How far the planning case moves when the sector cost index is flattened."""
+    summary = data.cost_index_summary.iloc[0]
+    name = str(summary["scenario"])
+    intro = (f"<p>The plan's sector cost index sets how much more a person reached costs in "
+             f"one sector than in another (mostly stated assumptions). Here "
+             f"<b>{_e(name)}</b> ({_usd_m(summary['funding_usd'])}) is allocated again with "
+             "every sector costing the same per person, unit costs recalibrated so that full "
+             "funding still reaches each location's targets.</p>")
+    if not math.isfinite(float(summary["moved_share"])):
+        return intro + f"<p>The comparison could not be made: {_e(summary['note'])}.</p>"
+    text = (f"<p class='lead'>Flattening the index moves <b>{_pct1(summary['moved_share'])} "
+            f"of the envelope</b> ({_usd_m(summary['moved_usd'])}). People reached, "
+            "person-years (summed over years): "
+            f"<b>{_people(summary['people_reached_indexed'])}</b> with the plan's index, "
+            f"<b>{_people(summary['people_reached_flat'])}</b> with a flat index "
+            f"(coverage {_pct1(summary['coverage_indexed'])} and "
+            f"{_pct1(summary['coverage_flat'])}).</p>"
+            "<p class='muted'>Share moved: the sum over lines of |money with the index - "
+            "money flat| / 2, over the envelope. The flat-index allocation's people are "
+            "counted with the flattened plan's own unit costs, so the two people figures rest "
+            "on different cost assumptions.</p>")
+    tables = []
+    ci = data.cost_index
+    for dimension, title in (("sector", "Money per sector"), ("location", "Money per location")):
+        part = ci[(ci["scenario"] == name) & (ci["dimension"] == dimension)]
+        rows = [
+            [(f"{_e(r.name or r.code)} <span class='muted'>{_e(r.code)}</span>", False),
+             (_usd_m(r.indexed_usd), True), (_usd_m(r.flat_usd), True),
+             (_usd_change(r.difference_usd), True)]
+            for r in part.head(top).itertuples(index=False)
+        ]
+        more = len(part) - len(rows)
+        tables.append(f"<h3>{title} (largest moves first)</h3>"
+                      + _table([dimension, "with the plan's index", "flat index",
+                                "change"], rows)
+                      + (f"<p class='muted'>{more} more in <code>cost_index.csv</code>.</p>"
+                         if more > 0 else ""))
+    return intro + text + "".join(tables)
 
 
 def _ladder_text(data: ReportData) -> str:
@@ -549,10 +793,16 @@ def render_html(data: ReportData) -> str:
          "<p>People reached at each funding level with the scenario's rules (solid) against "
          "cutting every line by the same percentage (dotted), at the plan's figures. "
          "Diamonds: the scenarios.</p>" + charts["chart-ladder"] + _ladder_text(data)),
+        ("coverage", "Coverage and unmet need",
+         "<p>People reached against people in need, per year and per location, for each "
+         "scenario. Unmet need is never summed across years.</p>" + _coverage_section(data)),
         ("extra", "What one more $1M reaches", _extra_section(data)),
         ("binding", "Binding constraints",
          "<p>Rules that hold the allocation back, how often in the simulated futures, and "
          "what they cost at the plan's figures.</p>" + _binding_section(data)),
+        ("shadow", "Shadow prices and their ranges", _shadow_section(data)),
+        *([("cost-index", "Sector cost index sensitivity", _cost_index_section(data))]
+          if data.has_cost_index else []),
         ("displacement", "Displacement futures",
          _displacement_text(data) + charts["chart-fan-idps"] + charts["chart-fan-refugees"]
          + charts["chart-fan-returnees"]),

@@ -7,6 +7,8 @@ images by file name:
 - ``people_reached.png``: people reached across simulated futures, per scenario;
 - ``funding_ladder.png``: people reached by funding level, optimised and pro-rata;
 - ``allocation_<scenario>.png``: mean allocation, sector by location, per scenario;
+- ``cost_index.png``: the planning case's money per sector with the plan's sector cost
+  index and with it flattened (only when the report carries that comparison);
 - ``displacement_<n>.png``: fan charts of IDPs, refugees and returnees, one per set
   of displacement assumptions.
 """
@@ -17,6 +19,7 @@ import io
 import re
 
 import numpy as np
+import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
@@ -47,9 +50,38 @@ def png_names(data: ReportData) -> list[str]:
             name = f"allocation_{i:02d}_{_slug(scenario)}.png"
         seen.add(name)
         names.append(name)
+    if data.has_cost_index and _cost_index_rows(data) is not None:
+        names.append("cost_index.png")
     groups = list(dict.fromkeys(data.displacement_totals["simulation"]))
     names += [f"displacement_{k:02d}.png" for k in range(1, len(groups) + 1)]
     return names
+
+
+def _cost_index_rows(data: ReportData) -> pd.DataFrame | None:
+    """The cost index comparison's rows per sector, or ``None`` when there are none."""
+    ci = data.cost_index
+    part = ci[ci["dimension"] == "sector"]
+    return None if part.empty else part
+
+
+def _cost_index(data: ReportData) -> bytes:
+    part = _cost_index_rows(data)
+    assert part is not None
+    part = part.sort_values("indexed_usd")
+    labels = [str(n or c) for n, c in zip(part["name"], part["code"], strict=True)]
+    y = np.arange(len(part))
+    fig = Figure(figsize=(10, 0.3 * len(part) + 2.0))
+    ax = fig.add_subplot()
+    ax.barh(y - 0.2, part["indexed_usd"] / MILLION, height=0.4, label="with the plan's index")
+    ax.barh(y + 0.2, part["flat_usd"] / MILLION, height=0.4, label="flat index")
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.set_xlabel("USD millions")
+    summary = data.cost_index_summary.iloc[0]
+    ax.set_title(f"{summary['scenario']}: money per sector; flattening the sector cost index "
+                 f"moves {summary['moved_share']:.1%} of the envelope", fontsize=10)
+    ax.legend(fontsize=7)
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
 
 
 def _png(fig: Figure) -> bytes:
@@ -143,5 +175,7 @@ def render_pngs(data: ReportData) -> dict[str, bytes]:
     names = png_names(data)
     images = [_people_reached(data), _ladder(data)]
     images += [_allocation(data, s) for s in data.scenario_names]
+    if "cost_index.png" in names:
+        images.append(_cost_index(data))
     images += [_fan(data, str(g)) for g in dict.fromkeys(data.displacement_totals["simulation"])]
     return dict(zip(names, images, strict=True))

@@ -36,19 +36,22 @@ import pandas as pd
 
 from reachplan.model.costs import CostModel
 from reachplan.model.plan import Plan
-from reachplan.reports.scenario_report import run_json
+from reachplan.reports.scenario_report import MODEL_ROW_KINDS, run_json
 from reachplan.solver.marginal import EXTRA_USD, LineMarginals
 from reachplan.solver.result import Allocation, Frontier, ScenarioRun
 
 __all__ = [
     "EXTRA_USD",
+    "MODEL_ROW_KINDS",
     "PERCENTILES",
+    "CostIndexSensitivity",
     "REPORT_PACKAGES",
     "Ladder",
     "ReportData",
     "ReportInputs",
     "SimulationBands",
     "build_report_data",
+    "moved_share",
 ]
 
 REPORT_PACKAGES = (
@@ -58,6 +61,30 @@ REPORT_PACKAGES = (
 """Packages whose versions travel with every report."""
 
 PERCENTILES = ("p05", "p10", "p50", "p90", "p95")
+
+BY_YEAR_COLUMNS = (
+    "scenario", "year", "unmet_need_mean", "people_in_need", "people_reached", "coverage",
+    "unmet_need", "unique_people_low", "unique_people_high", "entities_reached",
+)
+COVERAGE_COLUMNS = (
+    "scenario", "location_code", "location_name", "year", "people_in_need", "planned_reach",
+    "people_reached", "coverage", "coverage_of_planned", "unmet_need",
+)
+SHADOW_COLUMNS = (
+    "scenario", "constraint", "kind", "description", "shadow_price", "shadow_price_down",
+    "one_sided", "objective_dual", "valid_from", "valid_to", "range_unit", "unit",
+)
+COST_INDEX_SUMMARY_COLUMNS = (
+    "scenario", "funding_usd", "moved_usd", "moved_share", "people_reached_indexed",
+    "people_reached_flat", "coverage_indexed", "coverage_flat", "note",
+)
+COST_INDEX_COLUMNS = (
+    "scenario", "dimension", "code", "name", "indexed_usd", "flat_usd", "difference_usd",
+)
+
+
+def _empty(columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame(columns=list(columns))
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,6 +135,36 @@ class SimulationBands:
 
 
 @dataclass(frozen=True, eq=False)
+class CostIndexSensitivity:
+    """One scenario's allocation with the plan's sector cost index and with it flattened.
+
+    The plan's ``sector_cost_index`` sets the relative cost per person between sectors
+    (mostly stated assumptions); flattening it (every sector 1, unit costs recalibrated
+    so that full funding still reaches each location's targets:
+    :func:`model.unit_costs.with_flat_cost_index`) shows how far the answer rests on it.
+
+    Attributes
+    ----------
+    scenario
+        Name of the run whose envelope is the planning case
+        (:func:`workflow.report_inputs.planning_case`).
+    indexed
+        Its allocation at the plan's figures, with the plan's own unit costs.
+    flat
+        The allocation under the same rules on the flattened plan. Its people reached
+        are counted with the flattened plan's own unit costs. ``None`` when it could not
+        be made (:attr:`reason` says why).
+    reason
+        Why :attr:`flat` is missing; empty otherwise.
+    """
+
+    scenario: str
+    indexed: Allocation
+    flat: Allocation | None
+    reason: str = ""
+
+
+@dataclass(frozen=True, eq=False)
 class ReportData:
     """One report: every table a planner reads, with where each figure came from.
 
@@ -126,10 +183,49 @@ class ReportData:
         One row per scenario: ``scenario``, ``description``, ``draws``, ``seed``,
         ``funding_usd``, ``share_of_appeal``, ``allocated_usd_mean``,
         ``people_reached_mean``, ``people_reached_p10``, ``people_reached_p50``,
-        ``people_reached_p90``, ``unmet_need_mean`` (over the simulated futures), then
-        at the plan's figures ``plan_people_reached``, ``pro_rata_people_reached``,
-        ``gain_over_pro_rata`` and ``envelope_people_per_1m`` (people reached by one more
+        ``people_reached_p90`` (person-years: people reached in each year, summed over the
+        plan's years), ``unmet_need_mean`` (people in need not reached in an average plan
+        year: the mean over years, summed over locations), ``coverage_mean`` (people
+        reached / people in need over every location and year, mean over futures) and
+        ``entities_reached_mean`` (summed over years), all over the simulated futures;
+        then at the plan's figures ``objective`` (``priority`` or ``headcount``),
+        ``plan_people_reached`` (person-years), ``pro_rata_people_reached``,
+        ``gain_over_pro_rata`` (enablers included in both allocations),
+        ``gain_over_pro_rata_programme`` (programme lines only, no enablers),
+        ``plan_coverage``, ``plan_unique_people_low`` and ``plan_unique_people_high``
+        (unique people over the whole period, a range), ``plan_entities_reached``
+        (summed over years) and ``envelope_people_per_1m`` (people reached by one more
         unearmarked $1M).
+    by_year
+        One row per scenario and plan year: ``unmet_need_mean`` (over the simulated
+        futures, that year only; :attr:`solver.result.ScenarioRun.unmet_need_by_year`),
+        then at the plan's figures ``people_in_need``, ``people_reached``,
+        ``coverage``, ``unmet_need`` (over the locations with people in need),
+        ``unique_people_low``, ``unique_people_high`` and ``entities_reached``.
+    coverage
+        At the plan's figures, one row per scenario, location and year
+        (:attr:`solver.result.Allocation.coverage_by_location_year`): ``people_in_need``,
+        ``planned_reach`` (people full funding reaches), ``people_reached``,
+        ``coverage`` (of people in need), ``coverage_of_planned`` and ``unmet_need``.
+    shadow_prices
+        At the plan's figures, every binding row (caps included):
+        ``shadow_price`` (people per extra $1M, or per extra person in need for
+        ``need`` rows, for an increase), ``shadow_price_down`` (for a decrease, where
+        it differs: ``one_sided``), ``objective_dual`` (the LP dual in objective units),
+        ``valid_from`` and ``valid_to`` (the range of the rule's limit over which the
+        price holds, in ``range_unit``; infinite when unbounded, blank when not
+        computed), ``unit``; largest effect first within a scenario.
+    cost_index_summary
+        The sector cost index sensitivity (empty when the plan has no
+        ``sector_cost_index`` table): ``scenario``, ``funding_usd``, ``moved_usd``
+        (sum over cells of abs(money indexed - money flat) / 2), ``moved_share`` (of the
+        envelope), ``people_reached_indexed``, ``people_reached_flat`` (counted with the
+        flattened plan's own unit costs), ``coverage_indexed``, ``coverage_flat``,
+        ``note``.
+    cost_index
+        Money per ``dimension`` (``sector`` or ``location``) under each: ``code``,
+        ``name``, ``indexed_usd``, ``flat_usd``, ``difference_usd`` (flat - indexed),
+        largest move first.
     allocation
         One row per scenario and cell: ``scenario``, ``location_code``,
         ``location_name``, ``sector_code``, ``sector_name``, ``year``,
@@ -137,7 +233,8 @@ class ReportData:
         ``share_of_requirement``.
     unmet_need
         ``scenario``, ``location_code``, ``location_name``, ``unmet_need_mean``
-        (people in need not reached, mean over draws, summed over years).
+        (people in need not reached in an average plan year: the mean over the plan's
+        years, never their sum; mean over draws).
     people_reached_draws
         ``scenario``, ``draw``, ``people_reached``: one row per simulated future.
     extra_1m
@@ -185,6 +282,12 @@ class ReportData:
     displacement_totals: pd.DataFrame
     provenance: pd.DataFrame
     warnings: pd.DataFrame
+    by_year: pd.DataFrame = field(default_factory=lambda: _empty(BY_YEAR_COLUMNS))
+    coverage: pd.DataFrame = field(default_factory=lambda: _empty(COVERAGE_COLUMNS))
+    shadow_prices: pd.DataFrame = field(default_factory=lambda: _empty(SHADOW_COLUMNS))
+    cost_index_summary: pd.DataFrame = field(
+        default_factory=lambda: _empty(COST_INDEX_SUMMARY_COLUMNS))
+    cost_index: pd.DataFrame = field(default_factory=lambda: _empty(COST_INDEX_COLUMNS))
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -192,15 +295,29 @@ class ReportData:
         """Scenario names in report order."""
         return [str(s) for s in self.scenarios["scenario"]]
 
+    @property
+    def has_cost_index(self) -> bool:
+        """Whether the report carries the sector cost index sensitivity."""
+        return not self.cost_index_summary.empty
+
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Every table by its file name (without extension), in report order."""
+        """Every table by its file name (without extension), in report order.
+
+        The cost index tables are left out when the plan has no sector cost index.
+        """
+        cost_index = ({"cost_index_summary": self.cost_index_summary,
+                       "cost_index": self.cost_index} if self.has_cost_index else {})
         return {
             "scenarios": self.scenarios,
+            "by_year": self.by_year,
+            "coverage": self.coverage,
             "allocation": self.allocation,
             "unmet_need": self.unmet_need,
             "people_reached_draws": self.people_reached_draws,
             "extra_1m": self.extra_1m,
             "binding_constraints": self.binding_constraints,
+            "shadow_prices": self.shadow_prices,
+            **cost_index,
             "funding_ladder": self.funding_ladder,
             "displacement": self.displacement,
             "displacement_totals": self.displacement_totals,
@@ -267,6 +384,10 @@ class ReportInputs:
         SHA-256 of the plan's files as read, when known.
     created
         Time stamp (UTC, ISO 8601; ``None``: when the report is assembled).
+    cost_index
+        The planning case's allocation with the plan's sector cost index and with it
+        flattened; ``None`` (the section is left out) when the plan has no
+        ``sector_cost_index`` table.
     """
 
     runs: tuple[ScenarioRun, ...]
@@ -279,6 +400,7 @@ class ReportInputs:
     warnings: tuple[Any, ...] = ()
     plan_files_sha256: str | None = None
     created: str | None = None
+    cost_index: CostIndexSensitivity | None = None
 
 
 def build_report_data(inputs: ReportInputs) -> ReportData:
@@ -313,6 +435,9 @@ def build_report_data(inputs: ReportInputs) -> ReportData:
     draw_frames = []
     extra_frames = []
     binding_rows = []
+    coverage_frames: list[pd.DataFrame] = []
+    year_frames: list[pd.DataFrame] = []
+    shadow_frames: list[pd.DataFrame] = []
     costs = CostModel.from_plan(plan)
     for run, summary in zip(runs, summaries, strict=True):
         name = run.scenario.name
@@ -331,11 +456,22 @@ def build_report_data(inputs: ReportInputs) -> ReportData:
             "people_reached_p50": summary["people_reached_p50"],
             "people_reached_p90": summary["people_reached_p90"],
             "unmet_need_mean": float(sum(summary["unmet_need_by_location"].values())),
+            "coverage_mean": float(summary["coverage_mean"]),
+            "entities_reached_mean": float(summary["entities_reached_mean"]),
+            "objective": str(alloc.scenario.objective),
             "plan_people_reached": alloc.people_reached,
             "pro_rata_people_reached": alloc.pro_rata_people_reached,
             "gain_over_pro_rata": alloc.gain_over_pro_rata,
+            "gain_over_pro_rata_programme": alloc.gain_over_pro_rata_programme,
+            "plan_coverage": alloc.coverage,
+            "plan_unique_people_low": alloc.unique_people_reached["low"],
+            "plan_unique_people_high": alloc.unique_people_reached["high"],
+            "plan_entities_reached": alloc.entities_reached,
             "envelope_people_per_1m": float(sum(env)) if env else np.nan,
         })
+        coverage_frames.append(_coverage_frame(name, alloc, loc_names))
+        year_frames.append(_by_year_frame(name, summary, alloc))
+        shadow_frames.append(_shadow_frame(name, alloc))
         cells = pd.DataFrame(summary["cells"])
         req = alloc.cells["requirement_usd"]
         cells["requirements_usd"] = [
@@ -392,6 +528,7 @@ def build_report_data(inputs: ReportInputs) -> ReportData:
                       ascending=[True, False, True, True], kind="stable")
         binding = binding.drop(columns=["_o", "_a"]).reset_index(drop=True)
 
+    ci_summary, ci_money = _cost_index_frames(inputs.cost_index, loc_names, sec_names)
     ladder = _ladder_frame(inputs.ladders)
     disp, disp_totals = _displacement_frames(inputs.simulations)
     provenance = _provenance(plan, runs, inputs.plan_files_sha256, inputs.versions, created)
@@ -412,8 +549,164 @@ def build_report_data(inputs: ReportInputs) -> ReportData:
         displacement_totals=disp_totals,
         provenance=provenance,
         warnings=_problem_rows(inputs.warnings),
+        by_year=_concat(year_frames, BY_YEAR_COLUMNS),
+        coverage=_concat(coverage_frames, COVERAGE_COLUMNS),
+        shadow_prices=_concat(shadow_frames, SHADOW_COLUMNS),
+        cost_index_summary=ci_summary,
+        cost_index=ci_money,
         notes=_notes(plan),
     )
+
+
+def _concat(frames: Sequence[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return _empty(columns)
+    return pd.concat(frames, ignore_index=True)[list(columns)]
+
+
+def _coverage_frame(name: str, alloc: Allocation, loc_names: Mapping[str, str]) -> pd.DataFrame:
+    """The allocation's coverage per location and year, as the allocation gives it."""
+    table = alloc.coverage_by_location_year
+    if table is None or table.empty:
+        return _empty(COVERAGE_COLUMNS)
+    out = table.reset_index(drop=True).copy()
+    out["location_code"] = out["location_code"].astype(str)
+    out["year"] = out["year"].astype(int)
+    out.insert(0, "scenario", name)
+    out["location_name"] = out["location_code"].map(loc_names).fillna("")
+    for col in COVERAGE_COLUMNS[4:]:
+        out[col] = out[col].astype(float)
+    return out[list(COVERAGE_COLUMNS)]
+
+
+def _by_year_frame(name: str, summary: Mapping[str, Any], alloc: Allocation) -> pd.DataFrame:
+    """Per plan year: unmet need over the futures, then the allocation's figures.
+
+    Unmet need over the futures is copied from the run's JSON; the rest is at the plan's
+    people in need. Nothing is summed across years.
+    """
+    futures = {int(k): float(v) for k, v in summary["unmet_need_by_year"].items()}
+    cells_by_year = alloc.cells["people_reached"].groupby(level="year").sum()
+    entities = alloc.entities_reached_by_year
+    cover = alloc.coverage_by_location_year
+    if cover is not None and not cover.empty:
+        known = cover[np.isfinite(cover["people_in_need"].to_numpy(dtype=float))]
+        need_by_year = known.groupby("year")[["people_in_need", "people_reached",
+                                              "unmet_need"]].sum()
+    else:
+        need_by_year = pd.DataFrame(columns=["people_in_need", "people_reached", "unmet_need"])
+    unique = alloc.unique_people_by_year
+    unique = (unique.set_index("year") if unique is not None and not unique.empty
+              else pd.DataFrame(columns=["low", "high"]))
+    years = sorted({*futures, *(int(y) for y in cells_by_year.index)})
+    rows = []
+    for year in years:
+        need_row = need_by_year.loc[year] if year in need_by_year.index else None
+        need = float(need_row["people_in_need"]) if need_row is not None else np.nan
+        reached_known = float(need_row["people_reached"]) if need_row is not None else np.nan
+        rows.append({
+            "scenario": name,
+            "year": year,
+            "unmet_need_mean": futures.get(year, np.nan),
+            "people_in_need": need,
+            "people_reached": float(cells_by_year.get(year, 0.0)),
+            "coverage": reached_known / need if need > 0 else np.nan,
+            "unmet_need": float(need_row["unmet_need"]) if need_row is not None else np.nan,
+            "unique_people_low": float(unique["low"].get(year, np.nan)),
+            "unique_people_high": float(unique["high"].get(year, np.nan)),
+            "entities_reached": float(entities.get(year, 0.0)),
+        })
+    return pd.DataFrame(rows, columns=list(BY_YEAR_COLUMNS))
+
+
+def _number(value: float | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+def _shadow_frame(name: str, alloc: Allocation) -> pd.DataFrame:
+    """Every binding row's shadow price with its range, largest effect first."""
+    rows = []
+    for s in alloc.shadow_prices:
+        if not s.binding:
+            continue
+        rows.append({
+            "scenario": name,
+            "constraint": s.constraint,
+            "kind": s.kind,
+            "description": s.description,
+            "shadow_price": float(s.value),
+            "shadow_price_down": _number(s.value_down) if s.one_sided else np.nan,
+            "one_sided": bool(s.one_sided),
+            "objective_dual": _number(s.objective_value),
+            "valid_from": _number(s.valid_from),
+            "valid_to": _number(s.valid_to),
+            "range_unit": "people in need" if s.kind == "need" else "USD",
+            "unit": s.unit,
+        })
+    frame = pd.DataFrame(rows, columns=list(SHADOW_COLUMNS))
+    if frame.empty:
+        return frame
+    effect = np.maximum(frame["shadow_price"].abs(), frame["shadow_price_down"].abs().fillna(0))
+    return (frame.assign(_e=-effect).sort_values(["_e", "constraint"], kind="stable")
+            .drop(columns="_e").reset_index(drop=True))
+
+
+def moved_share(indexed: Allocation, flat: Allocation) -> tuple[float, float]:
+    """Money that moves between two allocations of the same envelope, in USD and as a share.
+
+    ``sum over cells |x_indexed - x_flat| / 2``: every dollar moved leaves one cell and
+    arrives in another, so the sum of absolute differences counts it twice. The share is
+    of ``indexed``'s envelope (NaN for an envelope of zero).
+    """
+    a, b = indexed.cells["allocated_usd"].align(flat.cells["allocated_usd"], fill_value=0.0)
+    moved = float((a - b).abs().sum()) / 2.0
+    envelope = float(indexed.funding_usd)
+    return moved, (moved / envelope if envelope > 0 else np.nan)
+
+
+def _cost_index_frames(
+    sens: CostIndexSensitivity | None, loc_names: Mapping[str, str],
+    sec_names: Mapping[str, str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if sens is None:
+        return _empty(COST_INDEX_SUMMARY_COLUMNS), _empty(COST_INDEX_COLUMNS)
+    indexed, flat = sens.indexed, sens.flat
+    if flat is None:
+        summary = pd.DataFrame([{
+            "scenario": sens.scenario, "funding_usd": float(indexed.funding_usd),
+            "moved_usd": np.nan, "moved_share": np.nan,
+            "people_reached_indexed": indexed.people_reached, "people_reached_flat": np.nan,
+            "coverage_indexed": indexed.coverage, "coverage_flat": np.nan,
+            "note": sens.reason or "the flattened plan could not be allocated",
+        }], columns=list(COST_INDEX_SUMMARY_COLUMNS))
+        return summary, _empty(COST_INDEX_COLUMNS)
+    moved, share = moved_share(indexed, flat)
+    summary = pd.DataFrame([{
+        "scenario": sens.scenario, "funding_usd": float(indexed.funding_usd),
+        "moved_usd": moved, "moved_share": share,
+        "people_reached_indexed": indexed.people_reached,
+        "people_reached_flat": flat.people_reached,
+        "coverage_indexed": indexed.coverage, "coverage_flat": flat.coverage,
+        "note": "people reached under the flat index are counted with the flattened "
+                "plan's own unit costs",
+    }], columns=list(COST_INDEX_SUMMARY_COLUMNS))
+    frames = []
+    for dimension, level, names in (("sector", "sector_code", sec_names),
+                                    ("location", "location_code", loc_names)):
+        a = indexed.cells["allocated_usd"].groupby(level=level).sum()
+        b = flat.cells["allocated_usd"].groupby(level=level).sum()
+        a, b = a.align(b, fill_value=0.0)
+        frame = pd.DataFrame({
+            "scenario": sens.scenario, "dimension": dimension,
+            "code": [str(c) for c in a.index],
+            "name": [names.get(str(c), "") for c in a.index],
+            "indexed_usd": a.to_numpy(dtype=float), "flat_usd": b.to_numpy(dtype=float),
+            "difference_usd": (b - a).to_numpy(dtype=float),
+        })
+        order = np.lexsort((frame["code"].to_numpy(), -frame["difference_usd"].abs().to_numpy()))
+        frames.append(frame.iloc[order])
+    return summary, pd.concat(frames, ignore_index=True)[list(COST_INDEX_COLUMNS)]
 
 
 def _extra_frame(
@@ -512,8 +805,22 @@ def _provenance(
 def _notes(plan: Plan) -> tuple[str, ...]:
     return (
         "People reached: persons reached at least once in a location and year, summed over "
-        "locations and years (a person served by several sectors counts once; see the plan's "
-        "overlap factor).",
+        "locations and years: person-years (summed over years; someone reached in 2024 and "
+        "in 2025 counts twice, as plan targets do). A person served by several sectors "
+        "counts once (see the plan's overlap factor).",
+        "Unique people reached (at the plan's figures) is a range: at least the largest "
+        "sector's beneficiaries in each location and year, at most the sum over sectors "
+        "(no one served twice); over the whole period, from the largest year's low figure "
+        "(the same people every year) to the sum of the years' high figures.",
+        "Coverage: people reached / people in need (per location and year, or over every "
+        "location and year). Unmet need: people in need not reached, per year or in an "
+        "average plan year (the mean over the plan's years), never summed across years.",
+        "Entities reached: authorities, collective centres and organisations supported by "
+        "the systems lines (border and migration management, policy support ...), counted "
+        "in entities, never as people; summed over years unless shown per year.",
+        "Gain over pro-rata is shown with enablers (regional support, coordination: "
+        "overheads of the programme money they serve, funded in both allocations) and on "
+        "programme lines only (without enablers).",
         "Over the simulated futures: each draw of the displacement simulation moves the "
         "people in need per location and year; the allocation is re-solved in every draw. "
         "Means and percentiles (p10, p50, p90) are across draws.",
@@ -525,7 +832,9 @@ def _notes(plan: Plan) -> tuple[str, ...]:
         "the allocation (for example a donor earmarking it), up to the line's absorption "
         "limit and never beyond the people in need of its location and year.",
         "Shadow price of a rule: people reached per extra $1M of its right-hand side, with "
-        "everything else re-optimised; negative for a floor that costs people.",
+        "everything else re-optimised; negative for a floor that costs people. It holds "
+        "over a range of the rule's limit (HiGHS ranging); at a kink (one-sided) one more "
+        "dollar and one dollar less buy different amounts, and both are shown.",
         f"Money is in US dollars, as in the plan ({plan.settings.get('currency', 'USD')}).",
     )
 

@@ -11,6 +11,12 @@ from reachplan.model.formatting import format_people, format_usd
 from reachplan.reports.json_text import dumps
 from reachplan.solver.result import ScenarioRun
 
+MODEL_ROW_KINDS = ("cap", "need", "reach", "coverage", "enabler", "earmark_share")
+"""Kinds of LP rows that are the model's own bookkeeping, not rules a planner sets
+(absorption caps, people-in-need bounds, reach and coverage rows, enabler overheads,
+earmark shares). Tables carry them; the page and the console list the planner's rules
+and count these."""
+
 
 def _usd_m(usd: float) -> str:
     return format_usd(usd, unit="M")
@@ -83,22 +89,28 @@ def render_run_text(run: ScenarioRun, top: int = 5) -> str:
         f"== {s['name']}: {s['description']}",
         f"   draws {s['draws']} (seed {s['seed']}); funding {_usd_m(s['funding_usd'])}, "
         f"allocated on average {_usd_m(s['allocated_usd_mean'])}",
-        f"   people reached: mean {format_people(s['people_reached_mean'])}, "
+        f"   people reached, person-years (summed over years): mean "
+        f"{format_people(s['people_reached_mean'])}, "
         f"p10 {format_people(s['people_reached_p10'])}, "
         f"p90 {format_people(s['people_reached_p90'])}",
+        f"   coverage of people in need: mean {s['coverage_mean']:.1%}; unmet need per year: "
+        + ", ".join(f"{y} {format_people(v)}" for y, v in s["unmet_need_by_year"].items()),
     ]
+    if s["entities_reached_mean"] > 0:
+        lines.append(f"   entities reached (summed over years): mean "
+                     f"{format_people(s['entities_reached_mean'])}")
     sectors = sorted(s["allocation_by_sector_usd"].items(), key=lambda kv: -kv[1])[:top]
     lines.append("   largest sectors: " + ", ".join(f"{k} {_usd_m(v)}" for k, v in sectors))
     locs = sorted(s["allocation_by_location_usd"].items(), key=lambda kv: -kv[1])
     lines.append("   by location: " + ", ".join(f"{k} {_usd_m(v)}" for k, v in locs))
     unmet = sorted(s["unmet_need_by_location"].items(), key=lambda kv: -kv[1])[:top]
     lines.append(
-        "   unmet need (people in need not reached, summed over years): "
+        "   unmet need in an average year (people in need not reached, mean over years): "
         + ", ".join(f"{k} {format_people(v)}" for k, v in unmet)
     )
     rules = [
         b for b in s["binding_constraints"]
-        if _row_kind(run, b["constraint"]) not in ("cap", "need")
+        if _row_kind(run, b["constraint"]) not in MODEL_ROW_KINDS
     ]
     if rules:
         lines.append("   binding rules (share of futures in which each binds):")
@@ -122,18 +134,27 @@ def _row_kind(run: ScenarioRun, constraint: str) -> str:
 
 
 def comparison_frame(runs: Sequence[ScenarioRun]) -> pd.DataFrame:
-    """One column per scenario: headline figures and allocation by location (USD M)."""
+    """One column per scenario: headline figures and allocation by location (USD M).
+
+    People reached are person-years (summed over years); unmet need is per year, or in an
+    average year (the mean over the plan's years), never summed across years.
+    """
     cols = {}
     for run in runs:
         s = run_summary(run)
         col: dict[str, float] = {
             "funding (USD M)": s["funding_usd"] / 1e6,
             "allocated, mean (USD M)": s["allocated_usd_mean"] / 1e6,
-            "people reached, mean": s["people_reached_mean"],
-            "people reached, p10": s["people_reached_p10"],
-            "people reached, p90": s["people_reached_p90"],
-            "unmet need, mean": float(sum(s["unmet_need_by_location"].values())),
+            "people reached, person-years, mean": s["people_reached_mean"],
+            "people reached, person-years, p10": s["people_reached_p10"],
+            "people reached, person-years, p90": s["people_reached_p90"],
+            "coverage of people in need, mean (%)": 100 * s["coverage_mean"],
+            "unmet need in an average year, mean": float(
+                sum(s["unmet_need_by_location"].values())),
         }
+        for year, unmet in s["unmet_need_by_year"].items():
+            col[f"unmet need per year {year}, mean"] = unmet
+        col["entities reached (summed over years), mean"] = s["entities_reached_mean"]
         for loc, usd in sorted(s["allocation_by_location_usd"].items()):
             col[f"{loc} (USD M)"] = usd / 1e6
         cols[run.scenario.name] = col

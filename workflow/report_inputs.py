@@ -10,7 +10,9 @@ The runs carry the figures *over the simulated futures*. A report also shows fig
   scenarios whose rules differ only in the envelope share one;
 - displacement percentiles of the very draws the runs were solved in
   (:func:`simulate_run_draws`); scenarios with the same
-  assumptions, seed and draws share one set.
+  assumptions, seed and draws share one set;
+- the sector cost index sensitivity (:func:`cost_index_sensitivity`): the planning
+  case's allocation again on the plan with its sector cost index flattened.
 
 :func:`build_report_inputs` returns them as one frozen
 :class:`reports.report_data.ReportInputs`; :func:`report_data` adds the pure assembly
@@ -30,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from reachplan.model.costs import CostModel
+from reachplan.model.errors import ReachplanError
 from reachplan.model.funding import FundingScenario
 from reachplan.model.plan import Plan
 from reachplan.model.scenario import Scenario
@@ -43,6 +46,7 @@ from reachplan.model.simulation import (
 from reachplan.reports.report_data import (
     PERCENTILES,
     REPORT_PACKAGES,
+    CostIndexSensitivity,
     Ladder,
     ReportData,
     ReportInputs,
@@ -51,10 +55,15 @@ from reachplan.reports.report_data import (
 )
 from reachplan.scenarios.plan_io import UsablePlan
 from reachplan.solver.batch import ScenarioRun
+from reachplan.solver.result import Allocation
 
 __all__ = [
+    "PLANNING_CASE",
     "build_report_inputs",
+    "cost_index_sensitivity",
     "files_sha256",
+    "has_cost_index",
+    "planning_case",
     "report_data",
     "rules_key",
     "simulation_key",
@@ -134,6 +143,72 @@ def files_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+PLANNING_CASE = "shortfall_60"
+"""Name of the shipped scenario whose envelope is the planning case (60% of the appeal)."""
+
+
+def planning_case(runs: Sequence[ScenarioRun], appeal_usd: float) -> ScenarioRun | None:
+    """The run whose funding envelope is the planning case.
+
+    The scenario named :data:`PLANNING_CASE` when the suite has it; else the first run
+    whose envelope is below the full appeal (a shortfall is what the question is
+    about); else the first run. ``None`` for no runs.
+    """
+    for run in runs:
+        if run.scenario.name == PLANNING_CASE:
+            return run
+    for run in runs:
+        if run.funding_usd < appeal_usd * (1 - 1e-9):
+            return run
+    return runs[0] if runs else None
+
+
+def has_cost_index(plan: Plan) -> bool:
+    """Whether the plan has a ``sector_cost_index`` table with at least one row."""
+    table = plan.tables.get("sector_cost_index")
+    return table is not None and not table.empty
+
+
+def cost_index_sensitivity(
+    runs: Sequence[ScenarioRun],
+    plan: Plan,
+    allocations: Mapping[str, Allocation],
+) -> CostIndexSensitivity | None:
+    """The planning case allocated again with the plan's sector cost index flattened.
+
+    The planning case is :func:`planning_case`; its allocation with the plan's own unit
+    costs is taken from ``allocations``; the other is :func:`solver.allocate.allocate` of
+    the same rules on :func:`model.unit_costs.with_flat_cost_index` of the plan (every
+    sector 1, unit costs recalibrated so that full funding still reaches each
+    location's targets; cost curve, overlap factor and weights kept), whose people are
+    counted with the flattened plan's own unit costs.
+
+    Returns ``None`` (the report leaves the section out) when the plan has no
+    ``sector_cost_index`` table or there is no run. When the flattened plan cannot be
+    allocated (a :class:`~model.errors.ReachplanError`, such as rules that hold only
+    with the plan's own costs), the result carries no flat allocation and the reason,
+    and the report says so rather than failing after the runs.
+    """
+    from reachplan.model.unit_costs import with_flat_cost_index
+    from reachplan.solver.allocate import allocate
+
+    if not has_cost_index(plan):
+        return None
+    appeal = float(plan.tables["requirements"]["requirements_usd"].sum())
+    run = planning_case(runs, appeal)
+    if run is None:
+        return None
+    name = run.scenario.name
+    indexed = allocations.get(name)
+    if indexed is None:
+        indexed = allocate(plan, run.scenario.funding)
+    try:
+        flat = allocate(with_flat_cost_index(plan), run.scenario.funding)
+    except ReachplanError as exc:
+        return CostIndexSensitivity(name, indexed, None, " ".join(str(exc).split()))
+    return CostIndexSensitivity(name, indexed, flat)
+
+
 def build_report_inputs(
     runs: Sequence[ScenarioRun],
     plan: Plan,
@@ -146,6 +221,9 @@ def build_report_inputs(
     created: str | None = None,
 ) -> ReportInputs:
     """Compute the allocations at the plan's figures, extra-$1M values, ladders and bands.
+
+    Also the sector cost index sensitivity of the planning case
+    (:func:`cost_index_sensitivity`), when the plan has a sector cost index.
 
     Parameters
     ----------
@@ -210,6 +288,7 @@ def build_report_inputs(
         warnings=tuple(warnings),
         plan_files_sha256=plan_files_sha256,
         created=created,
+        cost_index=cost_index_sensitivity(runs, plan, allocations),
     )
 
 

@@ -8,12 +8,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from reachplan.reports.report_data import ReportData
+from reachplan.reports.report_data import ReportData, ReportInputs, build_report_data
 from reachplan.scenarios.plan_io import load_plan
 from reachplan.scenarios.scenario_io import SCENARIO_DIR, load_scenario
 from reachplan.scenarios.simulation_io import load_initial_state
 from reachplan.solver.batch import ScenarioRun, run_scenario
-from reachplan.workflow import report_data
+from reachplan.workflow import build_report_inputs
 
 DRAWS = 50
 FORMULA_NAME = "=SUM(A1)"
@@ -25,6 +25,7 @@ class SmallReport:
     runs: list[ScenarioRun]
     data: ReportData
     scenario_files: list[Path]
+    inputs: ReportInputs
 
 
 def write_scenarios(directory: Path) -> list[Path]:
@@ -52,6 +53,6 @@ def small_report() -> SmallReport:
         for f, name in zip(files, names, strict=True)
     ]
     runs = [run_scenario(loaded.plan, scenario, initial) for scenario in scenarios]
-    data = report_data(runs, loaded.plan, initial, warnings=loaded.validation.warnings,
-                       ladder_step=0.5)
-    return SmallReport(runs, data, files)
+    inputs = build_report_inputs(runs, loaded.plan, initial,
+                                 warnings=loaded.validation.warnings, ladder_step=0.5)
+    return SmallReport(runs, build_report_data(inputs), files, inputs)

@@ -20,8 +20,9 @@ def images() -> dict[str, bytes]:
 def test_one_image_per_chart(images):
     data = small_report().data
     assert list(images) == png_names(data)
-    assert len(images) == 2 + len(data.scenario_names) + data.displacement_totals[
-        "simulation"].nunique()
+    assert len(images) == 2 + len(data.scenario_names) + data.has_cost_index + (
+        data.displacement_totals["simulation"].nunique())
+    assert ("cost_index.png" in images) == data.has_cost_index
     assert len(set(images)) == len(images)
     # names from scenario files become safe file names
     assert all(n.replace("_", "").replace(".", "").replace("-", "").isalnum() for n in images)
