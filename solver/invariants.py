@@ -38,6 +38,7 @@ from reachplan.solver.baseline import pro_rata_allocation
 from reachplan.solver.model import (
     TIE_BREAK,
     cap_factors,
+    floor_lines,
     objective_weight,
     priority_value,
     resolve_envelope,
@@ -101,7 +102,7 @@ def rule_violations(costs: CostModel, scenario: FundingScenario, x: np.ndarray) 
             if used > budget + USD_TOL:
                 out.append(Violation("envelopes", f"{y}: ${used:,.2f} > ${budget:,.2f}"))
     for floor in scenario.floors:
-        mask = selector_mask(costs, floor.selector)
+        mask = selector_mask(costs, floor.selector) & floor_lines(costs, floor.selector)
         s = objective_weight(costs, floor.selector)
         keys = {"cell": [costs.locations, costs.sectors], "location": [costs.locations],
                 "sector": [costs.sectors], "all": []}[floor.per]

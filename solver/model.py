@@ -718,11 +718,27 @@ _FLOOR_KEYS: Mapping[str, tuple[str, ...]] = {
 """Row coordinates a floor is applied per (besides the year, which every floor row has)."""
 
 
+def floor_lines(costs: CostModel, selector: Selector) -> np.ndarray:
+    """Lines a floor may hold up, shape (n,) bool: programme lines, and enablers only by name.
+
+    Enablers follow the programme money they serve, so a floor meant for programme lines
+    ("every location keeps 15%", "50% of SO1 in every location") does not also force the
+    programme money of a whole region through its regional support line. A floor whose
+    selector names an enabler's location or sector holds that enabler too.
+    """
+    named = np.zeros(costs.n_cells, dtype=bool)
+    if selector.location_codes:
+        named |= np.isin(costs.locations, list(map(str, selector.location_codes)))
+    if selector.sector_codes:
+        named |= np.isin(costs.sectors, list(map(str, selector.sector_codes)))
+    return ~costs.is_enabler | named
+
+
 def _floor_rows(b: _Builder) -> None:
     """Each floor: one row per group of its lines (per cell, location, sector or all) and year."""
     costs = b.costs
     for floor in b.scenario.floors:
-        mask = selector_mask(costs, floor.selector)
+        mask = selector_mask(costs, floor.selector) & floor_lines(costs, floor.selector)
         s = objective_weight(costs, floor.selector)
         dims = _FLOOR_KEYS.get(floor.per, ())
         columns = {"location": costs.locations, "sector": costs.sectors}
