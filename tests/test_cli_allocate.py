@@ -77,9 +77,22 @@ def test_check_on_a_small_plan_and_infeasible_scenario(runner, tmp_path):
     write_plan_tables(plan.tables, tmp_path / "plan")
     res = runner.invoke(main, ["check", str(tmp_path / "plan"), "--examples", "2", "--quiet"])
     assert res.exit_code == 0, res.output
-    res = runner.invoke(main, ["allocate", str(tmp_path / "plan"), "--funding", "USD 1m", "--json"])
+    res = runner.invoke(main, ["allocate", str(tmp_path / "plan"), "--funding", "USD 1m",
+                               "--objective", "headcount", "--json"])
     assert res.exit_code == 0
+    # headcount: $1M all to MDA HEALTH's first tranche at $50 a person
     assert json.loads(res.stdout)["people_reached"] == pytest.approx(20_000, rel=1e-6)
+    res = runner.invoke(main, ["allocate", str(tmp_path / "plan"), "--funding", "USD 1m",
+                               "--json"])
+    assert res.exit_code == 0
+    data = json.loads(res.stdout)
+    # priority (default): both locations get money; fewer people, every location covered
+    by_loc = {}
+    for c in data["cells"]:
+        by_loc[c["location_code"]] = by_loc.get(c["location_code"], 0) + c["allocated_usd"]
+    assert data["objective_kind"] == "priority"
+    assert by_loc["MDA"] > 0 and by_loc["UKR"] > 0
+    assert data["people_reached"] < 20_000
 
 
 def test_funding_option_replaces_the_scenario_envelope_and_keeps_its_rules():

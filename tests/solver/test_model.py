@@ -8,6 +8,7 @@ row's name back.
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from reachplan.model.costs import CostModel
@@ -21,6 +22,7 @@ from reachplan.model.funding import (
     ObjectiveBound,
     Selector,
 )
+from reachplan.model.plan import Plan
 from reachplan.scenarios.scenario_io import load_scenario
 from reachplan.solver.allocate import allocate
 from reachplan.solver.batch import draw_model, prepared_model
@@ -84,9 +86,26 @@ def test_engine_need_rows_follow_the_records(code):
     assert lp.need_row("X9", 2024).rhs == pytest.approx(prep.lp.need_row("X9", 2024).rhs)
 
 
+def _with_enabler(plan, code: str):
+    """The plan with a coordination line (an enabler sector) in ``code``, 2024 and 2025."""
+    tables = {k: v.copy() for k, v in plan.tables.items()}
+    req = tables["requirements"]
+    extra = req[(req["location_code"] == code) & (req["sector_code"] == "HEALTH")].copy()
+    extra["sector_code"] = "COORD"
+    extra["requirements_usd"] = 1e5
+    tables["requirements"] = pd.concat([req, extra], ignore_index=True)
+    sectors = tables["sectors"]
+    sectors = pd.concat([sectors, pd.DataFrame({"sector_code": ["COORD"],
+                                                "sector_name": ["Coordination"],
+                                                "iasc_cluster": [""]})], ignore_index=True)
+    sectors["output"] = np.where(sectors["sector_code"] == "COORD", "enabler", "people")
+    tables["sectors"] = sectors
+    return Plan.from_tables(tables, source="tiny")
+
+
 def test_every_row_has_a_known_kind_and_its_coordinates():
     code = "UA-14"
-    plan = _plan(code)
+    plan = _with_enabler(_plan(code), code)
     sc = FundingScenario(
         Envelope(per_year=((2024, Amount("usd", 3e6)), (2025, Amount("usd", 3e6))),
                  carry_over=True),
@@ -111,9 +130,14 @@ def test_every_row_has_a_known_kind_and_its_coordinates():
         ("SO1", "max"), ("SO1", "min")]
     assert [r.year for r in lp.rows_of("envelope")] == [2024, 2025]
     assert {(r.location, r.sector, r.year) for r in lp.rows_of("continuity")} == {
-        (code, "HEALTH", 2025), ("X9", "HEALTH", 2025)}
+        (code, "HEALTH", 2025), (code, "COORD", 2025), ("X9", "HEALTH", 2025)}
     assert [r.rule_name for r in lp.rows_of("lock")] == ["x9"]
     assert [r.rule_name for r in lp.rows_of("earmark")] == ["wash"]
+    # the coordination line is an overhead of its location's programme money, each year
+    assert [(r.location, r.sector, r.year) for r in lp.rows_of("enabler")] == [
+        (code, "COORD", 2024), (code, "COORD", 2025)]
+    assert [r.year for r in lp.rows_of("programme")] == [2024, 2025]
+    assert {(g.location, g.year, g.tier) for g in lp.groups} >= {(code, 2024, 2), ("X9", 2025, 2)}
 
 
 def test_a_row_of_unknown_kind_is_refused():
