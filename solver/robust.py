@@ -322,7 +322,13 @@ class _Committable:
         self._lo = np.full(n_cells, -FREE_BOUND)
 
     def solve(self, mult: FloatArray, fixed: NDArray[np.bool_], money_lp: FloatArray) -> Any:
-        """Solve with ``mult``'s needs, cells in ``fixed`` at ``money_lp`` (LP units)."""
+        """Solve with ``mult``'s needs, cells in ``fixed`` at ``money_lp`` (LP units).
+
+        Enabler lines are never fixed: the model's overhead rows set them from the
+        programme money, and fixing both sides to within :data:`FIX_TOL` would ask for
+        more precision than the solver's feasibility tolerance.
+        """
+        fixed = np.asarray(fixed, dtype=bool) & ~self.prep.costs.is_enabler
         for rows, value, current in (
             (self.hi, np.where(fixed, money_lp + FIX_TOL, FREE_BOUND), self._hi),
             (self.lo, np.where(fixed, money_lp - FIX_TOL, -FREE_BOUND), self._lo),

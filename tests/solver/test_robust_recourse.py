@@ -44,7 +44,8 @@ def setting():
     plan = make_plan(cells, {("MDA", "HEALTH"): 50.0, ("UKR", "HEALTH"): 100.0}, need)
     scenario = dataclasses.replace(
         load_scenario("catastrophic_surge", draws=2, seed=3),
-        funding=FundingScenario(Envelope(total=Amount("usd", 5e6))),
+        # hand-solved in people per dollar: the headcount objective
+        funding=FundingScenario(Envelope(total=Amount("usd", 5e6)), objective="headcount"),
     )
     prep = prepared_model(plan, scenario)
     assert prep.need_rows == [(loc, y) for loc in ("MDA", "UKR") for y in YEARS]
