@@ -108,6 +108,8 @@ def line_marginals(
     limit = cap_factors(costs, scenario) * req
     excluded = excluded_cells(costs, scenario)
     room = np.where(excluded, 0.0, np.clip(limit - allocated, 0.0, None))
+    # less than half a dollar of room is solver round-off of a line at its limit
+    room = np.where(room < 0.5, 0.0, room)
     added = np.minimum(extra_usd, room)
     base = costs.sector_beneficiaries(allocated) / costs.overlap_factor
     more = costs.sector_beneficiaries(allocated + added) / costs.overlap_factor
