@@ -158,14 +158,16 @@ def _price(s: ShadowPrice, result: Allocation) -> dict[str, object]:
     }
     if s.row is not None:
         out.update({k: getattr(s.row, k) for k in ("location", "sector", "year")})
+    # every entry has valid_from_usd / valid_to_usd; a need row's limit is people, so its
+    # range is valid_from_people / valid_to_people and its USD keys are null
+    out["valid_from_usd"] = _finite(s.valid_from) if money else None
+    out["valid_to_usd"] = _finite(s.valid_to) if money else None
     if money:
-        out["valid_from_usd"] = _finite(s.valid_from)
-        out["valid_to_usd"] = _finite(s.valid_to)
         if s.one_sided and s.value_down is not None:
             out["people_per_1m_down"] = _finite(s.value_down)
     else:
-        out["valid_from"] = _finite(s.valid_from)
-        out["valid_to"] = _finite(s.valid_to)
+        out["valid_from_people"] = _finite(s.valid_from)
+        out["valid_to_people"] = _finite(s.valid_to)
         if s.one_sided and s.value_down is not None:
             out["people_per_person_down"] = _finite(s.value_down)
     return out

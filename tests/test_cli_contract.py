@@ -71,7 +71,32 @@ def test_run_json_parses_and_progress_is_not_on_stdout(tmp_path):
     assert res.returncode == 0, res.stderr
     data = strict_json(res.stdout)
     assert [s["name"] for s in data["scenarios"]] == ["shortfall_60"]
-    assert data["scenarios"][0]["draws"] == 20
+    run = data["scenarios"][0]
+    assert run["draws"] == 20
+    # model v2: coverage, unmet need per year (never summed over years), entities
+    assert 0 < run["coverage_mean"] < 1
+    assert sorted(run["unmet_need_by_year"]) == ["2024", "2025", "2026"]
+    assert all(v > 0 for v in run["unmet_need_by_year"].values())
+    assert run["entities_reached_mean"] > 0
+
+
+def test_allocate_json_has_the_model_v2_keys():
+    res = cli("allocate", "--funding", "60%", "--json")
+    assert res.returncode == 0, res.stderr
+    data = strict_json(res.stdout)
+    assert 0 < data["coverage"] < 1
+    first = data["coverage_by_location_year"][0]
+    assert {"location_code", "year", "people_in_need", "people_reached", "coverage"} <= set(first)
+    assert data["unique_people_reached"]["low"] <= data["unique_people_reached"]["high"]
+    assert data["entities_reached"] == pytest.approx(sum(data["entities_reached_by_year"].values()))
+    cell = data["cells"][0]
+    assert {"sector_beneficiaries", "tier"} <= set(cell)
+    kinds = {p["kind"] for p in data["shadow_prices"]}
+    assert {"envelope", "cap"} <= kinds
+    for price in data["shadow_prices"]:
+        assert {"valid_from_usd", "valid_to_usd"} <= set(price)
+        if price["one_sided"] and price["kind"] != "need":
+            assert "people_per_1m_down" in price
 
 
 def test_check_json_lists_each_invariant():
