@@ -201,8 +201,8 @@ def coverage_curve(offset: float, segments: int = COVERAGE_SEGMENTS) -> tuple[np
     return z, np.diff(z), slopes
 
 
-@dataclass(frozen=True, eq=False)
-class CoverageGroup:
+@dataclass(frozen=True)
+class GroupSpec:
     """One term of the priority objective: the lines of one tier in one location and year.
 
     Attributes
@@ -210,13 +210,11 @@ class CoverageGroup:
     location, year, tier
         Coordinates; ``output`` is ``people`` or ``entities``.
     scale
-        Planned reach of the group (LP people units, or entities), weighted by the cells'
-        objective weights, times the need ratio for people groups: coverage 1 is reaching it.
+        Planned reach of the group in people (or entities), weighted by the cells'
+        objective weights, times the need ratio for people groups.
     value
         Multiplier of the group's curve: tier weight x severity weight (x people
         equivalent per entity for entity groups).
-    segments
-        Segment columns (the last one, beyond full coverage, unbounded).
     members
         ``(cell index, coefficient)``: the cell's credited people count ``coefficient``
         times in the group (objective weight x tier share).
@@ -228,8 +226,57 @@ class CoverageGroup:
     output: str
     scale: float
     value: float
-    segments: tuple[pulp.LpVariable, ...]
     members: tuple[tuple[int, float], ...]
+
+
+@dataclass(frozen=True, eq=False)
+class CoverageGroup:
+    """One term of the priority objective in the LP: a :class:`GroupSpec` and its columns.
+
+    Attributes
+    ----------
+    spec
+        The group: location, year, tier, output, planned reach (people), value
+        multiplier, members.
+    scale
+        The planned reach in LP people units: coverage 1 is reaching it.
+    segments
+        Segment columns (the last one, beyond full coverage, unbounded).
+    """
+
+    spec: GroupSpec
+    scale: float
+    segments: tuple[pulp.LpVariable, ...]
+
+    @property
+    def location(self) -> str:
+        """Location code."""
+        return self.spec.location
+
+    @property
+    def year(self) -> int:
+        """Year."""
+        return self.spec.year
+
+    @property
+    def tier(self) -> int:
+        """Priority tier."""
+        return self.spec.tier
+
+    @property
+    def output(self) -> str:
+        """``people`` or ``entities``."""
+        return self.spec.output
+
+    @property
+    def value(self) -> float:
+        """Multiplier of the group's curve (tier x severity [x people per entity])."""
+        return self.spec.value
+
+    @property
+    def members(self) -> tuple[tuple[int, float], ...]:
+        """``(cell index, coefficient)`` of the group's lines."""
+        return self.spec.members
 
     @property
     def row_name(self) -> str:
@@ -879,22 +926,6 @@ def entity_equivalents(costs: CostModel) -> dict[str, float]:
     return out
 
 
-@dataclass(frozen=True)
-class GroupSpec:
-    """A coverage group before it is put in the LP (see :class:`CoverageGroup`).
-
-    ``scale`` is in people (or entities), not LP units.
-    """
-
-    location: str
-    year: int
-    tier: int
-    output: str
-    scale: float
-    value: float
-    members: tuple[tuple[int, float], ...]
-
-
 def coverage_groups(costs: CostModel, weights: np.ndarray) -> list[GroupSpec]:
     """The coverage groups of the priority objective, in a fixed order.
 
@@ -969,8 +1000,7 @@ def _coverage_columns(b: _Builder) -> None:
             if output == "people":
                 b.resizable.append((z, (loc, year)))
         segs.append(b.prob.add_variable(f"z_{tag}_beyond", lowBound=0))
-        group = CoverageGroup(loc, year, tier, output, size, spec.value, tuple(segs),
-                              spec.members)
+        group = CoverageGroup(spec, size, tuple(segs))
         what = "people" if output == "people" else "entities"
         b.add(pulp.lpSum(segs) - pulp.lpSum(c * b.people_vars[i] for i, c in group.members),
               Row(group.row_name, "coverage",
