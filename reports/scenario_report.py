@@ -11,10 +11,10 @@ from reachplan.model.formatting import format_people, format_usd
 from reachplan.reports.json_text import dumps
 from reachplan.solver.result import ScenarioRun
 
-MODEL_ROW_KINDS = ("cap", "need", "reach", "coverage", "enabler", "earmark_share")
+MODEL_ROW_KINDS = ("cap", "need", "reach", "coverage", "enabler", "programme", "earmark_share")
 """Kinds of LP rows that are the model's own bookkeeping, not rules a planner sets
-(absorption caps, people-in-need bounds, reach and coverage rows, enabler overheads,
-earmark shares). Tables carry them; the page and the console list the planner's rules
+(absorption caps, people-in-need bounds, reach and coverage rows, enabler overheads and
+the programme money they read, earmark shares). Tables carry them; the page and the console list the planner's rules
 and count these."""
 
 
