@@ -1009,18 +1009,20 @@ def _coverage_columns(b: _Builder) -> None:
         b.groups.append(group)
 
 
-def enabler_served(costs: CostModel, i: int) -> np.ndarray:
-    """Cells whose programme money enabler cell i serves, shape (n,) bool.
+def enabler_scope(costs: CostModel, i: int) -> tuple[str, np.ndarray]:
+    """Where enabler cell i works, and the cells whose programme money it serves, (n,) bool.
 
-    A regional enabler (a location of kind ``regional``) serves the programme lines of
-    its region in the same year; an enabler sector inside a location serves that
-    location's programme lines in the same year.
+    An enabler in a location without programme lines (a location of kind ``regional``)
+    serves the programme lines of its region in the same year; an enabler sector inside a
+    location with programme lines serves that location's, in the same year. Returns the
+    region or location code and the mask.
     """
     same_year = costs.years == costs.years[i]
     programme = ~costs.is_enabler
     if costs.region[i] and not (costs.locations == costs.locations[i])[programme].any():
-        return same_year & programme & (costs.region == costs.region[i])
-    return same_year & programme & (costs.locations == costs.locations[i])
+        return str(costs.region[i]), same_year & programme & (costs.region == costs.region[i])
+    return str(costs.locations[i]), same_year & programme & (
+        costs.locations == costs.locations[i])
 
 
 def _enabler_rows(b: _Builder) -> None:
@@ -1038,14 +1040,13 @@ def _enabler_rows(b: _Builder) -> None:
     # defined once, so that each enabler row has two terms
     served_money: dict[tuple[int, ...], pulp.LpVariable] = {}
     for i in np.flatnonzero(costs.is_enabler & ~held).tolist():
-        served = np.flatnonzero(enabler_served(costs, i))
+        where, mask = enabler_scope(costs, i)
+        served = np.flatnonzero(mask)
         total = float(b.req[served].sum())
         if total <= 0:
             continue
         key = tuple(served.tolist())
         if key not in served_money:
-            where = (costs.region[i] if not (costs.locations == costs.locations[i])[
-                ~costs.is_enabler].any() else costs.locations[i]) or "all"
             tag = f"{_token(where)}_{int(costs.years[i])}"
             m = b.prob.add_variable(f"programme_{tag}", lowBound=0)
             b.add(pulp.LpAffineExpression(
