@@ -66,6 +66,33 @@ STATUS_ALIASES = {
     "inneed": "in_need",
 }
 
+NO_OBJECTIVE = "ALL"
+"""Code of the one implicit strategic objective of a plan that has none.
+
+Many plans (an HNRP by cluster) state no strategic objectives: the ``objective`` column of
+``requirements`` may then be absent or blank and the ``objectives`` table missing. The plan
+then holds this one objective, named :data:`NO_OBJECTIVE_NAME`, with a blank tier (= 2), and
+``Plan.has_objectives`` is False.
+"""
+
+NO_OBJECTIVE_NAME = "All requirements"
+"""Name of the implicit objective :data:`NO_OBJECTIVE`."""
+
+LOCATION_KINDS = ("country", "regional", "admin1", "admin2")
+"""Values of ``locations.kind`` (blank = ``country``).
+
+``country``: an ISO 3166 alpha-3 code. ``regional``: a non-country line (regional support)
+with a user-assigned code (``X..``), funded as an enabler. ``admin1``/``admin2``: a
+sub-national area (province/oblast, district) with an OCHA P-code, which starts with the
+ISO 3166 alpha-2 code of the country at the top (``UA14`` under ``UKR``) and names its parent
+in ``parent_code`` (a country for admin1, an admin1 for admin2).
+"""
+
+SECTOR_STATUSES = ("in_need", "targeted", "reached", "entities_targeted")
+"""Population statuses a ``populations`` row may give per sector (cluster): people in need,
+targeted and reached by a cluster, and entities it targets. Displaced stocks (idps,
+refugees, returnees) belong to a location, not to a sector."""
+
 STATED_MEASURES = ("requirements_usd",) + tuple(f"population:{s}" for s in POPULATION_STATUSES)
 """What a stated total can be a total of."""
 
@@ -107,6 +134,14 @@ class TableSpec:
     key: tuple[str, ...]
     required: bool
     description: str
+    example: tuple[tuple[str, str], ...] = ()
+    """One example row as (column, value) pairs, shown in the README and the template."""
+
+    def example_csv(self) -> str:
+        """The example as two CSV lines: its columns, then its values."""
+        return ",".join(c for c, _ in self.example) + "\n" + ",".join(
+            f'"{v}"' if "," in v else v for _, v in self.example
+        )
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -126,7 +161,8 @@ _LOCATION = Column(
     "code",
     aliases=("location", "country_code", "iso3", "admin0_code", "location_iso3"),
     hxl=("#country+code", "#adm0+code", "#country+iso3", "#loc+code"),
-    description="ISO 3166 alpha-3 code, or a user-assigned X.. code for a non-country line",
+    description="ISO 3166 alpha-3 code, an OCHA P-code for an admin1/admin2 area (UA14), or "
+    "a user-assigned X.. code for a non-country line",
 )
 _SECTOR = Column(
     "sector_code",
@@ -145,9 +181,11 @@ _YEAR = Column(
 _OBJECTIVE = Column(
     "objective",
     "code",
+    required=False,
     aliases=("objective_code", "strategic_objective"),
     hxl=("#indicator+objective", "#objective"),
-    description="Strategic objective code, as listed in the objectives table",
+    description="Strategic objective code, as listed in the objectives table; leave the "
+    "column out (or every row blank) when the plan has no strategic objectives",
 )
 _ORIGIN = Column(
     "origin",
@@ -256,6 +294,7 @@ SETTINGS = TableSpec(
     key=("key",),
     required=True,
     description="Plan name, currency, source document and planning assumptions as key/value rows.",
+    example=(("key", "name"), ("value", "Flood response plan 2024")),
 )
 
 OBJECTIVES = TableSpec(
@@ -271,8 +310,10 @@ OBJECTIVES = TableSpec(
         ),
     ),
     key=("objective_code",),
-    required=True,
-    description="Strategic objectives of the plan.",
+    required=False,
+    description="Strategic objectives of the plan (optional: without it every requirement "
+    "falls under one implicit objective, 'ALL').",
+    example=(("objective_code", "SO1"), ("objective_name", "Saving lives"), ("tier", "1")),
 )
 
 LOCATIONS = TableSpec(
@@ -297,12 +338,31 @@ LOCATIONS = TableSpec(
             "kind",
             "code",
             required=False,
-            description="'country', or 'regional' for a non-country line (regional support)",
+            aliases=("location_kind", "admin_level"),
+            description="'country' (blank), 'admin1' or 'admin2' for a sub-national area, or "
+            "'regional' for a non-country line (regional support)",
+        ),
+        Column(
+            "parent_code",
+            "code",
+            required=False,
+            aliases=("parent", "parent_location", "parent_location_code", "parent_pcode"),
+            hxl=("#loc+code+parent", "#adm1+code+parent"),
+            description="For an admin1 area its country's location_code, for an admin2 area "
+            "its admin1's; blank for countries and regional lines",
         ),
     ),
     key=("location_code",),
     required=True,
-    description="Places the plan covers (countries plus any non-country line).",
+    description="Places the plan covers: countries, sub-national areas (admin1/admin2, "
+    "OCHA P-codes) and any non-country line.",
+    example=(
+        ("location_code", "MZ01"),
+        ("location_name", "Cabo Delgado"),
+        ("region", "north"),
+        ("kind", "admin1"),
+        ("parent_code", "MOZ"),
+    ),
 )
 
 SECTORS = TableSpec(
@@ -342,6 +402,13 @@ SECTORS = TableSpec(
     key=("sector_code",),
     required=True,
     description="Sectors (clusters, programme areas) of the plan.",
+    example=(
+        ("sector_code", "WASH"),
+        ("sector_name", "Water, sanitation and hygiene"),
+        ("iasc_cluster", "WSH"),
+        ("tier", "1"),
+        ("output", "people"),
+    ),
 )
 
 REQUIREMENTS = TableSpec(
@@ -363,13 +430,30 @@ REQUIREMENTS = TableSpec(
     ),
     key=("location_code", "sector_code", "year", "objective"),
     required=True,
-    description="Money required per location, sector, year and strategic objective (long table).",
+    description="Money required per location, sector, year and (optionally) strategic "
+    "objective (long table).",
+    example=(
+        ("location_code", "MZ01"),
+        ("sector_code", "WASH"),
+        ("year", "2024"),
+        ("objective", "SO1"),
+        ("requirements_usd", "2500000"),
+    ),
 )
 
 POPULATIONS = TableSpec(
     "populations",
     (
         _LOCATION,
+        Column(
+            "sector_code",
+            "code",
+            required=False,
+            aliases=("sector", "cluster_code", "cluster"),
+            hxl=("#sector+code", "#sector"),
+            description="Sector (cluster) whose people in need / targeted / reached the row "
+            "gives; blank = the whole location (unique people across sectors)",
+        ),
         _YEAR,
         Column(
             "population_status",
@@ -388,12 +472,19 @@ POPULATIONS = TableSpec(
         _ORIGIN,
         _NOTE,
     ),
-    key=("location_code", "year", "population_status"),
+    key=("location_code", "sector_code", "year", "population_status"),
     required=True,
     description=(
         "People in need, targeted and reached, displaced stocks and entities targeted, per "
-        "location and year. A wide layout (one column per status, e.g. in_need, targeted, or "
-        "HXL #inneed, #targeted) is also accepted."
+        "location and year, and optionally per sector (cluster). A wide layout (one column "
+        "per status, e.g. in_need, targeted, or HXL #inneed, #targeted) is also accepted."
+    ),
+    example=(
+        ("location_code", "MZ01"),
+        ("sector_code", "WASH"),
+        ("year", "2024"),
+        ("population_status", "targeted"),
+        ("population", "350000"),
     ),
 )
 
@@ -441,6 +532,14 @@ STATED_TOTALS = TableSpec(
     ),
     key=("figure",),
     required=False,
+    example=(
+        ("figure", "total_requirements"),
+        ("measure", "requirements_usd"),
+        ("year", "2024"),
+        ("value", "413000000"),
+        ("precision", "1000000"),
+        ("section", "p. 5"),
+    ),
     description=(
         "Totals the plan document states, checked against the sums of the tables: "
         "a sum agrees when the stated value is the sum rounded or truncated to 'precision'."
@@ -470,7 +569,16 @@ UNIT_COSTS = TableSpec(
     ),
     key=("location_code", "sector_code"),
     required=False,
-    description="Unit cost per person reached, per location and sector (planning assumption).",
+    description="Unit cost per person reached, per location and sector (planning assumption); "
+    "without it, unit costs are calibrated from the people targeted when the plan is loaded "
+    "('reachplan plan calibrate PLAN' writes them).",
+    example=(
+        ("location_code", "MZ01"),
+        ("sector_code", "WASH"),
+        ("unit_cost_usd", "25.00"),
+        ("weight", "1"),
+        ("origin", "derived"),
+    ),
 )
 
 COST_CURVE = TableSpec(
@@ -491,6 +599,7 @@ COST_CURVE = TableSpec(
     ),
     key=("tranche",),
     required=False,
+    example=(("tranche", "1"), ("share_of_requirement", "0.6"), ("cost_factor", "1")),
     description=(
         "Diminishing returns: successive tranches of a requirement reach people at rising cost."
     ),
@@ -518,6 +627,12 @@ SECTOR_COST_INDEX = TableSpec(
     ),
     key=("sector_code",),
     required=False,
+    example=(
+        ("sector_code", "WASH"),
+        ("cost_index", "1.4"),
+        ("origin", "assumption"),
+        ("source", "water trucking costs more per person than hygiene kits"),
+    ),
     description=(
         "Relative cost per person reached between sectors, used to calibrate unit costs per "
         "location and sector when the plan gives people targeted per location only."
@@ -548,6 +663,12 @@ SEVERITY = TableSpec(
     ),
     key=("location_code", "population_group", "year"),
     required=False,
+    example=(
+        ("location_code", "MZ01"),
+        ("population_group", "all"),
+        ("year", "2024"),
+        ("severity", "4"),
+    ),
     description=(
         "Severity of needs per location, population group and year (JIAF 1-5 scale); "
         "turned into priority weights by the setting severity_weights."

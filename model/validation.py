@@ -25,11 +25,18 @@ import numpy as np
 import pandas as pd
 import pycountry
 
-from reachplan.model.plan import PlanError
+from reachplan.model.plan import (
+    PlanError,
+    derive_location_populations,
+    implicit_objective_table,
+)
 from reachplan.model.tables import (
+    LOCATION_KINDS,
+    NO_OBJECTIVE,
     ORIGINS,
     OUTPUTS,
     POPULATION_STATUSES,
+    SECTOR_STATUSES,
     SETTING_RULES_BY_KEY,
     STATED_MEASURES,
     STATUS_ALIASES,
@@ -509,7 +516,7 @@ def _parse_cell(
             return None
         return low
     if kind == "code":
-        return text.upper() if col.name in ("location_code",) else text
+        return text.upper() if col.name in ("location_code", "parent_code") else text
     return text
 
 
@@ -519,10 +526,29 @@ def _ragged_rows(table: RawTable) -> dict[int, Problem]:
     More fields usually means an unquoted comma inside a value (``22,952.42`` split in
     two), which shifts every later cell; fewer means a truncated or hand-shortened row.
     A trailing comma on every line (the header too) is accepted.
+
+    In a worksheet (``field_counts`` is ``None`` but ``header_fields`` given) a value in a
+    column without a header is an error too: it would otherwise be dropped without a word
+    (text split into columns at its commas leaves its tail there).
     """
-    if table.field_counts is None or table.header_fields is None:
+    if table.header_fields is None:
         return {}
     width = table.header_fields
+    if table.field_counts is None:
+        out_sheet: dict[int, Problem] = {}
+        for cells, row in zip(table.rows, table.row_numbers, strict=True):
+            extra = [i for i, c in enumerate(cells) if i >= width and c.strip()]
+            if extra:
+                letter = _column_letter(extra[0])
+                out_sheet[row] = Problem(
+                    "error",
+                    table.source,
+                    f"a value ({cells[extra[0]].strip()!r}) in column {letter}, which has no "
+                    f"header (the header has {width} columns): a value split at a comma "
+                    "belongs in one cell; give the column a header or remove the value",
+                    row,
+                )
+        return out_sheet
     length = max(width, table.header_length or 0)
     out: dict[int, Problem] = {}
     for cells, row, n in zip(table.rows, table.row_numbers, table.field_counts, strict=True):
@@ -545,6 +571,16 @@ def _ragged_rows(table: RawTable) -> dict[int, Problem]:
                 row,
             )
     return out
+
+
+def _column_letter(index: int) -> str:
+    """Spreadsheet letter of a 0-based column index (0 -> A, 26 -> AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(ord("A") + rem) + letters
+    return letters
 
 
 def parse_table(table: RawTable, spec: TableSpec) -> tuple[pd.DataFrame, list[Problem]]:
@@ -708,6 +744,9 @@ def compute_stated(tables: Mapping[str, pd.DataFrame], rec: Mapping[str, object]
         status = measure.split(":", 1)[1]
         frame = tables["populations"]
         frame = frame[frame["population_status"] == status]
+        if "sector_code" in frame.columns and rec.get("sector_code") in (None, ""):
+            # a total of people is of the locations' own figures, not of their sectors too
+            frame = frame[frame["sector_code"].fillna("") == ""]
         value_col = "population"
     else:
         return None
@@ -777,11 +816,16 @@ def _check_stated_totals(
 
 
 def _check_nesting(populations: pd.DataFrame, source: str) -> list[Problem]:
-    """People reached <= targeted <= in need, per location and year."""
+    """People reached <= targeted <= in need, per location, sector and year.
+
+    Rows with a blank ``sector_code`` are the location's own figures.
+    """
     problems: list[Problem] = []
     people: dict[tuple[object, object], dict[str, tuple[float, int]]] = {}
-    for loc, year, status, value, row in zip(
+    sectors = _sector_column(populations)
+    for loc, sector, year, status, value, row in zip(
         populations["location_code"],
+        sectors,
         populations["year"],
         populations["population_status"],
         populations["population"],
@@ -790,7 +834,8 @@ def _check_nesting(populations: pd.DataFrame, source: str) -> list[Problem]:
     ):
         if status not in ("in_need", "targeted", "reached") or value is None or pd.isna(value):
             continue
-        people.setdefault((loc, year), {}).setdefault(status, (float(value), int(row)))
+        where = f"{loc} {sector}" if sector else str(loc)
+        people.setdefault((where, year), {}).setdefault(status, (float(value), int(row)))
     for (loc, year), rec in people.items():
         for small, big in (
             ("reached", "targeted"),
@@ -811,6 +856,297 @@ def _check_nesting(populations: pd.DataFrame, source: str) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _sector_column(populations: pd.DataFrame) -> list[str]:
+    """The ``sector_code`` of each populations row as text ("" = the whole location)."""
+    if "sector_code" not in populations.columns:
+        return [""] * len(populations)
+    return ["" if _blank(v) else str(v).strip() for v in populations["sector_code"]]
+
+
+def _sector_statuses(populations: pd.DataFrame, source: str) -> list[Problem]:
+    """A sector row gives people in need, targeted, reached or entities targeted only."""
+    problems: list[Problem] = []
+    for sector, status, row in zip(
+        _sector_column(populations),
+        populations["population_status"],
+        populations["_row"],
+        strict=True,
+    ):
+        if sector and status in POPULATION_STATUSES and status not in SECTOR_STATUSES:
+            problems.append(
+                Problem(
+                    "error",
+                    source,
+                    f"{status} are a stock of the whole location, not of a sector: leave "
+                    f"sector_code blank (per sector: {', '.join(SECTOR_STATUSES)})",
+                    int(row),
+                    "sector_code",
+                )
+            )
+    return problems
+
+
+def _check_sector_within_location(populations: pd.DataFrame, source: str) -> list[Problem]:
+    """A sector's figure against its location's own (the row with a blank sector_code).
+
+    A cluster's people in need cannot exceed the location's intersectoral people in need
+    (unique people across clusters): an error. A cluster's people targeted or reached above
+    the location's is a warning: the location's figure counts unique people and should be
+    at least the largest cluster's, but plans do not always derive it that way.
+    """
+    problems: list[Problem] = []
+    sectors = _sector_column(populations)
+    whole: dict[tuple[object, object, str], float] = {}
+    for loc, sector, year, status, value in zip(
+        populations["location_code"],
+        sectors,
+        populations["year"],
+        populations["population_status"],
+        populations["population"],
+        strict=True,
+    ):
+        if not sector and not _blank(value):
+            whole.setdefault((loc, year, status), float(value))
+    for loc, sector, year, status, value, row in zip(
+        populations["location_code"],
+        sectors,
+        populations["year"],
+        populations["population_status"],
+        populations["population"],
+        populations["_row"],
+        strict=True,
+    ):
+        if not sector or _blank(value) or status not in ("in_need", "targeted", "reached"):
+            continue
+        total = whole.get((loc, year, status))
+        if total is None or float(value) <= total + 1e-9:
+            continue
+        word = status.replace("_", " ")
+        if status == "in_need":
+            problems.append(
+                Problem(
+                    "error",
+                    source,
+                    f"{loc} {year}: people in need of {sector} ({float(value):,.0f}) exceed "
+                    f"the location's people in need ({total:,.0f}); a location's people in "
+                    "need are the unique people across sectors, at least as many as any "
+                    "sector's",
+                    int(row),
+                    "population",
+                )
+            )
+        else:
+            problems.append(
+                Problem(
+                    "warning",
+                    source,
+                    f"{loc} {year}: people {word} by {sector} ({float(value):,.0f}) exceed "
+                    f"the location's people {word} ({total:,.0f}), which count unique people "
+                    "across sectors: check the figures",
+                    int(row),
+                    "population",
+                )
+            )
+    return problems
+
+
+def _check_locations(locations: pd.DataFrame, source: str) -> list[Problem]:
+    """Kinds, codes and parents of the locations table.
+
+    ``country``: an ISO 3166 alpha-3 code, no parent. ``regional``: a user-assigned code
+    (``X..``), no parent. ``admin1``: parent a country of the table; ``admin2``: parent an
+    admin1 of the table; both carry an OCHA P-code, which starts with the ISO 3166 alpha-2
+    code of the country at the top (``UA14`` under ``UKR``) followed by letters or digits.
+    """
+    problems: list[Problem] = []
+    has_parent = "parent_code" in locations.columns
+    kinds: dict[str, str] = {}
+    parents: dict[str, str] = {}
+    for code, kind, parent in zip(
+        locations["location_code"],
+        locations["kind"] if "kind" in locations.columns else [""] * len(locations),
+        locations["parent_code"] if has_parent else [""] * len(locations),
+        strict=True,
+    ):
+        if code:
+            kinds.setdefault(str(code), (str(kind or "").strip().lower() or "country"))
+            parents.setdefault(str(code), "" if _blank(parent) else str(parent))
+    for _, rec in locations.iterrows():
+        code = rec["location_code"]
+        if not code:
+            continue
+        row = int(rec["_row"])
+        kind = str(rec["kind"] or "").strip().lower() or "country"
+        parent = "" if not has_parent or _blank(rec["parent_code"]) else str(rec["parent_code"])
+        if kind not in LOCATION_KINDS:
+            problems.append(
+                Problem(
+                    "error",
+                    source,
+                    "kind must be " + ", ".join(f"'{k}'" for k in LOCATION_KINDS[:-1])
+                    + f" or '{LOCATION_KINDS[-1]}' (blank = country), not {rec['kind']!r}",
+                    row,
+                    "kind",
+                )
+            )
+            continue
+        if kind == "country" and not _known_location_code(code):
+            if USER_ASSIGNED_CODE.match(code):
+                hint = " (a non-country line needs kind 'regional')"
+            elif re.fullmatch(r"[A-Z]{2}[0-9A-Z]+", code):
+                hint = " (a sub-national area needs kind 'admin1' or 'admin2' and a parent_code)"
+            else:
+                hint = ""
+            problems.append(
+                Problem(
+                    "error",
+                    source,
+                    f"{code!r} is not an ISO 3166 alpha-3 country code{hint}",
+                    row,
+                    "location_code",
+                )
+            )
+        if kind == "regional" and not USER_ASSIGNED_CODE.match(code):
+            problems.append(
+                Problem(
+                    "error",
+                    source,
+                    f"non-country line {code!r} must use a user-assigned code (X.., e.g. XRS)",
+                    row,
+                    "location_code",
+                )
+            )
+        if kind in ("country", "regional"):
+            if parent:
+                problems.append(
+                    Problem(
+                        "error",
+                        source,
+                        f"a {kind} location has no parent: leave parent_code blank "
+                        f"(not {parent!r})",
+                        row,
+                        "parent_code",
+                    )
+                )
+            continue
+        want = "country" if kind == "admin1" else "admin1"
+        if not parent:
+            problems.append(
+                Problem(
+                    "error",
+                    source,
+                    f"an {kind} area names its parent ({want}) in parent_code",
+                    row,
+                    "parent_code",
+                )
+            )
+            continue
+        if parent not in kinds:
+            problems.append(
+                Problem(
+                    "error",
+                    source,
+                    f"parent {parent!r} is not a location of this table (add it with kind "
+                    f"'{want}')",
+                    row,
+                    "parent_code",
+                )
+            )
+            continue
+        if kinds[parent] != want:
+            problems.append(
+                Problem(
+                    "error",
+                    source,
+                    f"the parent of an {kind} area must be a location of kind '{want}'; "
+                    f"{parent!r} is {kinds[parent]!r}",
+                    row,
+                    "parent_code",
+                )
+            )
+            continue
+        country = parent if kind == "admin1" else parents.get(parent, "")
+        found = pycountry.countries.get(alpha_3=country) if country else None
+        if found is None:
+            continue  # the country row carries its own error
+        if not re.fullmatch(rf"{found.alpha_2}[0-9A-Z]+", code):
+            problems.append(
+                Problem(
+                    "error",
+                    source,
+                    f"{code!r} is not an OCHA P-code of {country}: the P-code of an {kind} "
+                    f"area starts with the country's ISO 3166 alpha-2 code {found.alpha_2!r} "
+                    f"followed by letters or digits (e.g. {found.alpha_2}14)",
+                    row,
+                    "location_code",
+                )
+            )
+    return problems
+
+
+def _check_objectives(
+    tables: Mapping[str, pd.DataFrame], sources: Mapping[str, str]
+) -> tuple[list[Problem], dict[str, pd.DataFrame]]:
+    """Strategic objectives: all rows name one, or none does.
+
+    Returns the problems and the tables to replace: when no requirement row names an
+    objective, ``requirements.objective`` becomes ``model.tables.NO_OBJECTIVE`` and
+    ``objectives`` the one implicit objective (with a warning when an ``objectives`` table
+    with rows is there but unused). A plan where some rows name an objective and others do
+    not is an error per blank row; objectives named without an ``objectives`` table is an
+    error saying what to add.
+    """
+    problems: list[Problem] = []
+    req, req_src = tables["requirements"], sources["requirements"]
+    objectives = tables.get("objectives")
+    listed = objectives is not None and not objectives.empty
+    blank = [_blank(v) for v in req["objective"]]
+    if all(blank):
+        if listed:
+            problems.append(
+                Problem(
+                    "warning",
+                    sources["objectives"],
+                    "no requirement row names a strategic objective, so this table is not "
+                    f"used: every requirement falls under one objective, {NO_OBJECTIVE!r}",
+                )
+            )
+        return problems, {
+            "requirements": req.assign(objective=NO_OBJECTIVE),
+            "objectives": implicit_objective_table().assign(_row=pd.NA),
+        }
+    named = sorted({str(v) for v, b in zip(req["objective"], blank, strict=True) if not b})
+    for row, is_blank in zip(req["_row"], blank, strict=True):
+        if is_blank:
+            problems.append(
+                Problem(
+                    "error",
+                    req_src,
+                    f"no objective here, while other rows name one ({', '.join(named[:5])}): "
+                    "give every row an objective, or leave the objective blank in every row "
+                    "(a plan without strategic objectives)",
+                    int(row),
+                    "objective",
+                )
+            )
+    if not listed:
+        problems.append(
+            Problem(
+                "error",
+                sources.get("objectives") or _sibling_label(req_src, "objectives"),
+                f"requirements name strategic objectives ({', '.join(named[:5])}) but the plan "
+                "lists none: add the objectives table (objective_code, objective_name, tier; "
+                "e.g. 'SO1,Saving lives,1'), or leave the objective column of requirements "
+                "blank for a plan without strategic objectives",
+            )
+        )
+        return problems, {}
+    problems += _unknown_codes(
+        req, "objective", set(objectives["objective_code"]), req_src, "objective"
+    )
+    return problems, {}
 
 
 def _check_settings(settings: pd.DataFrame, source: str, n_sectors: int | None) -> list[Problem]:
@@ -1057,11 +1393,37 @@ def _check_costs(
     costs = tables.get("unit_costs")
     if costs is None or costs.empty:
         src = sources.get("unit_costs") or _sibling_label(sources["requirements"], "unit_costs")
+        pops = tables.get("populations")
+        targets = pops is not None and bool(
+            (
+                pops["population_status"].isin(("targeted", "entities_targeted"))
+                & (pd.to_numeric(pops["population"], errors="coerce").fillna(0.0) > 0)
+            ).any()
+        )
+        if targets:
+            problems.append(
+                Problem(
+                    "warning",
+                    src,
+                    "no unit costs: they will be calibrated from the plan's people targeted "
+                    "when the plan is loaded (at full funding each location's lines reach its "
+                    "people targeted); 'reachplan plan calibrate PLAN' writes them to the plan "
+                    "to review",
+                )
+            )
+            return problems
+        pop_src = sources.get("populations") or _sibling_label(
+            sources["requirements"], "populations"
+        )
         problems.append(
             Problem(
                 "error",
                 src,
-                f"no unit costs, so no money can reach anyone: {how}",
+                "no unit costs and no people targeted, so no money can reach anyone: either "
+                f"{how}; or add people targeted to {pop_src}, rows with population_status "
+                f"'targeted' (e.g. '{first['location_code']},{first['year']},targeted,"
+                "350000' under location_code, year, population_status, population), from "
+                "which 'reachplan plan calibrate PLAN' calibrates the unit costs",
             )
         )
         return problems
@@ -1182,58 +1544,23 @@ def validate_tables(raw: Mapping[str, RawTable]) -> ValidationResult:
             max(int(tables["sectors"]["sector_code"].nunique()), 1) if "sectors" in tables else None
         )
         problems += _check_settings(tables["settings"], sources["settings"], n_sectors)
-    if any(n not in tables for n in ("locations", "sectors", "objectives", "requirements")):
+    if any(n not in tables for n in ("locations", "sectors", "requirements")):
         return ValidationResult(tables, sources, tuple(problems))
 
     locations = tables["locations"]
     loc_src = sources["locations"]
-    for _, rec in locations.iterrows():
-        code = rec["location_code"]
-        if not code:
-            continue
-        kind = rec["kind"] or "country"
-        if kind not in ("country", "regional"):
-            problems.append(
-                Problem(
-                    "error",
-                    loc_src,
-                    f"kind must be 'country' or 'regional', not {kind!r}",
-                    int(rec["_row"]),
-                    "kind",
-                )
-            )
-        if kind == "country" and not _known_location_code(code):
-            hint = (
-                " (a non-country line needs kind 'regional')"
-                if USER_ASSIGNED_CODE.match(code)
-                else ""
-            )
-            problems.append(
-                Problem(
-                    "error",
-                    loc_src,
-                    f"{code!r} is not an ISO 3166 alpha-3 country code{hint}",
-                    int(rec["_row"]),
-                    "location_code",
-                )
-            )
-        if kind == "regional" and not USER_ASSIGNED_CODE.match(code):
-            problems.append(
-                Problem(
-                    "error",
-                    loc_src,
-                    f"non-country line {code!r} must use a user-assigned code (X.., e.g. XRS)",
-                    int(rec["_row"]),
-                    "location_code",
-                )
-            )
+    problems += _check_locations(locations, loc_src)
     loc_codes = set(locations["location_code"])
     sector_codes = set(tables["sectors"]["sector_code"])
-    objective_codes = set(tables["objectives"]["objective_code"])
     req, req_src = tables["requirements"], sources["requirements"]
+    objective_problems, objective_tables = _check_objectives(tables, sources)
+    problems += objective_problems
+    tables.update(objective_tables)
+    if "objectives" in objective_tables and "objectives" not in sources:
+        sources["objectives"] = _sibling_label(req_src, "objectives")
+    req = tables["requirements"]
     problems += _unknown_codes(req, "location_code", loc_codes, req_src, "location code")
     problems += _unknown_codes(req, "sector_code", sector_codes, req_src, "sector code")
-    problems += _unknown_codes(req, "objective", objective_codes, req_src, "objective")
     if req.empty:
         problems.append(Problem("error", req_src, "no requirement rows"))
     else:
@@ -1252,11 +1579,29 @@ def validate_tables(raw: Mapping[str, RawTable]) -> ValidationResult:
     if "populations" in tables:
         pops, pop_src = tables["populations"], sources["populations"]
         problems += _unknown_codes(pops, "location_code", loc_codes, pop_src, "location code")
+        problems += _unknown_codes(pops, "sector_code", sector_codes, pop_src, "sector code")
         problems += _unknown_codes(
             pops, "population_status", POPULATION_STATUSES, pop_src, "population status"
         )
+        problems += _sector_statuses(pops, pop_src)
         if not any(p.severity == "error" for p in problems):
             problems += _check_nesting(pops, pop_src)
+            problems += _check_sector_within_location(pops, pop_src)
+        if not any(p.severity == "error" for p in problems):
+            tables["populations"], derived = derive_location_populations(pops)
+            problems += [
+                Problem(
+                    "warning",
+                    pop_src,
+                    f"{loc} {year}: no people {status.replace('_', ' ')} for the whole "
+                    f"location, only per sector; the largest sector figure ({value:,.0f}) is "
+                    "used, a lower bound of the unique people (add a row with a blank "
+                    "sector_code to give the plan's own figure)",
+                    None if _blank(row) else int(row),
+                    "population",
+                )
+                for loc, year, status, value, row in derived
+            ]
     for name in ("unit_costs",):
         if name in tables:
             frame, src = tables[name], sources[name]

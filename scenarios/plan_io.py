@@ -78,7 +78,8 @@ def _raw_from_rows(
     """Split header, optional HXL hashtag row and data rows (row numbers from 1).
 
     With ``ragged`` (CSV) the number of fields of each row is kept, so that validation
-    can report rows longer or shorter than the header.
+    can report rows longer or shorter than the header. Without it (a worksheet) the
+    header's width is kept, so that validation reports values in a column with no header.
     """
     numbered = [(i + 1, r) for i, r in enumerate(rows)]
     numbered = [(n, r) for n, r in numbered if any(c.strip() for c in r)]
@@ -100,10 +101,10 @@ def _raw_from_rows(
     if hashtags is not None:
         hashtags = hashtags + ("",) * (width - len(hashtags))
     data = tuple(tuple(r) + ("",) * (width - len(r)) for _, r in rest)
-    counts = header_fields = None
+    counts = None
+    header_fields = max(_last_filled(header_cells), _last_filled(hashtags or ()))
     if ragged:
         counts = tuple(len(r) for _, r in rest)
-        header_fields = max(_last_filled(header_cells), _last_filled(hashtags or ()))
     return RawTable(
         name,
         source,

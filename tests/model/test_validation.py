@@ -191,15 +191,34 @@ def test_the_usable_tiny_plan_has_no_error():
     assert _errors(_usable()) == []
 
 
-def test_a_plan_without_unit_costs_says_which_table_to_add():
+def test_a_plan_without_unit_costs_nor_targets_says_what_to_add():
     tables = tiny_tables()
     del tables["unit_costs"]
+    pops = tables["populations"]
+    tables["populations"] = pops[pops["population_status"] != "targeted"]
     errors = _errors(tables)
     assert len(errors) == 1
-    assert errors[0].startswith("plan/unit_costs.csv: no unit costs, so no money can reach")
+    assert errors[0].startswith(
+        "plan/unit_costs.csv: no unit costs and no people targeted, so no money can reach"
+    )
     assert "add unit_costs.csv" in errors[0]
     assert "location_code, sector_code, unit_cost_usd" in errors[0]
     assert "'POL,WASH,25.00,1'" in errors[0]
+    assert "add people targeted to plan/populations.csv" in errors[0]
+    assert "population_status 'targeted'" in errors[0]
+    assert "'POL,2024,targeted,350000'" in errors[0]
+
+
+def test_a_plan_with_targets_but_no_unit_costs_is_valid_with_a_warning():
+    tables = tiny_tables()
+    del tables["unit_costs"]
+    result = validate_tables(_raw_tables(tables))
+    assert result.errors == ()
+    assert [str(w) for w in result.warnings] == [
+        "plan/unit_costs.csv: no unit costs: they will be calibrated from the plan's people "
+        "targeted when the plan is loaded (at full funding each location's lines reach its "
+        "people targeted); 'reachplan plan calibrate PLAN' writes them to the plan to review"
+    ]
 
 
 def test_unit_costs_that_match_no_line_or_weights_all_zero_are_errors():

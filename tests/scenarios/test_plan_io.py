@@ -193,12 +193,19 @@ def test_a_missing_table_is_named_where_it_belongs(tiny, tmp_path):
     assert errors[0].startswith(f"{folder / 'sectors.csv'}: missing table 'sectors'")
     tables = dict(Plan.from_tables(with_unit_costs(tiny)).tables)
     del tables["unit_costs"]
+    pops = tables["populations"]
+    tables["populations"] = pops[pops["population_status"] != "targeted"]
     write_template(tables, tmp_path / "wb")
     errors = [str(p) for p in load_plan(tmp_path / "wb" / "plan.xlsx").validation.errors]
     assert errors == [
-        "plan.xlsx [sheet unit_costs]: no unit costs, so no money can reach anyone: add "
+        "plan.xlsx [sheet unit_costs]: no unit costs and no people targeted, so no money can "
+        "reach anyone: either add "
         "unit_costs.csv to the plan folder (or a unit_costs sheet to the workbook) with columns "
         "location_code, sector_code, unit_cost_usd and optionally weight: the US dollars per "
         "person reached by the first tranche of each line's requirement, e.g. the row "
-        "'MDA,WASH,25.00,1'; a line that reaches nobody directly (regional support) has no row"
+        "'MDA,WASH,25.00,1'; a line that reaches nobody directly (regional support) has no "
+        "row; or add people targeted to plan.xlsx [sheet populations], rows with "
+        "population_status 'targeted' (e.g. 'MDA,2024,targeted,350000' under location_code, "
+        "year, population_status, population), from which 'reachplan plan calibrate PLAN' "
+        "calibrates the unit costs"
     ]
