@@ -31,6 +31,7 @@ import pandas as pd
 
 from reachplan.model.tables import (
     FORMULA_PREFIXES,
+    NO_OBJECTIVE,
     TABLES,
     TABLES_BY_NAME,
     escape_formula,
@@ -175,17 +176,42 @@ def write_text_atomic(path: Path, text: str | bytes) -> None:
     _fsync_directory(path.parent)
 
 
-def write_plan_tables(tables: Mapping[str, pd.DataFrame], directory: Path) -> list[Path]:
+COMPACT_OPTIONAL = {"populations": ("sector_code",), "locations": ("parent_code",)}
+"""Optional columns every canonical table holds, left out of a written file when every row
+leaves them blank (a plan without sector figures or sub-national areas reads as before)."""
+
+
+def write_plan_tables(
+    tables: Mapping[str, pd.DataFrame], directory: Path, compact: bool = True
+) -> list[Path]:
     """Write each table as ``<name>.csv`` in ``directory`` (canonical columns, TABLES order).
+
+    With ``compact`` (the default), what the plan does not state is not written: the one
+    implicit objective of a plan without strategic objectives (no ``objectives.csv``, no
+    ``objective`` column in ``requirements.csv``), and a ``sector_code`` / ``parent_code``
+    column blank in every row. Reading the files back gives the same plan. Templates pass
+    ``compact=False`` to show every column.
 
     Returns the paths written.
     """
     written = []
+    implicit = False
+    objectives = tables.get("objectives")
+    if compact and objectives is not None:
+        implicit = list(objectives["objective_code"]) == [NO_OBJECTIVE]
     for spec in TABLES:
-        if spec.name not in tables:
+        if spec.name not in tables or (implicit and spec.name == "objectives"):
             continue
         frame = tables[spec.name]
         cols = [c for c in spec.column_names if c in frame.columns]
+        if compact:
+            drop = {"objective"} if implicit and spec.name == "requirements" else set()
+            for column in COMPACT_OPTIONAL.get(spec.name, ()):
+                if column in frame.columns and len(frame) and (
+                    frame[column].fillna("").astype(str).str.strip() == ""
+                ).all():
+                    drop.add(column)
+            cols = [c for c in cols if c not in drop]
         path = directory / f"{spec.name}.csv"
         write_text_atomic(path, render_csv(frame[cols]))
         written.append(path)

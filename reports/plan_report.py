@@ -76,6 +76,8 @@ def render_plan_summary(plan: Plan, warnings: Sequence[Problem] = ()) -> str:
     out.append(_table(by_loc))
     out.append("")
     pops = plan.tables.get("populations")
+    if pops is not None and "sector_code" in pops.columns:
+        pops = pops[pops["sector_code"] == ""]  # the locations' own figures, not per sector
     if pops is not None and not pops.empty:
         first = plan.years[0]
         wide = pops[pops["year"] == first].pivot_table(

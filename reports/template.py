@@ -18,11 +18,23 @@ from reachplan.reports.plan_files import write_plan_tables, write_text_atomic
 
 INSTRUCTIONS = """How to fill this plan
 Each sheet (or CSV file of the same name) is one table. Keep the header row; add one row per record.
+Required tables: settings, locations, sectors, requirements, populations. The others are optional;
+every table is listed below with its columns and an example row.
 Money is in US dollars, without separators or currency signs. Years are calendar years (2024).
+A value that contains a comma goes in one cell (in a CSV file: in double quotes).
 Codes must match across tables: every location_code, sector_code and objective used in
 'requirements' must be listed in 'locations', 'sectors' and 'objectives'.
-Locations are ISO 3166 alpha-3 codes; a non-country line (regional support) uses a code from XAA-XZZ
-with kind 'regional'.
+Strategic objectives are optional: leave the objective column of 'requirements' blank in every row
+(and the 'objectives' sheet empty) and the plan has one implicit objective, 'ALL'.
+Locations are ISO 3166 alpha-3 codes for countries; a province or district is kind 'admin1' or
+'admin2' with its OCHA P-code (UA14, starting with the country's ISO alpha-2 code) and its parent
+in parent_code (the country for admin1, the admin1 for admin2); a non-country line (regional
+support) uses a code from XAA-XZZ with kind 'regional'.
+'populations' rows may carry a sector_code: a cluster's people in need, targeted or reached;
+blank = the whole location (unique people). A cluster's people in need may not exceed its
+location's.
+Unit costs: fill 'unit_costs', or give people targeted in 'populations' and let the tool
+calibrate them (reachplan plan calibrate FILE writes them). A plan with neither is refused.
 'origin' says whether a number is taken from the plan document ('source') or derived by a stated
 method ('derived'); leave it empty for 'source'.
 Headers may also be written as HDX HAPI names (location_code, sector_code, requirements_usd,
@@ -69,6 +81,12 @@ def render_workbook(tables: Mapping[str, pd.DataFrame]) -> bytes:
         ws.write_string(row, 1, "required table" if spec.required else "optional table")
         ws.write_string(row, 2, spec.description, wrap)
         row += 1
+        if spec.example:
+            header, values = spec.example_csv().split("\n")
+            ws.write_string(row, 0, "  example")
+            ws.write_string(row, 1, header)
+            ws.write_string(row, 2, values, wrap)
+            row += 1
         for col in spec.columns:
             ws.write_string(row, 0, f"  {col.name}")
             ws.write_string(row, 1, "required" if col.required else "optional")
@@ -107,7 +125,7 @@ def write_template(
 ) -> list[Path]:
     """Write the CSV files and the workbook into ``directory``; return the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
-    written = write_plan_tables(tables, directory)
+    written = write_plan_tables(tables, directory, compact=False)
     path = directory / workbook_name
     write_text_atomic(path, render_workbook(tables))
     return [*written, path]
