@@ -213,6 +213,10 @@ class Plan:
             If a required table is missing.
         """
         tables = with_implicit_objective(tables)
+        if "objectives" not in tables and "requirements" in tables:
+            raise PlanError(
+                "missing table 'objectives' (the requirements name strategic objectives)"
+            )
         if "populations" in tables:
             pops = tables["populations"]
             if "sector_code" not in pops.columns:

@@ -48,6 +48,7 @@ __all__ = [
     "render_csv",
     "unescape_csv_cell",
     "write_plan_tables",
+    "without_blank_optional",
     "write_text_atomic",
 ]
 
@@ -181,6 +182,18 @@ COMPACT_OPTIONAL = {"populations": ("sector_code",), "locations": ("parent_code"
 leaves them blank (a plan without sector figures or sub-national areas reads as before)."""
 
 
+def without_blank_optional(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without the :data:`COMPACT_OPTIONAL` columns that are blank in every row."""
+    drop = [
+        column
+        for column in COMPACT_OPTIONAL.get(name, ())
+        if column in frame.columns
+        and len(frame)
+        and (frame[column].fillna("").astype(str).str.strip() == "").all()
+    ]
+    return frame.drop(columns=drop) if drop else frame
+
+
 def write_plan_tables(
     tables: Mapping[str, pd.DataFrame], directory: Path, compact: bool = True
 ) -> list[Path]:
@@ -205,13 +218,10 @@ def write_plan_tables(
         frame = tables[spec.name]
         cols = [c for c in spec.column_names if c in frame.columns]
         if compact:
-            drop = {"objective"} if implicit and spec.name == "requirements" else set()
-            for column in COMPACT_OPTIONAL.get(spec.name, ()):
-                if column in frame.columns and len(frame) and (
-                    frame[column].fillna("").astype(str).str.strip() == ""
-                ).all():
-                    drop.add(column)
-            cols = [c for c in cols if c not in drop]
+            kept = set(without_blank_optional(spec.name, frame).columns)
+            if implicit and spec.name == "requirements":
+                kept.discard("objective")
+            cols = [c for c in cols if c in kept]
         path = directory / f"{spec.name}.csv"
         write_text_atomic(path, render_csv(frame[cols]))
         written.append(path)

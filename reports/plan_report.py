@@ -10,7 +10,7 @@ import pandas as pd
 from reachplan.model.formatting import format_people, format_usd
 from reachplan.model.plan import Plan
 from reachplan.model.validation import Problem, ValidationResult
-from reachplan.reports.plan_files import render_csv
+from reachplan.reports.plan_files import render_csv, without_blank_optional
 
 EXPORT_COLUMNS = [
     "location_code",
@@ -113,7 +113,7 @@ def export_frame(plan: Plan, table: str = "requirements") -> pd.DataFrame:
     """The long table to export: requirements (with region) or any other plan table."""
     if table == "requirements":
         return plan.requirements[EXPORT_COLUMNS + ["note"]]
-    return plan.tables[table]
+    return without_blank_optional(table, plan.tables[table])
 
 
 def render_export(
