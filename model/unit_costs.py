@@ -46,9 +46,11 @@ Everything here is pure: plans in, tables (or plans) out.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import pandas as pd
 
@@ -206,7 +208,32 @@ class Calibration:
 
     def apply(self, plan: Plan) -> Plan:
         """``plan`` with these unit costs (and the supplied cost curve, if any)."""
-        return Plan.from_tables({**plan.tables, **self.tables()}, plan.source)
+        return with_tables(plan, self.tables())
+
+
+def with_tables(plan: Plan, tables: dict[str, pd.DataFrame]) -> Plan:
+    """``plan`` with some tables replaced (:meth:`Plan.from_tables`), cluster rows kept.
+
+    Until the ``populations`` spec has a ``sector_code`` column, rebuilding a plan would
+    drop it and mix a cluster's rows with its location's: the plan's own ``populations``
+    are then kept as they are (a private fallback, a no-op once the spec has the column).
+    """
+    rebuilt = Plan.from_tables({**plan.tables, **tables}, plan.source)
+    pops = plan.tables.get("populations")
+    if (
+        "populations" not in tables
+        and pops is not None
+        and "sector_code" in pops.columns
+        and "sector_code" not in rebuilt.tables["populations"].columns
+    ):
+        digest = hashlib.sha256(rebuilt.fingerprint.encode())
+        digest.update(pops.to_csv(index=False, lineterminator="\n").encode())
+        return Plan(
+            MappingProxyType({**rebuilt.tables, "populations": pops}),
+            rebuilt.source,
+            digest.hexdigest(),
+        )
+    return rebuilt
 
 
 def has_unit_costs(plan: Plan) -> bool:
@@ -290,7 +317,7 @@ def calibrate_plan(plan: Plan, year: int | None = None) -> Calibration:
     table = plan.tables.get("cost_curve")
     supplied = table is None or table.empty
     curve_table = DEFAULT_COST_CURVE.copy() if supplied else table.copy()
-    staged = Plan.from_tables({**plan.tables, "cost_curve": curve_table}, plan.source)
+    staged = with_tables(plan, {"cost_curve": curve_table})
     curve = CostCurve.from_plan(staged)
     omega = plan_overlap_factor(plan)
     year = _first_target_year(plan) if year is None else int(year)
@@ -551,8 +578,7 @@ def with_flat_cost_index(plan: Plan) -> Plan:
             "note": "",
         }
     )
-    tables = {**plan.tables, "sector_cost_index": flat}
-    staged = Plan.from_tables(tables, plan.source)
+    staged = with_tables(plan, {"sector_cost_index": flat})
     costs = calibrate_unit_costs(staged)
     old = plan.tables.get("unit_costs")
     if old is not None and not old.empty and "weight" in old.columns:
@@ -560,4 +586,4 @@ def with_flat_cost_index(plan: Plan) -> Plan:
         keys = list(zip(costs["location_code"], costs["sector_code"], strict=True))
         kept = weights.reindex(keys).to_numpy(dtype=float)
         costs["weight"] = [w if math.isfinite(w) else 1.0 for w in kept]
-    return Plan.from_tables({**tables, "unit_costs": costs}, plan.source)
+    return with_tables(staged, {"unit_costs": costs})
