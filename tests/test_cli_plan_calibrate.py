@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from reachplan.model.plan import Plan
+from reachplan.model.tables import TABLES_BY_NAME
 from reachplan.reports.plan_files import write_plan_tables
 from reachplan.reports.template import write_template
 from tests.conftest import tiny_tables
@@ -147,3 +148,26 @@ def test_a_plan_with_targets_but_no_unit_costs_is_calibrated_on_load(tmp_path):
            for r in data["coverage_by_location_year"]}
     assert cov[("POL", 2024)] == pytest.approx(400.0, rel=0.01)
     assert cov[("MDA", 2024)] == pytest.approx(300.0, rel=0.01)
+
+
+@pytest.mark.skipif(
+    "sector_code" not in TABLES_BY_NAME["populations"].column_names,
+    reason="populations has no sector_code column yet (plan format change)",
+)
+def test_cluster_targets_in_a_csv_plan_give_each_cluster_its_unit_cost(tmp_path):
+    folder = _folder(tmp_path)
+    pops = pd.read_csv(folder / "populations.csv", keep_default_na=False)
+    pops["sector_code"] = ""
+    extra = pd.DataFrame({"location_code": ["POL", "POL"], "year": [2024, 2024],
+                          "population_status": ["targeted", "targeted"],
+                          "population": [300.0, 100.0], "origin": ["source"] * 2,
+                          "note": [""] * 2, "sector_code": ["WASH", "HEALTH"]})
+    pd.concat([pops, extra]).to_csv(folder / "populations.csv", index=False)
+    result = _cli("plan", "calibrate", str(folder), "--json")
+    assert result.returncode == 0, result.stderr
+    lines = {(d["location_code"], d["sector_code"]): d for d in json.loads(result.stdout)["lines"]}
+    # POL WASH: m x 100 / 300; HEALTH: m x 100 / 100 (cluster targets, no overlap division)
+    assert lines[("POL", "WASH")]["rule"] == "cluster target"
+    assert lines[("POL", "WASH")]["unit_cost_usd"] == pytest.approx(M * 100 / 300, rel=1e-14)
+    assert lines[("POL", "HEALTH")]["unit_cost_usd"] == pytest.approx(M, rel=1e-14)
+    assert lines[("MDA", "WASH")]["rule"] == "location target"
