@@ -168,7 +168,7 @@ def fail(message: str) -> NoReturn:
 class Session:
     """What one invocation shares between loading steps: the plans it has read and checked."""
 
-    book: PlanBook = field(default_factory=PlanBook)
+    book: PlanBook = field(default_factory=lambda: PlanBook(notify=_warn))
 
     def plan(self, plan_path: Path | None) -> UsablePlan:
         """A usable plan (``None``: shipped); a plan with errors raises UnusablePlanError."""
@@ -513,6 +513,61 @@ def plan_export(
 
     plan_obj = session.plan(plan_path).plan
     click.echo(render_export(plan_obj, fmt=fmt, table=table, hxl=hxl), nl=False)
+
+
+@plan.command("calibrate")
+@click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path))
+@out_option("Write unit_costs.csv (and cost_curve.csv) into this folder, the plan untouched.")
+@click.option("--force", is_flag=True, help="Replace unit costs the plan (or --out) already has.")
+@json_option("The working as one JSON object: lines, locations, cost curve, files written.")
+def plan_calibrate(plan_path: Path, out_dir: Path | None, force: bool, as_json: bool) -> None:
+    """Unit costs from the plan's own targets, so that full funding reaches them.
+
+    Per line: unit cost = curve mean 1/factor x requirement / the cluster's people
+    targeted where populations has a cluster target (a sector_code row), else the
+    location's targets shared between sectors by sector_cost_index (entity lines:
+    entities targeted). Shows the working, then writes unit_costs (and cost_curve, the
+    default planning assumption, when the plan has none): into a CSV folder as
+    unit_costs.csv, into a workbook as its unit_costs sheet (other sheets kept), or
+    into --out DIR. Unit costs already there are replaced only with --force.
+
+    \b
+    Example:
+      reachplan plan calibrate my_plan.xlsx
+      reachplan plan calibrate my_plan/ --out calibrated/ --json
+    """
+    from reachplan.model.unit_costs import calibrate_plan, has_unit_costs
+    from reachplan.reports.calibration import (
+        cost_calibration_json,
+        render_cost_calibration,
+        write_cost_calibration,
+    )
+    from reachplan.workflow.suite import load_plan_to_calibrate
+
+    usable = load_plan_to_calibrate(plan_path)
+    calibration = calibrate_plan(usable.plan)
+    if not force:
+        if out_dir is None and has_unit_costs(usable.plan):
+            n = len(usable.plan.tables["unit_costs"])
+            fail(
+                f"{usable.path} already has unit costs ({n} rows); use --force to replace "
+                "them, or --out DIR to write the calibrated ones elsewhere"
+            )
+        if out_dir is not None:
+            taken = [out_dir / f"{n}.csv" for n in calibration.tables()]
+            taken = [p for p in taken if p.exists()]
+            if taken:
+                fail(f"{taken[0]} already exists; use --force to replace it")
+    try:
+        written = write_cost_calibration(calibration, usable.path, out_dir)
+    except OSError as exc:
+        fail(f"cannot write the calibrated tables: {exc.strerror or exc}")
+    if as_json:
+        _echo_json(cost_calibration_json(calibration, str(usable.path), written))
+        for path in written:
+            click.echo(f"wrote {path}", err=True)
+    else:
+        click.echo(render_cost_calibration(calibration, str(usable.path), written), nl=False)
 
 
 @main.command("simulate")

@@ -43,6 +43,54 @@ DEFAULT_OVERLAP_FACTOR = 1.0
 """Overlap factor used when the plan has no ``overlap_factor`` setting (no overlap assumed)."""
 
 
+def _sector_codes(pops: pd.DataFrame) -> pd.Series:
+    """The ``sector_code`` of each populations row ("" = the whole location)."""
+    if "sector_code" not in pops.columns:
+        return pd.Series("", index=pops.index)
+    return pops["sector_code"].fillna("").astype(str).str.strip()
+
+
+def location_population(plan: Plan, status: str) -> pd.Series:
+    """People of one status per (location_code, year), location-level rows only.
+
+    :meth:`Plan.population` once ``populations`` rows may carry a ``sector_code``; until the
+    plan itself leaves sector rows out, they are left out here (rows with a non-blank
+    ``sector_code`` are a cluster's figures, not the location's).
+    """
+    pops = plan.tables.get("populations")
+    if pops is None or "sector_code" not in pops.columns:
+        return plan.population(status)
+    sel = pops[(pops["population_status"] == status) & (_sector_codes(pops) == "")]
+    return sel.set_index(["location_code", "year"])["population"].astype(float).sort_index()
+
+
+def sector_population(plan: Plan, status: str) -> pd.Series:
+    """People of one status per (location_code, sector_code, year): a cluster's own figures.
+
+    Rows of ``populations`` with a non-blank ``sector_code`` (people in need or targeted
+    by one cluster in one location). :meth:`Plan.sector_population` where the plan has it;
+    otherwise read straight from the table. Empty when the plan gives none.
+    """
+    method = getattr(plan, "sector_population", None)
+    if callable(method):
+        return method(status)
+    pops = plan.tables.get("populations")
+    empty = pd.Series(
+        dtype=float,
+        index=pd.MultiIndex.from_tuples([], names=["location_code", "sector_code", "year"]),
+    )
+    if pops is None or "sector_code" not in pops.columns:
+        return empty
+    codes = _sector_codes(pops)
+    sel = pops[(pops["population_status"] == status) & (codes != "")].assign(
+        sector_code=codes
+    )
+    if sel.empty:
+        return empty
+    out = sel.groupby(["location_code", "sector_code", "year"])["population"].sum()
+    return out.astype(float).sort_index()
+
+
 @dataclass(frozen=True)
 class CostCurve:
     """Diminishing returns: tranches of a requirement and their cost factors.
@@ -180,6 +228,10 @@ class CostModel:
         against grows in the same ratio.
     region
         Region of each cell's location, shape (n,) (enablers serve their region).
+    sector_people_in_need
+        A cluster's own people in need per cell, shape (n,), NaN where the plan gives none
+        (then the location's people in need bound the cell). Figures of the plan: in a
+        simulated future they move with their location's people in need (need ratio).
     """
 
     cells: pd.MultiIndex
@@ -198,6 +250,7 @@ class CostModel:
     entities_targeted: pd.Series | None = None
     planned_people_in_need: pd.Series | None = None
     region: np.ndarray | None = None
+    sector_people_in_need: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.cells)
@@ -251,7 +304,11 @@ class CostModel:
         unit[output == "enabler"] = np.nan
         tiers = lines.tier_weights(plan)
         region = plan.locations["region"].reindex(cells.get_level_values(0))
-        pin = plan.population("in_need").astype(float)
+        pin = location_population(plan, "in_need").astype(float)
+        cluster_pin = sector_population(plan, "in_need")
+        sector_pin = None
+        if not cluster_pin.empty:
+            sector_pin = cluster_pin.reindex(cells).to_numpy(dtype=float)
         return cls(
             cells=cells,
             requirement_usd=req.to_numpy(dtype=float),
@@ -266,9 +323,10 @@ class CostModel:
             tier_weight=tuple(float(tiers[t]) for t in TIERS),
             severity_weight=lines.severity_weights(plan),
             coverage_offset=lines.coverage_offset(plan),
-            entities_targeted=plan.population("entities_targeted").astype(float),
+            entities_targeted=location_population(plan, "entities_targeted").astype(float),
             planned_people_in_need=pin,
             region=region.fillna("").astype(str).to_numpy(dtype=object),
+            sector_people_in_need=sector_pin,
         )
 
     # ---- derived views ---------------------------------------------------------------------
@@ -338,18 +396,45 @@ class CostModel:
         return math.inf
 
     @cached_property
-    def people_in_need_per_cell(self) -> np.ndarray:
-        """People in need of each cell's location and year, shape (n,); ``inf`` where unknown."""
+    def location_people_in_need_per_cell(self) -> np.ndarray:
+        """People in need of each cell's location and year, shape (n,); ``inf`` where unknown.
+
+        The bound on a location's people reached (unique people), whatever its sectors'.
+        """
         keys = pd.MultiIndex.from_arrays([self.locations, self.years])
         pin = self.people_in_need.reindex(keys).to_numpy(dtype=float)
         return np.where(np.isfinite(pin), pin, np.inf)
+
+    @cached_property
+    def people_in_need_per_cell(self) -> np.ndarray:
+        """People in need a cell's sector can serve, shape (n,); ``inf`` where unknown.
+
+        The cluster's own people in need where the plan gives them (``populations`` rows
+        with a ``sector_code``), times the location's need ratio (people in need now over
+        the plan's figure, :meth:`need_ratio_of`), and never more than the location's
+        people in need; elsewhere the location's people in need of that year.
+        """
+        pin = self.location_people_in_need_per_cell
+        cluster = self.sector_people_in_need
+        if cluster is None:
+            return pin
+        cluster = np.asarray(cluster, dtype=float)
+        planned = self.planned_people_in_need
+        keys = pd.MultiIndex.from_arrays([self.locations, self.years])
+        base = pin if planned is None else planned.reindex(keys).to_numpy(dtype=float)
+        ratio = np.ones_like(pin)
+        ok = np.isfinite(base) & (base > 0) & np.isfinite(pin)
+        ratio[ok] = pin[ok] / base[ok]
+        given = np.isfinite(cluster)
+        return np.where(given, np.minimum(np.where(given, cluster, 0.0) * ratio, pin), pin)
 
     # ---- people from money ------------------------------------------------------------------
     def sector_beneficiaries(self, allocation_usd: np.ndarray) -> np.ndarray:
         """Sector beneficiaries per cell, shape (n,), for USD per cell, shape (n,).
 
         People lines only (0 for entity and enabler lines), each at most its sector's
-        people in need (the location's people in need where the plan gives none per sector).
+        people in need (:attr:`people_in_need_per_cell`: the cluster's own where the plan
+        gives them, else the location's).
         """
         unit = np.where(self.reaches_people, self.unit_cost_usd, np.nan)
         b = self.curve.beneficiaries(allocation_usd, self.requirement_usd, unit)
@@ -372,7 +457,7 @@ class CostModel:
             {"location_code": self.locations, "year": self.years, "people": contrib}
         )
         totals = frame.groupby(["location_code", "year"])["people"].transform("sum").to_numpy()
-        pin = self.people_in_need_per_cell
+        pin = self.location_people_in_need_per_cell
         # scale only where the sum exceeds the need (there totals > pin >= 0, so totals > 0);
         # dividing everywhere and choosing afterwards overflowed for tiny sums
         ratio = np.ones_like(totals, dtype=float)

@@ -27,7 +27,7 @@ from reachplan.model.errors import ReachplanError
 from reachplan.model.plan import Plan
 from reachplan.model.scenario import Scenario
 from reachplan.model.simulation import InitialState
-from reachplan.scenarios.plan_io import UsablePlan, load_plan
+from reachplan.scenarios.plan_io import LoadedPlan, UsablePlan, load_plan
 from reachplan.solver.batch import ChunkResult, ScenarioRun
 from reachplan.solver.result import InfeasibleScenarioError, ModelRangeError
 from reachplan.workflow.run_store import RunStore, RunStoreError
@@ -42,7 +42,9 @@ __all__ = [
     "SuiteError",
     "SuiteResult",
     "UnusablePlanError",
+    "calibrated_on_load",
     "load_initial_state",
+    "load_plan_to_calibrate",
     "load_usable_plan",
     "one_line",
     "plan_path_of",
@@ -101,8 +103,11 @@ def plan_path_of(plan_path: Path | None, scenario: Scenario | None) -> Path | No
     return None
 
 
-def load_usable_plan(path: Path | None) -> UsablePlan:
+def load_usable_plan(path: Path | None, notify: Callable[[str], None] | None = None) -> UsablePlan:
     """Load and validate a plan (``None``: the shipped plan); refuse one with errors.
+
+    A plan with targets but no unit costs is calibrated on its targets
+    (:func:`calibrated_on_load`) and ``notify`` is told so.
 
     Raises
     ------
@@ -110,9 +115,34 @@ def load_usable_plan(path: Path | None) -> UsablePlan:
         When the files cannot be read at all.
     UnusablePlanError
         When validation finds errors (all of them are in its ``errors``).
+    model.plan.PlanError
+        When the plan has no unit costs and cannot be calibrated (the message says what
+        to add).
     """
     loaded = load_plan(path)
-    usable = loaded.usable()
+    usable = loaded.usable() or _usable_but_for_unit_costs(loaded)
+    if usable is None:
+        errors = loaded.validation.errors
+        raise UnusablePlanError(
+            f"{loaded.path}: the plan has {len(errors)} error(s); "
+            "run `reachplan validate` for the full list",
+            errors,
+        )
+    return calibrated_on_load(usable, notify)
+
+
+def load_plan_to_calibrate(path: Path) -> UsablePlan:
+    """Load a plan for ``reachplan plan calibrate``: as it is, unit costs or none.
+
+    Raises
+    ------
+    scenarios.plan_io.PlanReadError
+        When the files cannot be read at all.
+    UnusablePlanError
+        When validation finds errors other than missing unit costs.
+    """
+    loaded = load_plan(path)
+    usable = loaded.usable() or _usable_but_for_unit_costs(loaded, need_targets=False)
     if usable is None:
         errors = loaded.validation.errors
         raise UnusablePlanError(
@@ -121,6 +151,80 @@ def load_usable_plan(path: Path | None) -> UsablePlan:
             errors,
         )
     return usable
+
+
+def _usable_but_for_unit_costs(
+    loaded: LoadedPlan, need_targets: bool = True
+) -> UsablePlan | None:
+    """The plan when its only errors say it has no unit costs (and, by default, it has targets).
+
+    Validation used to refuse every plan without unit costs; such a plan with targets is
+    calibrated on load instead. Once validation itself passes it, this finds nothing to
+    do (a private fallback, kept small).
+    """
+    from reachplan.model.unit_costs import has_targets
+
+    result = loaded.validation
+    errors = result.errors
+    if not errors or not all(p.message.startswith("no unit costs") for p in errors):
+        return None
+    plan = Plan.from_tables(result.tables, source=str(loaded.path))
+    if need_targets and not has_targets(plan):
+        return None
+    kept = tuple(p for p in result.problems if p not in errors)
+    return UsablePlan(dataclasses.replace(result, problems=kept), plan, loaded.path)
+
+
+def calibrated_on_load(
+    usable: UsablePlan, notify: Callable[[str], None] | None = None
+) -> UsablePlan:
+    """The plan with unit costs: its own, or calibrated on its targets when it has none.
+
+    A plan with people (or entities) targeted and no unit costs gets the unit costs of
+    :func:`model.unit_costs.calibrate_plan` (and the default cost curve when it has none)
+    for this run only; a warning saying so joins the plan's validation warnings (so it
+    travels into reports) and is passed to ``notify``. The plan's files are not touched:
+    ``reachplan plan calibrate`` writes the tables.
+
+    Raises
+    ------
+    model.plan.PlanError
+        When the plan has neither unit costs nor targets (the message says what to add).
+    """
+    from reachplan.model.unit_costs import calibrate_plan, has_targets, has_unit_costs
+    from reachplan.model.validation import Problem
+
+    plan = usable.plan
+    if has_unit_costs(plan):
+        return usable
+    if not has_targets(plan):
+        from reachplan.model.plan import PlanError
+
+        raise PlanError(
+            f"{usable.path}: the plan has neither unit costs nor targets, so no money can "
+            "reach anyone: add people targeted to the populations table (population_status "
+            "'targeted' per location and year; then `reachplan plan calibrate` derives the "
+            "unit costs), or a unit_costs table (location_code, sector_code, unit_cost_usd)"
+        )
+    calibration = calibrate_plan(plan)
+    curve = (
+        ", with the default cost curve, a planning assumption"
+        if calibration.curve_supplied else ""
+    )
+    message = (
+        f"{usable.path}: the plan has no unit costs: calibrated on its targets for this run "
+        f"({len(calibration.lines)} lines, on {calibration.year}{curve}); run "
+        f"`reachplan plan calibrate {usable.path}` to see the working and write them into "
+        "the plan"
+    )
+    source = usable.validation.sources.get("unit_costs") or str(usable.path)
+    validation = dataclasses.replace(
+        usable.validation,
+        problems=(*usable.validation.problems, Problem("warning", source, message)),
+    )
+    if notify is not None:
+        notify(message)
+    return UsablePlan(validation, calibration.apply(plan), usable.path)
 
 
 def load_initial_state() -> InitialState:
@@ -135,17 +239,19 @@ class PlanBook:
 
     One book serves one command: a suite whose scenarios share a plan reads and
     validates it once, and scenarios whose rules differ only in their names are
-    solved once by :meth:`require_feasible`.
+    solved once by :meth:`require_feasible`. ``notify`` hears what loading did to a plan
+    (calibrated on load: :func:`calibrated_on_load`), once per plan.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, notify: Callable[[str], None] | None = None) -> None:
+        self._notify = notify
         self._plans: dict[Path | None, UsablePlan] = {}
         self._feasible: set[tuple[str, object]] = set()
 
     def plan(self, path: Path | None) -> UsablePlan:
         """The usable plan at ``path`` (``None``: shipped), read once (:func:`load_usable_plan`)."""
         if path not in self._plans:
-            self._plans[path] = load_usable_plan(path)
+            self._plans[path] = load_usable_plan(path, self._notify)
         return self._plans[path]
 
     def plan_for(self, plan_path: Path | None, scenario: Scenario) -> UsablePlan:

@@ -3,7 +3,8 @@
 Run ``python -m reachplan.scenarios.build_plan`` (this step alone:
 ``python -m reachplan.scenarios.build_plan.calibrate_costs``). The cost curve is a planning
 assumption (see ``docs/allocation.md``); unit costs are derived from it, the overlap factor
-and the sector cost index by :func:`reachplan.model.unit_costs.calibrate_unit_costs`, so that
+and the sector cost index by :func:`reachplan.model.unit_costs.calibrate_plan` (the function
+behind ``reachplan plan calibrate``), so that
 at full funding the 2024 people reached per location equal the plan's people targeted, and
 the entities reached equal the entities targeted. The regional support line (XRS) is an
 enabler and gets no unit cost. Unit costs are written at full precision, so running the
@@ -15,7 +16,7 @@ from __future__ import annotations
 import pandas as pd
 
 from reachplan.model.plan import Plan
-from reachplan.model.unit_costs import calibrate_unit_costs
+from reachplan.model.unit_costs import calibrate_plan
 from reachplan.reports.plan_files import write_plan_tables
 from reachplan.scenarios.plan_io import DEFAULT_PLAN_DIR, load_plan
 
@@ -36,17 +37,19 @@ COST_CURVE = pd.DataFrame(
         ],
     }
 )
-"""Tranches of a requirement and their cost factors (diminishing returns)."""
+"""Tranches of a requirement and their cost factors (diminishing returns): the numbers of
+:data:`reachplan.model.unit_costs.DEFAULT_COST_CURVE`, with notes in the default plan's words."""
 
 
 def calibrated_tables(plan: Plan) -> dict[str, pd.DataFrame]:
     """The ``cost_curve`` and ``unit_costs`` tables for ``plan``.
 
-    The unit costs are calibrated on the plan with :data:`COST_CURVE` as its cost curve,
-    so that they equal ``calibrate_unit_costs`` of the plan as shipped.
+    The unit costs are calibrated (:func:`calibrate_plan`) on the plan with
+    :data:`COST_CURVE` as its cost curve, so that they equal a calibration of the plan as
+    shipped.
     """
     with_curve = Plan.from_tables({**plan.tables, "cost_curve": COST_CURVE}, plan.source)
-    return {"cost_curve": COST_CURVE, "unit_costs": calibrate_unit_costs(with_curve)}
+    return {"cost_curve": COST_CURVE, "unit_costs": calibrate_plan(with_curve).unit_costs}
 
 
 def main() -> None:
