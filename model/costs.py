@@ -36,6 +36,7 @@ import pandas as pd
 
 from reachplan.model import lines
 from reachplan.model.plan import CELL, Plan, PlanError
+from reachplan.model.selection import LineTags, line_tags
 from reachplan.model.tables import TIERS
 from reachplan.model.validation import parse_number
 
@@ -180,6 +181,10 @@ class CostModel:
         against grows in the same ratio.
     region
         Region of each cell's location, shape (n,) (enablers serve their region).
+    tags
+        What scenario rules can select lines by besides their codes (IASC cluster,
+        location kind, parent locations, tiers): :mod:`reachplan.model.selection`
+        (default: no tags).
     """
 
     cells: pd.MultiIndex
@@ -198,6 +203,7 @@ class CostModel:
     entities_targeted: pd.Series | None = None
     planned_people_in_need: pd.Series | None = None
     region: np.ndarray | None = None
+    tags: LineTags | None = None
 
     def __post_init__(self) -> None:
         n = len(self.cells)
@@ -269,6 +275,8 @@ class CostModel:
             entities_targeted=plan.population("entities_targeted").astype(float),
             planned_people_in_need=pin,
             region=region.fillna("").astype(str).to_numpy(dtype=object),
+            tags=line_tags(plan.tables, np.asarray(cells.get_level_values(0).astype(str)),
+                           np.asarray(cells.get_level_values(1).astype(str))),
         )
 
     # ---- derived views ---------------------------------------------------------------------
