@@ -220,22 +220,24 @@ def cell_share(lines: Lines, selector: Selector) -> np.ndarray:
     """
     n = len(lines.locations)
     tiers = selected_tiers(selector)
+    shares = lines.objective_shares
     if selector.objectives:
-        unknown = sorted(set(selector.objectives) - set(map(str, lines.objective_shares.columns)))
+        unknown = sorted(set(selector.objectives) - set(map(str, shares.columns)))
         if unknown:
             raise FundingError(f"unknown objective {', '.join(unknown)}")
-        shares = lines.objective_shares
         if tiers is None:
             return shares[list(selector.objectives)].sum(axis=1).to_numpy(dtype=float)
+    if tiers is None:
+        return np.ones(n)
+    if selector.objectives or len(shares.columns):
+        # per objective, so that a tier that is one objective's gives exactly its share
         out = np.zeros(n)
         tags = lines.tags
-        for o in selector.objectives:
+        for o in selector.objectives or tuple(shares.columns):
             tier = np.asarray([tags.sector_tier.get(str(s), tags.objective_tier.get(
                 str(o), DEFAULT_TIER)) for s in lines.sectors])
             out += shares[o].to_numpy(dtype=float) * np.isin(tier, tiers)
         return out
-    if tiers is None:
-        return np.ones(n)
     return lines.tier_share[:, [t - 1 for t in tiers]].sum(axis=1)
 
 
