@@ -187,7 +187,29 @@ class Session:
         if scenario_path is None:
             return self.plan(plan_path), None
         scenario = self.scenario(scenario_path)
-        return self.book.plan_for(plan_path, scenario), scenario
+        return self.plan_for(plan_path, scenario), scenario
+
+    def plan_for(self, plan_path: Path | None, scenario: Scenario) -> UsablePlan:
+        """The plan a scenario runs on, checked against it; warns when PLAN overrides ``plan =``.
+
+        An explicit PLAN wins over the scenario's ``plan =`` (so one file can be tried on
+        several plans); when they differ, a warning on stderr names both.
+        """
+        warn_plan_override(plan_path, scenario)
+        return self.book.plan_for(plan_path, scenario)
+
+
+def warn_plan_override(plan_path: Path | None, scenario: Scenario) -> None:
+    """Warn on stderr when an explicit PLAN differs from the scenario's ``plan =``."""
+    if plan_path is None or not scenario.plan:
+        return
+    try:
+        same = Path(plan_path).resolve() == Path(scenario.plan).resolve()
+    except (OSError, RuntimeError):
+        same = False
+    if not same:
+        _warn(f"{file_of(scenario)} says plan = {scenario.plan}; running on {plan_path} "
+              "as given on the command line")
 
 
 pass_session = click.make_pass_decorator(Session, ensure=True)
@@ -298,6 +320,8 @@ def _run_suite(
     """Check every scenario (nothing written before), then run them into --out."""
     from reachplan.workflow.suite import load_initial_state, prepare_suite, run_suite
 
+    for scenario in scenarios:
+        warn_plan_override(plan_path, scenario)
     suite = prepare_suite(
         scenarios,
         plan_path,
@@ -919,7 +943,7 @@ def robust_command(
     from reachplan.workflow.suite import load_initial_state
 
     scenario = session.scenario(scenario_file)
-    plan_obj = session.book.plan_for(plan_path, scenario).plan
+    plan_obj = session.plan_for(plan_path, scenario).plan
     session.book.require_feasible(plan_obj, scenario)
     try:
         comp = compare_plans(

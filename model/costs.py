@@ -36,6 +36,7 @@ import pandas as pd
 
 from reachplan.model import lines
 from reachplan.model.plan import CELL, Plan, PlanError
+from reachplan.model.selection import LineTags, line_tags
 from reachplan.model.tables import TIERS
 from reachplan.model.validation import parse_number
 
@@ -43,52 +44,14 @@ DEFAULT_OVERLAP_FACTOR = 1.0
 """Overlap factor used when the plan has no ``overlap_factor`` setting (no overlap assumed)."""
 
 
-def _sector_codes(pops: pd.DataFrame) -> pd.Series:
-    """The ``sector_code`` of each populations row ("" = the whole location)."""
-    if "sector_code" not in pops.columns:
-        return pd.Series("", index=pops.index)
-    return pops["sector_code"].fillna("").astype(str).str.strip()
-
-
 def location_population(plan: Plan, status: str) -> pd.Series:
-    """People of one status per (location_code, year), location-level rows only.
-
-    :meth:`Plan.population` once ``populations`` rows may carry a ``sector_code``; until the
-    plan itself leaves sector rows out, they are left out here (rows with a non-blank
-    ``sector_code`` are a cluster's figures, not the location's).
-    """
-    pops = plan.tables.get("populations")
-    if pops is None or "sector_code" not in pops.columns:
-        return plan.population(status)
-    sel = pops[(pops["population_status"] == status) & (_sector_codes(pops) == "")]
-    return sel.set_index(["location_code", "year"])["population"].astype(float).sort_index()
+    """People of one status per (location_code, year), location-level rows only."""
+    return plan.population(status).astype(float)
 
 
 def sector_population(plan: Plan, status: str) -> pd.Series:
-    """People of one status per (location_code, sector_code, year): a cluster's own figures.
-
-    Rows of ``populations`` with a non-blank ``sector_code`` (people in need or targeted
-    by one cluster in one location). :meth:`Plan.sector_population` where the plan has it;
-    otherwise read straight from the table. Empty when the plan gives none.
-    """
-    method = getattr(plan, "sector_population", None)
-    if callable(method):
-        return method(status)
-    pops = plan.tables.get("populations")
-    empty = pd.Series(
-        dtype=float,
-        index=pd.MultiIndex.from_tuples([], names=["location_code", "sector_code", "year"]),
-    )
-    if pops is None or "sector_code" not in pops.columns:
-        return empty
-    codes = _sector_codes(pops)
-    sel = pops[(pops["population_status"] == status) & (codes != "")].assign(
-        sector_code=codes
-    )
-    if sel.empty:
-        return empty
-    out = sel.groupby(["location_code", "sector_code", "year"])["population"].sum()
-    return out.astype(float).sort_index()
+    """People of one status per (location_code, sector_code, year): a cluster's own figures."""
+    return plan.sector_population(status).astype(float)
 
 
 @dataclass(frozen=True)
@@ -232,6 +195,10 @@ class CostModel:
         A cluster's own people in need per cell, shape (n,), NaN where the plan gives none
         (then the location's people in need bound the cell). Figures of the plan: in a
         simulated future they move with their location's people in need (need ratio).
+    tags
+        What scenario rules can select lines by besides their codes (IASC cluster,
+        location kind, parent locations, tiers): :mod:`reachplan.model.selection`
+        (default: no tags).
     """
 
     cells: pd.MultiIndex
@@ -251,6 +218,7 @@ class CostModel:
     planned_people_in_need: pd.Series | None = None
     region: np.ndarray | None = None
     sector_people_in_need: np.ndarray | None = None
+    tags: LineTags | None = None
 
     def __post_init__(self) -> None:
         n = len(self.cells)
@@ -327,6 +295,8 @@ class CostModel:
             planned_people_in_need=pin,
             region=region.fillna("").astype(str).to_numpy(dtype=object),
             sector_people_in_need=sector_pin,
+            tags=line_tags(plan.tables, np.asarray(cells.get_level_values(0).astype(str)),
+                           np.asarray(cells.get_level_values(1).astype(str))),
         )
 
     # ---- derived views ---------------------------------------------------------------------

@@ -96,35 +96,97 @@ class Amount:
 class Selector:
     """Which cells (location x sector x year) a rule applies to; an empty tuple means all.
 
-    ``objectives`` selects the part of each cell's money that serves those strategic
-    objectives (cells are split between objectives in the plan's proportions).
+    Keys combine with *and*, values within a key with *or*. ``objectives``, ``tiers`` and
+    ``life_saving`` select the part of each cell's money that serves those strategic
+    objectives / sits in those priority tiers (a cell is split in the plan's money
+    proportions). A location code selects the locations under it too (``parent_code``).
+    The rules: :mod:`reachplan.model.selection`.
     """
 
     location_codes: tuple[str, ...] = ()
     sector_codes: tuple[str, ...] = ()
     objectives: tuple[str, ...] = ()
     years: tuple[int, ...] = ()
+    tiers: tuple[int, ...] = ()
+    """Priority tiers 1, 2, 3 (a line's tier: its sector's, else its objective's)."""
+    life_saving: bool | None = None
+    """``True``: tier-1 money only; ``False``: tiers 2 and 3 only; ``None``: either."""
+    enabler: bool | None = None
+    """``True``: enabler lines only; ``False``: programme lines only; ``None``: either."""
+    clusters: tuple[str, ...] = ()
+    """IASC cluster codes (``sectors.iasc_cluster``), upper case."""
+    location_kinds: tuple[str, ...] = ()
+    """Location kinds (``country``, ``regional``, ``admin1``, ``admin2``)."""
     spelled: tuple[str, ...] = field(default=(), compare=False, repr=False)
     """The keys the file used (``"sector"`` or ``"sectors"``...), for messages only."""
 
     def key_for(self, what: str) -> str:
         """The key a file used for ``what``: ``"sector"`` or ``"sectors"`` as written.
 
-        ``what`` is ``"location"``, ``"sector"``, ``"objective"`` or ``"year"``; the plural
-        is returned when the spelling is not known.
+        ``what`` is ``"location"``, ``"sector"``, ``"objective"``, ``"year"``, ``"tier"``,
+        ``"cluster"``, ``"location_kind"``, ``"life_saving"`` or ``"enabler"``; the plural
+        is returned when the spelling is not known (``life_saving`` and ``enabler`` have
+        none).
         """
+        if what in ("life_saving", "enabler"):
+            return what
         return what if what in self.spelled else what + "s"
 
+    def keys(self) -> tuple[str, ...]:
+        """The selector's keys that are set, singular (``"sector"``, ``"life_saving"``...)."""
+        out = []
+        for what, value in (("location", self.location_codes),
+                            ("location_kind", self.location_kinds),
+                            ("sector", self.sector_codes), ("cluster", self.clusters),
+                            ("objective", self.objectives), ("tier", self.tiers),
+                            ("life_saving", self.life_saving), ("enabler", self.enabler),
+                            ("year", self.years)):
+            if value not in ((), None):
+                out.append(what)
+        return tuple(out)
+
+    def only(self, what: str) -> Selector:
+        """A selector with only the key ``what`` of this one (to find which key selects nothing)."""
+        attr = {"location": "location_codes", "location_kind": "location_kinds",
+                "sector": "sector_codes", "cluster": "clusters", "objective": "objectives",
+                "tier": "tiers", "life_saving": "life_saving", "enabler": "enabler",
+                "year": "years"}[what]
+        return Selector(**{attr: getattr(self, attr)})
+
     def describe(self) -> str:
-        """Planner words for the selection, e.g. ``'HEALTH in UKR, 2025'``."""
+        """Planner words for the selection, e.g. ``'life-saving HEALTH lines in UKR, 2025'``.
+
+        Examples: ``'HEALTH in UKR, 2025'``, ``'cluster PRO'``, ``'tier-1 (life-saving)
+        money'``, ``'enabler lines in regional locations'``.
+        """
         parts = []
+        if self.life_saving is True:
+            parts.append("life-saving (tier 1)")
+        elif self.life_saving is False:
+            parts.append("not life-saving (tiers 2-3)")
+        if self.tiers:
+            parts.append("tier " + "/".join(str(t) for t in self.tiers))
+        if self.enabler is True:
+            parts.append("enabler")
+        elif self.enabler is False:
+            parts.append("programme")
         if self.sector_codes:
             parts.append("/".join(self.sector_codes))
+        if self.clusters:
+            parts.append("cluster " + "/".join(self.clusters))
         if self.objectives:
             parts.append("/".join(self.objectives))
-        what = " ".join(parts) if parts else "all lines"
+        if not parts:
+            what = "all lines"
+        elif self.sector_codes or self.clusters or self.objectives:
+            what = " ".join(parts)
+        else:
+            what = " ".join(parts) + " lines"
         if self.location_codes:
             what += " in " + "/".join(self.location_codes)
+        if self.location_kinds:
+            what += (" and " if self.location_codes else " in ") + "/".join(
+                self.location_kinds) + " locations"
         if self.years:
             what += ", " + "/".join(str(y) for y in self.years)
         return what
@@ -434,8 +496,8 @@ class FundingScenario:
             selector = _selector_from(k)
             if selector == Selector():
                 raise FundingError(
-                    "an exclusion must name the locations, sectors, objectives or years it "
-                    "excludes (an empty one would exclude every line)", key=k.path,
+                    "an exclusion must name the locations, sectors, objectives, years or tags "
+                    "it excludes (an empty one would exclude every line)", key=k.path,
                 )
             exclusions.append(selector)
         weights = []
@@ -589,7 +651,10 @@ def parse_funding(text: str, carry_over: bool = False) -> Envelope:
 # ---- mapping helpers --------------------------------------------------------------------
 
 _SELECTOR_KEYS = ("location", "locations", "sector", "sectors", "objective", "objectives",
-                  "year", "years")
+                  "year", "years", "tier", "tiers", "life_saving", "enabler", "cluster",
+                  "clusters", "location_kind", "location_kinds")
+LOCATION_KINDS = ("country", "regional", "admin1", "admin2")
+"""The kinds a ``location_kind`` selector may name (``locations.kind``)."""
 
 MAX_USD = 1e13
 """Largest amount of money a scenario may state (USD 10 trillion): anything above is a typo."""
@@ -782,6 +847,35 @@ def _years(value: object, where: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _tiers(value: object, where: str) -> tuple[int, ...]:
+    items = value if isinstance(value, list | tuple) else [value]
+    if not items:
+        raise FundingError(
+            "an empty list selects nothing; leave the key out to select every tier", key=where
+        )
+    for v in items:
+        if isinstance(v, bool) or v not in (1, 2, 3):
+            raise FundingError(f"a tier is 1, 2 or 3, got {_show(v)}", key=where)
+    return tuple(int(v) for v in items)  # type: ignore[call-overload]
+
+
+def _flag(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise FundingError(f"expected true or false, got {_show(value)}", key=where)
+    return value
+
+
+def _kinds(value: object, where: str) -> tuple[str, ...]:
+    out = tuple(c.strip().lower() for c in _codes(value, where))
+    for kind in out:
+        if kind not in LOCATION_KINDS:
+            raise FundingError(
+                f"a location kind is one of {', '.join(LOCATION_KINDS)}, got {_show(kind)}",
+                key=where,
+            )
+    return out
+
+
 def _selector_from(keys: _Keys) -> Selector:
     spelled: list[str] = []
 
@@ -795,11 +889,19 @@ def _selector_from(keys: _Keys) -> Selector:
 
     (loc, loc_key), (sec, sec_key) = both("location", "locations"), both("sector", "sectors")
     (obj, obj_key), (yrs, yrs_key) = both("objective", "objectives"), both("year", "years")
+    (tier, tier_key), (clu, clu_key) = both("tier", "tiers"), both("cluster", "clusters")
+    kind, kind_key = both("location_kind", "location_kinds")
+    life, enabler = keys.mapping.get("life_saving"), keys.mapping.get("enabler")
     return Selector(
         location_codes=() if loc is None else tuple(c.upper() for c in _codes(loc, loc_key)),
         sector_codes=() if sec is None else _codes(sec, sec_key),
         objectives=() if obj is None else _codes(obj, obj_key),
         years=() if yrs is None else _years(yrs, yrs_key),
+        tiers=() if tier is None else _tiers(tier, tier_key),
+        life_saving=None if life is None else _flag(life, keys.key("life_saving")),
+        enabler=None if enabler is None else _flag(enabler, keys.key("enabler")),
+        clusters=() if clu is None else tuple(c.strip().upper() for c in _codes(clu, clu_key)),
+        location_kinds=() if kind is None else _kinds(kind, kind_key),
         spelled=tuple(spelled),
     )
 

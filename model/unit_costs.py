@@ -46,11 +46,9 @@ Everything here is pure: plans in, tables (or plans) out.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import pandas as pd
 
@@ -212,28 +210,8 @@ class Calibration:
 
 
 def with_tables(plan: Plan, tables: dict[str, pd.DataFrame]) -> Plan:
-    """``plan`` with some tables replaced (:meth:`Plan.from_tables`), cluster rows kept.
-
-    Until the ``populations`` spec has a ``sector_code`` column, rebuilding a plan would
-    drop it and mix a cluster's rows with its location's: the plan's own ``populations``
-    are then kept as they are (a private fallback, a no-op once the spec has the column).
-    """
-    rebuilt = Plan.from_tables({**plan.tables, **tables}, plan.source)
-    pops = plan.tables.get("populations")
-    if (
-        "populations" not in tables
-        and pops is not None
-        and "sector_code" in pops.columns
-        and "sector_code" not in rebuilt.tables["populations"].columns
-    ):
-        digest = hashlib.sha256(rebuilt.fingerprint.encode())
-        digest.update(pops.to_csv(index=False, lineterminator="\n").encode())
-        return Plan(
-            MappingProxyType({**rebuilt.tables, "populations": pops}),
-            rebuilt.source,
-            digest.hexdigest(),
-        )
-    return rebuilt
+    """``plan`` with some tables replaced (:meth:`Plan.from_tables`)."""
+    return Plan.from_tables({**plan.tables, **tables}, plan.source)
 
 
 def has_unit_costs(plan: Plan) -> bool:

@@ -30,6 +30,7 @@ import numpy as np
 from reachplan.model.funding import Envelope, FundingError, FundingScenario, Selector
 from reachplan.model.plan import Plan
 from reachplan.model.scenario import Scenario, ScenarioError, check_name
+from reachplan.model.selection import lines_of_plan, selects_money, with_descendants
 from reachplan.model.simulation import AssumptionError
 from reachplan.scenarios.simulation_io import DEFAULT_SIMULATION_FILE, overlay, parse_simulation
 
@@ -391,14 +392,16 @@ def check_funding_against_plan(
         for i, rule in enumerate(getattr(funding, table)):
             selector = rule if isinstance(rule, Selector) else rule.selector
             base = f"funding.{table}[{i}]"
+            label = rule_label(table, i, getattr(rule, "name", None))
             problem = codes.unknown(selector)
             if problem:
                 what, message = problem
-                fail(f"{base}.{selector.key_for(what)}", message)
-            if table in ("earmarks", "locks") and rule.amount.value > 0 and not codes.money(
-                    selector):
-                fail(f"{base}", f"{rule.name!r} selects no requirement line of the plan "
-                     f"({selector.describe()}), so its {rule.amount} cannot be spent")
+                fail(f"{base}.{selector.key_for(what)}", f"{label}: {message}")
+            if not selects_money(codes.lines, selector):
+                key, message = codes.empty(selector)
+                if table in ("earmarks", "locks") and rule.amount.value > 0:
+                    message += f", so its {rule.amount} cannot be spent"
+                fail(f"{base}.{selector.key_for(key)}" if key else base, f"{label}: {message}")
     for i, bound in enumerate(funding.objective_bounds):
         base = f"funding.objective_bounds[{i}]"
         if bound.objective not in codes.objectives:
@@ -440,19 +443,34 @@ def check_envelope_against_plan(envelope: Envelope, plan: Plan) -> None:
             )
 
 
+def rule_label(table: str, index: int, name: str | None = None) -> str:
+    """A rule in planner words: ``floor 'protection' ([[funding.floors]] #2)``.
+
+    ``index`` counts from 0; the label counts from 1, as a reader counts the blocks.
+    """
+    block = f"[[funding.{table}]] #{index + 1}"
+    if not name:
+        return block
+    kind = {"earmarks": "earmark", "floors": "floor", "locks": "lock"}.get(table, "rule")
+    return f"{kind} {name!r} ({block})"
+
+
+def _listed(values: Sequence[object]) -> str:
+    return ", ".join(map(str, values[:8])) + (f", ... ({len(values)} in all)"
+                                              if len(values) > 8 else "")
+
+
 class _PlanCodes:
-    """The codes a plan has, and the cells that carry money."""
+    """The codes a plan has, and its lines as a selector sees them (model.selection)."""
 
     def __init__(self, plan: Plan) -> None:
-        cells = plan.cell_requirements()
-        self.locs = np.asarray(cells.index.get_level_values(0).astype(str))
-        self.secs = np.asarray(cells.index.get_level_values(1).astype(str))
-        self.years = np.asarray(cells.index.get_level_values(2).astype(int))
-        self.req = cells.to_numpy(dtype=float)
+        self.lines = lines_of_plan(plan)
+        self.locs = self.lines.locations.astype(str)
+        self.years = self.lines.years
+        self.req = self.lines.requirement_usd
         self.appeal = float(self.req.sum())
-        self.shares = plan.objective_shares().reindex(cells.index).fillna(0.0)
         self.locations = _unique(self.locs)
-        self.sectors = _unique(self.secs)
+        self.sectors = _unique(self.lines.sectors.astype(str))
         self.plan_years = sorted({int(y) for y in self.years})
         self.objectives = [str(o) for o in plan.objectives_index]
         self.declared = {
@@ -461,6 +479,7 @@ class _PlanCodes:
         }
 
     def unknown(self, selector: Selector) -> tuple[str, str] | None:
+        parents = self.lines.tags.parents
         for what, given, have in (
             ("location", selector.location_codes, self.locations),
             ("sector", selector.sector_codes, self.sectors),
@@ -468,18 +487,54 @@ class _PlanCodes:
             ("year", selector.years, self.plan_years),
         ):
             for code in given:
+                if what == "location" and with_descendants((code,), parents) & set(have):
+                    continue
                 if code not in have:
                     declared = self.declared.get(what, ())
                     return what, self.unknown_message(what, code, have, declared)
         return None
+
+    def empty(self, selector: Selector) -> tuple[str | None, str]:
+        """The key that selects nothing on its own (``None``: only together) and why."""
+        lines = self.lines
+        has = self.req > 0
+        for what in selector.keys():
+            if selects_money(lines, selector.only(what)):
+                continue
+            if what == "cluster":
+                have = _unique(lines.tags.cluster[has & (lines.tags.cluster != "")].astype(str))
+                given = "/".join(selector.clusters)
+                return what, (f"no sector with requirements has IASC cluster {given} ("
+                              + (f"the plan's clusters: {_listed(have)}" if have else
+                                 "the plan's sectors have no iasc_cluster") + ")")
+            if what == "location_kind":
+                have = _unique(lines.tags.location_kind[has].astype(str))
+                return what, (f"no location with requirements is of kind "
+                              f"{'/'.join(selector.location_kinds)} (the plan's kinds: "
+                              f"{_listed([k or '(blank)' for k in have])})")
+            if what in ("tier", "life_saving"):
+                share = lines.tier_share[has].sum(axis=0)
+                have = [t for t in (1, 2, 3) if share[t - 1] > 0]
+                asked = ("life-saving (tier 1)" if selector.life_saving else
+                         "in tiers 2-3 (not life-saving)") if what == "life_saving" else (
+                    "in tier " + "/".join(map(str, selector.tiers)))
+                return what, (f"no requirement money is {asked} (the plan's tiers: "
+                              f"{_listed(have)}; a line's tier is its sector's tier, else its "
+                              "objective's, blank = 2)")
+            if what == "enabler":
+                return what, ("the plan has no enabler line (a sector with output 'enabler' "
+                              "or a location of kind 'regional')" if selector.enabler else
+                              "every line of the plan is an enabler line")
+            return what, f"{selector.only(what).describe()} has no requirement in the plan"
+        return None, (f"{selector.describe()}: selects no requirement line of the plan "
+                      f"(keys {', '.join(selector.keys())} together)")
 
     @staticmethod
     def unknown_message(what: str, code: object, have: Sequence[object],
                         declared: Iterable[str]) -> str:
         if code in declared:
             return f"{what} {code!r} has no requirement line in the plan"
-        listed = ", ".join(map(str, have[:8])) + (f", ... ({len(have)} in all)"
-                                                   if len(have) > 8 else "")
+        listed = _listed(have)
         hint = ""
         if isinstance(code, str):
             by_upper = {str(h).upper(): str(h) for h in have}
@@ -490,17 +545,7 @@ class _PlanCodes:
 
     def money(self, selector: Selector) -> bool:
         """Whether the selector picks any requirement money."""
-        mask = np.ones(len(self.req), dtype=bool)
-        for values, column in ((selector.location_codes, self.locs),
-                               (selector.sector_codes, self.secs),
-                               (selector.years, self.years)):
-            if values:
-                mask &= np.isin(column, list(values))
-        if selector.objectives:
-            share = self.shares[list(selector.objectives)].sum(axis=1).to_numpy(dtype=float)
-        else:
-            share = np.ones(len(self.req))
-        return bool(np.any(mask & (share * self.req > 0)))
+        return selects_money(self.lines, selector)
 
     def available(self, envelope: Envelope) -> float:
         """The money of the envelope in USD (the total or the years' sum, the lesser)."""

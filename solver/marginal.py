@@ -115,7 +115,7 @@ def line_marginals(
     more = costs.sector_beneficiaries(allocated + added) / costs.overlap_factor
     frame = pd.DataFrame({"location_code": costs.locations, "year": costs.years, "p": base})
     totals = frame.groupby(["location_code", "year"])["p"].transform("sum").to_numpy()
-    need = costs.people_in_need_per_cell
+    need = costs.location_people_in_need_per_cell
     gain = np.minimum(totals + (more - base), need) - np.minimum(totals, need)
     gain = np.clip(gain, 0.0, None)
     status: list[LineStatus] = []

@@ -49,6 +49,13 @@ import pulp
 
 from reachplan.model.costs import CostModel
 from reachplan.model.funding import Amount, FundingError, FundingScenario, Selector
+from reachplan.model.selection import (
+    Lines,
+    LineTags,
+    cell_share,
+    named_lines,
+    select_cells,
+)
 
 
 @dataclass(frozen=True)
@@ -350,44 +357,48 @@ def _token(text: object) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", str(text)).strip("_")
 
 
+def selection_lines(costs: CostModel) -> Lines:
+    """The cost model's cells as :class:`~reachplan.model.selection.Lines` (for selectors)."""
+    tags = costs.tags if costs.tags is not None else LineTags.empty(costs.n_cells)
+    return Lines(
+        locations=np.asarray(costs.locations, dtype=object),
+        sectors=np.asarray(costs.sectors, dtype=object),
+        years=np.asarray(costs.years),
+        requirement_usd=costs.requirement_usd,
+        objective_shares=costs.objective_shares,
+        tier_share=np.asarray(costs.tier_share, dtype=float),
+        enabler=np.asarray(costs.is_enabler, dtype=bool),
+        tags=tags,
+    )
+
+
 def selector_mask(costs: CostModel, selector: Selector) -> np.ndarray:
-    """Cells a selector picks (location, sector, year filters), shape (n,) bool.
+    """Cells a selector picks, shape (n,) bool (:func:`reachplan.model.selection.select_cells`).
+
+    Location, sector, year and tag keys filter cells; an objective or tier key keeps the
+    cells with some money in those objectives or tiers (:func:`objective_weight` gives the
+    share). A location code picks the locations under it too.
 
     Raises
     ------
     FundingError
         When the selector names a code the plan does not have.
     """
-    mask = np.ones(costs.n_cells, dtype=bool)
-    for values, column, what in (
-        (selector.location_codes, costs.locations, "location"),
-        (selector.sector_codes, costs.sectors, "sector"),
-        (selector.years, costs.years, "year"),
-    ):
-        if values:
-            unknown = sorted(set(map(str, values)) - set(map(str, column)))
-            if unknown:
-                raise FundingError(
-                    f"unknown {what} {', '.join(unknown)} in '{selector.describe()}'"
-                )
-            mask &= np.isin(column, np.asarray(values, dtype=column.dtype))
-    return mask
+    return select_cells(selection_lines(costs), selector)
 
 
 def objective_weight(costs: CostModel, selector: Selector) -> np.ndarray:
-    """Share of each cell's money serving the selector's objectives (1 if none), shape (n,).
+    """Share of each cell's money the selector concerns (1 if none), shape (n,).
+
+    The share serving the selector's objectives, in its tiers (``tier``, ``life_saving``);
+    see :func:`reachplan.model.selection.cell_share`.
 
     Raises
     ------
     FundingError
         When an objective is not in the plan.
     """
-    if not selector.objectives:
-        return np.ones(costs.n_cells)
-    unknown = sorted(set(selector.objectives) - set(costs.objective_shares.columns))
-    if unknown:
-        raise FundingError(f"unknown objective {', '.join(unknown)}")
-    return costs.objective_shares[list(selector.objectives)].sum(axis=1).to_numpy(dtype=float)
+    return cell_share(selection_lines(costs), selector)
 
 
 def resolve_envelope(
@@ -771,14 +782,10 @@ def floor_lines(costs: CostModel, selector: Selector) -> np.ndarray:
     Enablers follow the programme money they serve, so a floor meant for programme lines
     ("every location keeps 15%", "50% of SO1 in every location") does not also force the
     programme money of a whole region through its regional support line. A floor whose
-    selector names an enabler's location or sector holds that enabler too.
+    selector names an enabler's location or sector (by code, parent location, location
+    kind or IASC cluster), or says ``enabler = true``, holds that enabler too.
     """
-    named = np.zeros(costs.n_cells, dtype=bool)
-    if selector.location_codes:
-        named |= np.isin(costs.locations, list(map(str, selector.location_codes)))
-    if selector.sector_codes:
-        named |= np.isin(costs.sectors, list(map(str, selector.sector_codes)))
-    return ~costs.is_enabler | named
+    return ~costs.is_enabler | named_lines(selection_lines(costs), selector)
 
 
 def _floor_rows(b: _Builder) -> None:

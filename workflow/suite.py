@@ -27,7 +27,7 @@ from reachplan.model.errors import ReachplanError
 from reachplan.model.plan import Plan
 from reachplan.model.scenario import Scenario
 from reachplan.model.simulation import InitialState
-from reachplan.scenarios.plan_io import LoadedPlan, UsablePlan, load_plan
+from reachplan.scenarios.plan_io import UsablePlan, load_plan
 from reachplan.solver.batch import ChunkResult, ScenarioRun
 from reachplan.solver.result import InfeasibleScenarioError, ModelRangeError
 from reachplan.workflow.run_store import RunStore, RunStoreError
@@ -120,7 +120,7 @@ def load_usable_plan(path: Path | None, notify: Callable[[str], None] | None = N
         to add).
     """
     loaded = load_plan(path)
-    usable = loaded.usable() or _usable_but_for_unit_costs(loaded)
+    usable = loaded.usable()
     if usable is None:
         errors = loaded.validation.errors
         raise UnusablePlanError(
@@ -142,7 +142,7 @@ def load_plan_to_calibrate(path: Path) -> UsablePlan:
         When validation finds errors other than missing unit costs.
     """
     loaded = load_plan(path)
-    usable = loaded.usable() or _usable_but_for_unit_costs(loaded, need_targets=False)
+    usable = loaded.usable()
     if usable is None:
         errors = loaded.validation.errors
         raise UnusablePlanError(
@@ -151,28 +151,6 @@ def load_plan_to_calibrate(path: Path) -> UsablePlan:
             errors,
         )
     return usable
-
-
-def _usable_but_for_unit_costs(
-    loaded: LoadedPlan, need_targets: bool = True
-) -> UsablePlan | None:
-    """The plan when its only errors say it has no unit costs (and, by default, it has targets).
-
-    Validation used to refuse every plan without unit costs; such a plan with targets is
-    calibrated on load instead. Once validation itself passes it, this finds nothing to
-    do (a private fallback, kept small).
-    """
-    from reachplan.model.unit_costs import has_targets
-
-    result = loaded.validation
-    errors = result.errors
-    if not errors or not all(p.message.startswith("no unit costs") for p in errors):
-        return None
-    plan = Plan.from_tables(result.tables, source=str(loaded.path))
-    if need_targets and not has_targets(plan):
-        return None
-    kept = tuple(p for p in result.problems if p not in errors)
-    return UsablePlan(dataclasses.replace(result, problems=kept), plan, loaded.path)
 
 
 def calibrated_on_load(

@@ -153,3 +153,49 @@ def test_amounts_that_cannot_be_real(text, needle):
 def test_a_plain_number_is_an_envelope_too():
     sc = FundingScenario.from_mapping({"funding": 0.6}, "s.toml")
     assert sc.envelope.total == Amount("share", 0.6)
+
+
+# ---- selectors by tag --------------------------------------------------------------------
+
+
+def _floor(**keys):
+    from reachplan.model.funding import FundingScenario
+    return FundingScenario.from_mapping(
+        {"funding": "60%", "floors": [{"share": 0.5, **keys}]}, "s.toml").floors[0].selector
+
+
+def test_tag_keys_parse_into_the_selector():
+    from reachplan.model.funding import Selector
+    assert _floor(tier=1) == Selector(tiers=(1,))
+    assert _floor(tiers=[2, 3], life_saving=False) == Selector(tiers=(2, 3), life_saving=False)
+    assert _floor(enabler=True, cluster="pro") == Selector(enabler=True, clusters=("PRO",))
+    assert _floor(location_kinds=["Admin1"]) == Selector(location_kinds=("admin1",))
+    assert _floor(cluster="PRO").key_for("cluster") == "cluster"
+    assert _floor(clusters=["PRO"]).key_for("cluster") == "clusters"
+
+
+@pytest.mark.parametrize(("keys", "where", "fragment"), [
+    ({"tier": 4}, "floors[0].tier", "1, 2 or 3"),
+    ({"tiers": [1, True]}, "floors[0].tiers", "1, 2 or 3"),
+    ({"life_saving": "yes"}, "floors[0].life_saving", "true or false"),
+    ({"enabler": 1}, "floors[0].enabler", "true or false"),
+    ({"location_kind": "province"}, "floors[0].location_kind", "country, regional"),
+    ({"cluster": "PRO", "clusters": ["PRO"]}, "floors[0]", "not both"),
+    ({"clusters": []}, "floors[0].clusters", "empty list"),
+])
+def test_bad_tag_values_name_the_key(keys, where, fragment):
+    from reachplan.model.funding import FundingError, FundingScenario
+    with pytest.raises(FundingError) as info:
+        FundingScenario.from_mapping({"funding": "60%", "floors": [{"share": 0.5, **keys}]},
+                                     "s.toml")
+    assert info.value.key == where and fragment in str(info.value)
+
+
+def test_describe_says_tags_in_planner_words():
+    from reachplan.model.funding import Selector
+    assert Selector(life_saving=True).describe() == "life-saving (tier 1) lines"
+    assert Selector(clusters=("PRO",), location_codes=("UKR",), years=(2025,)).describe() == (
+        "cluster PRO in UKR, 2025")
+    assert Selector(enabler=True, location_kinds=("regional",)).describe() == (
+        "enabler lines in regional locations")
+    assert Selector(tiers=(2, 3), sector_codes=("WASH",)).describe() == "tier 2/3 WASH"

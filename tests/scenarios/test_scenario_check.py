@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -210,3 +211,110 @@ def test_cli_path_like_name_writes_nothing_anywhere(tmp_path, name):
     _one_error_line(result, str(path), "key 'name'")
     assert not out.exists()
     assert not (tmp_path / "escaped").exists() and not Path("/tmp/reachplan-abs-name").exists()
+
+
+# ---- selectors by tag: a rule that selects nothing names file, rule and key --------------
+
+
+@pytest.mark.parametrize(("body", "key", "fragments"), [
+    ('[[funding.floors]]\nname = "protection"\nshare = 0.4\ncluster = "PRO"\n',
+     "funding.floors[0].cluster",
+     ["floor 'protection' ([[funding.floors]] #1)", "IASC cluster PRO", "WSH, HEA"]),
+    ('[[funding.floors]]\nshare = 0.1\n[[funding.floors]]\nname = "ls"\nshare = 0.5\n'
+     'life_saving = true\n',
+     "funding.floors[1].life_saving", ["floor 'ls' ([[funding.floors]] #2)", "life-saving",
+                                       "tiers: 2"]),
+    ('[[funding.caps]]\nfactor = 0.5\nlocation_kind = "admin1"\n',
+     "funding.caps[0].location_kind", ["[[funding.caps]] #1:", "kind admin1", "country"]),
+    ('[[funding.exclusions]]\nenabler = true\n', "funding.exclusions[0].enabler",
+     ["[[funding.exclusions]] #1:", "no enabler line"]),
+    ('[[funding.weights]]\nweight = 2\ntier = 3\n', "funding.weights[0].tier", ["tier 3"]),
+    ('[[funding.earmarks]]\nname = "e"\namount = "USD 10"\ncluster = "HEA"\nlocation = "MDA"\n',
+     "funding.earmarks[0]", ["earmark 'e' ([[funding.earmarks]] #1)", "together",
+                             "cannot be spent"]),
+])
+def test_a_tag_rule_that_selects_nothing_names_file_rule_and_key(tmp_path, plan, body, key,
+                                                                  fragments):
+    path = _scenario(tmp_path, body)
+    with pytest.raises(ScenarioError) as info:
+        check_against_plan(load_scenario(path), plan)
+    assert (info.value.file, info.value.key) == (str(path), key)
+    text = str(info.value)
+    assert text.startswith(f"{path}, key '{key}': ")
+    for fragment in fragments:
+        assert fragment in text, text
+
+
+def test_tag_rules_that_select_lines_pass(tmp_path, plan):
+    path = _scenario(tmp_path, '[[funding.floors]]\nshare = 0.2\ncluster = "wsh"\n'
+                     '[[funding.caps]]\nfactor = 0.9\nlocation_kind = "country"\n'
+                     '[[funding.weights]]\nweight = 2\ntier = 2\nenabler = false\n')
+    check_against_plan(load_scenario(path), plan)
+
+
+def test_a_shipped_scenario_on_another_plan_is_one_line_and_writes_nothing(tmp_path, plan):
+    from reachplan.reports.plan_files import write_plan_tables
+
+    write_plan_tables(plan.tables, tmp_path / "plan")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = _cli("run", "shortfall_60", "--plan", str(tmp_path / "plan"), "--draws", "2",
+                  "--quiet", "--out", str(out), cwd=tmp_path)
+    # the tiny plan has no tier-1 money: the first floor of full_funding.toml is refused
+    _one_error_line(result, "shortfall_60.toml", "key 'funding.floors[0].life_saving'",
+                    "floor 'life-saving (tier 1)' ([[funding.floors]] #1)",
+                    "no requirement money is life-saving", "set in", "full_funding.toml")
+    assert sorted(out.rglob("*")) == []
+
+
+def test_a_tag_floor_selecting_nothing_in_run_writes_nothing(tmp_path, plan):
+    from reachplan.reports.plan_files import write_plan_tables
+
+    write_plan_tables(plan.tables, tmp_path / "plan")
+    path = tmp_path / "s.toml"
+    path.write_text('name = "s"\nplan = "plan"\n[funding]\nfunding = "60%"\n'
+                    '[[funding.floors]]\nname = "p"\nshare = 0.4\ncluster = "PRO"\n')
+    out = tmp_path / "out"
+    out.mkdir()
+    result = _cli("run", str(path), "--draws", "2", "--quiet", "--out", str(out), cwd=tmp_path)
+    _one_error_line(result, str(path), "funding.floors[0].cluster", "floor 'p'")
+    assert sorted(out.rglob("*")) == []
+
+
+def test_the_tag_rewrite_of_the_shipped_floors_selects_the_same_money():
+    """full_funding's life-saving floor by tag = the former SO1 floor, cell by cell."""
+    from reachplan.model.costs import CostModel
+    from reachplan.scenarios.plan_io import load_plan
+    from reachplan.solver.model import floor_lines, objective_weight, selector_mask
+
+    costs = CostModel.from_plan(load_plan(None).usable().plan)
+    floors = {f.name: f for f in load_scenario("full_funding").funding.floors}
+    new = floors["life-saving (tier 1)"].selector
+    old = Selector(objectives=("SO1",))
+    for fn in (selector_mask, objective_weight, floor_lines):
+        assert np.array_equal(fn(costs, new), fn(costs, old))
+    assert 0 < selector_mask(costs, new).sum() < costs.n_cells
+    assert floors["protection"].selector == Selector(sector_codes=("PROTECTION",))
+
+
+def test_the_rewritten_full_funding_builds_the_same_lp():
+    """Every row of the LP, with the floor's new name, is the former row: terms, sense, bound."""
+    from reachplan.model.costs import CostModel
+    from reachplan.scenarios.plan_io import load_plan
+    from reachplan.solver.model import build_model
+
+    costs = CostModel.from_plan(load_plan(None).usable().plan)
+    funding = load_scenario("full_funding").funding
+    former = dataclasses.replace(funding, floors=tuple(
+        dataclasses.replace(f, name="life-saving (SO1)", selector=Selector(objectives=("SO1",)))
+        if f.name.startswith("life-saving") else f for f in funding.floors))
+
+    def rows(scenario):
+        out = {}
+        for name, c in build_model(costs, scenario).problem.constraints.items():
+            name = name.replace("life_saving_SO1", "life_saving_tier_1")
+            out[name] = (c.sense, round(c.constant, 12),
+                         sorted((v.name, round(a, 12)) for v, a in c.items()))
+        return out
+
+    assert rows(funding) == rows(former)
