@@ -667,7 +667,14 @@ def simulate_command(
     if as_json and fmt == "csv":
         raise click.UsageError("--json and --format csv are two outputs; choose one")
     assumptions = load_simulation(scenario_path)
-    initial = load_initial_state()
+    if assumptions.source_kind != "displacement":
+        fail(
+            f"{scenario_path}: the scenario's people in need are "
+            + ("fixed at the plan's figures (model = none)" if assumptions.source_kind == "none"
+               else f"read from {assumptions.needs_file}")
+            + "; there is nothing to simulate"
+        )
+    initial = assumptions.initial_state or load_initial_state()
     show = not quiet and draws * months >= 36_000
     if show:
         from rich.console import Console

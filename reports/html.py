@@ -725,6 +725,15 @@ def _ladder_text(data: ReportData) -> str:
     return "".join(parts)
 
 
+def _needs_sources(data: ReportData) -> str:
+    """One line per scenario: where its people in need came from."""
+    items = "".join(
+        f"<li><b>{_e(s['name'])}</b>: {_e(s['needs_source'])}</li>"
+        for s in data.runs_json if s.get("needs_source")
+    )
+    return f"<p>People in need:</p><ul>{items}</ul>" if items else ""
+
+
 def _displacement_text(data: ReportData) -> str:
     groups = data.displacement_totals.drop_duplicates("simulation")
     items = "".join(f"<li><b>{_e(r.simulation)}</b></li>" for r in groups.itertuples())
@@ -795,7 +804,8 @@ def render_html(data: ReportData) -> str:
          "Diamonds: the scenarios.</p>" + charts["chart-ladder"] + _ladder_text(data)),
         ("coverage", "Coverage and unmet need",
          "<p>People reached against people in need, per year and per location, for each "
-         "scenario. Unmet need is never summed across years.</p>" + _coverage_section(data)),
+         "scenario. Unmet need is never summed across years.</p>" + _needs_sources(data)
+         + _coverage_section(data)),
         ("extra", "What one more $1M reaches", _extra_section(data)),
         ("binding", "Binding constraints",
          "<p>Rules that hold the allocation back, how often in the simulated futures, and "
@@ -803,9 +813,10 @@ def render_html(data: ReportData) -> str:
         ("shadow", "Shadow prices and their ranges", _shadow_section(data)),
         *([("cost-index", "Sector cost index sensitivity", _cost_index_section(data))]
           if data.has_cost_index else []),
-        ("displacement", "Displacement futures",
-         _displacement_text(data) + charts["chart-fan-idps"] + charts["chart-fan-refugees"]
-         + charts["chart-fan-returnees"]),
+        *([("displacement", "Displacement futures",
+            _displacement_text(data) + charts["chart-fan-idps"] + charts["chart-fan-refugees"]
+            + charts["chart-fan-returnees"])]
+          if not data.displacement_totals.empty else []),
         ("assumptions", "Assumptions and provenance", _assumptions(data)),
     ]
     nav = "".join(f'<a href="#{sid}">{_e(title)}</a>' for sid, title, _ in sections)

@@ -34,6 +34,7 @@ def run_summary(run: ScenarioRun, top: int = 5) -> dict[str, Any]:
         "description": run.scenario.description,
         "draws": run.draws,
         "seed": run.scenario.seed,
+        "needs_source": run.needs_source,
         "funding_usd": run.funding_usd,
         "allocated_usd_mean": float(alloc["mean_allocated_usd"].sum()),
         "people_reached_mean": float(run.people_reached.mean()),
@@ -89,6 +90,7 @@ def render_run_text(run: ScenarioRun, top: int = 5) -> str:
         f"== {s['name']}: {s['description']}",
         f"   draws {s['draws']} (seed {s['seed']}); funding {_usd_m(s['funding_usd'])}, "
         f"allocated on average {_usd_m(s['allocated_usd_mean'])}",
+        *([f"   people in need: {s['needs_source']}"] if s["needs_source"] else []),
         f"   people reached, person-years (summed over years): mean "
         f"{format_people(s['people_reached_mean'])}, "
         f"p10 {format_people(s['people_reached_p10'])}, "

@@ -23,24 +23,31 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reachplan.model import simulation as dm
 from reachplan.model.calibration import HistoryError
 from reachplan.model.simulation import (
+    NEEDS_FILE_COLUMNS,
     AssumptionError,
     Distribution,
+    Geography,
     InitialState,
+    NeedsInput,
     SimulationAssumptions,
 )
 
 __all__ = [
     "DEFAULT_HISTORY_FILES",
+    "DEFAULT_GEOGRAPHY_FILE",
     "DEFAULT_INITIAL_STATE_FILE",
     "DEFAULT_SIMULATION_FILE",
     "HISTORY_COLUMNS",
+    "load_geography",
     "load_history",
     "load_initial_state",
+    "load_needs_file",
     "load_simulation",
     "overlay",
     "parse_simulation",
@@ -49,6 +56,8 @@ __all__ = [
 _HERE = Path(__file__).resolve().parent
 DEFAULT_SIMULATION_FILE = _HERE / "simulation.toml"
 DEFAULT_INITIAL_STATE_FILE = _HERE / "data" / "initial_state_2023_12.csv"
+#: The shipped geography: Ukraine, its 11 neighbours and the rest of Europe.
+DEFAULT_GEOGRAPHY_FILE = _HERE / "data" / "geography_ukraine.toml"
 #: The observed history the default rates are calibrated on.
 DEFAULT_HISTORY_FILES = (
     _HERE / "data" / "displacement_history_2022_2023.csv",
@@ -66,7 +75,7 @@ _DIST_PARAMS: dict[str, tuple[type, tuple[str, ...], tuple[str, ...]]] = {
     "pareto": (dm.Pareto, ("scale", "shape"), ("cap",)),
 }
 _DIST_FIELD = {"median": "median_value"}
-_NOT_FROM_FILE = {"source", "source_sha256"}
+_NOT_FROM_FILE = {"source", "source_sha256", "initial_state", "needs_input"}
 
 
 # --------------------------------------------------------------------------- simulation
@@ -112,9 +121,31 @@ def load_simulation(path: str | Path | None = None) -> SimulationAssumptions:
 def parse_simulation(
     table: Mapping[str, Any], *, file: str = "<memory>", digest: str = ""
 ) -> SimulationAssumptions:
-    """Build and validate assumptions from a complete ``[simulation]`` table."""
+    """Build and validate assumptions from a complete ``[simulation]`` table.
+
+    ``geography`` and ``needs_file`` are paths relative to ``file``'s folder (the
+    current folder for ``"<memory>"``); they are stored absolute, and the files they
+    name are read here: the geography with its initial state, the needs file checked
+    for form (its locations, years and draws are checked against the plan when a run
+    uses it).
+    """
     built = _build(SimulationAssumptions, table, "simulation", file)
-    return dataclasses.replace(built, source=file, source_sha256=digest)
+    base = Path(file).parent if file and not file.startswith("<") else Path.cwd()
+    changes: dict[str, Any] = {"source": file, "source_sha256": digest}
+    if built.geography:
+        geo_path = (base / built.geography).resolve()
+        changes["geography"] = str(geo_path)
+        changes["initial_state"] = load_initial_state(geography=geo_path)
+    if built.needs_file:
+        needs_path = (base / built.needs_file).resolve()
+        changes["needs_file"] = str(needs_path)
+        try:
+            changes["needs_input"] = load_needs_file(needs_path)
+        except AssumptionError as error:
+            # keep the needs file's name and row in the message: the scenario reader
+            # names the scenario file and this key
+            raise AssumptionError(str(error), file=file, key="simulation.needs_file") from None
+    return dataclasses.replace(built, **changes)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -277,14 +308,81 @@ def _distribution(value: object, key: str, file: str) -> Distribution:
 # --------------------------------------------------------------------------- initial state
 
 
-def load_initial_state(path: str | Path | None = None) -> InitialState:
-    """Load the initial stocks from a CSV table (default: December 2023).
+def _geography_file(path: Path) -> tuple[Geography, Path]:
+    """Read a geography TOML file: the geography and the path of its initial state."""
+    file = str(path)
+    doc = _read_toml(path)
+    table = doc.get("geography")
+    if not isinstance(table, dict):
+        raise AssumptionError("missing [geography] table", file=file)
+    known = ("name", "origin", "hosts", "sink", "protection", "route_shares", "initial_state")
+    for key in table:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise AssumptionError(
+                f"unknown key '{key}'{hint} (known: {', '.join(known)})",
+                file=file, key=f"geography.{key}",
+            )
+    for key in ("name", "origin", "sink", "initial_state"):
+        if not isinstance(table.get(key), str) or not table[key].strip():
+            raise AssumptionError("missing or not text", file=file, key=f"geography.{key}")
+    for key in ("hosts", "protection"):
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise AssumptionError("must be an array of location codes", file=file,
+                                  key=f"geography.{key}")
+    route = table.get("route_shares", {})
+    if not isinstance(route, dict) or not all(_is_number(v) for v in route.values()):
+        raise AssumptionError("must be a table of location codes to numbers", file=file,
+                              key="geography.route_shares")
+    try:
+        geography = Geography(
+            name=table["name"].strip(),
+            origin=table["origin"].strip(),
+            hosts=tuple(c.strip() for c in table.get("hosts", [])),
+            sink=table["sink"].strip(),
+            protection=tuple(c.strip() for c in table.get("protection", [])),
+            route_shares=tuple((str(k), float(v)) for k, v in route.items()),
+            source=file,
+        )
+    except AssumptionError as error:
+        raise error.within(file=file, prefix="geography") from None
+    return geography, path.parent / table["initial_state"]
 
-    The table has columns ``series, location_code, month, value, source`` with
-    rows ``idps`` (UKR), ``returnees`` (UKR), ``population_in_ukraine`` (UKR),
-    ``refugees`` for each of the 11 hosts and XEU, and optionally
-    ``refugees_in_europe`` (EUR) which must equal the sum of the refugee rows.
-    The non-displaced population is ``population_in_ukraine - idps - returnees``.
+
+def load_geography(path: str | Path | None = None) -> Geography:
+    """Read a geography file (default: the shipped Ukraine one, :data:`DEFAULT_GEOGRAPHY_FILE`).
+
+    Raises
+    ------
+    AssumptionError
+        Naming the file and the key at fault.
+
+    """
+    return _geography_file(Path(DEFAULT_GEOGRAPHY_FILE if path is None else path))[0]
+
+
+def load_initial_state(
+    path: str | Path | None = None, *, geography: str | Path | Geography | None = None
+) -> InitialState:
+    """Load the initial stocks of a geography from a CSV table.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path, optional
+        The CSV table; default: the one the geography file names (for the shipped
+        geography, December 2023).
+    geography : path or Geography, optional
+        The geography the stocks are in (a file, or one already read); default: the
+        shipped Ukraine geography. With a ``Geography`` object, ``path`` is required
+        unless it is the shipped one.
+
+    The table has columns ``series, location_code, month, value, source`` with rows
+    ``idps``, ``returnees`` and ``population`` (``population_in_ukraine`` is read
+    the same) for the origin, ``refugees`` for each host and the sink, and
+    optionally ``refugees_in_europe`` (EUR), which must equal the sum of the refugee
+    rows. The non-displaced population is ``population - idps - returnees``.
 
     Raises
     ------
@@ -292,7 +390,15 @@ def load_initial_state(path: str | Path | None = None) -> InitialState:
         Naming the file and the row or value at fault.
 
     """
-    path = Path(DEFAULT_INITIAL_STATE_FILE if path is None else path)
+    if isinstance(geography, Geography):
+        geo, own_csv = geography, DEFAULT_INITIAL_STATE_FILE
+        if path is None and geography.source != str(DEFAULT_GEOGRAPHY_FILE):
+            raise AssumptionError("no initial state file given", file=geography.source)
+    else:
+        geo, own_csv = _geography_file(
+            Path(DEFAULT_GEOGRAPHY_FILE if geography is None else geography)
+        )
+    path = Path(own_csv if path is None else path)
     file = str(path)
     try:
         frame = pd.read_csv(path, dtype={"value": "string", "month": "string"})
@@ -313,7 +419,10 @@ def load_initial_state(path: str | Path | None = None) -> InitialState:
             ) from None
         if not math.isfinite(number) or number < 0:
             raise AssumptionError("value must be non-negative", file=file, key=key)
-        values[(str(record.series), str(record.location_code))] = number
+        series = str(record.series)
+        if series == "population_in_ukraine":
+            series = "population"
+        values[(series, str(record.location_code))] = number
         months.add(str(record.month))
     if len(months) != 1:
         raise AssumptionError(f"all rows must share one month, got {sorted(months)}", file=file)
@@ -324,10 +433,10 @@ def load_initial_state(path: str | Path | None = None) -> InitialState:
             raise AssumptionError(f"missing row {series},{location}", file=file)
         return values[(series, location)]
 
-    idps = need("idps", "UKR")
-    returnees = need("returnees", "UKR")
-    population = need("population_in_ukraine", "UKR")
-    refugees = tuple(need("refugees", code) for code in dm.REFUGEE_LOCATIONS)
+    idps = need("idps", geo.origin)
+    returnees = need("returnees", geo.origin)
+    population = need("population", geo.origin)
+    refugees = tuple(need("refugees", code) for code in geo.refugee_locations)
     if ("refugees_in_europe", "EUR") in values:
         stated = values[("refugees_in_europe", "EUR")]
         if not math.isclose(stated, sum(refugees), abs_tol=1.0):
@@ -339,7 +448,7 @@ def load_initial_state(path: str | Path | None = None) -> InitialState:
     non_displaced = population - idps - returnees
     if non_displaced < 0:
         raise AssumptionError(
-            "population_in_ukraine is smaller than IDPs plus returnees", file=file
+            f"the population of {geo.origin} is smaller than IDPs plus returnees", file=file
         )
     try:
         return InitialState(
@@ -348,9 +457,110 @@ def load_initial_state(path: str | Path | None = None) -> InitialState:
             returnees=returnees,
             non_displaced=non_displaced,
             refugees=refugees,
+            geography=geo,
         )
     except AssumptionError as error:
         raise error.within(file=file) from None
+
+
+def load_needs_file(path: str | Path) -> NeedsInput:
+    """Read a needs file: people in need per draw, location and year.
+
+    Columns ``draw, location_code, year, people_in_need`` (others are ignored);
+    ``draw`` and ``year`` whole numbers, draws from 0; ``people_in_need`` a finite
+    non-negative number of persons; one row per draw, location and year.
+
+    Raises
+    ------
+    AssumptionError
+        Naming the file, and the row (header = 1) and field at fault.
+
+    """
+    path = Path(path)
+    file = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise AssumptionError("file not found", file=file) from None
+    except OSError as error:
+        raise AssumptionError(f"cannot read: {error.strerror}", file=file) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise AssumptionError("not UTF-8 text", file=file) from None
+    reader = csv.reader(text.splitlines())
+    header = next(reader, None)
+    if header is None:
+        raise AssumptionError("empty file", file=file)
+    header = [h.strip() for h in header]
+    missing = [c for c in NEEDS_FILE_COLUMNS if c not in header]
+    if missing:
+        raise AssumptionError(
+            f"missing column(s) {', '.join(missing)}; expected {', '.join(NEEDS_FILE_COLUMNS)}",
+            file=file, key="row 1",
+        )
+    at = {c: header.index(c) for c in NEEDS_FILE_COLUMNS}
+    draws, locations, years, pins, rows = [], [], [], [], []
+    seen: dict[tuple[int, str, int], int] = {}
+    for row, cells in enumerate(reader, start=2):
+        if not cells or all(not c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            raise AssumptionError(
+                f"expected {len(header)} fields, found {len(cells)}", file=file, key=f"row {row}"
+            )
+
+        def whole(column: str, row: int = row, cells: list[str] = cells) -> int:
+            text = cells[at[column]].strip()
+            try:
+                number = float(text)
+            except ValueError:
+                number = math.nan
+            if not math.isfinite(number) or number != int(number) or number < 0:
+                raise AssumptionError(
+                    f"{text!r} is not a whole number >= 0", file=file,
+                    key=f"row {row}, field {column}",
+                )
+            return int(number)
+
+        draw, year = whole("draw"), whole("year")
+        location = cells[at["location_code"]].strip()
+        if not location:
+            raise AssumptionError("empty location code", file=file,
+                                  key=f"row {row}, field location_code")
+        text = cells[at["people_in_need"]].strip()
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < 0:
+            raise AssumptionError(
+                f"{text!r} is not a number of people (finite, >= 0)", file=file,
+                key=f"row {row}, field people_in_need",
+            )
+        key = (draw, location, year)
+        if key in seen:
+            raise AssumptionError(
+                f"draw {draw}, {location} {year} is given twice (also row {seen[key]})",
+                file=file, key=f"row {row}",
+            )
+        seen[key] = row
+        draws.append(draw)
+        locations.append(location)
+        years.append(year)
+        pins.append(value)
+        rows.append(row)
+    if not rows:
+        raise AssumptionError("no rows", file=file)
+    return NeedsInput(
+        path=file,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        draws=np.asarray(draws, dtype=np.int64),
+        locations=np.asarray(locations, dtype=object),
+        years=np.asarray(years, dtype=np.int64),
+        people_in_need=np.asarray(pins, dtype=float),
+        rows=np.asarray(rows, dtype=np.int64),
+    )
 
 
 # --------------------------------------------------------------------------- history

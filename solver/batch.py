@@ -27,8 +27,23 @@ simulation says how they move). Two things scale with ``m``:
   needs grow, and less cheaply where they shrink. Requirements, floors, caps and
   envelopes are money and do not move.
 
-Locations the simulation does not cover (a regional support line) keep ``m = 1``.
-See ``docs/scenarios.md``.
+Where people in need come from (the needs source, :func:`needs_source`):
+
+- the displacement simulation (``[simulation] model = "displacement"``, the default),
+  over its geography (:class:`model.simulation.Geography`) and over the plan's years:
+  it runs from its initial state to December of the plan's last year, and only the
+  plan's years feed the LP. A plan location the geography covers gets its own
+  multiplier; one whose parent (``locations.parent_code``, walked up to the top) is
+  covered gets the parent's; any other (a regional support line, a country outside the
+  geography) keeps ``m = 1``, and the needs-source sentence names it. A plan none of
+  whose locations is covered is refused (:class:`NeedsCoverageError`): simulating
+  nothing would report p10 = p90 = mean without a word;
+- ``model = "none"``: ``m = 1`` for every draw (nothing is simulated);
+- ``needs_file``: the planner's people in need per draw, location and year, used as is:
+  ``m`` = the file's value / the plan's figure (:class:`model.simulation.NeedsInput`);
+  plan locations the file does not name keep ``m = 1``.
+
+See ``docs/scenarios.md`` and ``docs/simulation.md``.
 """
 
 from __future__ import annotations
@@ -38,8 +53,9 @@ import hashlib
 import itertools
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
@@ -53,6 +69,8 @@ from reachplan.model.plan import Plan
 from reachplan.model.scenario import Scenario
 from reachplan.model.simulation import (
     STREAMS_VERSION,
+    UKRAINE,
+    Geography,
     InitialState,
     Stream,
     needs_per_draw,
@@ -87,6 +105,128 @@ class RunTooLargeError(ReachplanError):
 
 class SchedulerError(ReachplanError):
     """The Dask scheduler cannot be reached (or Dask is not installed)."""
+
+
+class NeedsCoverageError(ReachplanError):
+    """The displacement simulation covers none of the plan's locations."""
+
+
+# ---- where people in need come from ------------------------------------------------------
+
+
+def location_parents(plan: Plan) -> dict[str, str]:
+    """Location code -> parent code, from ``locations.parent_code`` (empty without one)."""
+    table = plan.tables.get("locations")
+    if table is None or "parent_code" not in table.columns:
+        return {}
+    codes = table["location_code"] if "location_code" in table.columns else table.index
+    out: dict[str, str] = {}
+    for code, parent in zip(codes, table["parent_code"], strict=True):
+        if isinstance(parent, str) and parent.strip() and parent.strip() != str(code):
+            out[str(code)] = parent.strip()
+    return out
+
+
+def simulated_location(
+    geography: Geography, code: str, parents: Mapping[str, str] | None = None
+) -> str | None:
+    """The geography location whose simulated needs drive plan location ``code``.
+
+    ``code`` itself when the geography covers it, else the nearest covered ancestor
+    through ``parents``; ``None`` when neither (the plan's figure is kept).
+    """
+    parents = parents or {}
+    seen: set[str] = set()
+    current: str | None = code
+    while current is not None and current not in seen:
+        if geography.covers(current):
+            return current
+        seen.add(current)
+        current = parents.get(current)
+    return None
+
+
+def simulation_state(scenario: Scenario, initial: InitialState) -> InitialState:
+    """The initial state a scenario simulates from: its own geography's, else ``initial``."""
+    own = scenario.simulation.initial_state
+    return own if own is not None else initial
+
+
+@dataclass(frozen=True)
+class NeedsSource:
+    """Where a run's people in need come from, checked against the plan.
+
+    Attributes
+    ----------
+    kind
+        ``"displacement"``, ``"none"`` or ``"file"``.
+    sentence
+        One planner sentence, e.g. "displacement simulation (Ukraine geography, 200
+        draws)"; the run's ``needs_source``.
+    uncovered
+        Plan locations with people in need whose figures stay the plan's (displacement:
+        not covered by the geography; file: not named by the file).
+    """
+
+    kind: str
+    sentence: str
+    uncovered: tuple[str, ...] = ()
+
+
+def needs_source(
+    scenario: Scenario,
+    initial: InitialState | None,
+    need_rows: Sequence[tuple[str, int]],
+    parents: Mapping[str, str] | None = None,
+) -> NeedsSource:
+    """Check the scenario's needs source against the plan's need rows; say what it is.
+
+    ``initial``: the run's initial state (its geography); ``None``: the scenario's own
+    geography, else the shipped Ukraine one.
+
+    Raises
+    ------
+    NeedsCoverageError
+        Displacement model and no plan location covered (names the plan's locations
+        and the two ways out).
+    model.simulation.AssumptionError
+        A needs file that does not fit the plan or the run (names file, row, field).
+    """
+    sim = scenario.simulation
+    locations = sorted({loc for loc, _ in need_rows})
+    kind = sim.source_kind
+    if kind == "none":
+        return NeedsSource("none", "fixed at the plan's figures (simulation model = none)")
+    if kind == "file":
+        if sim.needs_input is None:
+            raise ReachplanError(f"{sim.needs_file}: the needs file was not read")
+        sim.needs_input.check(need_rows, scenario.draws)
+        named = set(sim.needs_input.locations.tolist())
+        uncovered = tuple(loc for loc in locations if loc not in named)
+        name = Path(sim.needs_input.path).name
+        return NeedsSource("file", f"from {name} ({scenario.draws} draws)" + _kept(uncovered),
+                           uncovered)
+    state = scenario.simulation.initial_state or initial
+    geography = state.geography if state is not None else UKRAINE
+    uncovered = tuple(
+        loc for loc in locations if simulated_location(geography, loc, parents) is None
+    )
+    if locations and len(uncovered) == len(locations):
+        raise NeedsCoverageError(
+            f"scenario '{scenario.name}': the displacement simulation ({geography.name} "
+            f"geography: {', '.join(geography.needs_locations)}) covers none of the plan's "
+            f"locations ({', '.join(locations)}); in the scenario file set "
+            '[simulation] model = "none" (people in need fixed at the plan\'s figures) or '
+            'needs_file = "needs.csv" (people in need per draw, location and year)'
+        )
+    sentence = f"displacement simulation ({geography.name} geography, {scenario.draws} draws)"
+    return NeedsSource("displacement", sentence + _kept(uncovered), uncovered)
+
+
+def _kept(uncovered: Sequence[str]) -> str:
+    if not uncovered:
+        return ""
+    return f"; kept at the plan's figures (not covered): {', '.join(uncovered)}"
 
 
 # ---- one chunk ----------------------------------------------------------------------------
@@ -257,6 +397,7 @@ class PreparedModel:
     people_cols: NDArray[np.int64]
     people_cell: NDArray[np.int64]
     entity_cols: NDArray[np.int64]
+    parents: dict[str, str] = field(default_factory=dict)
 
     def need_rhs(self, mult: FloatArray) -> FloatArray:
         """Right-hand sides of the need rows for a draw's multipliers (LP people units)."""
@@ -314,6 +455,7 @@ def _prepare(plan: Plan, scenario: Scenario) -> PreparedModel:
         people_cols=np.array([j for _, j in people], dtype=np.int64),
         people_cell=np.array([i for i, _ in people], dtype=np.int64),
         entity_cols=np.array(entities, dtype=np.int64),
+        parents=location_parents(plan),
     )
 
 
@@ -336,26 +478,53 @@ def need_multipliers(
     n: int,
     need_rows: Sequence[tuple[str, int]],
     stream: int = Stream.RUN,
+    *,
+    parents: Mapping[str, str] | None = None,
+    plan_need: FloatArray | None = None,
 ) -> FloatArray:
-    """Simulated people in need relative to the start, per draw and need row, shape (n, rows).
+    """People in need relative to the plan's figures, per draw and need row, shape (n, rows).
 
-    Draws ``[first_draw, first_draw + n)`` of ``stream`` for ``scenario.seed``
-    (:mod:`model.simulation.streams`): the same numbers however the draws are chunked.
-    Locations or years the simulation does not cover get 1 (the plan's figure).
+    By the scenario's needs source (module docstring): ``model = "none"``: all 1,
+    nothing simulated; ``needs_file``: the file's value over ``plan_need`` (the plan's
+    people in need per need row, required then); the displacement simulation:
+    simulated people in need in the year over those at the start, draws
+    ``[first_draw, first_draw + n)`` of ``stream`` for ``scenario.seed``
+    (:mod:`model.simulation.streams`: the same numbers however the draws are chunked),
+    simulated to December of the last year of ``need_rows``. A location takes its own
+    simulated location or its nearest covered ancestor through ``parents``; others
+    get 1 (the plan's figure).
     """
+    sim = scenario.simulation
+    kind = sim.source_kind
+    if kind == "none":
+        return np.ones((n, len(need_rows)))
+    if kind == "file":
+        if sim.needs_input is None or plan_need is None:
+            raise ValueError("a needs file needs the file read and the plan's people in need")
+        sim.needs_input.check(need_rows, first_draw + n)
+        return sim.needs_input.multipliers(need_rows, plan_need, first_draw, n)
+    state = simulation_state(scenario, initial)
+    out = np.ones((n, len(need_rows)))
+    if not need_rows:
+        return out
+    last_year = max(int(y) for _, y in need_rows)
+    months = (pd.Period(f"{last_year}-12", freq="M") - state.month).n
+    if months < 1:
+        return out  # the plan ends before the simulation starts: its own figures
     result = simulate(
-        scenario.simulation, initial, draws=n, seed=scenario.seed, record_flows=False,
+        sim, state, draws=n, seed=scenario.seed, months=months, record_flows=False,
         first_draw=first_draw, stream=stream,
     )
     table = needs_per_draw(result)
     start = people_in_need(result)[0, 0, :]
     loc_pos = {code: i for i, code in enumerate(table.locations)}
     year_pos = {int(y): j for j, y in enumerate(table.years)}
-    out = np.ones((n, len(need_rows)))
+    geography = state.geography
     for r, (loc, year) in enumerate(need_rows):
-        if loc in loc_pos and year in year_pos and start[loc_pos[loc]] > 0:
-            i = loc_pos[loc]
-            out[:, r] = table.values[:, i, year_pos[year]] / start[i]
+        code = simulated_location(geography, str(loc), parents)
+        if code is not None and int(year) in year_pos and start[loc_pos[code]] > 0:
+            i = loc_pos[code]
+            out[:, r] = table.values[:, i, year_pos[int(year)]] / start[i]
     return out
 
 
@@ -397,7 +566,10 @@ def solve_chunk(
     prep = prepared_model(plan, scenario)
     # a fresh HiGHS instance per chunk: the warm-start path depends only on the chunk
     fast = FastLP(prep.arrays)
-    mult = need_multipliers(scenario, initial, first_draw, n, prep.need_rows)
+    mult = need_multipliers(
+        scenario, initial, first_draw, n, prep.need_rows,
+        parents=prep.parents, plan_need=prep.base_need,
+    )
     need = prep.base_need[None, :] * mult
     n_cells = len(prep.tranche_cols)
     people = np.zeros(n)
@@ -444,27 +616,40 @@ def solve_chunk(
 
 def run_key(plan: Plan, scenario: Scenario, chunk_draws: int = CHUNK_DRAWS) -> str:
     """Identity of a run: same key, same numbers (used to refuse resuming a different run)."""
-    text = json.dumps(
-        {
-            "plan": plan.fingerprint,
-            "scenario": scenario.sha256,
-            "funding": repr(scenario.funding),
-            "seed": scenario.seed,
-            "draws": scenario.draws,
-            "chunk": chunk_draws,
-            "streams": STREAMS_VERSION,
-        },
-        sort_keys=True,
-    )
+    identity: dict[str, Any] = {
+        "plan": plan.fingerprint,
+        "scenario": scenario.sha256,
+        "funding": repr(scenario.funding),
+        "seed": scenario.seed,
+        "draws": scenario.draws,
+        "chunk": chunk_draws,
+        "streams": STREAMS_VERSION,
+    }
+    # files the scenario reads besides itself (only when named: earlier keys stay valid)
+    sim = scenario.simulation
+    if sim.needs_input is not None:
+        identity["needs_file"] = sim.needs_input.sha256
+    if sim.initial_state is not None:
+        identity["geography"] = repr(sim.initial_state)
+    text = json.dumps(identity, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def combine(
-    plan: Plan, scenario: Scenario, chunks: Iterable[ChunkResult], chunk_draws: int = CHUNK_DRAWS
+    plan: Plan,
+    scenario: Scenario,
+    chunks: Iterable[ChunkResult],
+    chunk_draws: int = CHUNK_DRAWS,
+    initial: InitialState | None = None,
 ) -> ScenarioRun:
-    """Aggregate chunk results (in chunk order) into a :class:`ScenarioRun`."""
+    """Aggregate chunk results (in chunk order) into a :class:`ScenarioRun`.
+
+    ``initial``: the simulation's initial state the run used (names the geography in
+    the run's ``needs_source``; default: the scenario's own, else the shipped one).
+    """
     ordered = sorted(chunks, key=lambda c: c.chunk)
     prep = prepared_model(plan, scenario)
+    source = needs_source(scenario, initial, prep.need_rows, prep.parents)
     draws = sum(len(c.people_reached) for c in ordered)
     if draws != scenario.draws:
         raise ValueError(f"expected {scenario.draws} draws, got {draws}")
@@ -490,6 +675,7 @@ def combine(
         rows=dict(rows),
         entities_reached=np.concatenate([c.entities_reached for c in ordered]),
         funding_usd=float(prep.lp.funding_usd),
+        needs_source=source.sentence,
         provenance={
             "plan_fingerprint": plan.fingerprint,
             "plan_source": plan.source,
@@ -574,6 +760,8 @@ def run_scenario(
         # connect first: an unreachable scheduler fails before the model is built
         client = stack.enter_context(_dask_client(scheduler)) if executor == "dask" else None
         prep = prepared_model(plan, scenario)
+        # the needs source is checked before any draw (coverage, a needs file's fit)
+        needs_source(scenario, initial, prep.need_rows, prep.parents)
         check_memory(scenario.draws, len(prep.need_rows), available_bytes, name=scenario.name)
         return _run(plan, scenario, initial, workers, done, on_chunk, client)
 
@@ -629,7 +817,7 @@ def _run(
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     accept(future.result())
-    return combine(plan, scenario, results.values())
+    return combine(plan, scenario, results.values(), initial=initial)
 
 
 def _dask_client(scheduler: str | None) -> Any:

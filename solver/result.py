@@ -405,6 +405,10 @@ class ScenarioRun:
         rule): what a report reads to know what a binding row is, never its name.
     entities_reached
         Entities reached per draw (summed over years), shape (draws,).
+    needs_source
+        Where the people in need came from, one planner sentence (the displacement
+        simulation and its geography, fixed at the plan's figures, or a needs file);
+        ``needs_source`` in the run JSON.
     """
 
     scenario: Scenario
@@ -422,6 +426,7 @@ class ScenarioRun:
     provenance: dict[str, str] = field(default_factory=dict)
     rows: dict[str, Row] = field(default_factory=dict)
     entities_reached: FloatArray | None = None
+    needs_source: str = ""
 
     def percentile(self, q: float) -> float:
         """Percentile ``q`` (0-100) of people reached across draws."""

@@ -71,22 +71,37 @@ __all__ = [
 ]
 
 
-def simulate_run_draws(scenario: Scenario, initial: InitialState) -> SimulationResult:
+def simulate_run_draws(
+    scenario: Scenario, initial: InitialState, last_year: int | None = None
+) -> SimulationResult | None:
     """The displacement draws a run of ``scenario`` used, in draw order.
 
-    Draw ``d`` of a run is a function of the seed and ``d`` only
+    Draw ``d`` of a run is a function of the seed, ``d`` and the months simulated
     (:mod:`model.simulation.streams`), so one :func:`model.simulation.simulate`
-    call over the run's stream gives the very futures every chunk of the run
-    re-solved the allocation in, whatever the chunking or worker count.
+    call over the run's stream, to December of the plan's last year ``last_year`` (as
+    :func:`solver.batch.need_multipliers` runs it), gives the very futures every chunk
+    of the run re-solved the allocation in, whatever the chunking or worker count.
 
     Returns
     -------
-    SimulationResult
-        Stocks shaped ``(scenario.draws, T[, 12])``, persons; no flows.
+    SimulationResult or None
+        Stocks shaped ``(scenario.draws, T[, L])``, persons; no flows. ``None`` when
+        the run simulated nothing (``model = "none"``, a needs file, or a plan that
+        ends before the simulation starts): the report then has no displacement section.
     """
+    from reachplan.solver.batch import simulation_state
+
+    if scenario.simulation.source_kind != "displacement":
+        return None
+    state = simulation_state(scenario, initial)
+    months = 36 if last_year is None else (
+        pd.Period(f"{last_year}-12", freq="M") - state.month
+    ).n
+    if months < 1:
+        return None
     return simulate(
-        scenario.simulation, initial, draws=scenario.draws, seed=scenario.seed,
-        record_flows=False, stream=Stream.RUN,
+        scenario.simulation, state, draws=scenario.draws, seed=scenario.seed,
+        months=months, record_flows=False, stream=Stream.RUN,
     )
 
 
@@ -114,9 +129,10 @@ def _totals_table(result: SimulationResult) -> pd.DataFrame:
     """Percentiles of the national totals per month (fan charts)."""
     labels = [str(m) for m in result.months.strftime("%Y-%m")]
     frames = []
+    origin = result.initial.geography.origin
     for name, values, loc in (
-        ("idps", result.idps, "UKR"),
-        ("returnees", result.returnees, "UKR"),
+        ("idps", result.idps, origin),
+        ("returnees", result.returnees, origin),
         ("refugees", result.refugees.sum(axis=2), "ALL"),
     ):
         q = np.percentile(values, [5, 10, 50, 90, 95], axis=0)
@@ -272,9 +288,13 @@ def build_report_inputs(
         frontier = funding_frontier(costs, group[0].scenario.funding, step=ladder_step)
         ladders.append(Ladder(_label(names), names, frontier))
     sims = []
+    years = [int(y) for r in runs for _, y in r.need_rows]
+    last_year = max(years) if years else None
     for group in sim_groups.values():
         names = tuple(r.scenario.name for r in group)
-        result = simulate_run_draws(group[0].scenario, initial)
+        result = simulate_run_draws(group[0].scenario, initial, last_year)
+        if result is None:
+            continue  # nothing simulated: no displacement bands
         sims.append(SimulationBands(_label(names), names, result.draws,
                                     percentile_table(result), _totals_table(result)))
     return ReportInputs(

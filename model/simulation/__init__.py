@@ -22,7 +22,10 @@ vectorised across draws: arrays are shaped ``(draws, months)`` or
 The package, by concern:
 
 - :mod:`~model.simulation.errors`: :class:`AssumptionError`;
-- :mod:`~model.simulation.coords`: the locations followed, ``month_index``;
+- :mod:`~model.simulation.geography`: :class:`Geography`, the locations followed
+  (read from a data file; the shipped one is Ukraine and its neighbours);
+- :mod:`~model.simulation.coords`: ``month_index``, the shipped geography's codes;
+- :mod:`~model.simulation.needs_input`: :class:`NeedsInput`, a planner's needs file;
 - :mod:`~model.simulation.distributions`: distributions of uncertain values;
 - :mod:`~model.simulation.assumptions`: rates, levers, needs mapping, initial state;
 - :mod:`~model.simulation.results`: :class:`SimulationResult`, :class:`NeedsTable`;
@@ -53,6 +56,7 @@ from reachplan.model.simulation.coords import (
     HOST_CODES,
     NEEDS_LOCATIONS,
     REFUGEE_LOCATIONS,
+    UKRAINE,
     month_index,
 )
 from reachplan.model.simulation.distributions import (
@@ -65,8 +69,10 @@ from reachplan.model.simulation.distributions import (
     Uniform,
 )
 from reachplan.model.simulation.errors import AssumptionError
+from reachplan.model.simulation.geography import Geography
 from reachplan.model.simulation.kernel import simulate, total_population
 from reachplan.model.simulation.needs import needs_per_draw, people_in_need, percentile_table
+from reachplan.model.simulation.needs_input import NEEDS_FILE_COLUMNS, NeedsInput
 from reachplan.model.simulation.results import (
     PERCENTILE_COLUMNS,
     SERIES,
@@ -89,19 +95,23 @@ __all__ = [
     "DRAW_BLOCK",
     "EU_MEMBER_CODES",
     "HOST_CODES",
+    "NEEDS_FILE_COLUMNS",
     "NEEDS_LOCATIONS",
     "PERCENTILE_COLUMNS",
     "REFUGEE_LOCATIONS",
     "SERIES",
     "STREAMS_VERSION",
+    "UKRAINE",
     "AssumptionError",
     "Beta",
     "Coupling",
     "Distribution",
     "FacilitatedReturns",
     "Fixed",
+    "Geography",
     "InitialState",
     "LogNormal",
+    "NeedsInput",
     "NeedsMapping",
     "NeedsTable",
     "OccupiedAreas",

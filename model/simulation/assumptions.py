@@ -13,14 +13,11 @@ from typing import Literal, TypeAlias
 import numpy as np
 import pandas as pd
 
-from reachplan.model.simulation.coords import (
-    _N_REF,
-    BALTIC_CODES,
-    REFUGEE_LOCATIONS,
-    month_index,
-)
+from reachplan.model.simulation.coords import UKRAINE, month_index
 from reachplan.model.simulation.distributions import Distribution, _nonnegative, _unit_interval
 from reachplan.model.simulation.errors import AssumptionError
+from reachplan.model.simulation.geography import Geography
+from reachplan.model.simulation.needs_input import NeedsInput
 
 __all__ = [
     "Coupling",
@@ -107,35 +104,36 @@ class OccupiedAreas:
     return to, so only the remainder is exposed to the IDP return hazard.
     Front-line events (probability per month, size in persons) move
     non-displaced residents of occupied areas through the Russian Federation
-    to Estonia, Latvia and Lithuania in ``baltic_shares``.
+    to Estonia, Latvia and Lithuania in ``baltic_shares``. Empty
+    ``baltic_shares`` (the default): the geography's ``route_shares``; the codes
+    are checked against the geography when the simulation runs.
     """
 
     enabled: bool
     non_returnable_idp_share: Distribution
     baltic_push_probability: Distribution
     baltic_push_size: Distribution
-    baltic_shares: tuple[tuple[str, float], ...]
+    baltic_shares: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         _unit_interval(self.non_returnable_idp_share, "non_returnable_idp_share")
         _unit_interval(self.baltic_push_probability, "baltic_push_probability")
         _nonnegative(self.baltic_push_size, "baltic_push_size")
-        codes = [code for code, _ in self.baltic_shares]
-        if sorted(codes) != sorted(BALTIC_CODES):
-            raise AssumptionError(
-                f"need one share for each of {', '.join(BALTIC_CODES)}, got {codes}",
-                key="baltic_shares",
-            )
         shares = [share for _, share in self.baltic_shares]
-        if any(share < 0 for share in shares) or not math.isclose(sum(shares), 1.0, abs_tol=1e-9):
+        if shares and (
+            any(share < 0 for share in shares)
+            or not math.isclose(sum(shares), 1.0, abs_tol=1e-9)
+        ):
             raise AssumptionError("shares must be non-negative and sum to 1", key="baltic_shares")
 
-    def share_vector(self) -> FloatArray:
-        """Return the Baltic shares as a vector over ``REFUGEE_LOCATIONS``, shape (12,)."""
-        vector = np.zeros(_N_REF)
-        for code, share in self.baltic_shares:
-            vector[REFUGEE_LOCATIONS.get_loc(code)] = share
-        return vector
+    def share_vector(self, geography: Geography = UKRAINE) -> FloatArray:
+        """Route shares as a vector over the geography's refugee locations.
+
+        ``baltic_shares`` when given, else the geography's ``route_shares``; all zero
+        when neither names a host (no route: pushes move no one).
+        """
+        shares = self.baltic_shares or geography.route_shares
+        return geography.location_vector(shares, key="baltic_shares")
 
 
 @dataclass(frozen=True)
@@ -163,7 +161,9 @@ class TemporaryProtection:
     (inclusive) in a draw with probability ``probability``; from then on the
     refugee return hazard and the onward-beyond-Europe hazard in the locations
     ``applies_to`` are multiplied by ``return_multiplier`` and
-    ``onward_multiplier``.
+    ``onward_multiplier``. Empty ``applies_to`` (the default): the geography's
+    ``protection`` locations; codes are checked against the geography when the
+    simulation runs.
     """
 
     scenario: Literal["extended", "ended"]
@@ -171,7 +171,7 @@ class TemporaryProtection:
     probability: float
     return_multiplier: Distribution
     onward_multiplier: Distribution
-    applies_to: tuple[str, ...]
+    applies_to: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.scenario not in ("extended", "ended"):
@@ -183,13 +183,10 @@ class TemporaryProtection:
             raise AssumptionError("must lie within [0, 1]", key="probability")
         _nonnegative(self.return_multiplier, "return_multiplier")
         _nonnegative(self.onward_multiplier, "onward_multiplier")
-        unknown = sorted(set(self.applies_to) - set(REFUGEE_LOCATIONS))
-        if unknown:
-            raise AssumptionError(f"unknown location codes {unknown}", key="applies_to")
 
-    def mask(self) -> FloatArray:
-        """Return 1.0 where temporary protection applies, shape (12,) over ``REFUGEE_LOCATIONS``."""
-        return np.asarray(REFUGEE_LOCATIONS.isin(self.applies_to), dtype=float)
+    def mask(self, geography: Geography = UKRAINE) -> FloatArray:
+        """1.0 where temporary protection applies, over the geography's refugee locations."""
+        return geography.mask(self.applies_to or geography.protection)
 
 
 @dataclass(frozen=True)
@@ -258,7 +255,20 @@ class NeedsMapping:
 
 @dataclass(frozen=True)
 class SimulationAssumptions:
-    """Every assumption of one simulation, as loaded from one scenario file."""
+    """Every assumption of one simulation, as loaded from one scenario file.
+
+    Where a run's people in need come from (the needs source):
+
+    * ``needs_file`` set: the planner's table of people in need per draw, location
+      and year (``needs_input``, read from it), used as is; ``model`` is then not used;
+    * else ``model = "displacement"`` (the default): the displacement simulation,
+      over ``geography`` (a file; empty: the shipped Ukraine geography) from its
+      initial state ``initial_state`` (read with the geography; ``None``: the run's);
+    * else ``model = "none"``: the plan's people in need, fixed (nothing is simulated).
+
+    ``needs_file`` and ``geography`` are stored as absolute paths (resolved against the
+    scenario file that names them).
+    """
 
     rates: Rates
     surges: Surges
@@ -268,8 +278,20 @@ class SimulationAssumptions:
     coupling: Coupling
     facilitated_returns: FacilitatedReturns
     needs: NeedsMapping
+    model: Literal["displacement", "none"] = "displacement"
+    needs_file: str = ""
+    geography: str = ""
     source: str = "<in memory>"
     source_sha256: str = ""
+    initial_state: InitialState | None = None
+    needs_input: NeedsInput | None = None
+
+    @property
+    def source_kind(self) -> Literal["displacement", "none", "file"]:
+        """``"file"`` (a needs file), ``"none"`` (fixed) or ``"displacement"``."""
+        if self.needs_input is not None or self.needs_file:
+            return "file"
+        return self.model
 
 
 @dataclass(frozen=True)
@@ -283,7 +305,10 @@ class InitialState:
     idps, returnees, non_displaced : float
         Stocks in Ukraine.
     refugees : tuple of float
-        Refugees per location of ``REFUGEE_LOCATIONS`` (11 hosts, then XEU).
+        Refugees per refugee location of ``geography`` (its hosts, then its sink).
+    geography : Geography
+        The locations the stocks are in (default: the shipped Ukraine geography,
+        :data:`model.simulation.coords.UKRAINE`).
 
     """
 
@@ -292,11 +317,13 @@ class InitialState:
     returnees: float
     non_displaced: float
     refugees: tuple[float, ...]
+    geography: Geography = UKRAINE
 
     def __post_init__(self) -> None:
-        if len(self.refugees) != _N_REF:
+        locations = self.geography.refugee_locations
+        if len(self.refugees) != len(locations):
             raise AssumptionError(
-                f"need {_N_REF} refugee stocks ({', '.join(REFUGEE_LOCATIONS)}), "
+                f"need {len(locations)} refugee stocks ({', '.join(locations)}), "
                 f"got {len(self.refugees)}",
                 key="refugees",
             )
@@ -306,7 +333,7 @@ class InitialState:
 
     @property
     def refugee_vector(self) -> FloatArray:
-        """Refugee stocks as an array, shape (12,), persons."""
+        """Refugee stocks as an array over the refugee locations, persons."""
         return np.asarray(self.refugees, dtype=float)
 
     @property
@@ -315,7 +342,7 @@ class InitialState:
         return self.idps + self.returnees + self.non_displaced + float(sum(self.refugees))
 
     def destination_shares(self) -> FloatArray:
-        """Shares of new cross-border departures per refugee location, shape (12,).
+        """Shares of new cross-border departures per refugee location.
 
         Proportional to the initial refugee stocks: people leave where their
         networks already are.
@@ -323,5 +350,5 @@ class InitialState:
         stocks = self.refugee_vector
         total = stocks.sum()
         if total <= 0:
-            return np.full(_N_REF, 1.0 / _N_REF)
+            return np.full(len(stocks), 1.0 / len(stocks))
         return stocks / total

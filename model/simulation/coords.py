@@ -1,10 +1,19 @@
-"""Coordinates of the simulation: the locations it follows and its months."""
+"""Coordinates of the simulation: its months, and the codes of the shipped Ukraine geography.
+
+The simulation takes its locations from a :class:`~model.simulation.geography.Geography`
+(read from ``scenarios/data/geography_ukraine.toml`` for the shipped one). The constants
+below are the codes of that shipped geography, kept for code that is about Ukraine
+itself (the calibration on the Ukraine history) and as :data:`UKRAINE`, the geography of
+an :class:`~model.simulation.assumptions.InitialState` built without one; a test checks
+that the shipped file says the same.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from reachplan.model.simulation.errors import AssumptionError
+from reachplan.model.simulation.geography import Geography
 
 __all__ = [
     "BALTIC_CODES",
@@ -12,6 +21,7 @@ __all__ = [
     "HOST_CODES",
     "NEEDS_LOCATIONS",
     "REFUGEE_LOCATIONS",
+    "UKRAINE",
     "month_index",
 ]
 
@@ -31,8 +41,16 @@ EU_MEMBER_CODES: frozenset[str] = frozenset(
     {"POL", "CZE", "SVK", "LTU", "HUN", "ROU", "BGR", "EST", "LVA"}
 )
 
-_N_REF = len(REFUGEE_LOCATIONS)
-_XEU = _N_REF - 1
+#: The shipped Ukraine geography, as its data file states it.
+UKRAINE = Geography(
+    name="Ukraine",
+    origin="UKR",
+    hosts=HOST_CODES,
+    sink="XEU",
+    protection=(*sorted(EU_MEMBER_CODES, key=HOST_CODES.index), "XEU"),
+    route_shares=(("EST", 0.4), ("LVA", 0.35), ("LTU", 0.25)),
+    source="model.simulation.coords.UKRAINE",
+)
 
 
 def month_index(label: str | pd.Period, *, key: str = "month") -> pd.Period:

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from reachplan.model.simulation.assumptions import InitialState, SimulationAssumptions
-from reachplan.model.simulation.coords import _N_REF, _XEU, month_index
+from reachplan.model.simulation.coords import month_index
 from reachplan.model.simulation.errors import AssumptionError
+from reachplan.model.simulation.geography import Geography
 from reachplan.model.simulation.results import SimulationResult
 from reachplan.model.simulation.sampling import _DrawInputs, sample_draws
 from reachplan.model.simulation.streams import DRAW_BLOCK, Seed, Stream, seed_sequence
@@ -68,6 +69,7 @@ def _integrate(
     initial: InitialState,
     calendar: pd.PeriodIndex,
     record_flows: bool,
+    geography: Geography,
 ) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
     """Run the monthly stock-flow recursion for a set of draws.
 
@@ -83,30 +85,35 @@ def _integrate(
         Whether to return the monthly flows.
     calendar : pandas.PeriodIndex
         Month-end labels including the initial month, length ``M + 1``.
+    geography : Geography
+        The locations: refugee arrays run over ``geography.refugee_locations``
+        (``L`` of them: the hosts, then the sink).
 
     Returns
     -------
     stocks : dict
         ``non_displaced, idps, returnees, beyond_europe`` of shape ``(n, M + 1)``
-        and ``refugees`` of shape ``(n, M + 1, 12)``.
+        and ``refugees`` of shape ``(n, M + 1, L)``.
     flows : dict
-        Monthly flows (persons) of shape ``(n, M)`` or ``(n, M, 12)``.
+        Monthly flows (persons) of shape ``(n, M)`` or ``(n, M, L)``.
 
     """
     n = inputs.internal.shape[0]
     months = len(calendar) - 1
     dest = initial.destination_shares()
-    baltic = a.occupied_areas.share_vector()
-    tp_mask = a.temporary_protection.mask()
-    host_mask = np.ones(_N_REF)
-    host_mask[_XEU] = 0.0
+    n_ref, sink = geography.n_refugee, geography.sink_index
+    baltic = a.occupied_areas.share_vector(geography)
+    tp_mask = a.temporary_protection.mask(geography)
+    host_mask = np.ones(n_ref)
+    host_mask[sink] = 0.0
 
     # Lever switches as 0/1 factors; the sampled numbers are used only where on.
     pendular_on = 1.0 if a.pendular.enabled else 0.0
     access_factor = (
         1.0 - inputs.non_returnable if a.occupied_areas.enabled else np.ones(n)
     )
-    baltic_on = a.occupied_areas.enabled
+    # no route in this geography: front-line pushes move no one (and leave no one)
+    baltic_on = a.occupied_areas.enabled and bool(baltic.sum() > 0)
     surge_on = a.surges.enabled
     labels = calendar[1:]
     facilitated = np.zeros(months, dtype=bool)
@@ -139,12 +146,12 @@ def _integrate(
         "idps": np.empty((n, months + 1)),
         "returnees": np.empty((n, months + 1)),
         "beyond_europe": np.empty((n, months + 1)),
-        "refugees": np.empty((n, months + 1, _N_REF)),
+        "refugees": np.empty((n, months + 1, n_ref)),
     }
     flows: dict[str, FloatArray] = {}
     if record_flows:
         for name, per_location in _FLOW_SHAPES.items():
-            flows[name] = np.empty((n, months, _N_REF) if per_location else (n, months))
+            flows[name] = np.empty((n, months, n_ref) if per_location else (n, months))
 
     def record(m: int) -> None:
         out["non_displaced"][:, m] = s.non_displaced
@@ -200,7 +207,7 @@ def _integrate(
         beyond_hazard = inputs.beyond[:, None] * tp_onward
         returns, onward, beyond = _split(s.refugees, [return_hazard, onward_hazard, beyond_hazard])
         onward_in = np.zeros_like(onward)
-        onward_in[:, _XEU] = onward.sum(axis=1)
+        onward_in[:, sink] = onward.sum(axis=1)
 
         s.non_displaced = s.non_displaced - to_idp - to_abroad - surge_m - push_m + lapse
         s.idps = s.idps + new_idps - idp_returns + redisplaced
@@ -249,7 +256,8 @@ def simulate(
     assumptions : SimulationAssumptions
         Rates, levers and their uncertainty.
     initial : InitialState
-        Stocks at the end of ``initial.month``.
+        Stocks at the end of ``initial.month``, in ``initial.geography`` (the
+        locations the simulation follows).
     draws : int
         Number of Monte Carlo draws (>= 1).
     seed : int, numpy.random.Generator or None
@@ -279,7 +287,13 @@ def simulate(
     Returns
     -------
     SimulationResult
-        Stocks shaped ``(draws, months + 1[, 12])``, persons.
+        Stocks shaped ``(draws, months + 1[, L])``, persons (``L`` refugee
+        locations of the geography).
+
+    Raises
+    ------
+    AssumptionError
+        When a lever names a location the geography does not have.
 
     """
     if draws < 1:
@@ -297,6 +311,16 @@ def simulate(
     if first_draw < 0:
         raise AssumptionError(f"first draw must be >= 0, got {first_draw}", key="first_draw")
     root = seed_sequence(seed)
+    geography = initial.geography
+    # the levers' location codes must be the geography's (checked before any draw)
+    for lever, check in (
+        ("occupied_areas", assumptions.occupied_areas.share_vector),
+        ("temporary_protection", assumptions.temporary_protection.mask),
+    ):
+        try:
+            check(geography)
+        except AssumptionError as error:
+            raise error.within(file=assumptions.source, prefix=f"simulation.{lever}") from None
 
     chunk = max(DRAW_BLOCK, -(-chunk_draws // DRAW_BLOCK) * DRAW_BLOCK)
     stock_parts: list[dict[str, FloatArray]] = []
@@ -308,7 +332,9 @@ def simulate(
             assumptions, root, first=first_draw + begin, count=end - begin, months=total,
             stream=stream,
         )
-        stocks, flows = _integrate(assumptions, part, initial, calendar, record_flows)
+        stocks, flows = _integrate(
+            assumptions, part, initial, calendar, record_flows, geography
+        )
         stock_parts.append(stocks)
         flow_parts.append(flows)
         done = end

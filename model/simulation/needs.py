@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 
 from reachplan.model.simulation.assumptions import InitialState, NeedsMapping
-from reachplan.model.simulation.coords import HOST_CODES, NEEDS_LOCATIONS
 from reachplan.model.simulation.errors import AssumptionError
 from reachplan.model.simulation.results import (
     PERCENTILE_COLUMNS,
@@ -73,17 +72,17 @@ def _needs_ratios(initial: InitialState, needs: NeedsMapping) -> tuple[float, fl
             f"{initial.non_displaced:,.0f} non-displaced residents",
             key="needs.people_in_need_ukraine",
         )
-    hosts = initial.refugee_vector[: len(HOST_CODES)].sum()
+    hosts = initial.refugee_vector[: len(initial.geography.hosts)].sum()
     k = needs.people_in_need_neighbouring / hosts if hosts > 0 else 0.0
     return float(r_nd), float(k)
 
 
 def people_in_need(result: SimulationResult, needs: NeedsMapping | None = None) -> FloatArray:
-    """People in need at each month-end, shape ``(draws, T, 12)`` over ``NEEDS_LOCATIONS``.
+    """People in need at each month-end, shape ``(draws, T, 1 + hosts)`` over the needs locations.
 
-    Ukraine: ``idp_ratio * IDPs + returnee_ratio * returnees + r_nd *
-    non_displaced``; hosts: ``k * refugees``. ``r_nd`` and ``k`` are anchored on
-    the initial state (see :class:`NeedsMapping`). Persons.
+    The geography's origin (Ukraine): ``idp_ratio * IDPs + returnee_ratio * returnees +
+    r_nd * non_displaced``; hosts: ``k * refugees``; the sink has none. ``r_nd`` and
+    ``k`` are anchored on the initial state (see :class:`NeedsMapping`). Persons.
     """
     needs = result.assumptions.needs if needs is None else needs
     r_nd, k = _needs_ratios(result.initial, needs)
@@ -92,7 +91,7 @@ def people_in_need(result: SimulationResult, needs: NeedsMapping | None = None) 
         + needs.returnee_ratio * result.returnees
         + r_nd * result.non_displaced
     )
-    hosts = k * result.refugees[:, :, : len(HOST_CODES)]
+    hosts = k * result.refugees[:, :, : len(result.initial.geography.hosts)]
     return np.concatenate([ukraine[:, :, None], hosts], axis=2)
 
 
@@ -106,7 +105,8 @@ def needs_per_draw(result: SimulationResult, needs: NeedsMapping | None = None) 
     Returns
     -------
     NeedsTable
-        Values shaped ``(draws, 12, years)``, persons.
+        Values shaped ``(draws, 1 + hosts, years)`` over the geography's
+        ``needs_locations``, persons.
 
     """
     needs = result.assumptions.needs if needs is None else needs
@@ -117,4 +117,7 @@ def needs_per_draw(result: SimulationResult, needs: NeedsMapping | None = None) 
     values = np.stack(
         [reduce(monthly[:, years_of_month == y, :], axis=1) for y in years], axis=2
     )
-    return NeedsTable(values=values, locations=NEEDS_LOCATIONS, years=years)
+    geography = result.initial.geography
+    return NeedsTable(
+        values=values, locations=geography.needs_locations, years=years, origin=geography.origin
+    )

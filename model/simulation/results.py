@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from reachplan.model.simulation.assumptions import InitialState, SimulationAssumptions
-from reachplan.model.simulation.coords import REFUGEE_LOCATIONS
 
 __all__ = ["PERCENTILE_COLUMNS", "SERIES", "NeedsTable", "SimulationResult"]
 
@@ -35,7 +34,8 @@ class SimulationResult:
     idps, returnees, non_displaced, beyond_europe : numpy.ndarray
         Shape ``(draws, T)``, persons.
     refugees : numpy.ndarray
-        Shape ``(draws, T, 12)`` over ``REFUGEE_LOCATIONS``, persons.
+        Shape ``(draws, T, L)`` over the geography's refugee locations
+        (``initial.geography.refugee_locations``), persons.
     flows : Mapping[str, numpy.ndarray]
         Monthly flows in persons, shape ``(draws, T - 1)`` or
         ``(draws, T - 1, 12)``; entry ``m`` is the flow during ``months[m + 1]``.
@@ -67,7 +67,8 @@ class SimulationResult:
     def series(self, name: str) -> FloatArray:
         """Return a series as ``(draws, T, locations)``.
 
-        ``idps`` and ``returnees`` have one location (UKR); ``refugees`` has 12.
+        ``idps`` and ``returnees`` have one location (the origin); ``refugees`` one
+        per refugee location of the geography.
         """
         if name == "idps":
             return self.idps[:, :, None]
@@ -77,12 +78,12 @@ class SimulationResult:
             return self.refugees
         raise KeyError(f"unknown series {name!r}; expected one of {SERIES}")
 
-    @staticmethod
-    def series_locations(name: str) -> pd.Index:
+    def series_locations(self, name: str) -> pd.Index:
         """Location labels of a series."""
+        geography = self.initial.geography
         if name == "refugees":
-            return REFUGEE_LOCATIONS
-        return pd.Index(["UKR"], name="location_code")
+            return geography.refugee_locations
+        return pd.Index([geography.origin], name="location_code")
 
     def to_frame(self) -> pd.DataFrame:
         """Long table with columns ``draw, month, series, location_code, value`` (persons)."""
@@ -115,7 +116,7 @@ class NeedsTable:
     values : numpy.ndarray
         Shape ``(draws, locations, years)``.
     locations : pandas.Index
-        ``NEEDS_LOCATIONS`` (UKR and the 11 hosts).
+        The geography's ``needs_locations`` (the origin, then the hosts).
     years : pandas.Index
         Calendar years covered by the simulated months.
 
@@ -124,6 +125,7 @@ class NeedsTable:
     values: FloatArray
     locations: pd.Index
     years: pd.Index
+    origin: str = "UKR"
 
     def to_frame(self) -> pd.DataFrame:
         """Long table with columns ``draw, location_code, region, year, people_in_need``."""
@@ -134,7 +136,7 @@ class NeedsTable:
                 "draw": np.repeat(np.arange(draws), n_loc * n_years),
                 "location_code": np.tile(np.repeat(codes, n_years), draws),
                 "region": np.tile(
-                    np.repeat(np.where(codes == "UKR", "ukraine", "neighbouring"), n_years),
+                    np.repeat(np.where(codes == self.origin, "ukraine", "neighbouring"), n_years),
                     draws,
                 ),
                 "year": np.tile(np.asarray(self.years), draws * n_loc),

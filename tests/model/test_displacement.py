@@ -34,7 +34,7 @@ from reachplan.scenarios.simulation_io import load_initial_state, load_simulatio
 
 DEFAULTS = load_simulation()
 INITIAL = load_initial_state()
-EU = [REFUGEE_LOCATIONS.get_loc(c) for c in DEFAULTS.temporary_protection.applies_to]
+EU = [REFUGEE_LOCATIONS.get_loc(c) for c in INITIAL.geography.protection]
 BALTIC = [REFUGEE_LOCATIONS.get_loc(c) for c in BALTIC_CODES]
 
 
