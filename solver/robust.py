@@ -141,7 +141,10 @@ def simulated_multipliers(
     """
     prep = prepared_model(plan, scenario)
     chosen = scenario if seed is None else _with_seed(scenario, seed)
-    return need_multipliers(chosen, initial, 0, draws, prep.need_rows, stream=stream)
+    return need_multipliers(
+        chosen, initial, 0, draws, prep.need_rows, stream=stream,
+        parents=prep.parents, plan_need=prep.base_need,
+    )
 
 
 def _with_seed(scenario: Scenario, seed: int) -> Scenario:

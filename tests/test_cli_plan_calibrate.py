@@ -126,7 +126,8 @@ def test_no_targets_is_an_error_without_traceback(tmp_path):
     folder = _folder(tmp_path, targets=False)
     result = _cli("plan", "calibrate", str(folder))
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.startswith("error: the plan has no targets: add people targeted")
+    assert result.stderr.startswith("error: ")
+    assert "unit_costs.csv: no unit costs and no people targeted" in result.stderr
     assert not (folder / "unit_costs.csv").exists()
     # allocate refuses it too, saying what to add
     refused = _cli("allocate", str(folder), "--funding", "60%")
