@@ -1,6 +1,7 @@
 """What every report shares about the plan's shape: money columns, countries, what applies.
 
-- **Money in files.** A column whose name ends in ``_usd`` holds US dollars. Amounts
+- **Money in files.** A column whose name ends in ``_usd`` (or holds ``_usd_``, as
+  ``allocated_usd_mean``) holds US dollars. Amounts
   (requirements, allocations, funding) are rounded to the cent in CSV files
   (:func:`round_money`) and written as whole dollars with thousands separators in
   workbooks (:func:`is_money_amount`); the float noise of sums (``24499999.999999996``)
@@ -49,28 +50,35 @@ SUBNATIONAL_KINDS = ("admin1", "admin2")
 _RATE_MARKERS = ("unit_cost", "per_person")
 
 
+def _is_usd(name: str) -> bool:
+    return name.endswith("_usd") or "_usd_" in name
+
+
 def is_money_rate(column: str) -> bool:
     """Whether ``column`` is a price per person in USD (kept with :data:`RATE_DECIMALS`)."""
     name = str(column)
-    return name.endswith("_usd") and any(m in name for m in _RATE_MARKERS)
+    return _is_usd(name) and any(m in name for m in _RATE_MARKERS)
 
 
 def is_money_amount(column: str) -> bool:
-    """Whether ``column`` is an amount of USD (a name ending in ``_usd``, not a rate)."""
+    """Whether ``column`` is an amount of USD, not a rate.
+
+    Its name ends in ``_usd`` or holds ``_usd_`` (``allocated_usd_mean``).
+    """
     name = str(column)
-    return name.endswith("_usd") and not is_money_rate(name)
+    return _is_usd(name) and not is_money_rate(name)
 
 
 def round_money(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` with USD amounts rounded to the cent and rates to 6 decimals.
 
-    Only numeric columns named ``*_usd`` change; NaN stays NaN. ``round`` gives the float
-    nearest to the decimal, whose shortest text (what the CSV writers print) has at most
-    that many decimals.
+    Only numeric USD columns (``*_usd``, ``*_usd_*``) change; NaN stays NaN. ``round``
+    gives the float nearest to the decimal, whose shortest text (what the CSV writers
+    print) has at most that many decimals.
     """
     out = frame.copy()
     for col in out.columns:
-        if not str(col).endswith("_usd") or not pd.api.types.is_numeric_dtype(out[col]):
+        if not _is_usd(str(col)) or not pd.api.types.is_numeric_dtype(out[col]):
             continue
         if pd.api.types.is_bool_dtype(out[col]):
             continue
