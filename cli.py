@@ -867,10 +867,10 @@ def compare_command(
     from reachplan.reports.scenario_report import render_comparison
 
     scenarios = [session.scenario(s, draws=draws) for s in scenario_files]
-    _, runs = _run_suite(
+    suite, runs = _run_suite(
         session, scenarios, plan_path, out_dir, resume=None, workers=workers, quiet=quiet
     )
-    click.echo(render_comparison(runs), nl=False)
+    click.echo(render_comparison(runs, suite.plan.plan), nl=False)
 
 
 @main.command("robust")
@@ -1173,7 +1173,7 @@ def allocate_command(
         from reachplan.solver.allocate import unit_cost_table
 
         ranges = unit_cost_table(CostModel.from_plan(loaded.plan), rules)
-    tables = render_csv_tables(result)
+    tables = render_csv_tables(result, loaded.plan)
     if ranges is not None:
         tables["unit_cost_ranges"] = render_unit_cost_ranges_csv(ranges)
     if out_dir is not None:
@@ -1187,7 +1187,7 @@ def allocate_command(
             for warning in result.warnings:
                 _warn(warning)
     elif not quiet:
-        click.echo(render_summary(result))
+        click.echo(render_summary(result, plan=loaded.plan, csv_dir=out_dir))
         if ranges is not None:
             click.echo(render_unit_cost_ranges(ranges))
 

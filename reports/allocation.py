@@ -17,12 +17,90 @@ import numpy as np
 import pandas as pd
 
 from reachplan.model.formatting import format_people, format_usd
+from reachplan.model.plan import Plan
 from reachplan.reports.plan_files import render_csv
+from reachplan.reports.views import country_of, has_subnational, roll_up, round_money
 from reachplan.solver.result import Allocation, Frontier, ShadowPrice, TargetFunding
 
 
-def render_summary(result: Allocation, top: int = 8) -> str:
-    """Console summary: headline, gain over pro-rata, per location, binding constraints."""
+def _money_table(label: str, frame: pd.DataFrame, names: dict[str, str] | None = None) -> list[str]:
+    """Console rows: requirement, allocated, share funded, people and pro-rata, then a total."""
+    names = names or {}
+    labels = [f"{code} {names[code]}".strip() if names.get(code) else str(code)
+              for code in frame.index]
+    width = max([len(label) + 2, 10, *(len(x) + 2 for x in labels)])
+    width = min(width, 40)
+    lines = [f"{label:<{width}}{'requirement':>14}{'allocated':>14}{'funded':>8}{'people':>12}"
+             f"{'pro-rata':>12}"]
+    total = frame[["requirement_usd", "allocated_usd", "people_reached",
+                   "pro_rata_people_reached"]].sum()
+    rows = [*zip(labels, (r for _, r in frame.iterrows()), strict=True), ("total", total)]
+    for text, row in rows:
+        funded = (row["allocated_usd"] / row["requirement_usd"]
+                  if row["requirement_usd"] > 0 else float("nan"))
+        lines.append(
+            f"{text[:width - 1]:<{width}}{format_usd(row['requirement_usd']):>14}"
+            f"{format_usd(row['allocated_usd']):>14}{funded:>8.0%}"
+            f"{format_people(row['people_reached']):>12}"
+            f"{format_people(row['pro_rata_people_reached']):>12}"
+        )
+    return lines
+
+
+_SUM_COLUMNS = ["requirement_usd", "allocated_usd", "sector_beneficiaries", "people_reached",
+                "pro_rata_usd", "pro_rata_people_reached"]
+
+
+def by_country(result: Allocation, plan: Plan | None = None, *dims: str) -> pd.DataFrame:
+    """Requirement, allocation and people by country (and ``dims``).
+
+    :meth:`Allocation.by` ``("location_code", *dims)`` with sub-national lines summed to
+    their country (:func:`reports.views.country_of`; without ``plan`` every location is its
+    own country). Indexed by ``location_code`` (the country) and ``dims``.
+    """
+    if plan is None:
+        return result.by("location_code", *dims)
+    frame = roll_up(result.to_frame(), country_of(plan), ["location_code", *dims],
+                    _SUM_COLUMNS).set_index(["location_code", *dims])
+    frame["share_funded"] = frame["allocated_usd"] / frame["requirement_usd"]
+    people = frame["people_reached"].where(frame["people_reached"] > 0)
+    frame["cost_per_person_usd"] = frame["allocated_usd"] / people
+    return frame
+
+
+def subnational(result: Allocation, plan: Plan | None, *dims: str) -> pd.DataFrame | None:
+    """Sub-national lines by location (and ``dims``), their country code as first column.
+
+    ``None`` when the plan has no sub-national lines.
+    """
+    if plan is None or not has_subnational(plan, result.cells.index.get_level_values(
+            "location_code")):
+        return None
+    countries = country_of(plan)
+    frame = result.by("location_code", *dims).reset_index()
+    codes = frame["location_code"].astype(str)
+    frame.insert(0, "country_code", codes.map(countries).fillna(codes))
+    return frame[frame["country_code"] != codes].reset_index(drop=True)
+
+
+def render_summary(result: Allocation, top: int = 8, *, plan: Plan | None = None,
+                   csv_dir: Path | None = None) -> str:
+    """Console summary: headline, gain over pro-rata, by country and by sector, binding rules.
+
+    Parameters
+    ----------
+    result
+        The allocation.
+    top
+        Binding rules shown.
+    plan
+        The plan allocated: gives location and sector names and rolls sub-national lines
+        up to their country (a table of sub-national lines follows). Without it, codes and
+        one row per location.
+    csv_dir
+        Where the CSV tables were written (``None``: nowhere, and the summary says how to
+        get them).
+    """
     gain = result.gain_over_pro_rata
     pro = result.pro_rata_people_reached
     unique = result.unique_people_reached
@@ -49,18 +127,25 @@ def render_summary(result: Allocation, top: int = 8) -> str:
     if result.entities_reached > 0:
         by_year = ", ".join(f"{y}: {v:,.0f}" for y, v in result.entities_reached_by_year.items())
         lines.append(f"Entities reached (institutions supported): {by_year}")
-    lines += [
-        "",
-        f"{'location':<10}{'requirement':>14}{'allocated':>14}{'funded':>8}{'people':>12}"
-        f"{'pro-rata':>12}",
-    ]
-    by_loc = result.by("location_code")
-    for loc, row in by_loc.iterrows():
-        lines.append(
-            f"{loc!s:<10}{format_usd(row['requirement_usd']):>14}{format_usd(row['allocated_usd']):>14}"
-            f"{row['share_funded']:>8.0%}{format_people(row['people_reached']):>12}"
-            f"{format_people(row['pro_rata_people_reached']):>12}"
-        )
+    loc_names: dict[str, str] = {}
+    sec_names: dict[str, str] = {}
+    if plan is not None:
+        loc_names = {str(k): str(v) for k, v in zip(
+            plan.tables["locations"]["location_code"], plan.tables["locations"]["location_name"],
+            strict=True)}
+        sec_names = {str(k): str(v) for k, v in zip(
+            plan.tables["sectors"]["sector_code"], plan.tables["sectors"]["sector_name"],
+            strict=True)}
+    detail = subnational(result, plan)
+    lines += ["", "By country" + (" (sub-national lines summed to their country)"
+                                  if detail is not None else "") + ", all years:"]
+    lines += _money_table("country" if detail is not None else "location",
+                          by_country(result, plan), loc_names)
+    if detail is not None:
+        lines += ["", "Sub-national lines, all years:"]
+        lines += _money_table("location", detail.set_index("location_code"), loc_names)
+    lines += ["", "By sector, all years:"]
+    lines += _money_table("sector", result.by("sector_code"), sec_names)
     if result.warnings:
         lines += ["", "Warnings:"] + [f"  warning: {w}" for w in result.warnings]
     # absorption caps are in the JSON and CSV; here the rules a planner sets
@@ -69,8 +154,10 @@ def render_summary(result: Allocation, top: int = 8) -> str:
         lines += ["", "Binding constraints (people per extra $1M):"]
         lines += [f"  {s.description}: {s.value:+,.0f}" for s in binding]
     if len(result.unfunded):
+        where = (f"see {csv_dir / 'unfunded.csv'} for what it would take" if csv_dir is not None
+                 else "add --out DIR to write unfunded.csv, with what each would take")
         lines += ["", f"Lines reaching people that get no money: {len(result.unfunded)} "
-                      "(see unfunded.csv for what it would take)"]
+                      f"({where})"]
     return "\n".join(lines)
 
 
@@ -192,11 +279,14 @@ def _records(frame: pd.DataFrame | None) -> list[dict[str, object]]:
     return out
 
 
-def render_csv_tables(result: Allocation) -> dict[str, str]:
+def render_csv_tables(result: Allocation, plan: Plan | None = None) -> dict[str, str]:
     """CSV text per table name.
 
-    Tables: ``cells``, ``locations``, ``sectors``, ``shadow_prices``, ``unfunded``,
-    ``provenance``.
+    Tables: ``cells``, ``locations`` (per country and year: sub-national lines summed to
+    their country when ``plan`` is given), ``subnational`` (only when the plan has
+    sub-national lines: per line location and year, with ``country_code``), ``sectors``,
+    ``shadow_prices``, ``unfunded``, ``provenance``. USD amounts are rounded to the cent
+    (:func:`reports.views.round_money`).
     """
     prices = pd.DataFrame(
         [(s.constraint, s.kind, s.description, s.value, s.unit, s.binding)
@@ -204,14 +294,20 @@ def render_csv_tables(result: Allocation) -> dict[str, str]:
         columns=["constraint", "kind", "description", "value", "unit", "binding"],
     )
     prov = pd.DataFrame(sorted(result.provenance.items()), columns=["key", "value"])
-    return {
-        "cells": render_csv(result.to_frame()),
-        "locations": render_csv(result.by("location_code", "year").reset_index()),
-        "sectors": render_csv(result.by("sector_code", "year").reset_index()),
-        "shadow_prices": render_csv(prices),
-        "unfunded": render_csv(result.unfunded.reset_index()),
-        "provenance": render_csv(prov),
+    tables = {
+        "cells": result.to_frame(),
+        "locations": by_country(result, plan, "year").reset_index(),
     }
+    detail = subnational(result, plan, "year")
+    if detail is not None:
+        tables["subnational"] = detail
+    tables.update({
+        "sectors": result.by("sector_code", "year").reset_index(),
+        "shadow_prices": prices,
+        "unfunded": result.unfunded.reset_index(),
+        "provenance": prov,
+    })
+    return {name: render_csv(round_money(frame)) for name, frame in tables.items()}
 
 
 def render_frontier(frontier: Frontier, top: int = 15) -> str:
@@ -254,9 +350,9 @@ def render_frontier_json(frontier: Frontier) -> dict[str, object]:
 
 
 def render_frontier_csv_tables(frontier: Frontier) -> dict[str, str]:
-    """CSV text per table: ``frontier`` and ``first_funded``."""
-    return {"frontier": render_csv(frontier.levels),
-            "first_funded": render_csv(frontier.first_funded.reset_index())}
+    """CSV text per table: ``frontier`` and ``first_funded`` (USD amounts to the cent)."""
+    return {"frontier": render_csv(round_money(frontier.levels)),
+            "first_funded": render_csv(round_money(frontier.first_funded.reset_index()))}
 
 
 def render_target_json(target: TargetFunding) -> dict[str, object]:
@@ -325,8 +421,8 @@ def unit_cost_ranges_json(table: pd.DataFrame) -> list[dict[str, object]]:
 
 
 def render_unit_cost_ranges_csv(table: pd.DataFrame) -> str:
-    """Unit-cost ranges as CSV text."""
-    return render_csv(table.reset_index())
+    """Unit-cost ranges as CSV text (USD amounts to the cent)."""
+    return render_csv(round_money(table.reset_index()))
 
 
 def render_unit_cost_ranges(table: pd.DataFrame, top: int = 12) -> str:

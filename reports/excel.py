@@ -5,7 +5,9 @@ provenance) and then one sheet per table of :class:`reports.report_data.ReportDa
 with the same column names as the CSV files, formatted numbers, a frozen and filtered
 header row, and native Excel charts beside the scenario, ladder and displacement
 tables. Every text cell is written with ``write_string`` and the workbook is opened
-with ``strings_to_formulas`` off, so a scenario named ``=SUM(A1)`` stays text.
+with ``strings_to_formulas`` off, so a scenario named ``=SUM(A1)`` stays text. USD
+amounts (columns ``*_usd``, :func:`reports.views.is_money_amount`) are whole dollars with
+thousands separators (:data:`MONEY_FORMAT`), their values rounded to the dollar.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from reachplan.reports.report_data import ReportData
+from reachplan.reports.views import is_money_amount
 
-__all__ = ["SHEETS", "render_workbook", "sheet_names"]
+__all__ = ["MONEY_FORMAT", "SHEETS", "render_workbook", "sheet_names"]
 
 SHEETS = (
     "assumptions",
@@ -30,6 +33,9 @@ SHEETS = (
     "by_year",
     "coverage",
     "allocation",
+    "allocation_by_country",
+    "allocation_by_sector",
+    "allocation_by_subnational",
     "unmet_need",
     "people_reached_draws",
     "extra_1m",
@@ -42,8 +48,12 @@ SHEETS = (
     "displacement",
     "warnings",
 )
-"""Sheet names, in workbook order; the cost index sheets only when the report has them
-(:meth:`reports.report_data.ReportData.tables`)."""
+"""Sheet names, in workbook order; the cost index and sub-national sheets only when the
+report has them (:meth:`reports.report_data.ReportData.tables`)."""
+
+MONEY_FORMAT = "#,##0"
+"""Number format of a USD amount: whole dollars with thousands separators (the values are
+rounded to whole dollars too, so a cell holds what it shows)."""
 
 _INT_COLUMNS = {"year", "draw", "draws", "seed", "row"}
 _SHARE_COLUMNS = {"share_of_appeal", "share_of_requirement", "share_of_draws_binding",
@@ -53,6 +63,8 @@ _DECIMAL_COLUMNS = {"shadow_price", "shadow_price_down", "objective_dual"}
 
 
 def _number_format(column: str) -> str:
+    if is_money_amount(column):
+        return MONEY_FORMAT
     if column in _INT_COLUMNS:
         return "0"
     if column in _SHARE_COLUMNS:
@@ -94,6 +106,8 @@ class _Writer:
         elif _is_number(value):
             number = float(value)  # type: ignore[arg-type]
             if math.isfinite(number):
+                if is_money_amount(column):
+                    number = float(round(number)) + 0.0
                 ws.write_number(row, col, number, self.number_format(column))
         else:
             ws.write_string(row, col, str(value))
@@ -124,7 +138,7 @@ def _assumptions(w: _Writer, data: ReportData) -> None:
     ws.write_string(1, 0, "created (UTC)", w.bold)
     ws.write_string(1, 1, data.created)
     ws.write_string(2, 0, "appeal (USD)", w.bold)
-    ws.write_number(2, 1, data.appeal_usd, w.number_format("requirements_usd"))
+    ws.write_number(2, 1, float(round(data.appeal_usd)), w.number_format("requirements_usd"))
     ws.write_string(4, 0, "How to read the figures", w.bold)
     row = 5
     for note in data.notes:

@@ -421,22 +421,49 @@ def _headline(data: ReportData) -> str:
             "pro-rata and the gains at the plan's figures.</p>")
 
 
-def _comparison_table(data: ReportData) -> str:
-    by = data.allocation.groupby(["location_code", "scenario"], sort=False)[
-        "mean_allocated_usd"].sum()
-    names = data.scenario_names
-    locs = sorted(set(data.allocation["location_code"]))
-    loc_name = dict(zip(data.allocation["location_code"], data.allocation["location_name"],
-                        strict=False))
+def _money_by(frame: pd.DataFrame, key: str, label_col: str, names: Sequence[str],
+              extra: str | None = None) -> list[list[tuple[str, bool]]]:
+    """Rows of a money table, one column per scenario, summed over years, then a total.
+
+    ``frame`` is a ``by_*`` table of the report; ``extra`` a column shown muted after
+    the label.
+    """
+    by = frame.groupby([key, "scenario"], sort=False)["mean_allocated_usd"].sum()
+    keys = list(dict.fromkeys(frame[key]))
+    label = dict(zip(frame[key], frame[label_col], strict=False))
+    more = dict(zip(frame[key], frame[extra], strict=False)) if extra else {}
     rows = []
-    for loc in locs:
-        label = f"{_e(loc_name.get(loc) or loc)} <span class='muted'>{_e(loc)}</span>"
-        rows.append([(label, False)] + [(_usd_m(float(by.get((loc, n), 0.0))), True)
-                                        for n in names])
-    rows.append([("<b>people reached, person-years (summed over years; mean)</b>", False)]
+    for k in keys:
+        text = f"{_e(label.get(k) or k)} <span class='muted'>{_e(k)}"
+        text += f" in {_e(more[k])}</span>" if extra else "</span>"
+        rows.append([(text, False)] + [(_usd_m(float(by.get((k, n), 0.0))), True)
+                                       for n in names])
+    totals = frame.groupby("scenario", sort=False)["mean_allocated_usd"].sum()
+    rows.append([("<b>total</b>", False)] + [(_usd_m(float(totals.get(n, 0.0))), True)
+                                             for n in names])
+    return rows
+
+
+def _comparison_table(data: ReportData) -> str:
+    names = data.scenario_names
+    countries = data.allocation_by_country
+    sub = data.allocation_by_subnational
+    rows = _money_by(countries, "location_code", "location_name", names)
+    rows.insert(-1, [("<b>people reached, person-years (summed over years; mean)</b>", False)]
                 + [(_people(_row(data, n)["people_reached_mean"]), True) for n in names])
-    return ("<h3>Mean allocation by location (all years)</h3>"
-            + _table(["location", *names], rows) + _people_comparison(data))
+    out = ("<h3>Mean allocation by country (all years)</h3>"
+           + ("<p class='muted'>Sub-national lines are summed to their country; their "
+              "detail follows the sector table.</p>" if not sub.empty else "")
+           + _table(["country" if not sub.empty else "location", *names], rows))
+    out += ("<h3>Mean allocation by sector (all years)</h3>"
+            + _table(["sector", *names], _money_by(data.allocation_by_sector, "sector_code",
+                                                   "sector_name", names)))
+    if not sub.empty:
+        out += ("<h3>Mean allocation by sub-national location (all years)</h3>"
+                + _table(["location", *names], _money_by(sub, "location_code",
+                                                         "location_name", names,
+                                                         extra="country_code")))
+    return out + _people_comparison(data)
 
 
 def _by_year(data: ReportData, name: str) -> pd.DataFrame:
@@ -468,8 +495,9 @@ def _people_comparison(data: ReportData) -> str:
         add(f"unmet need per year: {year}",
             [_people(year_value(n, year, "unmet_need_mean")) for n in names])
     add("unmet need in an average year", [_people(sc[n]["unmet_need_mean"]) for n in names])
-    add("entities reached, summed over years",
-        [_people(sc[n]["entities_reached_mean"]) for n in names])
+    if data.has_entities:
+        add("entities reached, summed over years",
+            [_people(sc[n]["entities_reached_mean"]) for n in names])
     head("at the plan's figures")
     add("objective", [_e(sc[n]["objective"]) for n in names])
     add("people reached, person-years (summed over years)",
@@ -482,7 +510,7 @@ def _people_comparison(data: ReportData) -> str:
             [_range(year_value(n, year, "unique_people_low"),
                     year_value(n, year, "unique_people_high")) for n in names])
     add("coverage of people in need", [_pct1(sc[n]["plan_coverage"]) for n in names])
-    for year in years:
+    for year in years if data.has_entities else ():
         add(f"entities reached per year: {year}",
             [_people(year_value(n, year, "entities_reached")) for n in names])
     add("gain over pro-rata (with enablers)",
@@ -585,9 +613,10 @@ def _coverage_section(data: ReportData) -> str:
         objective = str(r["objective"])
         text = (
             f"<p>Over the simulated futures, coverage of people in need is "
-            f"<b>{_pct1(r['coverage_mean'])}</b> on average and "
-            f"<b>{_people(r['entities_reached_mean'])} entities</b> are reached (summed over "
-            f"years). At the plan's figures, with the <b>{_e(objective)}</b> objective"
+            f"<b>{_pct1(r['coverage_mean'])}</b> on average"
+            + (f" and <b>{_people(r['entities_reached_mean'])} entities</b> are reached "
+               "(summed over years)" if data.has_entities else "")
+            + f". At the plan's figures, with the <b>{_e(objective)}</b> objective"
             + (" (tiers, severity, diminishing returns in each location's coverage)"
                if objective == "priority" else " (people reached, summed)")
             + f", <b>{_people(r['plan_people_reached'])}</b> person-years (summed over years) "
@@ -603,13 +632,14 @@ def _coverage_section(data: ReportData) -> str:
              (_people(v.people_in_need), True), (_people(v.people_reached), True),
              (_pct1(v.coverage), True), (_people(v.unmet_need), True),
              (_range(v.unique_people_low, v.unique_people_high), True),
-             (_people(v.entities_reached), True)]
+             *([(_people(v.entities_reached), True)] if data.has_entities else [])]
             for y, v in by.iterrows()
         ]
         years = _table(["year", "unmet need per year (mean over futures)",
                         "people in need per year", "people reached per year",
                         "coverage", "unmet need per year", "unique people per year (range)",
-                        "entities reached per year"], year_rows)
+                        *(["entities reached per year"] if data.has_entities else [])],
+                       year_rows)
         cov = data.coverage[data.coverage["scenario"] == name]
         loc_rows = [
             [(f"{_e(c.location_name or c.location_code)} <span class='muted'>"
@@ -757,13 +787,11 @@ def _assumptions(data: ReportData) -> str:
                     ["source", "row", "column", "message"],
                     [[(_e(r.source), False), (_e(r.row), True), (_e(r.column), False),
                       (_e(r.message), False)] for r in data.warnings.itertuples(index=False)]))
-    cmd = "reachplan report " + " ".join(data.scenario_names)
-    draws = sorted(set(int(d) for d in data.scenarios["draws"]))
-    if len(draws) == 1:
-        cmd += f" --draws {draws[0]}"
+    reproduce = (f"<p class='muted'>To reproduce (same plan and scenario files, same "
+                 f"package versions): <code id='reproduce'>{_e(data.reproduce)}</code></p>"
+                 if data.reproduce else "")
     return (f"<h3>How to read the figures</h3><ul>{notes}</ul>"
-            f"<h3>Provenance</h3>{prov}<p class='muted'>To reproduce: <code>{_e(cmd)}</code> "
-            "with the same plan, scenario files and package versions.</p>"
+            f"<h3>Provenance</h3>{prov}{reproduce}"
             f"<h3>Plan validation warnings</h3>{warn}")
 
 

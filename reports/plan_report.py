@@ -11,6 +11,7 @@ from reachplan.model.formatting import format_people, format_usd
 from reachplan.model.plan import Plan
 from reachplan.model.validation import Problem, ValidationResult
 from reachplan.reports.plan_files import render_csv, without_blank_optional
+from reachplan.reports.views import country_of, has_objectives, has_subnational, round_money
 
 EXPORT_COLUMNS = [
     "location_code",
@@ -34,31 +35,36 @@ def _table(frame: pd.DataFrame, money: bool = True) -> str:
 
 
 def render_plan_summary(plan: Plan, warnings: Sequence[Problem] = ()) -> str:
-    """Totals by objective, region, year and country, in the document's layout.
+    """Totals by objective, region, year, country and sector, in the document's layout.
 
-    Returns plain text: the objective x region x year panel, totals per region
-    and year, requirement per location and year, people per location for the
-    first year, and the count of validation warnings.
+    Returns plain text: the objective x region x year panel and totals per objective
+    (only when the plan states strategic objectives: ``Plan.has_objectives``), totals per
+    region and year, requirement per country and year (sub-national lines summed to their
+    country, :func:`reports.views.country_of`, with their own table after it), per sector
+    and year, people per location for the first year, and the count of validation
+    warnings.
     """
     req = plan.requirements
     out = [plan.name, f"source: {plan.source}", f"fingerprint: {plan.fingerprint[:16]}", ""]
     grand = req["requirements_usd"].sum()
     out.append(f"Total requirement {plan.years[0]}-{plan.years[-1]}: {_usd(grand)}")
     out.append("")
-    out.append("Requirement by objective, region and year (USD)")
-    panel = req.pivot_table(
-        index=["objective", "region"], columns="year", values="requirements_usd", aggfunc="sum"
-    )
-    panel["total"] = panel.sum(axis=1)
-    out.append(_table(panel))
-    out.append("")
-    by_obj = req.pivot_table(
-        index="objective", columns="year", values="requirements_usd", aggfunc="sum"
-    )
-    by_obj["total"] = by_obj.sum(axis=1)
-    out.append("Requirement by objective and year (USD)")
-    out.append(_table(by_obj))
-    out.append("")
+    if has_objectives(plan):
+        out.append("Requirement by objective, region and year (USD)")
+        panel = req.pivot_table(
+            index=["objective", "region"], columns="year", values="requirements_usd",
+            aggfunc="sum"
+        )
+        panel["total"] = panel.sum(axis=1)
+        out.append(_table(panel))
+        out.append("")
+        by_obj = req.pivot_table(
+            index="objective", columns="year", values="requirements_usd", aggfunc="sum"
+        )
+        by_obj["total"] = by_obj.sum(axis=1)
+        out.append("Requirement by objective and year (USD)")
+        out.append(_table(by_obj))
+        out.append("")
     by_region = req.pivot_table(
         index="region", columns="year", values="requirements_usd", aggfunc="sum"
     )
@@ -66,19 +72,42 @@ def render_plan_summary(plan: Plan, warnings: Sequence[Problem] = ()) -> str:
     out.append("Requirement by region and year (USD)")
     out.append(_table(by_region))
     out.append("")
-    by_loc = req.pivot_table(
-        index="location_code", columns="year", values="requirements_usd", aggfunc="sum"
-    )
     names = plan.locations["location_name"]
-    by_loc = by_loc.loc[by_loc[by_loc.columns[0]].sort_values(ascending=False).index]
+    countries = country_of(plan)
+    codes = req["location_code"].astype(str)
+    sub = has_subnational(plan)
+    by_loc = req.assign(location_code=codes.map(countries).fillna(codes)).pivot_table(
+        index="location_code", columns="year", values="requirements_usd", aggfunc="sum"
+    ).fillna(0.0)
+    by_loc = by_loc.loc[by_loc.sum(axis=1).sort_values(ascending=False, kind="stable").index]
     by_loc.index = [f"{c} {names.get(c, '')}" for c in by_loc.index]
-    out.append("Requirement by location and year (USD)")
+    by_loc.loc["total"] = by_loc.sum()
+    out.append("Requirement by country and year (USD)" + (
+        ", sub-national lines summed to their country" if sub else ""))
     out.append(_table(by_loc))
     out.append("")
+    if sub:
+        detail = req[(codes.map(countries).fillna(codes) != codes).to_numpy()]
+        wide = detail.pivot_table(index="location_code", columns="year",
+                                  values="requirements_usd", aggfunc="sum").fillna(0.0)
+        wide.index = [f"{countries.get(c, c)} > {c} {names.get(c, '')}" for c in wide.index]
+        out.append("Requirement by sub-national location and year (USD)")
+        out.append(_table(wide))
+        out.append("")
+    by_sec = req.pivot_table(
+        index="sector_code", columns="year", values="requirements_usd", aggfunc="sum"
+    ).fillna(0.0)
+    sec_names = plan.sectors["sector_name"]
+    by_sec = by_sec.loc[by_sec.sum(axis=1).sort_values(ascending=False, kind="stable").index]
+    by_sec.index = [f"{c} {sec_names.get(c, '')}" for c in by_sec.index]
+    by_sec.loc["total"] = by_sec.sum()
+    out.append("Requirement by sector and year (USD)")
+    out.append(_table(by_sec))
+    out.append("")
     pops = plan.tables.get("populations")
-    if pops is not None and "sector_code" in pops.columns:
-        pops = pops[pops["sector_code"] == ""]  # the locations' own figures, not per sector
     if pops is not None and not pops.empty:
+        if "sector_code" in pops.columns:  # location-level rows only
+            pops = pops[pops["sector_code"].fillna("").astype(str) == ""]
         first = plan.years[0]
         wide = pops[pops["year"] == first].pivot_table(
             index="location_code", columns="population_status", values="population", aggfunc="sum"
@@ -96,11 +125,12 @@ def render_plan_summary(plan: Plan, warnings: Sequence[Problem] = ()) -> str:
             )
             if c in wide.columns
         ]
-        wide = wide[order].fillna(0.0)
-        wide.loc["total"] = wide.sum()
-        out.append(f"People per location, {first}")
-        out.append(_table(wide, money=False))
-        out.append("")
+        if order:
+            wide = wide[order].fillna(0.0)
+            wide.loc["total"] = wide.sum()
+            out.append(f"People per location, {first}")
+            out.append(_table(wide, money=False))
+            out.append("")
     origin = req.groupby("origin")["requirements_usd"].agg(["size", "sum"])
     parts = [f"{k}: {int(r['size'])} cells, {_usd(r['sum'])}" for k, r in origin.iterrows()]
     out.append("Origin of the cells: " + "; ".join(parts))
@@ -120,7 +150,7 @@ def render_export(
     plan: Plan, fmt: str = "csv", table: str = "requirements", hxl: bool = False
 ) -> str:
     """CSV (optionally with an HXL hashtag row) or JSON records of one plan table."""
-    frame = export_frame(plan, table)
+    frame = round_money(export_frame(plan, table))  # USD amounts to the cent
     if fmt == "json":
         records = json.loads(frame.to_json(orient="records"))
         return json.dumps(records, indent=1) + "\n"

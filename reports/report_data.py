@@ -27,6 +27,8 @@ used).
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +39,7 @@ import pandas as pd
 from reachplan.model.costs import CostModel
 from reachplan.model.plan import Plan
 from reachplan.reports.scenario_report import MODEL_ROW_KINDS, run_json
+from reachplan.reports.views import country_of, location_kinds, roll_up
 from reachplan.solver.marginal import EXTRA_USD, LineMarginals
 from reachplan.solver.result import Allocation, Frontier, ScenarioRun
 
@@ -52,6 +55,7 @@ __all__ = [
     "SimulationBands",
     "build_report_data",
     "moved_share",
+    "reproduce_command",
 ]
 
 REPORT_PACKAGES = (
@@ -81,6 +85,11 @@ COST_INDEX_SUMMARY_COLUMNS = (
 COST_INDEX_COLUMNS = (
     "scenario", "dimension", "code", "name", "indexed_usd", "flat_usd", "difference_usd",
 )
+_MONEY = ("requirements_usd", "mean_allocated_usd", "share_of_requirement")
+BY_COUNTRY_COLUMNS = ("scenario", "location_code", "location_name", "year", *_MONEY)
+BY_SECTOR_COLUMNS = ("scenario", "sector_code", "sector_name", "year", *_MONEY)
+BY_SUBNATIONAL_COLUMNS = ("scenario", "country_code", "location_code", "location_name",
+                          "location_kind", "year", *_MONEY)
 
 
 def _empty(columns: Sequence[str]) -> pd.DataFrame:
@@ -231,6 +240,26 @@ class ReportData:
         ``location_name``, ``sector_code``, ``sector_name``, ``year``,
         ``requirements_usd``, ``mean_allocated_usd`` (mean over draws),
         ``share_of_requirement``.
+    allocation_by_country
+        ``allocation`` summed per scenario, country and year: sub-national lines
+        (admin1/admin2) are summed to the country at the top of their parents
+        (:func:`reports.views.country_of`); countries and regional lines are their own.
+        ``requirements_usd``, ``mean_allocated_usd``, ``share_of_requirement``.
+    allocation_by_sector
+        ``allocation`` summed per scenario, sector and year (same money columns).
+    allocation_by_subnational
+        The sub-national detail: per scenario, sub-national location and year, with
+        ``country_code`` and ``location_kind``; empty (and left out of :meth:`tables`)
+        when the plan has no sub-national lines.
+    reproduce
+        The command that makes this report again, as printed (paths absolute, quoted for
+        a POSIX shell): ``reachplan report`` with each scenario's own file, ``--plan``,
+        ``--draws`` (when every scenario has the same number), ``--ladder-step`` and
+        ``--out``. Runs are seeded by their scenario files, so the same files, plan and
+        package versions give the same figures.
+    has_entities
+        Whether any allocation reaches entities (the entities figures are shown only
+        then).
     unmet_need
         ``scenario``, ``location_code``, ``location_name``, ``unmet_need_mean``
         (people in need not reached in an average plan year: the mean over the plan's
@@ -289,6 +318,14 @@ class ReportData:
         default_factory=lambda: _empty(COST_INDEX_SUMMARY_COLUMNS))
     cost_index: pd.DataFrame = field(default_factory=lambda: _empty(COST_INDEX_COLUMNS))
     notes: tuple[str, ...] = field(default=())
+    allocation_by_country: pd.DataFrame = field(
+        default_factory=lambda: _empty(BY_COUNTRY_COLUMNS))
+    allocation_by_sector: pd.DataFrame = field(
+        default_factory=lambda: _empty(BY_SECTOR_COLUMNS))
+    allocation_by_subnational: pd.DataFrame = field(
+        default_factory=lambda: _empty(BY_SUBNATIONAL_COLUMNS))
+    reproduce: str = ""
+    has_entities: bool = True
 
     @property
     def scenario_names(self) -> list[str]:
@@ -303,15 +340,21 @@ class ReportData:
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table by its file name (without extension), in report order.
 
-        The cost index tables are left out when the plan has no sector cost index.
+        The cost index tables are left out when the plan has no sector cost index, the
+        sub-national table when the plan has no sub-national lines.
         """
         cost_index = ({"cost_index_summary": self.cost_index_summary,
                        "cost_index": self.cost_index} if self.has_cost_index else {})
+        subnational = ({"allocation_by_subnational": self.allocation_by_subnational}
+                       if not self.allocation_by_subnational.empty else {})
         return {
             "scenarios": self.scenarios,
             "by_year": self.by_year,
             "coverage": self.coverage,
             "allocation": self.allocation,
+            "allocation_by_country": self.allocation_by_country,
+            "allocation_by_sector": self.allocation_by_sector,
+            **subnational,
             "unmet_need": self.unmet_need,
             "people_reached_draws": self.people_reached_draws,
             "extra_1m": self.extra_1m,
@@ -531,14 +574,22 @@ def build_report_data(inputs: ReportInputs) -> ReportData:
     ci_summary, ci_money = _cost_index_frames(inputs.cost_index, loc_names, sec_names)
     ladder = _ladder_frame(inputs.ladders)
     disp, disp_totals = _displacement_frames(inputs.simulations)
+    allocation = pd.concat(alloc_frames, ignore_index=True)
+    by_country, by_sector, by_sub = _rollups(allocation, plan, names)
+    reproduce = reproduce_command(plan, runs, inputs.ladders)
     provenance = _provenance(plan, runs, inputs.plan_files_sha256, inputs.versions, created)
+    provenance = pd.concat([provenance, pd.DataFrame(
+        [("report", "reproduce", reproduce)], columns=["section", "item", "value"])],
+        ignore_index=True)
+    entities = any(float(a.entities_reached) > 0 for a in allocations.values()) or any(
+        float(s["entities_reached_mean"]) > 0 for s in summaries)
     return ReportData(
         title=plan.name,
         created=created or _now(),
         appeal_usd=appeal,
         runs_json=summaries,
         scenarios=scenarios,
-        allocation=pd.concat(alloc_frames, ignore_index=True),
+        allocation=allocation,
         unmet_need=pd.DataFrame(unmet_rows, columns=["scenario", "location_code",
                                                      "location_name", "unmet_need_mean"]),
         people_reached_draws=pd.concat(draw_frames, ignore_index=True),
@@ -554,8 +605,87 @@ def build_report_data(inputs: ReportInputs) -> ReportData:
         shadow_prices=_concat(shadow_frames, SHADOW_COLUMNS),
         cost_index_summary=ci_summary,
         cost_index=ci_money,
-        notes=_notes(plan),
+        notes=_notes(plan, entities),
+        allocation_by_country=by_country,
+        allocation_by_sector=by_sector,
+        allocation_by_subnational=by_sub,
+        reproduce=reproduce,
+        has_entities=entities,
     )
+
+
+def _rollups(
+    allocation: pd.DataFrame, plan: Plan, names: Sequence[str],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The allocation by country, by sector and the sub-national detail (see ReportData)."""
+    loc_names, sec_names = _names(plan)
+    countries = country_of(plan)
+    kinds = location_kinds(plan)
+    order = {n: i for i, n in enumerate(names)}
+    money = ["requirements_usd", "mean_allocated_usd"]
+
+    def finish(frame: pd.DataFrame, keys: list[str], columns: Sequence[str]) -> pd.DataFrame:
+        frame = frame.assign(_o=frame["scenario"].map(order)).sort_values(
+            ["_o", *keys], kind="stable").drop(columns="_o").reset_index(drop=True)
+        req = frame["requirements_usd"].to_numpy(dtype=float)
+        frame["share_of_requirement"] = np.divide(
+            frame["mean_allocated_usd"].to_numpy(dtype=float), req,
+            out=np.full(len(frame), np.nan), where=req > 0)
+        return frame[list(columns)]
+
+    by_country = roll_up(allocation, countries, ["scenario", "location_code", "year"], money)
+    by_country["location_name"] = by_country["location_code"].map(loc_names).fillna("")
+    by_sector = allocation.groupby(["scenario", "sector_code", "year"], sort=True)[
+        money].sum().reset_index()
+    by_sector["sector_name"] = by_sector["sector_code"].map(sec_names).fillna("")
+    codes = allocation["location_code"].astype(str)
+    top = codes.map(countries).fillna(codes)
+    sub = allocation[(top != codes).to_numpy()]
+    if sub.empty:
+        by_sub = _empty(BY_SUBNATIONAL_COLUMNS)
+    else:
+        by_sub = sub.groupby(["scenario", "location_code", "year"], sort=True)[
+            money].sum().reset_index()
+        by_sub["country_code"] = by_sub["location_code"].map(countries)
+        by_sub["location_name"] = by_sub["location_code"].map(loc_names).fillna("")
+        by_sub["location_kind"] = by_sub["location_code"].map(kinds).fillna("")
+        by_sub = finish(by_sub, ["country_code", "location_code", "year"],
+                        BY_SUBNATIONAL_COLUMNS)
+    return (finish(by_country, ["location_code", "year"], BY_COUNTRY_COLUMNS),
+            finish(by_sector, ["sector_code", "year"], BY_SECTOR_COLUMNS), by_sub)
+
+
+REPORT_OUT = "reproduced-report"
+"""The ``--out`` directory of the printed reproduce command (relative: where it is run)."""
+
+
+def reproduce_command(plan: Plan, runs: Sequence[ScenarioRun],
+                      ladders: Sequence[Ladder] = ()) -> str:
+    """The ``reachplan report`` command that makes the same report again, shell-quoted.
+
+    Each scenario by its own file (``Scenario.files[0]``, made absolute; its name when it
+    has no file), ``--plan`` the plan's source (absolute), ``--draws`` when every run has
+    the same number of draws (else each scenario file's own), ``--ladder-step`` the step
+    of the funding ladder (its second level: levels are 0, step, 2 step ...), and
+    ``--out`` :data:`REPORT_OUT`. The seed is each scenario file's own: a run made with
+    ``reachplan run --seed`` is reproduced by writing that seed into the file.
+    """
+    args = ["reachplan", "report"]
+    for run in runs:
+        files = run.scenario.files
+        args.append(os.path.abspath(files[0]) if files else run.scenario.name)
+    if plan.source:
+        args += ["--plan", os.path.abspath(plan.source)]
+    draws = sorted({int(run.draws) for run in runs})
+    if len(draws) == 1:
+        args += ["--draws", str(draws[0])]
+    for ladder in ladders:
+        shares = ladder.frontier.levels["share"].to_numpy(dtype=float)
+        if len(shares) > 1:
+            args += ["--ladder-step", f"{shares[1] - shares[0]:.12g}"]
+            break
+    args += ["--out", REPORT_OUT]
+    return shlex.join(args)
 
 
 def _concat(frames: Sequence[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
@@ -802,8 +932,9 @@ def _provenance(
     return pd.DataFrame(rows, columns=["section", "item", "value"])
 
 
-def _notes(plan: Plan) -> tuple[str, ...]:
-    return (
+def _notes(plan: Plan, entities: bool = True) -> tuple[str, ...]:
+    """How to read the figures; the entities note only when some allocation reaches any."""
+    notes = (
         "People reached: persons reached at least once in a location and year, summed over "
         "locations and years: person-years (summed over years; someone reached in 2024 and "
         "in 2025 counts twice, as plan targets do). A person served by several sectors "
@@ -837,6 +968,7 @@ def _notes(plan: Plan) -> tuple[str, ...]:
         "dollar and one dollar less buy different amounts, and both are shown.",
         f"Money is in US dollars, as in the plan ({plan.settings.get('currency', 'USD')}).",
     )
+    return tuple(n for n in notes if entities or not n.startswith("Entities reached"))
 
 
 def _now() -> str:

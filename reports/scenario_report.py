@@ -8,14 +8,16 @@ from typing import Any
 import pandas as pd
 
 from reachplan.model.formatting import format_people, format_usd
+from reachplan.model.plan import Plan
 from reachplan.reports.json_text import dumps
+from reachplan.reports.views import country_of
 from reachplan.solver.result import ScenarioRun
 
 MODEL_ROW_KINDS = ("cap", "need", "reach", "coverage", "enabler", "programme", "earmark_share")
 """Kinds of LP rows that are the model's own bookkeeping, not rules a planner sets
 (absorption caps, people-in-need bounds, reach and coverage rows, enabler overheads and
-the programme money they read, earmark shares). Tables carry them; the page and the console list the planner's rules
-and count these."""
+the programme money they read, earmark shares). Tables carry them; the page and the
+console list the planner's rules and count these."""
 
 
 def _usd_m(usd: float) -> str:
@@ -135,12 +137,17 @@ def _row_kind(run: ScenarioRun, constraint: str) -> str:
     return row.kind if row is not None else "other"
 
 
-def comparison_frame(runs: Sequence[ScenarioRun]) -> pd.DataFrame:
-    """One column per scenario: headline figures and allocation by location (USD M).
+def comparison_frame(runs: Sequence[ScenarioRun], plan: Plan | None = None) -> pd.DataFrame:
+    """One column per scenario: headline figures, allocation by country and by sector.
 
     People reached are person-years (summed over years); unmet need is per year, or in an
-    average year (the mean over the plan's years), never summed across years.
+    average year (the mean over the plan's years), never summed across years. Money rows
+    are USD millions over all years: ``country XXX (USD M)`` (sub-national lines summed to
+    their country when ``plan`` is given, :func:`reports.views.country_of`; without it
+    one row per location), then ``sector XXX (USD M)``; the two sets each sum to the
+    allocation.
     """
+    countries = country_of(plan) if plan is not None else pd.Series(dtype=object)
     cols = {}
     for run in runs:
         s = run_summary(run)
@@ -157,15 +164,21 @@ def comparison_frame(runs: Sequence[ScenarioRun]) -> pd.DataFrame:
         for year, unmet in s["unmet_need_by_year"].items():
             col[f"unmet need per year {year}, mean"] = unmet
         col["entities reached (summed over years), mean"] = s["entities_reached_mean"]
-        for loc, usd in sorted(s["allocation_by_location_usd"].items()):
-            col[f"{loc} (USD M)"] = usd / 1e6
+        by_country: dict[str, float] = {}
+        for loc, usd in s["allocation_by_location_usd"].items():
+            top = str(countries.get(loc, loc))
+            by_country[top] = by_country.get(top, 0.0) + usd
+        for loc, usd in sorted(by_country.items()):
+            col[f"country {loc} (USD M)"] = usd / 1e6
+        for sec, usd in sorted(s["allocation_by_sector_usd"].items()):
+            col[f"sector {sec} (USD M)"] = usd / 1e6
         cols[run.scenario.name] = col
     return pd.DataFrame(cols)
 
 
-def render_comparison(runs: Sequence[ScenarioRun]) -> str:
-    """Side-by-side table, then what moved most against the first scenario."""
-    frame = comparison_frame(runs)
+def render_comparison(runs: Sequence[ScenarioRun], plan: Plan | None = None) -> str:
+    """Side-by-side table (:func:`comparison_frame`), then what moved most against the first."""
+    frame = comparison_frame(runs, plan)
     shown = frame.map(lambda v: f"{v:,.1f}" if abs(v) < 1e5 else f"{v:,.0f}")
     lines = [shown.to_string(), ""]
     if len(runs) > 1:

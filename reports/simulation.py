@@ -15,7 +15,6 @@ import numpy as np
 
 from reachplan.model.calibration import CalibrationResult, FittedRate
 from reachplan.model.simulation import (
-    HOST_CODES,
     NeedsTable,
     SimulationResult,
     percentile_table,
@@ -71,7 +70,7 @@ def render_summary(result: SimulationResult, needs: NeedsTable) -> str:
     """
     a = result.assumptions
     first, last = result.months[0], result.months[-1]
-    hosts = result.refugees[:, :, : len(HOST_CODES)].sum(axis=2)
+    hosts = result.refugees[:, :, : len(result.initial.geography.hosts)].sum(axis=2)
     rest = result.refugees[:, :, -1]
     drift = float(np.max(np.abs(total_population(result) - result.initial.total)))
     lines = [
@@ -135,7 +134,7 @@ def summary_json(result: SimulationResult, needs: NeedsTable) -> dict[str, objec
     :func:`render_percentiles_csv` as records (series, location_code, month, p05, p10,
     p50, p90, p95, mean). Persons throughout; non-finite numbers become ``null``.
     """
-    hosts = result.refugees[:, :, : len(HOST_CODES)].sum(axis=2)
+    hosts = result.refugees[:, :, : len(result.initial.geography.hosts)].sum(axis=2)
     rest = result.refugees[:, :, -1]
     stocks = {}
     for label, values in (

@@ -3,9 +3,11 @@
 Column names follow the HDX HAPI conventions already used by the plan tables
 (``location_code``, ``location_name``, ``sector_code``, ``sector_name``,
 ``requirements_usd`` ...). With ``hxl=True`` a row of HXL hashtags follows the CSV
-header (:data:`HXL`), so the files load into HXL-aware tools. Numbers are written in
-shortest round-trip form (:func:`reports.plan_files.format_value`): reading a CSV back
-gives the very floats of the report. Text that a spreadsheet would run as a formula
+header (:data:`HXL`), so the files load into HXL-aware tools. USD amounts are rounded to
+the cent in the CSV files (:func:`reports.views.round_money`; the JSON keeps every digit);
+other numbers are written in shortest round-trip form
+(:func:`reports.plan_files.format_value`): reading a CSV back gives the very floats of
+the report. Text that a spreadsheet would run as a formula
 (a name beginning with ``=``, ``+``, ``-``, ``@``, tab or CR) is written with a leading
 ``'`` (:func:`reports.plan_files.csv_cell`, the OWASP rule); numbers are never escaped.
 
@@ -24,6 +26,7 @@ import pandas as pd
 
 from reachplan.reports.plan_files import csv_cell, csv_text, escape_formula
 from reachplan.reports.report_data import ReportData
+from reachplan.reports.views import round_money
 
 __all__ = [
     "HXL", "allocation_grid", "hxl_row", "records", "render_report_json", "render_table_csv",
@@ -39,6 +42,8 @@ HXL: dict[str, str] = {
     "seed": "#meta+seed",
     "location_code": "#country+code",
     "location_name": "#country+name",
+    "country_code": "#country+code+top",
+    "location_kind": "#loc+type",
     "sector_code": "#sector+code",
     "sector_name": "#sector+name",
     "year": "#date+year",
@@ -135,7 +140,11 @@ def hxl_row(columns: list[str]) -> list[str]:
 
 
 def render_table_csv(frame: pd.DataFrame, hxl: bool = False) -> str:
-    """CSV text of one report table; with ``hxl`` a hashtag row follows the header."""
+    """CSV text of one report table; with ``hxl`` a hashtag row follows the header.
+
+    USD amounts are rounded to the cent (:func:`reports.views.round_money`).
+    """
+    frame = round_money(frame)
     cols = [str(c) for c in frame.columns]
     rows = [[escape_formula(c) for c in cols]]
     if hxl:

@@ -124,3 +124,63 @@ def test_earmarks_beyond_a_small_envelope_are_named():
     assert result.exit_code == 1
     assert "exceed the flexible (non-earmarked) money by $" in result.output
     assert "Traceback" not in result.output
+
+
+# ---- console views on the tiny plan (subprocess, stdout parsed) ----------------------------
+
+def _tiny_dir(tmp_path):
+    from pathlib import Path
+
+    from reachplan.reports.plan_files import write_plan_tables
+    from tests.conftest import tiny_tables
+
+    directory = Path(tmp_path) / "tiny"
+    write_plan_tables(tiny_tables(), directory)
+    return directory
+
+
+def _cli(*args: str, cwd=None):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "reachplan.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def _table(text: str, title: str) -> dict[str, list[str]]:
+    """Rows of one console money table: first word -> the last five fields."""
+    block = text.split(title + "\n")[1].split("\n\n")[0].splitlines()[1:]
+    return {line.split()[0]: line.split()[-5:] for line in block}
+
+
+def _usd(text: str) -> int:
+    return int(text.replace("$", "").replace(",", ""))
+
+
+def test_allocate_prints_country_and_sector_tables_that_add_up(tmp_path):
+    plan = _tiny_dir(tmp_path)
+    res = _cli("allocate", str(plan), "--funding", "60%")
+    assert res.returncode == 0, res.stderr
+    countries = _table(res.stdout, "By country, all years:")
+    sectors = _table(res.stdout, "By sector, all years:")
+    assert set(countries) == {"MDA", "POL", "total"}
+    assert set(sectors) == {"WASH", "HEALTH", "total"}
+    # requirements by hand: MDA 200 + 150, POL 100 + 100; WASH 100 + 200 + 150, HEALTH 100
+    assert [_usd(countries[c][0]) for c in ("MDA", "POL", "total")] == [350, 200, 550]
+    assert [_usd(sectors[s][0]) for s in ("WASH", "HEALTH", "total")] == [450, 100, 550]
+    # 60% of $550 is allocated; both tables' totals say so
+    assert "Allocated: $330" in res.stdout
+    assert _usd(countries["total"][1]) == _usd(sectors["total"][1]) == 330
+
+
+def test_allocate_says_how_to_get_unfunded_csv(tmp_path):
+    plan = _tiny_dir(tmp_path)
+    res = _cli("allocate", str(plan), "--funding", "10%")
+    assert res.returncode == 0, res.stderr
+    line = next(x for x in res.stdout.splitlines() if x.startswith("Lines reaching people"))
+    assert "see unfunded.csv" not in line and "--out DIR" in line
+    out = tmp_path / "csv"
+    res = _cli("allocate", str(plan), "--funding", "10%", "--out", str(out))
+    line = next(x for x in res.stdout.splitlines() if x.startswith("Lines reaching people"))
+    assert f"see {out / 'unfunded.csv'}" in line
+    assert (out / "unfunded.csv").read_text().count("\n") == 2  # header and one line

@@ -172,3 +172,23 @@ def test_corrupted_copies_exit_1_naming_file_row_and_column(runner, tmp_path_fac
     assert "Traceback" not in result.output
     where = f"{name}, row {line}, column {column}" if line > 0 else f"{name}, column {column}"
     assert where in result.output, result.output
+
+
+def test_plan_show_has_a_sector_table_in_a_subprocess(tmp_path):
+    import subprocess
+    import sys
+
+    from reachplan.reports.plan_files import write_plan_tables
+    from tests.conftest import tiny_tables
+
+    write_plan_tables(tiny_tables(), tmp_path / "tiny")
+    res = subprocess.run([sys.executable, "-m", "reachplan.cli", "plan", "show",
+                          str(tmp_path / "tiny")], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    block = res.stdout.split("Requirement by sector and year (USD)\n")[1].split("\n\n")[0]
+    rows = {line.split()[0]: line.split()[-2:] for line in block.splitlines()[1:]}
+    # by hand: WASH 100 + 200 in 2024, 150 in 2025; HEALTH 50 + 50 in 2024
+    assert rows == {"WASH": ["$300", "$150"], "HEALTH": ["$100", "$0"],
+                    "total": ["$400", "$150"]}
+    country = res.stdout.split("Requirement by country and year (USD)\n")[1].split("\n\n")[0]
+    assert country.splitlines()[-1].split() == ["total", "$400", "$150"]

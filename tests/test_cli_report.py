@@ -90,3 +90,166 @@ def test_hxl_row_can_be_left_out(written, tmp_path):
     without = (out / "tables" / "scenarios.csv").read_text().splitlines()
     assert without[0] == with_tags[0]
     assert not without[1].startswith("#")
+
+
+# ---- a report on the tiny plan: views, money, sections, the reproduce line ------------------
+
+TINY_SCENARIO = """name = "tiny60"
+description = "60% of the tiny appeal"
+plan = "plan"
+seed = 3
+draws = 4
+
+[funding]
+funding = "60%"
+"""
+
+
+def _cli(*args: str, cwd):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "reachplan.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory: pytest.TempPathFactory):
+    from reachplan.reports.plan_files import write_plan_tables
+    from tests.conftest import tiny_tables
+
+    root = tmp_path_factory.mktemp("tiny-report")
+    write_plan_tables(tiny_tables(), root / "inputs" / "plan")
+    (root / "inputs" / "tiny60.toml").write_text(TINY_SCENARIO)
+    # run from inputs/ with a relative scenario path and the plan from its `plan =` line
+    res = _cli("report", "tiny60.toml", "--out", str(root / "first"), "--ladder-step", "0.5",
+               "--quiet", cwd=root / "inputs")
+    assert res.returncode == 0, res.stderr
+    return root
+
+
+def _csv(path):
+    import pandas as pd
+
+    return pd.read_csv(path, skiprows=[1], keep_default_na=False, dtype=str)
+
+
+def test_tiny_report_sector_and_country_tables_add_up(tiny_report):
+    import pandas as pd
+
+    tables = tiny_report / "first" / "tables"
+    read = {name: pd.read_csv(tables / f"{name}.csv", skiprows=[1])
+            for name in ("allocation", "allocation_by_country", "allocation_by_sector")}
+    total = read["allocation"]["mean_allocated_usd"].sum()
+    assert total == pytest.approx(330, abs=0.05)  # 60% of $550, every line at cents
+    for name in ("allocation_by_country", "allocation_by_sector"):
+        assert read[name]["mean_allocated_usd"].sum() == pytest.approx(total, abs=0.05)
+        assert read[name]["requirements_usd"].sum() == 550
+    assert sorted(read["allocation_by_sector"]["sector_code"].unique()) == ["HEALTH", "WASH"]
+    assert not (tables / "allocation_by_subnational.csv").exists()
+
+
+def test_tiny_report_csv_money_has_at_most_two_decimals(tiny_report):
+    from reachplan.reports.views import is_money_amount
+
+    checked = 0
+    for path in (tiny_report / "first" / "tables").glob("*.csv"):
+        frame = _csv(path)
+        for col in frame.columns:
+            if is_money_amount(col):
+                checked += 1
+                decimals = [len(v.split(".")[1]) for v in frame[col] if "." in v]
+                assert max(decimals, default=0) <= 2, (path.name, col)
+    assert checked >= 8
+
+
+def test_tiny_report_xlsx_money_is_whole_dollars(tiny_report):
+    from reachplan.reports.views import is_money_amount
+
+    wb = openpyxl.load_workbook(tiny_report / "first" / "report.xlsx")
+    checked = 0
+    for ws in wb.worksheets[1:]:
+        header = [c.value for c in ws[1]]
+        for j, name in enumerate(header, start=1):
+            if not is_money_amount(str(name)):
+                continue
+            for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                if cell.value is None:
+                    continue
+                checked += 1
+                assert cell.number_format == "#,##0", (ws.title, name)
+                assert float(cell.value).is_integer(), (ws.title, name, cell.value)
+    assert checked >= 20
+    assert "allocation_by_sector" in wb.sheetnames
+    assert "allocation_by_subnational" not in wb.sheetnames
+    assert "cost_index" not in wb.sheetnames  # the tiny plan has no sector cost index
+
+
+def test_tiny_report_leaves_out_sections_that_do_not_apply(tiny_report):
+    page = (tiny_report / "first" / "report.html").read_text()
+    html = page.split("<main>")[1].split("</main>")[0]  # the text, not the plotly bundle
+    assert "Mean allocation by sector (all years)" in html
+    assert "Mean allocation by country (all years)" in html
+    # no entity lines in the tiny plan, no sub-national lines, no cost index
+    assert "entities" not in html.lower()
+    assert "sub-national" not in html
+    assert "Sector cost index sensitivity" not in html
+
+
+def test_reproduce_line_works_as_printed(tiny_report):
+    import re
+    import shlex
+
+    html = (tiny_report / "first" / "report.html").read_text()
+    import html as html_module
+
+    printed = html_module.unescape(re.search(r"<code id='reproduce'>([^<]*)</code>",
+                                             html).group(1))
+    args = shlex.split(printed)
+    assert args[:2] == ["reachplan", "report"]
+    elsewhere = tiny_report / "elsewhere"
+    elsewhere.mkdir()
+    res = _cli(*args[1:], cwd=elsewhere)  # the printed command, from another directory
+    assert res.returncode == 0, res.stderr
+    again = elsewhere / "reproduced-report" / "tables"
+    first = tiny_report / "first" / "tables"
+    names = sorted(p.name for p in first.glob("*.csv"))
+    assert names == sorted(p.name for p in again.glob("*.csv"))
+    for name in names:
+        if name == "provenance.csv":
+            continue
+        assert (again / name).read_text() == (first / name).read_text(), name
+    prov = _csv(again / "provenance.csv")
+    assert prov.loc[prov["item"] == "reproduce", "value"].item() == printed
+
+
+def test_compare_shows_sectors_beside_countries(tiny_report):
+    scen30 = tiny_report / "inputs" / "tiny30.toml"
+    scen30.write_text(TINY_SCENARIO.replace("tiny60", "tiny30").replace("60%", "30%"))
+    res = _cli("compare", "tiny60.toml", "tiny30.toml", "--out", str(tiny_report / "cmp"),
+               "--quiet", cwd=tiny_report / "inputs")
+    assert res.returncode == 0, res.stderr
+    labels = [line.split("  ")[0].strip() for line in res.stdout.splitlines()]
+    for label in ("country MDA (USD M)", "country POL (USD M)", "sector WASH (USD M)",
+                  "sector HEALTH (USD M)"):
+        assert label in labels, label
+
+
+def test_comparison_frame_sector_and_country_rows_sum_to_the_allocation(tiny_report):
+    from reachplan.reports.scenario_report import comparison_frame
+    from reachplan.scenarios.plan_io import load_plan
+    from reachplan.scenarios.scenario_io import load_scenario
+    from reachplan.scenarios.simulation_io import load_initial_state
+    from reachplan.solver.batch import run_scenario
+
+    plan = load_plan(tiny_report / "inputs" / "plan").plan
+    scenario = load_scenario(tiny_report / "inputs" / "tiny60.toml")
+    run = run_scenario(plan, scenario, load_initial_state())
+    frame = comparison_frame([run], plan)["tiny60"]
+    countries = frame[[i for i in frame.index if i.startswith("country ")]]
+    sectors = frame[[i for i in frame.index if i.startswith("sector ")]]
+    assert len(countries) == 2 and len(sectors) == 2
+    # 60% of the $550 appeal, in USD millions
+    assert frame["allocated, mean (USD M)"] == pytest.approx(330e-6, rel=1e-6)
+    assert countries.sum() == pytest.approx(frame["allocated, mean (USD M)"], rel=1e-12)
+    assert sectors.sum() == pytest.approx(frame["allocated, mean (USD M)"], rel=1e-12)
