@@ -77,6 +77,20 @@ def resolve_scenario_path(text: str | Path) -> Path:
         return path
 
 
+def _extended_path(current: Path, parent: object) -> Path:
+    """The file ``extends = parent`` names: relative to ``current``, or a shipped scenario.
+
+    A bare name (``"shortfall_60"``, no folder, no ``.toml``) that is not a file beside
+    ``current`` is the shipped scenario of that name, so a planner's own scenario can extend
+    the shipped rules from any folder.
+    """
+    beside = current.parent / str(parent)
+    text = str(parent)
+    if not beside.exists() and "/" not in text and "\\" not in text and not text.endswith(".toml"):
+        return resolve_scenario_path(text)
+    return resolve_scenario_path(beside)
+
+
 def _show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -195,7 +209,7 @@ def _chain(path: Path) -> list[tuple[Path, dict[str, Any], bytes]]:
         chain.append((current, doc, raw))
         parent = doc.get("extends")
         child = current
-        current = None if parent is None else resolve_scenario_path(current.parent / parent)
+        current = None if parent is None else _extended_path(current, parent)
     return chain
 
 

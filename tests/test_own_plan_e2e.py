@@ -545,3 +545,60 @@ def test_tag_selector_matching_nothing_is_an_error(empty_template: Path, tmp_pat
     assert "funding.floors[0].cluster" in message, message
     assert "LOG" in message
     assert not out.exists() or not any(out.rglob("*")), sorted(out.rglob("*"))
+
+
+# ---- the README's own-plan walk, as printed ----------------------------------------------
+
+
+def _readme_scenario() -> str:
+    """The scenario file of the README's "A plan of your own", exactly as printed."""
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"```toml\n(.*?)```", text, flags=re.S)
+    assert match, "README has no scenario example"
+    return match.group(1)
+
+
+def test_readme_scenario_for_an_own_plan_runs_as_printed(
+    empty_template: Path, tmp_path: Path
+) -> None:
+    """The README's scenario (extends the shipped shortfall_60 from another folder, names
+    my_plan/plan.xlsx, a life-saving floor by tag, fixed needs) runs on a cluster plan and
+    its floor holds in the allocation."""
+    directory = tmp_path / "my_plan"
+    shutil.copytree(empty_template, directory)
+    fill_workbook(directory / "plan.xlsx", HAITI)
+    reachplan("plan", "calibrate", directory / "plan.xlsx")
+    scenario = tmp_path / "my_scenario.toml"
+    scenario.write_text(_readme_scenario().replace("draws = 200", f"draws = {DRAWS}"))
+    payload = reachplan_json("allocate", "--scenario", scenario, cwd=tmp_path)
+    required = requirements(HAITI)
+    assert payload["allocated_usd"] == pytest.approx(0.6 * sum(required.values()), rel=1e-6)
+    tiers = sector_tiers(HAITI)
+    life_saving = [s for (_, s) in required if tiers.get(s) == 1]
+    funded = sum(c["allocated_usd"] for c in payload["cells"] if c["sector_code"] in life_saving)
+    assert funded >= 0.5 * sum(required["HTI", s] for s in life_saving) * (1 - 1e-6)
+    entry = scenario_entry(
+        reachplan_json("run", scenario, "--out", tmp_path / "out", "--no-report", cwd=tmp_path),
+        "my_60",
+    )
+    assert entry["allocated_usd_mean"] == pytest.approx(payload["allocated_usd"], rel=1e-6)
+
+
+def test_shipped_suite_scenario_travels_to_a_cluster_plan(
+    empty_template: Path, tmp_path: Path
+) -> None:
+    """shortfall_60 (floors by tag: life-saving, cluster PRO, presence) runs on the HTI plan
+    when its simulation is switched off: the protection cluster keeps 40% of its money."""
+    plan = plan_copy(empty_template, tmp_path, HAITI)
+    scenario = tmp_path / "sixty.toml"
+    scenario.write_text(
+        f'extends = "shortfall_60"\nname = "sixty"\nplan = "{plan}"\ndraws = {DRAWS}\n\n'
+        '[simulation]\nmodel = "none"\n'
+    )
+    payload = reachplan_json("allocate", "--scenario", scenario)
+    required = requirements(HAITI)
+    clusters = sector_clusters(HAITI)
+    pro = [s for (_, s) in required if clusters.get(s) == "PRO"]
+    assert pro
+    funded = sum(c["allocated_usd"] for c in payload["cells"] if c["sector_code"] in pro)
+    assert funded >= 0.4 * sum(required["HTI", s] for s in pro) * (1 - 1e-6)
