@@ -1273,7 +1273,7 @@ def frontier_command(
     if as_json:
         _echo_json(render_frontier_json(ladder))
     elif not quiet:
-        click.echo(render_frontier(ladder))
+        click.echo(render_frontier(ladder, csv_dir=out_dir))
 
 
 @main.command("check")

@@ -310,8 +310,12 @@ def render_csv_tables(result: Allocation, plan: Plan | None = None) -> dict[str,
     return {name: render_csv(round_money(frame)) for name, frame in tables.items()}
 
 
-def render_frontier(frontier: Frontier, top: int = 15) -> str:
-    """Console ladder: people reached per funding level, then lines in the order they get money."""
+def render_frontier(frontier: Frontier, top: int = 15, *, csv_dir: Path | None = None) -> str:
+    """Console ladder: people reached per funding level, then lines in the order they get money.
+
+    ``csv_dir``: where ``first_funded.csv`` was written, if it was (the note says where to
+    find the other lines, or how to get the file).
+    """
     lines = [f"{'funding':>8}{'USD':>12}{'people':>12}{'pro-rata':>12}{'people/$1M':>12}"]
     for r in frontier.levels.itertuples(index=False):
         if r.status != "optimal":
@@ -326,7 +330,9 @@ def render_frontier(frontier: Frontier, top: int = 15) -> str:
         shown = "never" if not math.isfinite(level) else f"{level:.0%}"
         lines.append(f"  {shown:>6}  {sec} in {loc}, {yr} ({format_usd(r['requirement_usd'])})")
     if len(first) > top:
-        lines.append(f"  ... {len(first) - top} more (see first_funded.csv)")
+        where = (f"see {csv_dir / 'first_funded.csv'}" if csv_dir is not None
+                 else "add --out DIR to write first_funded.csv")
+        lines.append(f"  ... {len(first) - top} more ({where})")
     return "\n".join(lines)
 
 

@@ -48,3 +48,19 @@ def test_csv_tables_written_atomically_and_read_back(result, tmp_path):
     cells = pd.read_csv(tmp_path / "out" / "cells.csv")
     assert cells["allocated_usd"].sum() == pytest.approx(5e6)
     assert not list((tmp_path / "out").glob(".*.tmp"))
+
+
+def test_frontier_note_names_first_funded_csv_only_when_written(tmp_path):
+    from reachplan.model.costs import CostModel
+    from reachplan.reports.allocation import render_frontier
+    from reachplan.solver.frontier import funding_frontier
+
+    plan = make_plan(HAND_CELLS, HAND_COSTS, HAND_NEED)
+    rules = FundingScenario(Envelope(total=Amount("usd", 5e6)), objective="headcount")
+    ladder = funding_frontier(CostModel.from_plan(plan), rules,
+                              step=0.5)
+    assert len(ladder.first_funded) > 1
+    shown = render_frontier(ladder, top=1)
+    assert shown.splitlines()[-1].endswith("more (add --out DIR to write first_funded.csv)")
+    written = render_frontier(ladder, top=1, csv_dir=tmp_path)
+    assert written.splitlines()[-1].endswith(f"more (see {tmp_path / 'first_funded.csv'})")
