@@ -897,27 +897,20 @@ def _check_sector_within_location(populations: pd.DataFrame, source: str) -> lis
     at least the largest cluster's, but plans do not always derive it that way.
     """
     problems: list[Problem] = []
-    sectors = _sector_column(populations)
-    whole: dict[tuple[object, object, str], float] = {}
-    for loc, sector, year, status, value in zip(
+    rows = list(zip(
         populations["location_code"],
-        sectors,
-        populations["year"],
-        populations["population_status"],
-        populations["population"],
-        strict=True,
-    ):
-        if not sector and not _blank(value):
-            whole.setdefault((loc, year, status), float(value))
-    for loc, sector, year, status, value, row in zip(
-        populations["location_code"],
-        sectors,
+        _sector_column(populations),
         populations["year"],
         populations["population_status"],
         populations["population"],
         populations["_row"],
         strict=True,
-    ):
+    ))
+    whole: dict[tuple[object, object, str], float] = {}
+    for loc, sector, year, status, value, _ in rows:
+        if not sector and not _blank(value):
+            whole.setdefault((loc, year, status), float(value))
+    for loc, sector, year, status, value, row in rows:
         if not sector or _blank(value) or status not in ("in_need", "targeted", "reached"):
             continue
         total = whole.get((loc, year, status))

@@ -119,27 +119,18 @@ def load_usable_plan(path: Path | None, notify: Callable[[str], None] | None = N
         When the plan has no unit costs and cannot be calibrated (the message says what
         to add).
     """
-    loaded = load_plan(path)
-    usable = loaded.usable()
-    if usable is None:
-        errors = loaded.validation.errors
-        raise UnusablePlanError(
-            f"{loaded.path}: the plan has {len(errors)} error(s); "
-            "run `reachplan validate` for the full list",
-            errors,
-        )
-    return calibrated_on_load(usable, notify)
+    return calibrated_on_load(load_plan_to_calibrate(path), notify)
 
 
-def load_plan_to_calibrate(path: Path) -> UsablePlan:
-    """Load a plan for ``reachplan plan calibrate``: as it is, unit costs or none.
+def load_plan_to_calibrate(path: Path | None) -> UsablePlan:
+    """Load and validate a plan as it is, unit costs or none (``reachplan plan calibrate``).
 
     Raises
     ------
     scenarios.plan_io.PlanReadError
         When the files cannot be read at all.
     UnusablePlanError
-        When validation finds errors other than missing unit costs.
+        When validation finds errors (all of them are in its ``errors``).
     """
     loaded = load_plan(path)
     usable = loaded.usable()

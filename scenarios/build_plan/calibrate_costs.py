@@ -16,26 +16,21 @@ from __future__ import annotations
 import pandas as pd
 
 from reachplan.model.plan import Plan
-from reachplan.model.unit_costs import calibrate_plan
+from reachplan.model.unit_costs import DEFAULT_COST_CURVE, calibrate_plan
 from reachplan.reports.plan_files import write_plan_tables
 from reachplan.scenarios.plan_io import DEFAULT_PLAN_DIR, load_plan
 
-COST_CURVE = pd.DataFrame(
-    {
-        "tranche": [1, 2, 3, 4],
-        "share_of_requirement": [0.4, 0.3, 0.2, 0.1],
-        "cost_factor": [1.0, 1.25, 1.6, 2.2],
-        "note": [
-            "planning assumption: the first 40% of a line's requirement reaches people "
-            "at the base unit cost (the caseload already reached, existing pipelines)",
-            "planning assumption: the next 30% costs 25% more per person (wider coverage, "
-            "new sites and partners)",
-            "planning assumption: the next 20% costs 60% more per person (dispersed or "
-            "hard-to-reach people: front-line oblasts, small refugee communities)",
-            "planning assumption: the last 10% costs 2.2 times the base (the hardest to "
-            "reach); not stated in the plan document",
-        ],
-    }
+COST_CURVE = DEFAULT_COST_CURVE.assign(
+    note=[
+        "planning assumption: the first 40% of a line's requirement reaches people "
+        "at the base unit cost (the caseload already reached, existing pipelines)",
+        "planning assumption: the next 30% costs 25% more per person (wider coverage, "
+        "new sites and partners)",
+        "planning assumption: the next 20% costs 60% more per person (dispersed or "
+        "hard-to-reach people: front-line oblasts, small refugee communities)",
+        "planning assumption: the last 10% costs 2.2 times the base (the hardest to "
+        "reach); not stated in the plan document",
+    ]
 )
 """Tranches of a requirement and their cost factors (diminishing returns): the numbers of
 :data:`reachplan.model.unit_costs.DEFAULT_COST_CURVE`, with notes in the default plan's words."""
