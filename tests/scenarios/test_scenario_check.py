@@ -294,7 +294,12 @@ def test_the_tag_rewrite_of_the_shipped_floors_selects_the_same_money():
     for fn in (selector_mask, objective_weight, floor_lines):
         assert np.array_equal(fn(costs, new), fn(costs, old))
     assert 0 < selector_mask(costs, new).sum() < costs.n_cells
-    assert floors["protection"].selector == Selector(sector_codes=("PROTECTION",))
+    # the protection floor selects the protection cluster: PROTECTION and PSEA (IASC PRO),
+    # not the housing, land and property area of responsibility (PRO-HLP)
+    protection = floors["protection"].selector
+    assert protection == Selector(clusters=("PRO",))
+    assert np.array_equal(selector_mask(costs, protection),
+                          np.isin(costs.sectors, ["PROTECTION", "PSEA"]))
 
 
 def test_the_rewritten_full_funding_builds_the_same_lp():
