@@ -24,8 +24,7 @@ from reachplan.model.plan import Plan
 from reachplan.model.versions import package_versions
 from reachplan.solver.baseline import pro_rata_allocation, programme_pro_rata
 from reachplan.solver.diagnose import diagnose_infeasibility
-from reachplan.solver.highs import pulp_solver
-from reachplan.solver.matrix import lp_arrays
+from reachplan.solver.matrix import highs_from_arrays
 from reachplan.solver.model import (
     AllocationLP,
     Row,
@@ -109,8 +108,24 @@ class LPSolution:
     reduced_costs: np.ndarray
 
 
+_HIGHS_STATUS = {
+    "kOptimal": (pulp.LpStatusOptimal, pulp.LpSolutionOptimal),
+    "kInfeasible": (pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible),
+    "kUnboundedOrInfeasible": (pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible),
+    "kUnbounded": (pulp.LpStatusUnbounded, pulp.LpSolutionUnbounded),
+}
+"""HiGHS model status -> PuLP status and solution status, as PuLP's HiGHS interface maps them."""
+
+
 def solve_lp(lp: AllocationLP) -> LPSolution:
     """Solve with HiGHS in-process and read values, duals and reduced costs.
+
+    The model HiGHS receives is exactly the one PuLP's own HiGHS interface would hand it
+    (the same columns and rows in the same order, the objective negated for a
+    maximisation and minimised), loaded from :attr:`AllocationLP.arrays` in two calls
+    instead of one per column and row. The solution is written back to the PuLP problem
+    as PuLP would (values, reduced costs, row duals and slacks in PuLP's conventions, and
+    the status), so the problem reads as if ``problem.solve`` had run.
 
     Returns
     -------
@@ -118,38 +133,68 @@ def solve_lp(lp: AllocationLP) -> LPSolution:
         On a non-optimal status, values are zeros and duals empty.
     """
     check_ranges(lp)
-    prob = lp.problem
-    try:
-        prob.solve(pulp_solver())
-    except IndexError:
-        # PuLP reads HiGHS's solution arrays even when HiGHS returned none (a model it
-        # refused); :func:`check_ranges` catches the known causes before this point
+    prob, arrays = lp.problem, lp.arrays
+    flip = -1.0 if arrays.maximise else 1.0  # PuLP minimises -objective for a maximisation
+    h = highs_from_arrays(flip * arrays.cost, False, arrays.col_lower, arrays.col_upper,
+                          arrays.matrix, arrays.row_lower, arrays.row_upper)
+    h.run()
+    model_status = h.getModelStatus()
+    name = str(model_status).rsplit(".", 1)[-1]
+    pulp_status, solution_status = _HIGHS_STATUS.get(
+        name, (pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound))
+    n = len(lp.tranche_vars)
+    if pulp_status == pulp.LpStatusNotSolved and name in {"kModelError", "kLoadError"}:
         raise ModelRangeError(
             "HiGHS refused the allocation model (numbers out of the range it handles); "
-            "check unit costs, cost factors and requirements with `reachplan validate`"
-        ) from None
-    status = _STATUS.get(prob.status, SolveStatus.NOT_SOLVED)
-    n = len(lp.tranche_vars)
+            "check unit costs, cost factors and requirements with `reachplan validate`")
+    status = _STATUS.get(pulp_status, SolveStatus.NOT_SOLVED)
     if status is not SolveStatus.OPTIMAL:
+        prob.assignStatus(pulp_status, solution_status)
         return LPSolution(status, float("nan"), np.zeros(n), {}, {}, np.zeros(n))
-    # maximisation: PuLP passes -objective to HiGHS and copies duals back unchanged
-    sign = -1.0 if prob.sense == pulp.LpMaximize else 1.0
-    money = np.array([sum(v.varValue or 0.0 for v in xs) for xs in lp.tranche_vars])
-    duals = {name: sign * (c.pi or 0.0) for c in prob.constraints() for name in (c.name,)}
-    slacks = {name: abs(c.slack or 0.0) for c in prob.constraints() for name in (c.name,)}
-    reduced = np.array([sign * (xs[0].dj or 0.0) for xs in lp.tranche_vars])
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value, dtype=float)
+    col_dual = np.asarray(sol.col_dual, dtype=float)
+    row_value = np.asarray(sol.row_value, dtype=float)
+    row_dual = np.asarray(sol.row_dual, dtype=float)
+    rhs = np.where(np.isfinite(arrays.row_upper), arrays.row_upper, arrays.row_lower)
+    slack = rhs - row_value  # PuLP's sign: rhs - activity for <=, activity - rhs for >=
+    ge = ~np.isfinite(arrays.row_upper)
+    slack[ge] = -slack[ge]
+    _write_back(lp, x, col_dual, slack, row_dual)
+    prob.assignStatus(pulp_status, solution_status)
+    # maximisation: HiGHS solved -objective, so its duals are -d(objective)/d(rhs)
+    sign = flip
+    col = {v.name: j for j, v in enumerate(lp.variables)}
+    money = np.array([float(x[[col[v.name] for v in xs]].sum()) for xs in lp.tranche_vars])
+    reduced = np.array([sign * float(col_dual[col[xs[0].name]]) for xs in lp.tranche_vars])
     return LPSolution(
         status,
-        float(pulp.value(prob.objective) or 0.0),
+        float(arrays.cost @ x + arrays.objective_constant),
         np.clip(money, 0.0, None),
-        duals,
-        slacks,
+        dict(zip(arrays.row_names, (sign * row_dual).tolist(), strict=True)),
+        dict(zip(arrays.row_names, np.abs(slack).tolist(), strict=True)),
         reduced,
     )
 
 
+def _write_back(lp: AllocationLP, x: np.ndarray, col_dual: np.ndarray, slack: np.ndarray,
+                row_dual: np.ndarray) -> None:
+    """Put a solution on the PuLP problem's variables and constraints, as PuLP's solve does."""
+    for v, value, dj in zip(lp.variables, x.tolist(), col_dual.tolist(), strict=True):
+        v.varValue = value
+        v.dj = dj
+    # in the order :func:`solver.matrix.lp_arrays` read them
+    for c, s, pi in zip(lp.problem.constraints(), slack.tolist(), row_dual.tolist(),
+                        strict=True):
+        c.slack = s
+        c.pi = pi
+
+
 def check_ranges(lp: AllocationLP) -> None:
     """Refuse an LP whose numbers a solver cannot handle, naming the row.
+
+    Rows are checked in model order (for each: a need too small to be real, its limit,
+    then its coefficients), then the tranche bounds, then the objective.
 
     Raises
     ------
@@ -160,27 +205,41 @@ def check_ranges(lp: AllocationLP) -> None:
     def bad(value: float) -> bool:
         return not np.isfinite(value) or abs(value) > LARGEST_COEFFICIENT
 
+    def bad_array(values: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return ~np.isfinite(values) | (np.abs(values) > LARGEST_COEFFICIENT)
+
     hint = ("a unit cost or cost factor this close to zero, or an amount this large, cannot "
             "be real; check the plan with `reachplan validate`")
-    prob = lp.problem
-    for constraint in prob.constraints():
-        name = constraint.name
+    prob, arrays = lp.problem, lp.arrays
+    names = arrays.row_names
+    # the constant as PuLP holds it (rhs = -constant), rows in the order of the arrays
+    constant = np.array([float(c.constant) for c in prob.constraints()])
+    rhs = -constant
+    need = np.array([lp.rows[name].kind == "need" if name in lp.rows else False
+                     for name in names], dtype=bool)
+    matrix = arrays.matrix
+    coef_bad = bad_array(matrix.data)
+    row_of_entry = np.repeat(np.arange(len(names)), np.diff(matrix.indptr))
+    any_coef_bad = np.bincount(row_of_entry[coef_bad], minlength=len(names)) > 0
+    flagged = (need & (rhs > 0) & (rhs < SMALLEST_NEED)) | bad_array(constant) | any_coef_bad
+    for r in np.flatnonzero(flagged)[:1].tolist():
+        name = names[r]
         row = lp.rows.get(name)
         where = row.description if row is not None else name
-        rhs = -float(constraint.constant)
-        if row is not None and row.kind == "need" and 0 < rhs < SMALLEST_NEED:
+        if need[r] and 0 < rhs[r] < SMALLEST_NEED:
             raise ModelRangeError(
-                f"{where}: {rhs * lp.units.people:,.0f} people would all be reached with "
+                f"{where}: {rhs[r] * lp.units.people:,.0f} people would all be reached with "
                 f"less than {_usd(SMALLEST_NEED * lp.units.usd)}; the unit costs of its "
                 f"lines are too small to be real (check them with `reachplan validate`)")
-        if bad(float(constraint.constant)):
+        if bad(float(constant[r])):
             raise ModelRangeError(
-                f"{where}: limit {-float(constraint.constant):.3g} (USD M or thousand people) "
+                f"{where}: limit {-float(constant[r]):.3g} (USD M or thousand people) "
                 f"is out of range; {hint}")
-        for _, coef in constraint.items():
-            if bad(float(coef)):
+        for coef in matrix.data[matrix.indptr[r]:matrix.indptr[r + 1]].tolist():
+            if bad(coef):
                 raise ModelRangeError(
-                    f"{where}: coefficient {float(coef):.3g} (people per USD M) is out of "
+                    f"{where}: coefficient {coef:.3g} (people per USD M) is out of "
                     f"range; {hint}")
     for i, tranches in enumerate(lp.tranche_vars):
         for v in tranches:
@@ -456,7 +515,7 @@ def shadow_prices(lp: AllocationLP, sol: LPSolution,
 
 def _sensitivities(lp: AllocationLP, rows: list[Row]) -> dict[str, Any]:
     """Row sensitivities (people derivatives, ranges) of ``rows``; empty if HiGHS fails."""
-    arrays = lp_arrays(lp.problem)
+    arrays = lp.arrays
     col = {name: j for j, name in enumerate(arrays.variable_names)}
     pos = {name: i for i, name in enumerate(arrays.row_names)}
     people = np.zeros(len(arrays.variable_names))

@@ -18,14 +18,14 @@ in contiguous chunks of a fixed size. Each chunk
 How simulated needs reach the LP. For each location and year, the draw's
 multiplier ``m`` is the simulated people in need in that year divided by the
 simulated people in need at the start (the plan's figures are the level; the
-simulation says how they move). Two things scale with ``m``:
+simulation says how they move). What scales with ``m`` (and nothing else changes):
 
 - the people-in-need bound of the location and year (``need_*`` rows);
-- the size of every diminishing-returns tranche of the location's lines in that
-  year (the bounds of the tranche variables): a caseload 10% larger offers 10%
-  more people at each cost level, so money reaches people more cheaply where
-  needs grow, and less cheaply where they shrink. Requirements, floors, caps and
-  envelopes are money and do not move.
+- the columns sized by people in need (:attr:`solver.model.AllocationLP.resizable`): the
+  people columns (a sector reaches at most its people in need) and the coverage segments
+  of the location's people groups in that year (the caseload to cover grows with need).
+  The cost per person does not change with the caseload: tranche sizes are money, as are
+  requirements, floors, caps and envelopes.
 
 Where people in need come from (the needs source, :func:`needs_source`):
 
@@ -55,11 +55,13 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from reachplan.model.costs import CostModel
@@ -398,6 +400,35 @@ class PreparedModel:
     people_cell: NDArray[np.int64]
     entity_cols: NDArray[np.int64]
     parents: dict[str, str] = field(default_factory=dict)
+    _start: Any = field(default=None, repr=False)
+
+    @cached_property
+    def money_matrix(self) -> sp.csr_matrix:
+        """Sums the money columns of each cell: ``money_matrix @ values`` is money per cell."""
+        n_cols = len(self.arrays.variable_names)
+        lengths = [len(c) for c in self.tranche_cols]
+        cols = np.concatenate(self.tranche_cols) if self.tranche_cols else np.zeros(0, int)
+        indptr = np.concatenate(([0], np.cumsum(lengths)))
+        return sp.csr_matrix((np.ones(len(cols)), cols, indptr),
+                             shape=(len(self.tranche_cols), n_cols))
+
+    def start_basis(self) -> Any:
+        """Optimal basis of the plan's own model (its own needs), solved once per process.
+
+        Every chunk starts its first draw from it, so that no chunk pays a cold solve; it
+        depends only on the model, so a chunk's numbers still depend only on the chunk.
+        ``None`` when the plan's own model has no optimal solution (the chunk then starts
+        cold, and the draw that cannot be solved says so).
+        """
+        if self._start is None:
+            fast = FastLP(self.arrays)
+            try:
+                fast.solve()
+            except FastSolveError:
+                self._start = False
+            else:
+                self._start = fast.basis()
+        return self._start or None
 
     def need_rhs(self, mult: FloatArray) -> FloatArray:
         """Right-hand sides of the need rows for a draw's multipliers (LP people units)."""
@@ -564,8 +595,12 @@ def solve_chunk(
         When a draw's LP cannot be solved; the message names the scenario and the draw.
     """
     prep = prepared_model(plan, scenario)
-    # a fresh HiGHS instance per chunk: the warm-start path depends only on the chunk
+    # a fresh HiGHS instance per chunk, started from the plan's own optimal basis: the
+    # warm-start path depends only on the chunk
     fast = FastLP(prep.arrays)
+    start = prep.start_basis()
+    if start is not None:
+        fast.set_basis(start)
     mult = need_multipliers(
         scenario, initial, first_draw, n, prep.need_rows,
         parents=prep.parents, plan_need=prep.base_need,
@@ -582,8 +617,12 @@ def solve_chunk(
     costs = prep.costs
     units = prep.lp.units
     cell_row = np.array(
-        [loc_year.get((str(costs.locations[i]), int(costs.years[i])), -1) for i in prep.people_cell]
+        [loc_year.get((str(costs.locations[i]), int(costs.years[i])), -1)
+         for i in prep.people_cell],
+        dtype=np.int64,
     )
+    mask = cell_row >= 0
+    money_of = prep.money_matrix
     for d in range(n):
         prep.apply_draw(fast, mult[d])
         try:
@@ -596,13 +635,12 @@ def solve_chunk(
                 "draw's needs (`reachplan allocate` on the scenario names the conflicting rules)"
             ) from None
         values = sol.values
-        money = np.array([values[c].sum() for c in prep.tranche_cols]) * units.usd
+        money = (money_of @ values) * units.usd
         money_sum += np.clip(money, 0.0, None)
         cell_people = values[prep.people_cols] * units.people
         people[d] = cell_people.sum()
         entities[d] = values[prep.entity_cols].sum() * units.people
         objective[d] = sol.objective * units.people
-        mask = cell_row >= 0
         reached[d] = np.bincount(
             cell_row[mask], weights=cell_people[mask], minlength=len(prep.need_rows)
         )

@@ -113,16 +113,18 @@ class FastLP:
             vals = np.fromiter(values.values(), dtype=float, count=len(idx))
         else:
             idx, vals = values
-        for i, v in zip(idx.tolist(), np.asarray(vals, dtype=float).tolist(), strict=True):
-            lo, up = self._row_lower[i], self._row_upper[i]
-            if np.isfinite(up) and np.isfinite(lo) and lo == up:
-                lo = up = v
-            elif np.isfinite(up):
-                up = v
-            else:
-                lo = v
-            self._row_lower[i], self._row_upper[i] = lo, up
-            self._highs.changeRowBounds(i, lo, up)
+        idx = np.asarray(idx, dtype=np.int32)
+        if not len(idx):
+            return
+        vals = np.asarray(vals, dtype=float)
+        lo, up = self._row_lower[idx], self._row_upper[idx]
+        equal = np.isfinite(up) & np.isfinite(lo) & (lo == up)
+        upper_side = np.isfinite(up)
+        new_lo = np.where(equal | ~upper_side, vals, lo)
+        new_up = np.where(upper_side, vals, up)
+        self._row_lower[idx], self._row_upper[idx] = new_lo, new_up
+        # one call for all rows (a row named twice takes its last value, as before)
+        self._highs.changeRowsBounds(len(idx), idx, self._row_lower[idx], self._row_upper[idx])
 
     def model(self) -> highspy.HighsLp:
         """The model HiGHS holds now (bounds as every change so far left them)."""
@@ -145,7 +147,6 @@ class FastLP:
             When the model is not solved to optimality (infeasible, unbounded, error).
         """
         h = self._highs
-        before = h.getInfo().simplex_iteration_count
         h.run()
         status = h.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
@@ -156,7 +157,5 @@ class FastLP:
             objective=float(info.objective_function_value) + self._objective_constant,
             values=np.asarray(sol.col_value, dtype=float),
             row_duals=np.asarray(sol.row_dual, dtype=float),
-            iterations=max(int(info.simplex_iteration_count) - int(before), 0)
-            if info.simplex_iteration_count >= before
-            else int(info.simplex_iteration_count),
+            iterations=int(info.simplex_iteration_count),
         )

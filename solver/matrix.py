@@ -59,10 +59,17 @@ class LPArrays:
     objective_constant: float
 
 
-def lp_arrays(problem: pulp.LpProblem) -> LPArrays:
-    """Read a built PuLP problem into :class:`LPArrays` (continuous variables only)."""
+def lp_arrays(
+    problem: pulp.LpProblem, variables: list[pulp.LpVariable] | None = None
+) -> LPArrays:
+    """Read a built PuLP problem into :class:`LPArrays` (continuous variables only).
+
+    ``variables``: ``problem.variables()`` when already at hand (PuLP collects them by
+    walking every constraint, which is not free on a large model).
+    """
     inf = highspy.kHighsInf
-    variables = problem.variables()
+    if variables is None:
+        variables = problem.variables()
     col_of = {v.name: j for j, v in enumerate(variables)}
     n = len(variables)
     cost = np.zeros(n)

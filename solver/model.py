@@ -56,6 +56,7 @@ from reachplan.model.selection import (
     named_lines,
     select_cells,
 )
+from reachplan.solver.matrix import LPArrays, lp_arrays
 
 
 @dataclass(frozen=True)
@@ -89,17 +90,34 @@ class Units:
         return self.people * 1e6 / self.usd
 
 
-SLICES = 4
-"""Each tranche is split into this many equal slices for the tie-break."""
+TIE_WIDTH = 0.2
+"""Largest tie-break slice, as a share of a cell's requirement.
+
+Each tranche of the cost curve is split into ``ceil(share / TIE_WIDTH)`` equal slices
+(:func:`tie_slices`): with the default curve (40/30/20/10%) tranches 1 and 2 in two
+slices, tranches 3 and 4 whole, six money columns per cell.
+"""
 TIE_BREAK = 1e-5
 """Tie-break penalty per money unit, relative to the mean first-tranche value of money.
 
-Money in a slice at position q (share of the cell's requirement, 0..1) costs
-``TIE_BREAK * q * mean_value`` in the objective, so equally cost-effective lines are
-funded evenly (to within one slice, a quarter of a tranche) instead of arbitrarily, and
-money no line can turn into people stays unallocated. It changes people reached by at
-most ``TIE_BREAK`` of the people the allocated money would reach at mean value.
+Money in a slice at position q (share of the cell's requirement, 0..1, the slice's
+midpoint) costs ``TIE_BREAK * q * mean_value`` in the objective, so equally cost-effective
+lines are funded evenly (to within one slice, at most :data:`TIE_WIDTH` of the
+requirement) instead of arbitrarily, and money no line can turn into people stays
+unallocated. It changes people reached by at most ``TIE_BREAK`` of the people the
+allocated money would reach at mean value.
 """
+
+
+def tie_slices(shares: np.ndarray | tuple[float, ...], width: float | None = None) -> np.ndarray:
+    """Number of equal tie-break slices of each tranche, shape (K,), at least 1 each.
+
+    ``ceil(share / width)`` with ``width`` :data:`TIE_WIDTH` (a relative tolerance of 1e-9
+    keeps a tranche of exactly ``width`` in one slice).
+    """
+    w = TIE_WIDTH if width is None else width
+    return np.maximum(np.ceil(np.asarray(shares, dtype=float) / w - 1e-9), 1).astype(int)
+
 
 RowKind = Literal[
     "reach", "need", "cap", "envelope", "earmark", "earmark_share", "flexible", "floor",
@@ -339,6 +357,20 @@ class AllocationLP:
     violations: dict[str, list[pulp.LpVariable]] = field(default_factory=dict)
     groups: list[CoverageGroup] = field(default_factory=list)
     resizable: list[tuple[pulp.LpVariable, tuple[str, int]]] = field(default_factory=list)
+
+    @cached_property
+    def variables(self) -> list[pulp.LpVariable]:
+        """The problem's columns in PuLP's order (the order of :attr:`arrays`), read once."""
+        return self.problem.variables()
+
+    @cached_property
+    def arrays(self) -> LPArrays:
+        """The problem as arrays (:func:`solver.matrix.lp_arrays`), read once.
+
+        The built problem is never changed afterwards (re-solves change bounds on a
+        solver's copy), so the reading stays valid.
+        """
+        return lp_arrays(self.problem, self.variables)
 
     def rows_of(self, kind: RowKind) -> list[Row]:
         """The rows of one kind, in model order."""
@@ -614,6 +646,7 @@ def _tranche_columns(b: _Builder) -> np.ndarray:
     penalty = _tie_break_penalty(b)
     # position of each slice along the curve, as a share of requirement (slice midpoints)
     starts = np.concatenate(([0.0], np.cumsum(shares)[:-1]))
+    slices = tie_slices(shares)
     pin = costs.people_in_need_per_cell
     for i in range(costs.n_cells):
         tag = cell_tag(costs, i)
@@ -626,16 +659,17 @@ def _tranche_columns(b: _Builder) -> np.ndarray:
         xs, a_slices = [], []
         for k in range(n_tranches):
             a_k = units.usd / units.people / (costs.unit_cost_usd[i] * factors[k])
-            for j in range(SLICES):
-                last = k == n_tranches - 1 and j == SLICES - 1
+            n_k = int(slices[k])
+            for j in range(n_k):
+                last = k == n_tranches - 1 and j == n_k - 1
                 v = b.prob.add_variable(
                     f"x_{tag}_t{k + 1}_{j + 1}",
                     lowBound=0,
-                    upBound=None if last else float(shares[k] * b.req[i] / SLICES),
+                    upBound=None if last else float(shares[k] * b.req[i] / n_k),
                 )
                 xs.append(v)
                 a_slices.append(float(a_k))
-                position = starts[k] + shares[k] * (j + 0.5) / SLICES
+                position = starts[k] + shares[k] * (j + 0.5) / n_k
                 b.tie_break.append((v, -penalty * float(position)))
         people_line = bool(costs.reaches_people[i])
         bound = None

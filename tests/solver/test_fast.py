@@ -82,3 +82,33 @@ def test_rhs_resolves_match_fresh_pulp_and_scipy(gain, need, budget, draws):
             method="highs",
         )
         assert got == pytest.approx(-res.fun, rel=1e-6, abs=1e-9)
+
+
+def test_solve_lp_reads_what_pulps_own_highs_solve_gives():
+    """solve_lp hands HiGHS the arrays; the PuLP problem must read as if PuLP had solved it."""
+    from reachplan.model.costs import CostModel
+    from reachplan.model.funding import FundingScenario
+    from reachplan.model.plan import Plan
+    from reachplan.solver.allocate import solve_lp
+    from reachplan.solver.highs import pulp_solver
+    from reachplan.solver.model import build_model
+    from tests.conftest import tiny_tables
+
+    costs = CostModel.from_plan(Plan.from_tables(tiny_tables(), source="tiny"))
+    scenario = FundingScenario.from_mapping(
+        {"funding": "60%", "floors": [{"name": "pol", "share": 0.5, "location": "POL"}],
+         "earmarks": [{"name": "mda", "amount": "USD 50", "location": "MDA"}]}, "t")
+    mine, theirs = build_model(costs, scenario), build_model(costs, scenario)
+    sol = solve_lp(mine)
+    theirs.problem.solve(pulp_solver())
+    assert mine.problem.status == theirs.problem.status == pulp.LpStatusOptimal
+    assert sol.objective == pytest.approx(pulp.value(theirs.problem.objective), rel=1e-12)
+    for a, b in zip(mine.problem.variables(), theirs.problem.variables(), strict=True):
+        assert (a.name, a.varValue, a.dj) == pytest.approx((b.name, b.varValue, b.dj), abs=1e-12)
+    for a, b in zip(mine.problem.constraints(), theirs.problem.constraints(), strict=True):
+        assert (a.name, a.pi, a.slack) == pytest.approx((b.name, b.pi, b.slack), abs=1e-12)
+        # LPSolution: duals are d(objective)/d(rhs) of the maximisation, slacks >= 0
+        assert sol.duals[a.name] == pytest.approx(-b.pi, abs=1e-12)
+        assert sol.slacks[a.name] == pytest.approx(abs(b.slack), abs=1e-12)
+    money = [sum(v.varValue for v in xs) for xs in theirs.tranche_vars]
+    np.testing.assert_allclose(sol.money, np.clip(money, 0, None), atol=1e-12)

@@ -143,3 +143,30 @@ def test_every_row_has_a_known_kind_and_its_coordinates():
 def test_a_row_of_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="unknown row kind"):
         Row("x", "bogus", "x", "<=", 0.0)  # type: ignore[arg-type]
+
+
+def test_tie_slices_hold_at_most_a_fifth_of_the_requirement():
+    from reachplan.solver.model import tie_slices
+
+    assert tie_slices((0.4, 0.3, 0.2, 0.1)).tolist() == [2, 2, 1, 1]
+    assert tie_slices((1.0,)).tolist() == [5]
+    assert tie_slices((0.5, 0.3, 0.2)).tolist() == [3, 2, 1]
+    lp = build_model(CostModel.from_plan(_plan("UA14")), FundingScenario.from_mapping(
+        {"funding": "50%"}, "t"))
+    # one tranche of 100%: five slices of 20% per line that reaches people
+    assert {len(xs) for xs in lp.tranche_vars} == {5}
+
+
+@pytest.mark.parametrize("objective", ["priority", "headcount"])
+def test_equally_good_lines_are_funded_within_one_slice_of_each_other(objective):
+    # two lines of one location and year with the same unit cost, requirement and
+    # objective: any split of the money is optimal without the tie-break; with it, their
+    # funded shares are at most one slice (20%) apart. Money for one line in all: each
+    # line between 40% and 60% of its requirement (by hand: q1 + q2 = 1, |q1 - q2| <= 0.2)
+    cells = [("A", "S1", 2024, "SO1", 1e6), ("A", "S2", 2024, "SO1", 1e6)]
+    plan = make_plan(cells, {("A", "S1"): 10.0, ("A", "S2"): 10.0}, {("A", 2024): 1e6})
+    result = allocate(plan, FundingScenario.from_mapping(
+        {"funding": "50%", "objective": objective}, "t"))
+    share = result.cells["allocated_usd"].to_numpy() / 1e6
+    assert share.sum() == pytest.approx(1.0, rel=1e-9)
+    assert np.all(share >= 0.4 - 1e-9) and np.all(share <= 0.6 + 1e-9), share
