@@ -110,3 +110,31 @@ def test_help_as_a_command_prints_the_commands():
     )
     assert "allocate" in done.stdout and "report" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+def test_a_plan_with_errors_still_lists_every_error_then_one_line(tmp_path):
+    """The error path of the light CLI: a plan with errors lists them, then the one line.
+
+    (The command line no longer imports the workflow to recognise such an error.)
+    """
+    from reachplan.reports.template import write_template
+    from tests.conftest import tiny_tables
+
+    tables = tiny_tables()
+    tables["requirements"].loc[0, "requirements_usd"] = -5.0
+    tables["requirements"].loc[1, "year"] = 1850
+    directory = tmp_path / "broken"
+    write_template(tables, directory)
+    (directory / "plan.xlsx").unlink()
+    done = subprocess.run(
+        [sys.executable, "-m", "reachplan.cli", "allocate", str(directory), "--funding", "60%"],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert all(line.startswith("error: ") for line in lines)
+    assert len(lines) >= 3  # two errors listed, then the summary line
+    assert lines[-1].startswith(f"error: {directory}: the plan has {len(lines) - 1} error")
+    assert any("requirements_usd" in line for line in lines[:-1])
+    assert any("1850" in line for line in lines[:-1])
