@@ -400,7 +400,7 @@ def print_table(
 
 def print_main_job(job: dict[str, Any], name: str) -> None:
     print(f"main job ({name}): whole process {job['main_job_s']:.1f} s, of which imports "
-          f"{job['imports_s']:.2f} s; inclusive phase times (nested phases indented by name):")
+          f"{job['imports_s']:.2f} s; inclusive phase times (a phase includes those it calls):")
     for phase, seconds in job["phases"].items():
         print(f"  {phase:<45} {seconds:8.2f} s  ({job['calls'][phase]} calls)")
 
