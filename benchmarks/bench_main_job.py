@@ -169,7 +169,11 @@ def tree_env(tree: Path | None) -> dict[str, str] | None:
     """Environment that imports ``reachplan`` from ``tree`` (None: the installed one)."""
     if tree is None:
         return None
+    import atexit
+    import shutil
+
     link_dir = Path(tempfile.mkdtemp(prefix="reachplan-ref-"))
+    atexit.register(shutil.rmtree, link_dir, ignore_errors=True)  # the link, not the tree
     (link_dir / "reachplan").symlink_to(tree.resolve(), target_is_directory=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(link_dir), env.get("PYTHONPATH", "")]).rstrip(
