@@ -8,6 +8,11 @@ Each command is its option declarations (the shared ones are defined once, in th
 invocation), calls the library (:mod:`workflow` for anything that runs scenarios) and
 writes. Any :class:`model.errors.ReachplanError` that escapes a command becomes one
 ``error: ...`` line on stderr and exit 1 (:class:`_Group`).
+
+Start-up stays light: at import time this module loads only click and
+:mod:`model.errors`, so ``reachplan --help`` and every ``COMMAND --help`` answer without
+loading pandas, numpy, scipy, PuLP, HiGHS or the chart libraries. Each command imports
+what it uses inside its body (tests/test_imports_light.py checks this).
 """
 
 from __future__ import annotations
@@ -21,9 +26,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from reachplan.model.errors import ReachplanError
-from reachplan.solver.result import InfeasibleScenarioError, ModelRangeError
-from reachplan.workflow.suite import PlanBook, UnusablePlanError, one_line
-from reachplan.workflow.suite import scenario_file as file_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from reachplan.model.scenario import Scenario
     from reachplan.scenarios.plan_io import UsablePlan
     from reachplan.solver.batch import ScenarioRun
-    from reachplan.workflow.suite import RunProgress, Suite
+    from reachplan.workflow.suite import PlanBook, RunProgress, Suite
 
 __all__ = ["main"]
 
@@ -164,11 +166,33 @@ def fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
+def one_line(message: str) -> str:
+    """A message on one line (newlines folded), so scripts can read it from the last line.
+
+    Same rule as :func:`workflow.suite.one_line`, written here so that reporting an error
+    does not load the workflow (and with it pandas and the solver) just to fold a string.
+    """
+    return " ".join(message.split())
+
+
+def file_of(scenario: Scenario) -> str:
+    """The file a problem of ``scenario`` is about (:func:`workflow.suite.scenario_file`)."""
+    from reachplan.workflow.suite import scenario_file
+
+    return scenario_file(scenario)
+
+
+def _new_book() -> PlanBook:
+    from reachplan.workflow.suite import PlanBook
+
+    return PlanBook(notify=_warn)
+
+
 @dataclass
 class Session:
     """What one invocation shares between loading steps: the plans it has read and checked."""
 
-    book: PlanBook = field(default_factory=lambda: PlanBook(notify=_warn))
+    book: PlanBook = field(default_factory=_new_book)
 
     def plan(self, plan_path: Path | None) -> UsablePlan:
         """A usable plan (``None``: shipped); a plan with errors raises UnusablePlanError."""
@@ -227,14 +251,23 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except UnusablePlanError as exc:
-            from reachplan.reports.plan_report import capped
-
-            for line in capped([f"error: {p}" for p in exc.errors]):
-                click.echo(line, err=True)
-            fail(one_line(str(exc)))
         except ReachplanError as exc:
+            if _is_unusable_plan(exc):
+                from reachplan.reports.plan_report import capped
+
+                for line in capped([f"error: {p}" for p in exc.errors]):  # type: ignore[attr-defined]
+                    click.echo(line, err=True)
             fail(one_line(str(exc)))
+
+
+def _is_unusable_plan(exc: ReachplanError) -> bool:
+    """Whether ``exc`` is a :class:`workflow.suite.UnusablePlanError` (a plan with errors).
+
+    Looked up in ``sys.modules``: such an error can only exist once its module has been
+    imported, so the check never loads the workflow on the error path.
+    """
+    suite = sys.modules.get("reachplan.workflow.suite")
+    return suite is not None and isinstance(exc, suite.UnusablePlanError)
 
 
 def _echo_json(value: object) -> None:
@@ -350,6 +383,7 @@ def _write_report(
     runs: list[ScenarioRun], plan: UsablePlan, out_dir: Path, **options: Any
 ) -> list[Path]:
     """The report of a suite into --out; exit 1 in one line when it cannot be made."""
+    from reachplan.solver.result import InfeasibleScenarioError
     from reachplan.workflow.report_inputs import write_suite_report
     from reachplan.workflow.suite import load_initial_state
 
@@ -941,6 +975,7 @@ def robust_command(
         comparison_json,
         render_comparison_text,
     )
+    from reachplan.solver.result import InfeasibleScenarioError
     from reachplan.solver.robust import (
         CONFIDENCE,
         RobustSolveError,
@@ -1151,6 +1186,7 @@ def allocate_command(
         unit_cost_ranges_json,
     )
     from reachplan.solver.allocate import allocate
+    from reachplan.solver.result import InfeasibleScenarioError, ModelRangeError
 
     envelope = _parse_funding(funding, carry_over)
     loaded, scenario = session.scenario_and_plan(plan_path, scenario_path)
@@ -1244,6 +1280,7 @@ def frontier_command(
         render_target_json,
     )
     from reachplan.solver.frontier import funding_frontier, least_funding_for
+    from reachplan.solver.result import InfeasibleScenarioError, ModelRangeError
 
     loaded, scenario = session.scenario_and_plan(plan_path, scenario_path)
     rules = _funding_scenario(None, scenario, loaded.plan)

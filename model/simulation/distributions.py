@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 import numpy as np
-from scipy import special
 
 from reachplan.model.simulation.errors import AssumptionError
 
@@ -145,6 +144,8 @@ class Beta:
 
     def median(self) -> float:
         """Return the median."""
+        from scipy import special  # local import: scipy costs ~0.5 s at start-up
+
         return float(special.betaincinv(self.alpha, self.beta, 0.5))
 
     def support(self) -> tuple[float, float]:
