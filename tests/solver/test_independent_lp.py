@@ -39,6 +39,7 @@ value).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,7 +56,8 @@ MONEY = 1e6
 """LP money unit (USD): coefficients near 1 for the fixtures' $0.2M-$3M cells."""
 PEOPLE = 1e3
 """LP people unit."""
-J_SLICES = 4
+TIE_WIDTH = 0.2
+"""Widest tie-break slice (share of requirement): a tranche of share s has ceil(s / 0.2)."""
 N_SEGMENTS = 20
 TIE_BREAK = 1e-5
 LEVELS = (0.4, 0.7, 1.0)
@@ -441,13 +443,14 @@ def build_lp(model: Model, tie_break: bool = True) -> dict:
     for i in range(n):
         x_of[i] = []
         for k, (s, _) in enumerate(model.curve):
-            for j in range(J_SLICES):
+            slices = math.ceil(s / TIE_WIDTH - 1e-9)
+            for j in range(slices):
                 x_of[i].append(len(cols))
                 q_of[len(cols)] = (1.0 if model.output[i] == "enabler"
-                                   else starts[k] + (j + 0.5) * s / J_SLICES)
+                                   else starts[k] + (j + 0.5) * s / slices)
                 cols.append(("x", i, k, j))
                 lo.append(0.0)
-                hi.append(s * model.req[i] / J_SLICES / MONEY)
+                hi.append(s * model.req[i] / slices / MONEY)
                 gain.append(0.0)
     p_of: dict[int, int] = {}
     for i in range(n):

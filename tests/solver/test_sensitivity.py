@@ -207,8 +207,8 @@ def test_tiny_plan_envelope_one_sided_against_fresh_solves(envelope_usd):
 def test_tiny_plan_envelope_range_inside_and_outside():
     costs = tiny_costs()
     s = tiny_envelope_sensitivity(costs, 190.0)
-    # POL HEALTH's last tie-break slice spans $175-$200 of the envelope
-    assert (s.valid_from, s.valid_to) == pytest.approx((1.75, 2.0), abs=1e-9)
+    # POL HEALTH's last tie-break slice spans $180-$200 of the envelope
+    assert (s.valid_from, s.valid_to) == pytest.approx((1.8, 2.0), abs=1e-9)
     d = 0.5  # USD
 
     def slope(a_usd: float, b_usd: float) -> float:
@@ -219,7 +219,7 @@ def test_tiny_plan_envelope_range_inside_and_outside():
     assert slope(top - 2 * d, top - d) == pytest.approx(s.dual, rel=1e-9)
     assert slope(bottom + d, bottom + 2 * d) == pytest.approx(s.dual, rel=1e-9)
     assert slope(bottom, top) == pytest.approx(s.dual, rel=1e-9)
-    # outside: above $200 the money goes to Moldova (1.5 per $); below $175 to an earlier
+    # outside: above $200 the money goes to Moldova (1.5 per $); below $180 to an earlier
     # tie-break slice of POL HEALTH, worth slightly more
     assert slope(top + d, top + 2 * d) == pytest.approx(1.5, rel=1e-3)
     below = slope(bottom - 2 * d, bottom - d)
