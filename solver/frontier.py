@@ -61,7 +61,8 @@ def funding_frontier(
     scenario has earmarks) and re-solves from the previous level's optimal basis. The
     envelope's people per extra $1M come from the same ranging and one-sided
     re-solves as :func:`solver.allocate.shadow_prices` with ``ranged="envelope"``,
-    started from that basis. At a level that is infeasible, the elastic model
+    started from that basis. At a level that is infeasible (or whose earmarks exceed the
+    envelope, which no allocation meets), the elastic model
     (:class:`solver.diagnose.ElasticLadder`) is built once, at the first such level,
     and re-solved the same way for the others. Objective share bounds that force
     nothing to be allocated, a solver failure other than infeasibility, or a model
@@ -214,13 +215,24 @@ class _FastLadder:
         for name, value in rhs.items():
             i = self.fast.row_index([name])[0]
             self.row_upper[i] = value
-        if self.basis is not None:
-            self.fast.set_basis(self.basis)
-        try:
-            sol = self.fast.solve()
-        except FastSolveError as exc:
-            if "infeasible" not in str(exc).lower():
-                return built_level(costs, self.scenario, share)
+        # earmarked money is part of the envelope (each earmark column is at most its
+        # cell's money): earmarks above the envelope leave no allocation, and HiGHS can
+        # take minutes to prove it, so such a level goes straight to the diagnosis
+        if not (self.flexible and rhs[FLEXIBLE_ROW] < 0):
+            if self.basis is not None:
+                self.fast.set_basis(self.basis)
+            try:
+                sol = self.fast.solve()
+            except FastSolveError as exc:
+                text = str(exc).lower()
+                if "unbounded" in text and "infeasible" not in text:
+                    return built_level(costs, self.scenario, share)
+                # infeasible, or not solved (PuLP's status for "unknown"): as
+                # solver.allocate.allocate_costs, the diagnosis says why
+                sol = None
+        else:
+            sol = None
+        if sol is None:
             if self.elastic is None:
                 self.elastic = ElasticLadder(costs, scenario)
             return _infeasible(costs, share, str(self.elastic.diagnose(rhs)))

@@ -116,14 +116,17 @@ def test_fast_ladder_with_infeasible_levels_and_earmarks_matches_fresh_builds(ti
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["full_funding", "heavily_earmarked"])
-def test_fast_ladder_matches_fresh_builds_default_plan(name):
+@pytest.mark.parametrize(("name", "step", "top"),
+                         [("full_funding", 0.4, 0.8), ("heavily_earmarked", 0.5, 1.0)])
+def test_fast_ladder_matches_fresh_builds_default_plan(name, step, top):
     from reachplan.scenarios.plan_io import load_plan
     from reachplan.scenarios.scenario_io import load_scenario
 
     plan = load_plan().plan
-    # levels 0 (infeasible: the floors need money), 40% and 80% of the appeal
+    # three levels: 0 (infeasible: the floors need money) and
+    # two feasible ones (levels where HiGHS is slow to prove infeasibility are left out:
+    # the fresh builds would take minutes)
     f = _assert_ladder_matches(CostModel.from_plan(plan), load_scenario(name).funding,
-                               step=0.4, top=0.8)
+                               step=step, top=top)
     assert f.levels["status"].iloc[0] != "optimal"
     assert (f.levels["status"].iloc[1:] == "optimal").all()
