@@ -254,6 +254,7 @@ def row_sensitivities(
     people: np.ndarray,
     rows: Sequence[int],
     rhs_scale: float = 1.0,
+    basis: highspy.HighsBasis | None = None,
 ) -> list[RowSensitivity]:
     """Dual, one-sided objective and people derivatives, and validity range of chosen rows.
 
@@ -269,6 +270,11 @@ def row_sensitivities(
     rhs_scale
         Typical size of a right-hand side (LP units); the degeneracy tolerance and the
         finite-difference steps are relative to ``max(|b|, rhs_scale)``.
+    basis
+        An optimal basis of this very LP (e.g. from a warm-started
+        :class:`solver.fast.FastLP` holding it), to start the solve from: then no simplex
+        iteration is needed. Where the optimum is unique the results are those of a solve
+        from scratch (the one-sided derivatives do not depend on the basis they start from).
 
     Returns
     -------
@@ -287,6 +293,8 @@ def row_sensitivities(
     degenerate rows. See the module docstring for the method.
     """
     s = _Solver(arrays, people)
+    if basis is not None:
+        s.h.setBasis(basis)
     if not s.solve():
         raise SensitivitySolveError(
             f"HiGHS: {s.h.modelStatusToString(s.h.getModelStatus())}")

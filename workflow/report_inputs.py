@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,15 +56,19 @@ from reachplan.reports.report_data import (
 )
 from reachplan.scenarios.plan_io import UsablePlan
 from reachplan.solver.batch import ScenarioRun
-from reachplan.solver.result import Allocation
+from reachplan.solver.result import Allocation, Frontier
 
 __all__ = [
     "PLANNING_CASE",
+    "CACHE_DIR",
     "build_report_inputs",
+    "cached_frontier",
     "cost_index_sensitivity",
     "files_sha256",
     "has_cost_index",
+    "ladder_key",
     "planning_case",
+    "renamed",
     "report_data",
     "rules_key",
     "simulation_key",
@@ -121,6 +126,123 @@ def rules_key(funding: FundingScenario) -> str:
     return repr(dataclasses.replace(at_share(funding, 1.0), name=""))
 
 
+LADDER_CACHE_FORMAT = 1
+"""Version of the cached ladder file layout (:func:`ladder_cache_path`)."""
+
+
+def ladder_key(plan: Plan, funding: FundingScenario, step: float) -> str:
+    """Identity of a funding ladder: same key, same ladder (SHA-256, hex).
+
+    The plan's fingerprint, the scenario's rules but for the envelope and the name
+    (:func:`rules_key`, with carry-over dropped: a ladder's envelope is a total, on which
+    carry-over has no effect), the step, the cache layout and the versions of
+    reachplan, PuLP and HiGHS (a new version may solve differently).
+    """
+    from reachplan.model.versions import package_versions
+    from reachplan.solver.frontier import at_share
+
+    rules = dataclasses.replace(at_share(funding, 1.0), name="")
+    rules = dataclasses.replace(
+        rules, envelope=dataclasses.replace(rules.envelope, carry_over=False))
+    identity = {
+        "format": LADDER_CACHE_FORMAT,
+        "plan": plan.fingerprint,
+        "rules": repr(rules),
+        "step": repr(float(step)),
+        "versions": package_versions(("reachplan", "pulp", "highspy")),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def ladder_cache_path(cache_dir: Path, key: str) -> Path:
+    """``<cache_dir>/ladder_<key>.json``."""
+    return Path(cache_dir) / f"ladder_{key}.json"
+
+
+def _frontier_json(key: str, frontier: Frontier) -> str:
+    first = frontier.first_funded
+    payload = {
+        "key": key,
+        "format": LADDER_CACHE_FORMAT,
+        "levels": {col: frontier.levels[col].tolist() for col in _LEVEL_COLUMNS},
+        "index_names": list(first.index.names),
+        "index": [list(ix) for ix in first.index.tolist()],
+        "requirement_usd": first["requirement_usd"].tolist(),
+        "first_funded_share": first["first_funded_share"].tolist(),
+    }
+    return json.dumps(payload) + "\n"
+
+
+_LEVEL_COLUMNS = ("share", "funding_usd", "allocated_usd", "people_reached",
+                  "pro_rata_people_reached", "marginal_people_per_1m", "status")
+
+
+def _frontier_from_json(text: str, key: str) -> Frontier | None:
+    """The cached ladder, or ``None`` when the file is not a complete ladder of ``key``."""
+    try:
+        payload = json.loads(text)
+        if payload.get("key") != key or payload.get("format") != LADDER_CACHE_FORMAT:
+            return None
+        raw = payload["levels"]
+        levels = pd.DataFrame({
+            col: (pd.Series(raw[col], dtype=object) if col == "status"
+                  else np.asarray(raw[col], dtype=float))
+            for col in _LEVEL_COLUMNS
+        })
+        index = pd.MultiIndex.from_tuples([tuple(ix) for ix in payload["index"]],
+                                          names=payload["index_names"])
+        first = pd.DataFrame({
+            "requirement_usd": np.asarray(payload["requirement_usd"], dtype=float),
+            "first_funded_share": np.asarray(payload["first_funded_share"], dtype=float),
+        }, index=index)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return Frontier(levels, first)
+
+
+def cached_frontier(
+    plan: Plan,
+    costs: CostModel,
+    funding: FundingScenario,
+    step: float,
+    cache_dir: Path | None = None,
+    memo: dict[str, Frontier] | None = None,
+) -> Frontier:
+    """The funding ladder of ``funding``'s rules on ``plan``, computed once.
+
+    Looked up by :func:`ladder_key` in ``memo`` (this process), then in ``cache_dir``
+    (a file a previous report on the same output folder wrote); computed
+    (:func:`solver.frontier.funding_frontier`) and stored in both otherwise. A cached
+    file that is unreadable, damaged or of another key is ignored and rewritten. The
+    cache holds numbers the ladder computed, in JSON (floats written in full
+    precision), so a cached ladder is the computed one exactly.
+    """
+    from reachplan.reports.plan_files import write_text_atomic
+    from reachplan.solver.frontier import funding_frontier
+
+    key = ladder_key(plan, funding, step)
+    if memo is not None and key in memo:
+        return memo[key]
+    frontier = None
+    path = None if cache_dir is None else ladder_cache_path(cache_dir, key)
+    if path is not None and path.is_file():
+        try:
+            frontier = _frontier_from_json(path.read_text(encoding="utf-8"), key)
+        except (OSError, UnicodeDecodeError):
+            frontier = None
+    if frontier is None:
+        frontier = funding_frontier(costs, funding, step=step)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_text_atomic(path, _frontier_json(key, frontier))
+            except OSError:
+                pass  # a cache that cannot be written only costs time
+    if memo is not None:
+        memo[key] = frontier
+    return frontier
+
+
 def _label(names: Sequence[str]) -> str:
     return ", ".join(names)
 
@@ -157,6 +279,24 @@ def files_sha256(path: Path) -> str:
         digest.update(b"\0")
         digest.update(f.read_bytes())
     return digest.hexdigest()
+
+
+CACHE_DIR = "cache"
+"""Folder of ``--out`` where :func:`write_suite_report` keeps funding ladders between reports."""
+
+
+def renamed(allocation: Allocation, funding: FundingScenario) -> Allocation:
+    """``allocation`` as the allocation of ``funding``, whose rules are the same but for the name.
+
+    The scenario and the provenance's scenario line are ``funding``'s; every number is
+    the solved allocation's (the name enters no row of the model).
+    """
+    if allocation.scenario == funding:
+        return allocation
+    provenance = dict(allocation.provenance)
+    if "scenario" in provenance:
+        provenance["scenario"] = funding.describe()
+    return dataclasses.replace(allocation, scenario=funding, provenance=provenance)
 
 
 PLANNING_CASE = "shortfall_60"
@@ -235,6 +375,7 @@ def build_report_inputs(
     ladder_step: float = 0.1,
     versions: Mapping[str, str] | None = None,
     created: str | None = None,
+    cache_dir: Path | None = None,
 ) -> ReportInputs:
     """Compute the allocations at the plan's figures, extra-$1M values, ladders and bands.
 
@@ -257,6 +398,9 @@ def build_report_inputs(
         Package versions to record (default: those of :data:`REPORT_PACKAGES` installed).
     created
         Time stamp (default: when the report is assembled).
+    cache_dir
+        Where funding ladders are kept between reports (:func:`cached_frontier`);
+        ``None`` keeps them for this call only.
 
     Raises
     ------
@@ -265,11 +409,18 @@ def build_report_inputs(
     """
     from reachplan.model.versions import package_versions
     from reachplan.solver.allocate import allocate
-    from reachplan.solver.frontier import funding_frontier
     from reachplan.solver.marginal import line_marginals
 
     costs = CostModel.from_plan(plan)
-    allocations = {r.scenario.name: allocate(plan, r.scenario.funding) for r in runs}
+    # scenarios whose funding differs only in the name share one solve
+    solved: dict[FundingScenario, Allocation] = {}
+    allocations = {}
+    for r in runs:
+        funding = r.scenario.funding
+        key = dataclasses.replace(funding, name="")
+        if key not in solved:
+            solved[key] = allocate(plan, funding)
+        allocations[r.scenario.name] = renamed(solved[key], funding)
     marginals = {
         r.scenario.name: line_marginals(
             costs, r.scenario.funding,
@@ -283,9 +434,11 @@ def build_report_inputs(
         rule_groups.setdefault(rules_key(run.scenario.funding), []).append(run)
         sim_groups.setdefault(simulation_key(run.scenario), []).append(run)
     ladders = []
+    memo: dict[str, Frontier] = {}
     for group in rule_groups.values():
         names = tuple(r.scenario.name for r in group)
-        frontier = funding_frontier(costs, group[0].scenario.funding, step=ladder_step)
+        frontier = cached_frontier(plan, costs, group[0].scenario.funding, ladder_step,
+                                   cache_dir, memo)
         ladders.append(Ladder(_label(names), names, frontier))
     sims = []
     years = [int(y) for r in runs for _, y in r.need_rows]
@@ -370,5 +523,6 @@ def write_suite_report(
         warnings=plan.validation.warnings,
         plan_files_sha256=files_sha256(plan.path),
         ladder_step=ladder_step,
+        cache_dir=Path(out_dir) / CACHE_DIR,
     )
     return write_report(data, out_dir, png=png, hxl=hxl)

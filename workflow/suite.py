@@ -375,7 +375,7 @@ def prepare_suite(
         ``ScenarioError``, :class:`ScenarioRunError`, ``RunTooLargeError`` or
         ``SchedulerError``, each naming the file (and rule) concerned.
     """
-    from reachplan.solver.batch import check_scheduler, estimate_run_bytes
+    from reachplan.solver.batch import check_memory, check_scheduler, prepared_model
 
     book = PlanBook() if book is None else book
     if distinct_names:
@@ -389,9 +389,18 @@ def prepare_suite(
     entries = tuple(SuiteEntry(s, book.plan_for(plan_path, s)) for s in scenarios)
     for entry in entries:
         book.require_feasible(entry.plan.plan, entry.scenario)
-    # reversed: the model built last (kept in solver.batch's one-entry memo) is the first run's
+    # a draw's memory depends on the plan's need rows, whatever the scenario: one model per
+    # plan is built to count them, that of the plan's first run, and the first run's is
+    # built last (it stays in solver.batch's one-entry memo for the run)
+    first: dict[int, SuiteEntry] = {}
+    for entry in entries:
+        first.setdefault(id(entry.plan), entry)
+    need_rows = {
+        key: len(prepared_model(e.plan.plan, e.scenario).need_rows)
+        for key, e in reversed(list(first.items()))
+    }
     for entry in reversed(entries):
-        estimate_run_bytes(entry.plan.plan, entry.scenario)
+        check_memory(entry.scenario.draws, need_rows[id(entry.plan)], name=entry.scenario.name)
     if executor == "dask":
         check_scheduler(scheduler)
     return Suite(entries, executor=executor, scheduler=scheduler)

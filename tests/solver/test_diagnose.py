@@ -38,3 +38,25 @@ def test_without_diagnosis_a_short_error(hand_plan):
     with pytest.raises(InfeasibleScenarioError) as err:
         allocate(hand_plan, sc, diagnose=False)
     assert err.value.conflicts == ()
+
+
+def test_elastic_ladder_gives_the_fresh_diagnosis_at_each_envelope(hand_plan):
+    from reachplan.model.costs import CostModel
+    from reachplan.solver.diagnose import ElasticLadder, diagnose_infeasibility
+
+    costs = CostModel.from_plan(hand_plan)
+    floors = (Floor("WASH", 1.0, Selector(sector_codes=("WASH",))),
+              Floor("Health", 0.5, Selector(sector_codes=("HEALTH",))))
+    ladder = ElasticLadder(costs, FundingScenario(Envelope(total=Amount("usd", 8e6)),
+                                                  floors=floors))
+    usd = ladder.lp.units.usd
+    for total in (8e6, 2e6, 0.0, 5e6):
+        fresh = diagnose_infeasibility(
+            costs, FundingScenario(Envelope(total=Amount("usd", total)), floors=floors))
+        got = ladder.diagnose({"envelope_total": total / usd})
+        assert str(got) == str(fresh)
+        assert [c.constraint for c in got.conflicts] == [c.constraint for c in fresh.conflicts]
+        assert [c.shortfall_usd for c in got.conflicts] == pytest.approx(
+            [c.shortfall_usd for c in fresh.conflicts], rel=1e-9, abs=1e-6)
+    # $9M of floors against $5M: the envelope gives $4M
+    assert got.conflicts[0].shortfall_usd == pytest.approx(4e6, rel=1e-6)

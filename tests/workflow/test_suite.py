@@ -130,3 +130,23 @@ def test_a_plan_book_reads_each_plan_once(tmp_path):
     first = book.plan(plan)
     assert book.plan(plan) is first
     assert first.plan is not None and first.validation.ok
+
+
+def test_too_many_draws_are_refused_per_scenario_with_the_plans_need_rows(tmp_path, monkeypatch):
+    import reachplan.solver.batch as batch
+    from reachplan.model.costs import CostModel
+    from reachplan.solver.batch import RunTooLargeError, bytes_per_draw
+    from reachplan.solver.model import build_model
+
+    plan = _plan_dir(tmp_path)
+    small = load_scenario(_scenario_file(tmp_path, "small", plan, draws=10))
+    large = load_scenario(_scenario_file(tmp_path, "large", plan, funding="80%", draws=1000))
+    # the need rows, counted on a fresh build of the large scenario's own model
+    usable = load_usable_plan(plan)
+    rows = len(build_model(CostModel.from_plan(usable.plan), large.funding).rows_of("need"))
+    monkeypatch.setattr(batch, "available_memory", lambda: bytes_per_draw(rows) * 500)
+    with pytest.raises(RunTooLargeError, match=r"scenario 'large': 1,000 draws .* "
+                                               r"use at most 500 draws"):
+        prepare_suite([small, large])
+    suite = prepare_suite([small, load_scenario(_scenario_file(tmp_path, "ok", plan, draws=500))])
+    assert [s.name for s in suite.scenarios] == ["small", "ok"]

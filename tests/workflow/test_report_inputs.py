@@ -1,0 +1,102 @@
+"""Ladders and allocations a report computes once: cache keys, cache files, shared solves."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reachplan.model.costs import CostModel
+from reachplan.model.funding import Amount, Envelope, Floor, FundingScenario, Selector
+from reachplan.model.plan import Plan
+from reachplan.solver.allocate import allocate
+from reachplan.solver.frontier import funding_frontier
+from reachplan.workflow.report_inputs import (
+    cached_frontier,
+    ladder_cache_path,
+    ladder_key,
+    renamed,
+)
+
+
+@pytest.fixture
+def plan(tiny):
+    return Plan.from_tables(tiny)
+
+
+def _scenario(share=0.6, carry_over=False, floor=None, name="a"):
+    floors = () if floor is None else (Floor("WASH", floor, Selector(sector_codes=("WASH",))),)
+    return FundingScenario(Envelope(total=Amount("share", share), carry_over=carry_over),
+                           floors=floors, name=name)
+
+
+def test_ladder_key_ignores_envelope_name_and_carry_over_but_not_rules(plan):
+    key = ladder_key(plan, _scenario(), 0.1)
+    assert ladder_key(plan, _scenario(share=0.3, name="b", carry_over=True), 0.1) == key
+    per_year = dataclasses.replace(
+        _scenario(), envelope=Envelope(per_year=((2024, Amount("share", 0.5)),), carry_over=True))
+    assert ladder_key(plan, per_year, 0.1) == key  # a ladder's envelope is a total
+    assert ladder_key(plan, _scenario(floor=0.5), 0.1) != key
+    assert ladder_key(plan, _scenario(), 0.2) != key
+
+
+def _assert_same(a, b):
+    pd.testing.assert_frame_equal(a.levels, b.levels, check_exact=True)
+    pd.testing.assert_frame_equal(a.first_funded, b.first_funded, check_exact=True)
+
+
+def test_cached_ladder_is_the_computed_one_exactly(plan, tmp_path):
+    costs = CostModel.from_plan(plan)
+    sc = _scenario(floor=0.8)  # levels below 65% infeasible: NaNs and messages round-trip
+    fresh = funding_frontier(costs, sc, step=0.125)
+    first = cached_frontier(plan, costs, sc, 0.125, tmp_path)
+    _assert_same(first, fresh)
+    path = ladder_cache_path(tmp_path, ladder_key(plan, sc, 0.125))
+    assert path.is_file()
+    # a second report reads the file: change it on disk and the change shows
+    text = path.read_text()
+    marked = text.replace('"optimal"', '"optimal (cached)"')
+    path.write_text(marked)
+    again = cached_frontier(plan, costs, _scenario(share=0.3, floor=0.8), 0.125, tmp_path)
+    assert (again.levels["status"] == "optimal (cached)").sum() == (
+        fresh.levels["status"] == "optimal").sum() > 0
+    np.testing.assert_array_equal(again.levels["people_reached"].to_numpy(),
+                                  fresh.levels["people_reached"].to_numpy())
+
+
+def test_damaged_or_foreign_cache_file_is_recomputed(plan, tmp_path):
+    costs = CostModel.from_plan(plan)
+    sc = _scenario()
+    fresh = funding_frontier(costs, sc, step=0.25)
+    path = ladder_cache_path(tmp_path, ladder_key(plan, sc, 0.25))
+    path.write_text('{"key": "another", "format": 1}')
+    _assert_same(cached_frontier(plan, costs, sc, 0.25, tmp_path), fresh)
+    path.write_text(path.read_text()[:50])  # truncated
+    _assert_same(cached_frontier(plan, costs, sc, 0.25, tmp_path), fresh)
+    assert ladder_key(plan, sc, 0.25) in path.read_text()
+
+
+def test_memo_computes_a_ladder_once(plan, monkeypatch):
+    import reachplan.solver.frontier as frontier
+
+    calls = []
+    real = frontier.funding_frontier
+    monkeypatch.setattr(frontier, "funding_frontier",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    costs = CostModel.from_plan(plan)
+    memo = {}
+    a = cached_frontier(plan, costs, _scenario(name="x"), 0.25, None, memo)
+    b = cached_frontier(plan, costs, _scenario(share=1.0, carry_over=True, name="y"), 0.25,
+                        None, memo)
+    assert a is b and len(calls) == 1
+
+
+def test_renamed_allocation_is_the_fresh_one_with_its_own_name(plan):
+    a, b = _scenario(name="a"), _scenario(name="b")
+    shared = renamed(allocate(plan, a), b)
+    fresh = allocate(plan, b)
+    assert shared.scenario == b
+    assert shared.provenance["scenario"] == fresh.provenance["scenario"]
+    pd.testing.assert_frame_equal(shared.cells, fresh.cells)
+    assert [s.value for s in shared.shadow_prices] == pytest.approx(
+        [s.value for s in fresh.shadow_prices])
