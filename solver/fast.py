@@ -135,7 +135,13 @@ class FastLP:
         return self._highs.getBasis()
 
     def set_basis(self, basis: highspy.HighsBasis) -> None:
-        """Start the next solve from ``basis``."""
+        """Start the next solve from ``basis``, and from nothing else.
+
+        HiGHS keeps other state between solves (factorisation, edge weights); it is cleared
+        first, so that a solve started from ``basis`` gives the same numbers whatever was
+        solved before it (a future scored alone or among others).
+        """
+        self._highs.clearSolver()
         self._highs.setBasis(basis)
 
     def solve(self) -> FastSolution:
