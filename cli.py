@@ -1215,7 +1215,7 @@ def allocate_command(
     if out_dir is not None:
         _write_csvs(tables, out_dir)
     if as_json:
-        payload = render_json(result)
+        payload = render_json(result, loaded.plan)
         if ranges is not None:
             payload["unit_cost_ranges"] = unit_cost_ranges_json(ranges)
         _echo_json(payload)

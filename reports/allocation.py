@@ -161,10 +161,28 @@ def render_summary(result: Allocation, top: int = 8, *, plan: Plan | None = None
     return "\n".join(lines)
 
 
-def render_json(result: Allocation) -> dict[str, object]:
-    """Machine-readable result: totals, cells, shadow prices, unfunded lines, provenance."""
+def render_json(result: Allocation, plan: Plan | None = None) -> dict[str, object]:
+    """Machine-readable result: totals, cells, shadow prices, unfunded lines, provenance.
+
+    ``by_country`` sums each country's lines per year, sub-national lines (admin1, admin2)
+    included in their country (``plan`` gives the parents; without it every location is its
+    own country); ``by_sector`` sums each sector's lines per year.
+    """
     cells = result.to_frame()
+
+    def rows(frame: pd.DataFrame, key: str) -> list[dict[str, object]]:
+        return [
+            {key: str(code), "year": int(year),
+             "requirement_usd": float(r["requirement_usd"]),
+             "allocated_usd": float(r["allocated_usd"]),
+             "share_funded": float(r["share_funded"]) if r["requirement_usd"] > 0 else 0.0,
+             "people_reached": float(r["people_reached"])}
+            for (code, year), r in frame.iterrows()
+        ]
+
     return {
+        "by_country": rows(by_country(result, plan, "year"), "country_code"),
+        "by_sector": rows(result.by("sector_code", "year"), "sector_code"),
         "funding_usd": result.funding_usd,
         "allocated_usd": result.allocated_usd,
         "unallocated_usd": result.unallocated_usd,

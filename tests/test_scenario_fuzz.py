@@ -41,7 +41,9 @@ FOREIGN = {
     "objective": ["SO3", "so1", ""],
     "year": [2026, 1800, 99999, -1, 10**30],
 }
-TINY_CODES = {"location": LOCATIONS, "sector": SECTORS, "objective": OBJECTIVES, "year": YEARS}
+CLUSTERS = ["WSH", "HEA"]
+TINY_CODES = {"location": LOCATIONS, "sector": SECTORS, "objective": OBJECTIVES, "year": YEARS,
+              "cluster": CLUSTERS}
 
 
 def _merged(name: str) -> dict[str, Any]:
@@ -52,7 +54,7 @@ def _merged(name: str) -> dict[str, Any]:
 
 
 def _fit_codes(value: Any, rng: np.random.Generator) -> Any:
-    """Shipped codes replaced by the tiny plan's, so that most seeds can allocate."""
+    """Shipped codes and tags replaced by the tiny plan's, so that most seeds can allocate."""
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
@@ -62,6 +64,8 @@ def _fit_codes(value: Any, rng: np.random.Generator) -> Any:
                 pool = TINY_CODES[what if what in TINY_CODES else "year"]
                 out[key] = [pool[int(rng.integers(len(pool)))]] if isinstance(item, list) else \
                     pool[int(rng.integers(len(pool)))]
+            elif key == "life_saving":  # the tiny plan has no tier 1 line: one objective
+                out["objectives"] = [OBJECTIVES[int(rng.integers(len(OBJECTIVES)))]]
             elif key == "amount" and isinstance(item, str) and item.startswith("USD"):
                 out[key] = "USD 20"
             elif key == "years" and isinstance(item, dict):
