@@ -18,28 +18,40 @@ Example
 >>> write_suite_report(done.runs, suite.plan, load_initial_state(), Path("out"))  # doctest: +SKIP
 """
 
-from reachplan.workflow.report_inputs import (
-    build_report_inputs,
-    files_sha256,
-    report_data,
-    write_suite_report,
-)
-from reachplan.workflow.suite import (
-    OutputError,
-    PlanBook,
-    RunProgress,
-    ScenarioRunError,
-    Suite,
-    SuiteEntry,
-    SuiteError,
-    SuiteResult,
-    UnusablePlanError,
-    load_initial_state,
-    load_usable_plan,
-    prepare_suite,
-    run_stored,
-    run_suite,
-)
+import importlib
+from typing import Any
+
+_LAZY = {
+    "OutputError": "reachplan.workflow.suite",
+    "PlanBook": "reachplan.workflow.suite",
+    "RunProgress": "reachplan.workflow.suite",
+    "ScenarioRunError": "reachplan.workflow.suite",
+    "Suite": "reachplan.workflow.suite",
+    "SuiteEntry": "reachplan.workflow.suite",
+    "SuiteError": "reachplan.workflow.suite",
+    "SuiteResult": "reachplan.workflow.suite",
+    "UnusablePlanError": "reachplan.workflow.suite",
+    "build_report_inputs": "reachplan.workflow.report_inputs",
+    "files_sha256": "reachplan.workflow.report_inputs",
+    "load_initial_state": "reachplan.workflow.suite",
+    "load_usable_plan": "reachplan.workflow.suite",
+    "prepare_suite": "reachplan.workflow.suite",
+    "report_data": "reachplan.workflow.report_inputs",
+    "run_stored": "reachplan.workflow.suite",
+    "run_suite": "reachplan.workflow.suite",
+    "write_suite_report": "reachplan.workflow.report_inputs",
+}
+"""Where each name lives: imported on first use (a command pays only for what it uses)."""
+
+
+def __getattr__(name: str) -> Any:
+    """The re-exported name, imported from its module on first use (PEP 562)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "OutputError",
