@@ -703,13 +703,10 @@ def _unknown_codes(
 ) -> list[Problem]:
     known_set = set(known)
     problems = []
-    for _, rec in frame.iterrows():
-        value = rec[column]
+    for value, row in zip(frame[column].tolist(), frame["_row"].tolist(), strict=True):
         if value is None or value == "" or value in known_set or pd.isna(value):
             continue
-        problems.append(
-            Problem("error", source, f"unknown {what} {value!r}", int(rec["_row"]), column)
-        )
+        problems.append(Problem("error", source, f"unknown {what} {value!r}", int(row), column))
     return problems
 
 
@@ -754,14 +751,15 @@ def compute_stated(tables: Mapping[str, pd.DataFrame], rec: Mapping[str, object]
     for col in ("objective", "location_code", "sector_code"):
         want = rec.get(col)
         if want not in (None, "") and col in frame.columns:
-            mask &= (frame[col] == want).to_numpy()
+            mask &= frame[col].to_numpy() == want
     if rec.get("year") not in (None, "") and not pd.isna(rec.get("year")):
-        mask &= (frame["year"] == rec["year"]).to_numpy()
+        mask &= frame["year"].to_numpy() == rec["year"]
     region = rec.get("region")
     if region not in (None, ""):
         in_region = set(locations.loc[locations["region"] == region, "location_code"])
-        mask &= frame["location_code"].isin(in_region).to_numpy()
-    return float(pd.to_numeric(frame.loc[mask, value_col]).sum())
+        mask &= np.isin(frame["location_code"].to_numpy(), list(in_region))
+    values = pd.to_numeric(pd.Series(frame[value_col].to_numpy()[mask]), errors="coerce")
+    return float(values.sum())
 
 
 def _check_stated_totals(

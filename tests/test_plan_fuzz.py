@@ -135,7 +135,10 @@ def _apply(grids: dict[str, list[list[str]]], m: tuple) -> None:
     data = grid[1:]
     if kind == "extreme":
         if j in header and data:
-            data[i % len(data)][header.index(j)] = value
+            row = data[i % len(data)]
+            k = header.index(j)
+            if k < len(row):  # a row an earlier mutation cut short keeps its shape
+                row[k] = value
         return
     col = j % max(len(header), 1)
     if kind == "cell" and data:
