@@ -142,9 +142,9 @@ def comparison_frame(runs: Sequence[ScenarioRun], plan: Plan | None = None) -> p
 
     People reached are person-years (summed over years); unmet need is per year, or in an
     average year (the mean over the plan's years), never summed across years. Money rows
-    are USD millions over all years: ``country XXX (USD M)`` (sub-national lines summed to
+    are USD millions over all years: ``country <code> (USD M)`` (sub-national lines summed to
     their country when ``plan`` is given, :func:`reports.views.country_of`; without it
-    one row per location), then ``sector XXX (USD M)``; the two sets each sum to the
+    one row per location), then ``sector <code> (USD M)``; the two sets each sum to the
     allocation.
     """
     countries = country_of(plan) if plan is not None else pd.Series(dtype=object)

@@ -19,7 +19,7 @@ import math
 import re
 import tomllib
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -489,17 +489,11 @@ def load_needs_file(path: str | Path) -> NeedsInput:
     except UnicodeDecodeError:
         raise AssumptionError("not UTF-8 text", file=file) from None
     reader = csv.reader(text.splitlines())
-    header = next(reader, None)
-    if header is None:
-        raise AssumptionError("empty file", file=file)
-    header = [h.strip() for h in header]
-    missing = [c for c in NEEDS_FILE_COLUMNS if c not in header]
-    if missing:
-        raise AssumptionError(
-            f"missing column(s) {', '.join(missing)}; expected {', '.join(NEEDS_FILE_COLUMNS)}",
-            file=file, key="row 1",
-        )
-    at = {c: header.index(c) for c in NEEDS_FILE_COLUMNS}
+    header, at = _column_positions(
+        reader, NEEDS_FILE_COLUMNS,
+        lambda message, header_row: AssumptionError(
+            message, file=file, key="row 1" if header_row else None),
+    )
     draws, locations, years, pins, rows = [], [], [], [], []
     seen: dict[tuple[int, str, int], int] = {}
     for row, cells in enumerate(reader, start=2):
@@ -591,6 +585,29 @@ def _parse_date(text: str) -> tuple[pd.Timestamp, bool] | None:
     return max(parsed, key=lambda item: item[0])
 
 
+
+def _column_positions(
+    reader: Iterator[list[str]],
+    columns: Sequence[str],
+    error: Callable[[str, bool], Exception],
+) -> tuple[list[str], dict[str, int]]:
+    """Read a CSV header: the header (stripped) and the position of each required column.
+
+    ``error(message, header_row)`` builds the exception to raise: for an empty file
+    (``header_row`` False) or a header missing columns (True, the message names them and
+    the expected ones).
+    """
+    header = next(reader, None)
+    if header is None:
+        raise error("empty file", False)
+    header = [h.strip() for h in header]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise error(
+            f"missing column(s) {', '.join(missing)}; expected {', '.join(columns)}", True
+        )
+    return header, {c: header.index(c) for c in columns}
+
 def load_history(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     """Read observed histories in the shared format and stack them.
 
@@ -622,19 +639,11 @@ def load_history(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
             raise HistoryError("file not found", file=file) from None
         with handle:
             reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is None:
-                raise HistoryError("empty file", file=file)
-            header = [h.strip() for h in header]
-            missing = [c for c in HISTORY_COLUMNS if c not in header]
-            if missing:
-                raise HistoryError(
-                    f"missing column(s) {', '.join(missing)}; "
-                    f"expected {', '.join(HISTORY_COLUMNS)}",
-                    file=file,
-                    row=1,
-                )
-            index = {c: header.index(c) for c in HISTORY_COLUMNS}
+            header, index = _column_positions(
+                reader, HISTORY_COLUMNS,
+                lambda message, header_row, file=file: HistoryError(
+                    message, file=file, row=1 if header_row else None),
+            )
             for row, cells in enumerate(reader, start=2):
                 if not cells or all(not c.strip() for c in cells):
                     continue

@@ -29,7 +29,7 @@ HEAVY = (
 """Top-level packages that no ``--help`` may load."""
 
 _PROBE = r"""
-import json, sys
+import contextlib, json, sys
 HEAVY = {heavy!r}
 
 def loaded():
@@ -47,10 +47,8 @@ def commands(group, path):
             yield from commands(command, path + [name])
 
 for args in [[]] + list(commands(cli.main, [])):
-    try:
+    with contextlib.suppress(SystemExit):  # --help exits once the page is printed
         cli.main.main(args + ["--help"], prog_name="reachplan", standalone_mode=False)
-    except SystemExit:
-        pass
     report["help"][" ".join(args) or "(main)"] = loaded()
 print(json.dumps(report))
 """
