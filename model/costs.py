@@ -360,10 +360,13 @@ class CostModel:
 
     def people_in_need_of(self, location: str, year: int) -> float:
         """People in need in one location and year (``inf`` when the plan gives none)."""
-        key = (location, int(year))
-        if key in self.people_in_need.index:
-            return float(self.people_in_need.loc[key])
-        return math.inf
+        return self._people_in_need_map.get((str(location), int(year)), math.inf)
+
+    @cached_property
+    def _people_in_need_map(self) -> dict[tuple[str, int], float]:
+        """:attr:`people_in_need` as a plain mapping (looked up per location and year)."""
+        return {(str(loc), int(yr)): float(v)
+                for (loc, yr), v in self.people_in_need.items()}
 
     @cached_property
     def location_people_in_need_per_cell(self) -> np.ndarray:

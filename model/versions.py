@@ -8,6 +8,7 @@ lowest layer, holds it and every layer above may use it.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 from collections.abc import Sequence
 
@@ -34,10 +35,16 @@ def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
     dict[str, str]
         Name to version; :data:`NOT_INSTALLED` for a package that is not installed.
     """
-    out = {}
+    return dict(_versions(tuple(names)))
+
+
+@functools.cache
+def _versions(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Read once per process: installed versions do not change under a running program."""
+    out = []
     for name in names:
         try:
-            out[name] = importlib.metadata.version(name)
+            out.append((name, importlib.metadata.version(name)))
         except importlib.metadata.PackageNotFoundError:
-            out[name] = NOT_INSTALLED
-    return out
+            out.append((name, NOT_INSTALLED))
+    return tuple(out)

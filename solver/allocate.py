@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+import highspy
 import numpy as np
 import pandas as pd
 import pulp
@@ -24,7 +25,7 @@ from reachplan.model.plan import Plan
 from reachplan.model.versions import package_versions
 from reachplan.solver.baseline import pro_rata_allocation, programme_pro_rata
 from reachplan.solver.diagnose import diagnose_infeasibility
-from reachplan.solver.matrix import highs_from_arrays
+from reachplan.solver.matrix import LPArrays, highs_from_arrays
 from reachplan.solver.model import (
     AllocationLP,
     Row,
@@ -133,11 +134,30 @@ def solve_lp(lp: AllocationLP) -> LPSolution:
         On a non-optimal status, values are zeros and duals empty.
     """
     check_ranges(lp)
-    prob, arrays = lp.problem, lp.arrays
-    flip = -1.0 if arrays.maximise else 1.0  # PuLP minimises -objective for a maximisation
-    h = highs_from_arrays(flip * arrays.cost, False, arrays.col_lower, arrays.col_upper,
-                          arrays.matrix, arrays.row_lower, arrays.row_upper)
+    h = load_highs(lp.arrays)
     h.run()
+    return read_solution(lp, h)
+
+
+def load_highs(arrays: LPArrays) -> highspy.Highs:
+    """A HiGHS instance holding the model as PuLP's HiGHS interface would hand it.
+
+    The objective is negated for a maximisation and minimised, as PuLP does; the columns
+    and rows are in :attr:`AllocationLP.arrays` order.
+    """
+    flip = -1.0 if arrays.maximise else 1.0  # PuLP minimises -objective for a maximisation
+    return highs_from_arrays(flip * arrays.cost, False, arrays.col_lower, arrays.col_upper,
+                             arrays.matrix, arrays.row_lower, arrays.row_upper)
+
+
+def read_solution(lp: AllocationLP, h: highspy.Highs, write_back: bool = True) -> LPSolution:
+    """The solution HiGHS holds for ``lp`` (loaded by :func:`load_highs` and run).
+
+    ``lp.arrays`` must hold the bounds HiGHS solved with. With ``write_back`` the values
+    are also put on the PuLP problem, as PuLP's own solve would (see :func:`solve_lp`).
+    """
+    prob, arrays = lp.problem, lp.arrays
+    flip = -1.0 if arrays.maximise else 1.0
     model_status = h.getModelStatus()
     name = str(model_status).rsplit(".", 1)[-1]
     pulp_status, solution_status = _HIGHS_STATUS.get(
@@ -149,7 +169,8 @@ def solve_lp(lp: AllocationLP) -> LPSolution:
             "check unit costs, cost factors and requirements with `reachplan validate`")
     status = _STATUS.get(pulp_status, SolveStatus.NOT_SOLVED)
     if status is not SolveStatus.OPTIMAL:
-        prob.assignStatus(pulp_status, solution_status)
+        if write_back:
+            prob.assignStatus(pulp_status, solution_status)
         return LPSolution(status, float("nan"), np.zeros(n), {}, {}, np.zeros(n))
     sol = h.getSolution()
     x = np.asarray(sol.col_value, dtype=float)
@@ -160,13 +181,13 @@ def solve_lp(lp: AllocationLP) -> LPSolution:
     slack = rhs - row_value  # PuLP's sign: rhs - activity for <=, activity - rhs for >=
     ge = ~np.isfinite(arrays.row_upper)
     slack[ge] = -slack[ge]
-    _write_back(lp, x, col_dual, slack, row_dual)
-    prob.assignStatus(pulp_status, solution_status)
+    if write_back:
+        _write_back(lp, x, col_dual, slack, row_dual)
+        prob.assignStatus(pulp_status, solution_status)
     # maximisation: HiGHS solved -objective, so its duals are -d(objective)/d(rhs)
     sign = flip
-    col = {v.name: j for j, v in enumerate(lp.variables)}
-    money = np.array([float(x[[col[v.name] for v in xs]].sum()) for xs in lp.tranche_vars])
-    reduced = np.array([sign * float(col_dual[col[xs[0].name]]) for xs in lp.tranche_vars])
+    money = np.array([float(x[lp.tranche_columns[i]].sum()) for i in range(n)])
+    reduced = sign * col_dual[lp.first_tranche_columns]
     return LPSolution(
         status,
         float(arrays.cost @ x + arrays.objective_constant),
@@ -374,7 +395,7 @@ def _usd(value: float) -> str:
 
 
 def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str],
-            ranged: str = "all") -> Allocation:
+            ranged: str = "all", basis: highspy.HighsBasis | None = None) -> Allocation:
     costs, scenario = lp.costs, lp.scenario
     allocated = sol.money * lp.units.usd
     # solver noise (below a billionth of the money unit) is no allocation
@@ -415,7 +436,7 @@ def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str],
         envelope_by_year=lp.envelope_by_year,
         cells=cells,
         objective=sol.objective * lp.units.people,
-        shadow_prices=shadow_prices(lp, sol, ranged),
+        shadow_prices=shadow_prices(lp, sol, ranged, basis),
         unfunded=_unfunded(lp, sol, allocated),
         provenance=provenance,
         warnings=allocation_warnings(lp, sol, allocated, float(people.sum())),
@@ -471,8 +492,8 @@ def _binding(row: Row, sol: LPSolution) -> bool:
     return sol.slacks.get(row.name, 0.0) <= BINDING_TOL * max(1.0, abs(row.rhs))
 
 
-def shadow_prices(lp: AllocationLP, sol: LPSolution,
-                  ranged: str = "all") -> tuple[ShadowPrice, ...]:
+def shadow_prices(lp: AllocationLP, sol: LPSolution, ranged: str = "all",
+                  basis: highspy.HighsBasis | None = None) -> tuple[ShadowPrice, ...]:
     """Shadow price of every money row and need row, in model order, with its range.
 
     Absorption caps are listed only when binding (one per cell would drown the rest).
@@ -480,14 +501,14 @@ def shadow_prices(lp: AllocationLP, sol: LPSolution,
     rows), for an increase and for a decrease, from the optimal basis and, at a kink, by
     re-solves (:func:`solver.sensitivity.row_sensitivities`); the LP's dual (objective
     units) and the right-hand side range over which it holds (HiGHS ranging) come with
-    them.
+    them. ``basis``, an optimal basis of ``lp``, spares the ranging a solve from scratch.
     """
     chosen = [row for row in lp.rows.values()
               if (row.is_money or row.kind == "need")
               and (row.kind != "cap" or _binding(row, sol))]
     wanted = chosen if ranged == "all" else [
         row for row in chosen if ranged == "envelope" and row.kind == "envelope"]
-    found = _sensitivities(lp, wanted) if wanted else {}
+    found = _sensitivities(lp, wanted, basis) if wanted else {}
     prices = []
     for row in chosen:
         binding = _binding(row, sol)
@@ -513,7 +534,8 @@ def shadow_prices(lp: AllocationLP, sol: LPSolution,
     return tuple(prices)
 
 
-def _sensitivities(lp: AllocationLP, rows: list[Row]) -> dict[str, Any]:
+def _sensitivities(lp: AllocationLP, rows: list[Row],
+                   basis: highspy.HighsBasis | None = None) -> dict[str, Any]:
     """Row sensitivities (people derivatives, ranges) of ``rows``; empty if HiGHS fails."""
     arrays = lp.arrays
     col = {name: j for j, name in enumerate(arrays.variable_names)}
@@ -524,7 +546,8 @@ def _sensitivities(lp: AllocationLP, rows: list[Row]) -> dict[str, Any]:
             people[col[p.name]] = 1.0
     try:
         return {s.row: s for s in row_sensitivities(arrays, people,
-                                                     [pos[r.name] for r in rows])}
+                                                     [pos[r.name] for r in rows],
+                                                     basis=basis)}
     except SensitivitySolveError:
         return {}
 

@@ -372,6 +372,17 @@ class AllocationLP:
         """
         return lp_arrays(self.problem, self.variables)
 
+    @cached_property
+    def tranche_columns(self) -> list[np.ndarray]:
+        """Per cell, the positions of its slice columns in :attr:`arrays` (curve order)."""
+        col = {v.name: j for j, v in enumerate(self.variables)}
+        return [np.array([col[v.name] for v in xs], dtype=np.intp) for xs in self.tranche_vars]
+
+    @cached_property
+    def first_tranche_columns(self) -> np.ndarray:
+        """Per cell, the position of its first slice column, shape (n,)."""
+        return np.array([c[0] for c in self.tranche_columns], dtype=np.intp)
+
     def rows_of(self, kind: RowKind) -> list[Row]:
         """The rows of one kind, in model order."""
         return [row for row in self.rows.values() if row.kind == kind]
@@ -592,9 +603,10 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
         _coverage_columns(b)
     _cap_and_exclusion_rows(b)
     _enabler_rows(b)
-    per_year = _envelope_rows(b)
+    amounts = amount_rhs(costs, scenario, units)
+    per_year = _envelope_rows(b, amounts)
     available = funding_usd(costs, scenario)
-    _earmark_rows(b, available)
+    _earmark_rows(b, amounts)
     _floor_rows(b)
     _objective_share_rows(b)
     _continuity_rows(b)
@@ -739,7 +751,46 @@ def _cap_and_exclusion_rows(b: _Builder) -> None:
                                   "<=", 0.0, "the exclusions", **coords))
 
 
-def _envelope_rows(b: _Builder) -> dict[int, float] | None:
+def amount_rhs(costs: CostModel, scenario: FundingScenario, units: Units) -> dict[str, float]:
+    """Right-hand sides (money units) of the rows that the scenario's amounts alone set.
+
+    The total envelope (``envelope_total``), the per-year envelopes (``envelope_YEAR``, or
+    ``envelope_through_YEAR`` with carry-over), each earmark's amount (``earmark_J_NAME``)
+    and the flexible money (``flexible_money``: the envelope less the earmarks). Two
+    scenarios that differ only in these amounts give the same model but for these
+    right-hand sides: the builder (:func:`build_model`) takes them from here, and a
+    re-solve of another amount (:class:`solver.whatif.WhatIf`) only changes them.
+    """
+    usd = units.usd
+    out: dict[str, float] = {}
+    total, per_year = resolve_envelope(costs, scenario)
+    if total is not None:
+        out["envelope_total"] = total / usd
+    if per_year is not None:
+        carried = 0.0
+        for yr in sorted(per_year):
+            if scenario.envelope.carry_over:
+                carried += per_year[yr]
+                out[f"envelope_through_{yr}"] = carried / usd
+            else:
+                out[f"envelope_{yr}"] = per_year[yr] / usd
+    if scenario.earmarks:
+        appeal = float(costs.requirement_usd.sum())
+        earmarked_sum = 0.0
+        for j, mark in enumerate(scenario.earmarks):
+            amount = mark.amount.usd(appeal) / usd
+            earmarked_sum += amount
+            out[earmark_row_name(j, mark.name)] = amount
+        out["flexible_money"] = funding_usd(costs, scenario) / usd - earmarked_sum
+    return out
+
+
+def earmark_row_name(j: int, name: str) -> str:
+    """Name of the amount row of the ``j``-th earmark (from 0) called ``name``."""
+    return f"earmark_{j + 1}_{_token(name)}"
+
+
+def _envelope_rows(b: _Builder, rhs: Mapping[str, float]) -> dict[int, float] | None:
     """The total envelope and the per-year envelopes (cumulative with carry-over).
 
     Returns
@@ -747,45 +798,40 @@ def _envelope_rows(b: _Builder) -> dict[int, float] | None:
     dict or None
         Per-year envelope in USD, ``None`` when only a total applies.
     """
-    costs, usd = b.costs, b.units.usd
+    costs = b.costs
     years = costs.years
     total, per_year = resolve_envelope(costs, b.scenario)
     if total is not None:
         b.add(pulp.lpSum(b.money),
-              Row("envelope_total", "envelope", "the total envelope", "<=", total / usd))
+              Row("envelope_total", "envelope", "the total envelope", "<=",
+                  rhs["envelope_total"]))
     if per_year is None:
         return None
-    carried = 0.0
     for yr in sorted(per_year):
         if b.scenario.envelope.carry_over:
-            carried += per_year[yr]
             cells = np.flatnonzero(years <= yr)
             b.add(pulp.lpSum(b.money[i] for i in cells),
                   Row(f"envelope_through_{yr}", "envelope",
-                      f"the envelopes up to {yr} (with carry-over)", "<=", carried / usd,
-                      year=yr))
+                      f"the envelopes up to {yr} (with carry-over)", "<=",
+                      rhs[f"envelope_through_{yr}"], year=yr))
         else:
             cells = np.flatnonzero(years == yr)
             b.add(pulp.lpSum(b.money[i] for i in cells),
                   Row(f"envelope_{yr}", "envelope", f"the {yr} envelope", "<=",
-                      per_year[yr] / usd, year=yr))
+                      rhs[f"envelope_{yr}"], year=yr))
     return per_year
 
 
-def _earmark_rows(b: _Builder, available_usd: float) -> None:
+def _earmark_rows(b: _Builder, rhs: Mapping[str, float]) -> None:
     """Earmark columns, their per-cell share rows and amounts, and the flexible money."""
     if not b.scenario.earmarks:
         return
-    costs, usd = b.costs, b.units.usd
-    appeal = float(costs.requirement_usd.sum())
+    costs = b.costs
     earmarked_total = []
-    earmarked_sum = 0.0
     for j, mark in enumerate(b.scenario.earmarks):
         tag = f"{j + 1}_{_token(mark.name)}"
         mask = selector_mask(costs, mark.selector)
         share = objective_weight(costs, mark.selector)
-        amount = mark.amount.usd(appeal) / usd
-        earmarked_sum += amount
         evars = []
         for i in np.flatnonzero(mask).tolist():
             v = b.prob.add_variable(f"e{tag}_{i}", lowBound=0)
@@ -795,13 +841,13 @@ def _earmark_rows(b: _Builder, available_usd: float) -> None:
                       f"earmark '{mark.name}' within {cell_label(costs, i)}", "<=", 0.0,
                       rule_name=mark.name, **_cell_coords(costs, i)))
         b.add(pulp.lpSum(evars),
-              Row(f"earmark_{tag}", "earmark",
-                  f"earmark '{mark.name}' ({mark.selector.describe()})", "<=", amount,
-                  rule_name=mark.name))
+              Row(earmark_row_name(j, mark.name), "earmark",
+                  f"earmark '{mark.name}' ({mark.selector.describe()})", "<=",
+                  rhs[earmark_row_name(j, mark.name)], rule_name=mark.name))
         earmarked_total.extend(evars)
     b.add(pulp.lpSum(b.money) - pulp.lpSum(earmarked_total),
           Row("flexible_money", "flexible", "the flexible (non-earmarked) money", "<=",
-              available_usd / usd - earmarked_sum))
+              rhs["flexible_money"]))
 
 
 _FLOOR_KEYS: Mapping[str, tuple[str, ...]] = {
