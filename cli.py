@@ -1493,8 +1493,9 @@ def serve_command(
     """
     import secrets
 
-    from reachplan.web.server import is_loopback, serve
+    from reachplan.web.server import is_loopback, listen, serve
 
+    sock = listen(host, port)  # a port in use is reported before the plan is loaded
     loaded, scenario = session.scenario_and_plan(plan_path, scenario_path)
     context = _whatif_context(loaded, scenario, shipped=plan_path is None and not (
         scenario is not None and scenario.plan))
@@ -1516,7 +1517,7 @@ def serve_command(
 
             threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
-    serve(app, host=host, port=port, token=token, echo=ready)
+    serve(app, host=host, port=port, token=token, echo=ready, sock=sock)
     click.echo("reachplan what-if: stopped", err=True)
 
 

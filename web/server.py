@@ -52,6 +52,7 @@ __all__ = [
     "guard",
     "harden",
     "is_loopback",
+    "listen",
     "page_url",
     "serve",
 ]
@@ -363,8 +364,19 @@ _IN_USE = {errno.EADDRINUSE, 10048}
 """A port another program listens on (10048: Windows' WSAEADDRINUSE)."""
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host``:``port`` (one address; port 0: a free one)."""
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` (its first address; port 0: a free one).
+
+    ``reachplan serve`` binds first, before loading the plan, so a port in use is
+    reported at once; :func:`serve` binds itself when not given a socket.
+
+    Raises
+    ------
+    PortInUseError
+        When another program listens on ``port``.
+    ReachplanError
+        When ``host`` is not an address of this machine, or the port cannot be used.
+    """
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
@@ -392,6 +404,7 @@ def serve(
     port: int,
     token: str | None,
     echo: Callable[[str], None],
+    sock: socket.socket | None = None,
 ) -> None:
     """Serve ``app`` on ``host``:``port`` until Ctrl-C or SIGTERM, then return.
 
@@ -408,6 +421,9 @@ def serve(
     echo
         Called once with the page's address (:func:`page_url`) as soon as the port
         listens, before the first request is answered.
+    sock
+        A socket already bound to ``host``:``port`` (:func:`listen`); it is closed when
+        serving ends. ``None``: bind here.
 
     Raises
     ------
@@ -418,19 +434,20 @@ def serve(
     """
     if token is None and not is_loopback(host):
         raise ValueError(f"serving on {host} needs an access token")
-    harden(app)
-    _quiet_waitress()
-    sock = _listen(host, port)
-    real_port = sock.getsockname()[1]
-    guarded = guard(
-        app.server,
-        allowed_hosts=allowed_hosts_for(host, real_port),
-        token=token,
-        cookie_name=f"{TOKEN_COOKIE}_{real_port}",
-    )
-    import waitress
-
+    if sock is None:
+        sock = listen(host, port)
     try:
+        harden(app)
+        _quiet_waitress()
+        real_port = sock.getsockname()[1]
+        guarded = guard(
+            app.server,
+            allowed_hosts=allowed_hosts_for(host, real_port),
+            token=token,
+            cookie_name=f"{TOKEN_COOKIE}_{real_port}",
+        )
+        import waitress
+
         server = waitress.create_server(
             guarded, sockets=[sock], threads=THREADS, ident="reachplan",
             expose_tracebacks=False,
