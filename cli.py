@@ -1445,5 +1445,103 @@ def report_command(
     click.echo(f"wrote {len(paths)} files; open {out_dir / 'report.html'}", err=True)
 
 
+@main.command("serve")
+@PLAN_ARG
+@scenario_file_option("Scenario file the page starts from (its envelope, earmarks, floors...).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on. Anything but loopback makes the page reachable from the "
+    "network: then every request needs the access token printed in the address.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    default=8050,
+    show_default=True,
+    help="Port to listen on; 0 picks a free one (the printed address has it).",
+)
+@click.option(
+    "--open/--no-open",
+    "open_browser",
+    default=False,
+    show_default=True,
+    help="Open the page in the default browser once it is served.",
+)
+@pass_session
+def serve_command(
+    session: Session,
+    plan_path: Path | None,
+    scenario_path: str | None,
+    host: str,
+    port: int,
+    open_browser: bool,
+) -> None:
+    """Serve the what-if page: move the money and see who is reached, on every change.
+
+    The plan is PLAN, else the --scenario file's `plan =`, else the shipped plan; the
+    page starts from the --scenario file's rules (else 100% of the appeal). It prints
+    its address, then serves until Ctrl-C. By default only this computer can open it
+    (127.0.0.1); with another --host, the printed address carries a one-time access
+    token that every request must present.
+
+    \b
+    Example:
+      reachplan serve
+      reachplan serve myplan/ --scenario shortfall.toml --port 8060 --open
+    """
+    import secrets
+
+    from reachplan.web.server import is_loopback, listen, serve
+
+    sock = listen(host, port)  # a port in use is reported before the plan is loaded
+    loaded, scenario = session.scenario_and_plan(plan_path, scenario_path)
+    context = _whatif_context(loaded, scenario, shipped=plan_path is None and not (
+        scenario is not None and scenario.plan))
+    from reachplan.web.app import create_app
+
+    app = create_app(context)
+    token = None
+    if not is_loopback(host):
+        token = secrets.token_urlsafe(24)
+        _warn(f"--host {host}: the page is reachable from the network; every request "
+              "needs the access token in the printed address (share it only with the room)")
+
+    def ready(url: str) -> None:
+        click.echo(f"reachplan what-if: {url}")
+        sys.stdout.flush()
+        if open_browser:
+            import threading
+            import webbrowser
+
+            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+
+    serve(app, host=host, port=port, token=token, echo=ready, sock=sock)
+    click.echo("reachplan what-if: stopped", err=True)
+
+
+def _whatif_context(loaded: UsablePlan, scenario: Scenario | None, *, shipped: bool) -> Any:
+    """The page's context, its starting rules solved once (errors stop here, as ``allocate``).
+
+    A starting scenario whose rules cannot all hold is served anyway, with a warning:
+    the page shows the diagnosis and the planner can loosen the rules there.
+    """
+    from reachplan.solver.result import InfeasibleScenarioError, ModelRangeError
+    from reachplan.web.context import make_context
+
+    context = make_context(loaded.plan, None if shipped else loaded.path, scenario)
+    try:
+        context.solver.solve(context.base)
+    except InfeasibleScenarioError as exc:
+        _warn(f"{_where(scenario, loaded)}: the starting rules cannot all hold: "
+              f"{one_line(str(exc))}")
+    except ModelRangeError as exc:
+        fail(f"{loaded.path}: {one_line(str(exc))}")
+    except ValueError as exc:  # codes the plan does not have (solver.model.selector_mask)
+        fail(f"{_where(scenario, loaded)}: {one_line(str(exc))}")
+    return context
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
