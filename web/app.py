@@ -483,8 +483,11 @@ def funding_for_query(context: WhatIfContext, query: str) -> FundingScenario:
 
 
 def solve_query(context: WhatIfContext, query: str) -> Allocation:
-    """The allocation of a URL search string (errors as :func:`funding_for_query`, plus
-    ``InfeasibleScenarioError`` and ``ValueError`` for codes the plan does not have)."""
+    """The allocation of a URL search string.
+
+    Errors as :func:`funding_for_query`, plus ``InfeasibleScenarioError`` and
+    ``ValueError`` (codes the plan does not have).
+    """
     return context.solver.solve(funding_for_query(context, query))
 
 
@@ -628,7 +631,8 @@ table{{border-collapse:collapse}}td,th{{padding:2px 8px;border-bottom:1px solid 
 <p>{e(result.scenario.describe())}</p>
 <table>
 <tr><th>People reached</th><td class=n>{format_people(nums.people_reached)}</td></tr>
-<tr><th>Pro rata (every line cut equally)</th><td class=n>{format_people(nums.pro_rata_people)}</td></tr>
+<tr><th>Pro rata (every line cut equally)</th>
+<td class=n>{format_people(nums.pro_rata_people)}</td></tr>
 <tr><th>Gain over pro rata</th><td class=n>{format_people(nums.gain_over_pro_rata)}</td></tr>
 <tr><th>Unmet need</th><td class=n>{format_people(nums.unmet_need)}</td></tr>
 <tr><th>Funding</th><td class=n>{format_usd(nums.funding_usd)}</td></tr>
@@ -920,8 +924,11 @@ def _selector_key(sel: Selector) -> str:
 
 def rules_from_data(data: Sequence[Mapping[str, Any]] | None,
                     state_rules: Sequence[RuleSetting] = ()) -> tuple[RuleSetting, ...]:
-    """Rule settings from the rules store (selectors that the editor cannot show, e.g.
-    objectives or clusters from a ``--scenario`` file, are kept from ``state_rules``)."""
+    """Rule settings from the rules store.
+
+    Selectors the editor cannot show (objectives or clusters from a ``--scenario`` file)
+    are kept from ``state_rules``.
+    """
     known = {_selector_key(r.selector): r.selector for r in state_rules}
     out = []
     for d in data or ():
