@@ -88,6 +88,10 @@ SLIDER_MAX = 150
 
 RULE_KINDS = ("earmark", "floor", "cap", "lock", "exclude")
 
+PLANNER_ROWS = frozenset({"envelope", "earmark", "earmark_share", "flexible", "floor",
+                          "objective_share", "continuity", "lock", "exclusion"})
+"""Binding rows shown as rules (absorption caps are counted; model rows are not shown)."""
+
 # ---- state: web/state.py and scenarios/scenario_toml.py, or a private fallback ----------
 
 try:  # pragma: no cover - whichever exists
@@ -1319,7 +1323,7 @@ def binding_items(result: Allocation, top: int = 8) -> list[html.Li]:
     """The binding rules in planner words, largest effect first (absorption caps counted)."""
     binding = result.binding
     caps = [s for s in binding if s.kind == "cap"]
-    others = [s for s in binding if s.kind not in ("cap", "need")]
+    others = [s for s in binding if s.kind in PLANNER_ROWS]
     items = [html.Li(f"{s.description[:1].upper()}{s.description[1:]}: "
                      f"{format_people(s.value)} {s.unit}") for s in others[:top]]
     if caps:
