@@ -435,7 +435,8 @@ def page_numbers(result: Allocation) -> PageNumbers:
 def marginal_text(result: Allocation, context: WhatIfContext, top: int = 3) -> tuple[float, str]:
     """What one more $1M reaches: (people, planner words with where it reaches most).
 
-    People: the envelope's shadow price (the largest over per-year envelopes);
+    People: the envelope's shadow price (the largest over per-year envelopes) plus the
+    flexible-money row's (with earmarks, flexible money is limited by its own row);
     where: the ``top`` lines where an extra $1M reaches the most people.
     """
     from reachplan.solver.marginal import line_marginals
@@ -444,7 +445,10 @@ def marginal_text(result: Allocation, context: WhatIfContext, top: int = 3) -> t
     if not prices:
         return 0.0, "No envelope limits the allocation: more money would stay unallocated."
     best = max(prices, key=lambda s: s.value)
-    value = float(best.value)
+    # flexible money raises the envelope and, with earmarks, the flexible (non-earmarked)
+    # money limit: both rows' prices add up
+    flexible = [s for s in result.shadow_prices if s.kind == "flexible"]
+    value = float(best.value) + float(sum(s.value for s in flexible))
     where = "" if best.constraint == "envelope_total" else f" (in {best.description})"
     costs = context.costs
     allocated = result.cells["allocated_usd"].reindex(costs.cells).fillna(0.0).to_numpy()
