@@ -297,7 +297,8 @@ def allocate(
     ranged
         Which shadow prices get people per $1M from the optimal basis and their ranges
         (:func:`shadow_prices`): ``"all"``, ``"envelope"`` (the ladder needs only the
-        envelope's) or ``"none"`` (the LP's duals only, in objective units).
+        envelope's), ``"amounts"`` (envelope, earmarks and flexible money: the what-if
+        page's) or ``"none"`` (the LP's duals only, in objective units).
 
     Raises
     ------
@@ -492,6 +493,16 @@ def _binding(row: Row, sol: LPSolution) -> bool:
     return sol.slacks.get(row.name, 0.0) <= BINDING_TOL * max(1.0, abs(row.rhs))
 
 
+RANGED_KINDS: Mapping[str, tuple[str, ...]] = {
+    "envelope": ("envelope",),
+    "amounts": ("envelope", "earmark", "flexible"),
+    "none": (),
+}
+"""Row kinds whose shadow prices are ranged, per ``ranged`` mode other than ``"all"``:
+``"amounts"`` ranges the rows an amount of money sets (what one more $1M of the
+envelope, or of an earmark, reaches)."""
+
+
 def shadow_prices(lp: AllocationLP, sol: LPSolution, ranged: str = "all",
                   basis: highspy.HighsBasis | None = None) -> tuple[ShadowPrice, ...]:
     """Shadow price of every money row and need row, in model order, with its range.
@@ -506,8 +517,9 @@ def shadow_prices(lp: AllocationLP, sol: LPSolution, ranged: str = "all",
     chosen = [row for row in lp.rows.values()
               if (row.is_money or row.kind == "need")
               and (row.kind != "cap" or _binding(row, sol))]
+    kinds = RANGED_KINDS.get(ranged)
     wanted = chosen if ranged == "all" else [
-        row for row in chosen if ranged == "envelope" and row.kind == "envelope"]
+        row for row in chosen if kinds is not None and row.kind in kinds]
     found = _sensitivities(lp, wanted, basis) if wanted else {}
     prices = []
     for row in chosen:

@@ -2,7 +2,7 @@
 
 :class:`WhatIf` holds a plan's cost model and answers ``solve(funding)`` with the same
 :class:`~reachplan.solver.result.Allocation` as :func:`reachplan.solver.allocate.allocate`
-(the envelope's shadow prices ranged, as ``allocate_costs(..., ranged="envelope")``), so the
+(the envelope's shadow prices ranged, as ``allocate_costs(..., ranged=RANGED)``), so the
 page shows what ``reachplan allocate`` gives for the same settings.
 
 How it is fast. Most changes in a prioritisation meeting move an amount: the total, a
@@ -63,6 +63,11 @@ from reachplan.solver.model import (
     resolve_envelope,
 )
 from reachplan.solver.result import Allocation, SolveStatus
+
+RANGED = "amounts"
+"""Shadow prices ranged (people per $1M, one-sided, as ``reachplan allocate`` gives them):
+the envelope's, each earmark's and the flexible money's, the rows the page reads; the
+others carry the LP's dual, as in :func:`~reachplan.solver.allocate.shadow_prices`."""
 
 CACHED_RESULTS = 64
 """Answers kept by scenario (a planner toggling back to a setting gets it at once)."""
@@ -134,7 +139,7 @@ class WhatIf:
         self._models: OrderedDict[FundingScenario, _Held] = OrderedDict()
 
     def solve(self, funding: FundingScenario) -> Allocation:
-        """The allocation under ``funding``, as :func:`allocate` with ``ranged="envelope"``.
+        """The allocation under ``funding``, as :func:`allocate` with ``ranged="amounts"``.
 
         Raises
         ------
@@ -166,7 +171,7 @@ class WhatIf:
         result = self._resolve(held, funding)
         if result is None:
             self.stats.fallback += 1
-            return allocate_costs(self.costs, funding, self.provenance, ranged="envelope")
+            return allocate_costs(self.costs, funding, self.provenance, ranged=RANGED)
         self.stats.held += 1
         return result
 
@@ -180,13 +185,13 @@ class WhatIf:
         sol = read_solution(lp, h)
         if sol.status is not SolveStatus.OPTIMAL:
             # the fresh path's errors and diagnosis, word for word
-            return allocate_costs(self.costs, funding, self.provenance, ranged="envelope")
+            return allocate_costs(self.costs, funding, self.provenance, ranged=RANGED)
         held = _Held(lp, h, {name: i for i, name in enumerate(lp.arrays.row_names)},
                      lp.arrays.row_lower.copy(), lp.arrays.row_upper.copy())
         self._models[shape] = held
         if len(self._models) > CACHED_MODELS:
             self._models.popitem(last=False)
-        return self._finish(lp, sol, funding)
+        return self._finish(lp, sol, funding, h)
 
     def _resolve(self, held: _Held, funding: FundingScenario) -> Allocation | None:
         """Re-solve the held model with this scenario's amounts; ``None`` if not optimal."""
@@ -208,10 +213,13 @@ class WhatIf:
         sol = read_solution(lp, held.highs, write_back=False)
         if sol.status is not SolveStatus.OPTIMAL:
             return None
-        return self._finish(lp, sol, funding)
+        return self._finish(lp, sol, funding, held.highs)
 
-    def _finish(self, lp: AllocationLP, sol: LPSolution, funding: FundingScenario) -> Allocation:
-        result = _result(lp, sol, dict(self.provenance), "envelope")
+    def _finish(self, lp: AllocationLP, sol: LPSolution, funding: FundingScenario,
+                highs: highspy.Highs) -> Allocation:
+        # the ranging starts from this optimal basis instead of solving again; the one-sided
+        # people per $1M do not depend on the basis they start from
+        result = _result(lp, sol, dict(self.provenance), RANGED, highs.getBasis())
         if funding.objective_bounds and result.allocated_usd <= 0 < result.funding_usd:
             _bounds_force_nothing(self.costs, funding)
         return result

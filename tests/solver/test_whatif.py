@@ -37,8 +37,9 @@ def _same(a, b):
     assert a.funding_usd == pytest.approx(b.funding_usd, rel=1e-12)
     assert a.pro_rata_people_reached == pytest.approx(b.pro_rata_people_reached, rel=1e-9)
     assert a.envelope_by_year == b.envelope_by_year
-    env_a = [(s.constraint, s.value, s.binding) for s in a.shadow_prices if s.kind == "envelope"]
-    env_b = [(s.constraint, s.value, s.binding) for s in b.shadow_prices if s.kind == "envelope"]
+    money = ("envelope", "earmark", "flexible")
+    env_a = [(s.constraint, s.value, s.binding) for s in a.shadow_prices if s.kind in money]
+    env_b = [(s.constraint, s.value, s.binding) for s in b.shadow_prices if s.kind in money]
     assert [(n, bnd) for n, _, bnd in env_a] == [(n, bnd) for n, _, bnd in env_b]
     assert [v for _, v, _ in env_a] == pytest.approx([v for _, v, _ in env_b], rel=1e-6,
                                                      abs=1e-6)
@@ -64,7 +65,7 @@ def test_warm_answers_equal_fresh_builds(default_costs, rules):
     texts = ["60%", "55%", "45%", "70%", "50%"]
     for text in texts:
         funding = FundingScenario(parse_funding(text), **rules)
-        _same(solver.solve(funding), allocate_costs(default_costs, funding, ranged="envelope"))
+        _same(solver.solve(funding), allocate_costs(default_costs, funding, ranged="all"))
     # one build, then only right-hand sides changed
     assert solver.stats.built == 1
     assert solver.stats.held == len(texts) - 1
@@ -80,12 +81,12 @@ def test_per_year_envelopes_and_earmark_amounts_are_warm(default_costs):
     for text, amount in settings:
         mark = Earmark("Shelter", Amount("usd", amount), SHELTER.selector)
         funding = FundingScenario(parse_funding(text), earmarks=(mark,))
-        _same(solver.solve(funding), allocate_costs(default_costs, funding, ranged="envelope"))
+        _same(solver.solve(funding), allocate_costs(default_costs, funding, ranged="all"))
     assert solver.stats.built == 1 and solver.stats.held == 2
     # carry-over is another model (cumulative envelope rows)
     carried = FundingScenario(Envelope(None, ((2024, Amount("share", 0.5)),
                                              (2025, Amount("share", 0.6))), carry_over=True))
-    _same(solver.solve(carried), allocate_costs(default_costs, carried, ranged="envelope"))
+    _same(solver.solve(carried), allocate_costs(default_costs, carried, ranged="all"))
     assert solver.stats.built == 2
 
 

@@ -156,6 +156,4 @@ def test_planner_flow_matches_allocate_json(page_url: str, browser_page: tuple, 
     flexible = [s["value"] for s in cli["shadow_prices"] if s["kind"] == "flexible"]
     assert len(envelope) == 1 and len(flexible) == 1  # one total envelope, one earmark pool
     shown = float(_value(page, "marginal-1m"))
-    if shown != pytest.approx(envelope[0] + flexible[0], rel=1e-9):
-        pytest.xfail(f"page's envelope+flexible price {shown} differs from allocate --json's "
-                     f"{envelope[0] + flexible[0]} (WhatIf solves with ranged='envelope')")
+    assert shown == pytest.approx(envelope[0] + flexible[0], rel=1e-9)
