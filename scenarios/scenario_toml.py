@@ -33,7 +33,8 @@ from reachplan.model.funding import (
 )
 from reachplan.model.scenario import ScenarioError, check_name
 
-__all__ = ["amount_text", "funding_to_mapping", "scenario_toml", "selector_to_mapping"]
+__all__ = ["amount_text", "funding_to_mapping", "number_text", "scenario_toml",
+           "selector_to_mapping"]
 
 _SUFFIXES = ((1.0, ""), (1e9, "bn"), (1e6, "m"), (1e3, "k"))
 _FIELDS = (
@@ -50,8 +51,12 @@ _FIELDS = (
 )
 
 
-def _decimal(x: float) -> str:
-    """``x`` as the shortest positional decimal that reads back as ``x`` (no exponent)."""
+def number_text(x: float) -> str:
+    """``x`` as the shortest positional decimal that ``float`` reads back as ``x`` (no exponent).
+
+    ``number_text(1.2) == "1.2"``, ``number_text(1e-7) == "0.0000001"``, ``number_text(60.0)
+    == "60"``.
+    """
     text = format(Decimal(repr(float(x))), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -109,17 +114,17 @@ def amount_text(amount: Amount, *, commas: bool = True) -> str:
         for c in candidates:
             if c < 0 or not math.isfinite(c):
                 continue
-            text = _decimal(c) + "%"
+            text = number_text(c) + "%"
             if _reads_as(text, amount) and (best is None or len(text) < len(best)):
                 best = text
-        if best is not None and (v > 1.0 or len(best) <= len(_decimal(v)) + 1):
+        if best is not None and (v > 1.0 or len(best) <= len(number_text(v)) + 1):
             return best
         if v <= 1.0:
-            return _decimal(v)
-        return _decimal(p) + "%"
+            return number_text(v)
+        return number_text(p) + "%"
     options = []
     for mult, suffix in _SUFFIXES:
-        number = _decimal(v / mult)
+        number = number_text(v / mult)
         if commas and not suffix:
             number = _grouped(number)
         text = f"USD {number}{suffix}"
@@ -127,7 +132,7 @@ def amount_text(amount: Amount, *, commas: bool = True) -> str:
             options.append(text)
     if options:
         return min(options, key=len)  # ties: whole dollars, then the larger unit
-    return f"USD {_decimal(v)}"  # float(positional repr) is exact: always reads back
+    return f"USD {number_text(v)}"  # float(positional repr) is exact: always reads back
 
 
 def selector_to_mapping(selector: Selector) -> dict[str, Any]:
