@@ -406,14 +406,35 @@ class ChunkModel:
     _start: Any = field(default=None, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
-        # a HiGHS basis does not pickle: a worker finds its own (the same one)
+        # a HiGHS basis does not pickle: its statuses travel, and the worker sets the
+        # same basis again (the same start, so the same numbers as in this process)
         state = dict(self.__dict__)
+        start = state.pop("_start")
         state["_start"] = None
+        if start is False:
+            state["_start"] = False
+        elif start is not None:
+            state["_start_status"] = (
+                np.array([int(v) for v in start.col_status], dtype=np.int8),
+                np.array([int(v) for v in start.row_status], dtype=np.int8),
+                bool(start.valid), bool(start.alien),
+            )
         state.pop("money_matrix", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        status = state.pop("_start_status", None)
         self.__dict__.update(state)
+        if status is not None:
+            import highspy
+
+            cols, rows, valid, alien = status
+            basis = highspy.HighsBasis()
+            basis.col_status = [highspy.HighsBasisStatus(int(v)) for v in cols]
+            basis.row_status = [highspy.HighsBasisStatus(int(v)) for v in rows]
+            basis.valid = valid
+            basis.alien = alien
+            self._start = basis
 
     @cached_property
     def money_matrix(self) -> sp.csr_matrix:
@@ -534,8 +555,20 @@ class PreparedModel:
         self.chunk_model.apply_draw(fast, mult)
 
 
+_COSTS: dict[str, CostModel] = {}
+
+
+def _costs_of(plan: Plan) -> CostModel:
+    """The plan's cost model, read once per plan (by fingerprint) in this process."""
+    costs = _COSTS.get(plan.fingerprint)
+    if costs is None:
+        _COSTS.clear()
+        costs = _COSTS[plan.fingerprint] = CostModel.from_plan(plan)
+    return costs
+
+
 def _prepare(plan: Plan, scenario: Scenario) -> PreparedModel:
-    costs = CostModel.from_plan(plan)
+    costs = _costs_of(plan)
     lp = build_model(costs, scenario.funding)
     arrays = lp_arrays(lp.problem)
     col = {name: j for j, name in enumerate(arrays.variable_names)}
@@ -581,14 +614,27 @@ def _prepare(plan: Plan, scenario: Scenario) -> PreparedModel:
 
 _CACHE: dict[str, PreparedModel] = {}
 
+CACHE_COLUMNS = 200_000
+"""Columns of the models :func:`prepared_model` keeps at most (about 10 MB per 8,000):
+a suite's scenarios are built once when checked and re-solved from the same models."""
+
 
 def prepared_model(plan: Plan, scenario: Scenario) -> PreparedModel:
-    """Per-process memo of the built model (a cache, not a setting: same inputs, same model)."""
+    """Per-process memo of built models (a cache, not a setting: same inputs, same model).
+
+    The most recently used models are kept while their columns add up to at most
+    :data:`CACHE_COLUMNS` (always the latest one).
+    """
     key = run_key(plan, scenario)
-    if key not in _CACHE:
-        _CACHE.clear()
-        _CACHE[key] = _prepare(plan, scenario)
-    return _CACHE[key]
+    prep = _CACHE.pop(key, None)
+    if prep is None:
+        prep = _prepare(plan, scenario)
+    _CACHE[key] = prep  # most recent last
+    total = sum(len(p.arrays.cost) for p in _CACHE.values())
+    while len(_CACHE) > 1 and total > CACHE_COLUMNS:
+        oldest = next(iter(_CACHE))
+        total -= len(_CACHE.pop(oldest).arrays.cost)
+    return prep
 
 
 def need_multipliers(
@@ -1003,6 +1049,7 @@ def _run(
         window = 2 * workers  # chunks in flight: enough to keep every worker busy
         pool = worker_pool(workers)
         model = prepared_model(plan, scenario).chunk_model
+        model.start_basis()  # solved once here, sent with the model
         pending: set[Future[ChunkResult]] = set()
         try:
             for k, first, n in todo:
