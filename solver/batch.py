@@ -8,9 +8,13 @@ in contiguous chunks of a fixed size. Each chunk
   (:func:`model.simulation.simulate` with ``first_draw``; the scheme is in
   :mod:`model.simulation.streams`), so a chunk's numbers do not depend on how
   many workers run, in what order, or on the chunk size;
-- builds the one PuLP model (:func:`solver.model.build_model`), hands its matrix
-  to HiGHS once (:class:`solver.fast.FastLP`) and re-solves it per draw,
-  changing only the right-hand sides of the ``need_*`` rows (warm start);
+- re-solves the one PuLP model (:func:`solver.model.build_model`, built once per
+  process that runs the scenario, and sent to worker processes as arrays:
+  :class:`ChunkModel`), handed to HiGHS once per chunk (:class:`solver.fast.FastLP`),
+  changing only the right-hand sides of the ``need_*`` rows per draw (warm start from
+  the plan's own optimal basis);
+- runs on a worker pool kept for the whole command (:func:`worker_pool`) when
+  there are several workers;
 - returns a :class:`ChunkResult` of small arrays; the caller may write each
   chunk to disk atomically as it completes, so that an interrupted run can be
   resumed with the same final numbers.

@@ -14,6 +14,14 @@ The runs carry the figures *over the simulated futures*. A report also shows fig
 - the sector cost index sensitivity (:func:`cost_index_sensitivity`): the planning
   case's allocation again on the plan with its sector cost index flattened.
 
+The allocations at the plan's figures (full shadow prices and their ranges, seconds
+each on the default plan) run on the worker pool the runs used, if one is running,
+while this process computes the ladders and the bands; their row sensitivities, and the
+ladders, are kept in ``<out>/cache/`` (JSON, keyed by the fingerprint of the LP or of the
+plan and rules), so a second report on the same folder solves neither again. Neither
+changes a number: the same code on the same inputs, and a cached entry is the computed
+one exactly.
+
 :func:`build_report_inputs` returns them as one frozen
 :class:`reports.report_data.ReportInputs`; :func:`report_data` adds the pure assembly
 (:func:`reports.report_data.build_report_data`); :func:`write_suite_report` writes the
@@ -285,7 +293,9 @@ def files_sha256(path: Path) -> str:
 
 
 CACHE_DIR = "cache"
-"""Folder of ``--out`` where :func:`write_suite_report` keeps funding ladders between reports."""
+"""Folder of ``--out`` where :func:`write_suite_report` keeps funding ladders
+(:func:`cached_frontier`) and the row sensitivities of the allocations at the plan's
+figures (:data:`SENSITIVITY_CACHE`) between reports, in JSON."""
 
 
 def renamed(allocation: Allocation, funding: FundingScenario) -> Allocation:
