@@ -91,10 +91,14 @@ LABELS = {
 PROBES: list[tuple[str, str, str]] = [
     # (phase, module, attribute); a missing attribute is skipped (the code moved on)
     ("checks (load, validate, feasibility)", "reachplan.workflow.suite", "prepare_suite"),
+    ("- feasibility checks", "reachplan.workflow.suite", "_check_feasible"),
+    ("model builds in this process (checks, runs)", "reachplan.solver.batch", "_prepare"),
     ("simulation + solves (workers)", "reachplan.workflow.suite", "run_suite"),
     ("report total", "reachplan.workflow.report_inputs", "write_suite_report"),
     ("report inputs", "reachplan.workflow.report_inputs", "build_report_inputs"),
-    ("allocate() calls (checks and report)", "reachplan.solver.allocate", "allocate"),
+    ("allocate() calls in this process", "reachplan.solver.allocate", "allocate"),
+    ("report allocations computed in this process", "reachplan.workflow.report_inputs",
+     "allocation_task"),
     ("extra-$1M values", "reachplan.solver.marginal", "line_marginals"),
     ("funding ladders (diagnosis included)", "reachplan.solver.frontier", "funding_frontier"),
     ("diagnosis of infeasible levels", "reachplan.solver.diagnose", "diagnose_infeasibility"),

@@ -8,9 +8,13 @@ in contiguous chunks of a fixed size. Each chunk
   (:func:`model.simulation.simulate` with ``first_draw``; the scheme is in
   :mod:`model.simulation.streams`), so a chunk's numbers do not depend on how
   many workers run, in what order, or on the chunk size;
-- builds the one PuLP model (:func:`solver.model.build_model`), hands its matrix
-  to HiGHS once (:class:`solver.fast.FastLP`) and re-solves it per draw,
-  changing only the right-hand sides of the ``need_*`` rows (warm start);
+- re-solves the one PuLP model (:func:`solver.model.build_model`, built once per
+  process that runs the scenario, and sent to worker processes as arrays:
+  :class:`ChunkModel`), handed to HiGHS once per chunk (:class:`solver.fast.FastLP`),
+  changing only the right-hand sides of the ``need_*`` rows per draw (warm start from
+  the plan's own optimal basis);
+- runs on a worker pool kept for the whole command (:func:`worker_pool`) when
+  there are several workers;
 - returns a :class:`ChunkResult` of small arrays; the caller may write each
   chunk to disk atomically as it completes, so that an interrupted run can be
   resumed with the same final numbers.
@@ -378,17 +382,18 @@ def estimate_run_bytes(plan: Plan, scenario: Scenario, available: int | None = N
 
 
 @dataclass(eq=False)
-class PreparedModel:
-    """The model of one (plan, scenario), built once per process and re-solved per draw.
+class ChunkModel:
+    """What solving a chunk of draws needs of a prepared model: arrays and indices only.
 
-    Holds the one PuLP model, its arrays (read once), and where a draw's needs go: the
-    right-hand sides of the ``need_*`` rows and the upper bounds of the tranche columns.
+    The picklable part of a :class:`PreparedModel` (no PuLP objects), handed to worker
+    processes so that they re-solve the model the calling process built instead of
+    building it again. ``key`` identifies the model (:func:`run_key`): a worker keeps the
+    last model it was given, with its start basis, and reuses it for the next chunk of
+    the same key.
     """
 
-    costs: CostModel
-    lp: AllocationLP
+    key: str
     arrays: LPArrays
-    need_names: list[str]
     need_rows: list[tuple[str, int]]
     need_index: NDArray[np.int32]
     base_need: FloatArray
@@ -397,10 +402,43 @@ class PreparedModel:
     slice_group: NDArray[np.int64]
     tranche_cols: list[NDArray[np.int64]]
     people_cols: NDArray[np.int64]
-    people_cell: NDArray[np.int64]
+    people_row: NDArray[np.int64]
     entity_cols: NDArray[np.int64]
+    people_units: float
+    usd_units: float
     parents: dict[str, str] = field(default_factory=dict)
     _start: Any = field(default=None, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a HiGHS basis does not pickle: its statuses travel, and the worker sets the
+        # same basis again (the same start, so the same numbers as in this process)
+        state = dict(self.__dict__)
+        start = state.pop("_start")
+        state["_start"] = None
+        if start is False:
+            state["_start"] = False
+        elif start is not None:
+            state["_start_status"] = (
+                np.array([int(v) for v in start.col_status], dtype=np.int8),
+                np.array([int(v) for v in start.row_status], dtype=np.int8),
+                bool(start.valid), bool(start.alien),
+            )
+        state.pop("money_matrix", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        status = state.pop("_start_status", None)
+        self.__dict__.update(state)
+        if status is not None:
+            import highspy
+
+            cols, rows, valid, alien = status
+            basis = highspy.HighsBasis()
+            basis.col_status = [highspy.HighsBasisStatus(int(v)) for v in cols]
+            basis.row_status = [highspy.HighsBasisStatus(int(v)) for v in rows]
+            basis.valid = valid
+            basis.alien = alien
+            self._start = basis
 
     @cached_property
     def money_matrix(self) -> sp.csr_matrix:
@@ -432,7 +470,7 @@ class PreparedModel:
 
     def need_rhs(self, mult: FloatArray) -> FloatArray:
         """Right-hand sides of the need rows for a draw's multipliers (LP people units)."""
-        return self.base_need * mult / self.lp.units.people
+        return self.base_need * mult / self.people_units
 
     def slice_bounds(self, mult: FloatArray) -> FloatArray:
         """Upper bounds of the resizable tranche columns for a draw's multipliers."""
@@ -446,8 +484,95 @@ class PreparedModel:
         )
 
 
+@dataclass(eq=False)
+class PreparedModel:
+    """The model of one (plan, scenario), built once per process and re-solved per draw.
+
+    Holds the one PuLP model, its arrays (read once), and where a draw's needs go: the
+    right-hand sides of the ``need_*`` rows and the upper bounds of the tranche columns.
+    """
+
+    costs: CostModel
+    lp: AllocationLP
+    arrays: LPArrays
+    need_names: list[str]
+    need_rows: list[tuple[str, int]]
+    need_index: NDArray[np.int32]
+    base_need: FloatArray
+    slice_cols: NDArray[np.int32]
+    slice_upper: FloatArray
+    slice_group: NDArray[np.int64]
+    tranche_cols: list[NDArray[np.int64]]
+    people_cols: NDArray[np.int64]
+    people_cell: NDArray[np.int64]
+    entity_cols: NDArray[np.int64]
+    parents: dict[str, str] = field(default_factory=dict)
+    key: str = ""
+
+    @cached_property
+    def chunk_model(self) -> ChunkModel:
+        """The arrays a chunk's re-solves need (:class:`ChunkModel`), sharing its start basis."""
+        loc_year = {cell: r for r, cell in enumerate(self.need_rows)}
+        costs = self.costs
+        people_row = np.array(
+            [loc_year.get((str(costs.locations[i]), int(costs.years[i])), -1)
+             for i in self.people_cell],
+            dtype=np.int64,
+        )
+        return ChunkModel(
+            key=self.key,
+            arrays=self.arrays,
+            need_rows=self.need_rows,
+            need_index=self.need_index,
+            base_need=self.base_need,
+            slice_cols=self.slice_cols,
+            slice_upper=self.slice_upper,
+            slice_group=self.slice_group,
+            tranche_cols=self.tranche_cols,
+            people_cols=self.people_cols,
+            people_row=people_row,
+            entity_cols=self.entity_cols,
+            people_units=float(self.lp.units.people),
+            usd_units=float(self.lp.units.usd),
+            parents=self.parents,
+        )
+
+    @property
+    def money_matrix(self) -> sp.csr_matrix:
+        """Sums the money columns of each cell: ``money_matrix @ values`` is money per cell."""
+        return self.chunk_model.money_matrix
+
+    def start_basis(self) -> Any:
+        """Optimal basis of the plan's own model (:meth:`ChunkModel.start_basis`)."""
+        return self.chunk_model.start_basis()
+
+    def need_rhs(self, mult: FloatArray) -> FloatArray:
+        """Right-hand sides of the need rows for a draw's multipliers (LP people units)."""
+        return self.chunk_model.need_rhs(mult)
+
+    def slice_bounds(self, mult: FloatArray) -> FloatArray:
+        """Upper bounds of the resizable tranche columns for a draw's multipliers."""
+        return self.chunk_model.slice_bounds(mult)
+
+    def apply_draw(self, fast: FastLP, mult: FloatArray) -> None:
+        """Set a draw's needs on a fast model built from :attr:`arrays`."""
+        self.chunk_model.apply_draw(fast, mult)
+
+
+_COSTS: dict[str, CostModel] = {}
+
+
+def _costs_of(plan: Plan) -> CostModel:
+    """The plan's cost model, read once per plan (by fingerprint) in this process."""
+    costs = _COSTS.get(plan.fingerprint)
+    if costs is None:
+        _COSTS.clear()
+        costs = _COSTS[plan.fingerprint] = CostModel.from_plan(plan)
+    return costs
+
+
 def _prepare(plan: Plan, scenario: Scenario) -> PreparedModel:
-    costs = CostModel.from_plan(plan)
+    costs = _costs_of(plan)
     lp = build_model(costs, scenario.funding)
     arrays = lp_arrays(lp.problem)
     col = {name: j for j, name in enumerate(arrays.variable_names)}
@@ -487,19 +612,33 @@ def _prepare(plan: Plan, scenario: Scenario) -> PreparedModel:
         people_cell=np.array([i for i, _ in people], dtype=np.int64),
         entity_cols=np.array(entities, dtype=np.int64),
         parents=location_parents(plan),
+        key=run_key(plan, scenario),
     )
 
 
 _CACHE: dict[str, PreparedModel] = {}
 
+CACHE_COLUMNS = 200_000
+"""Columns of the models :func:`prepared_model` keeps at most (about 10 MB per 8,000):
+a suite's scenarios are built once when checked and re-solved from the same models."""
+
 
 def prepared_model(plan: Plan, scenario: Scenario) -> PreparedModel:
-    """Per-process memo of the built model (a cache, not a setting: same inputs, same model)."""
+    """Per-process memo of built models (a cache, not a setting: same inputs, same model).
+
+    The most recently used models are kept while their columns add up to at most
+    :data:`CACHE_COLUMNS` (always the latest one).
+    """
     key = run_key(plan, scenario)
-    if key not in _CACHE:
-        _CACHE.clear()
-        _CACHE[key] = _prepare(plan, scenario)
-    return _CACHE[key]
+    prep = _CACHE.pop(key, None)
+    if prep is None:
+        prep = _prepare(plan, scenario)
+    _CACHE[key] = prep  # most recent last
+    total = sum(len(p.arrays.cost) for p in _CACHE.values())
+    while len(_CACHE) > 1 and total > CACHE_COLUMNS:
+        oldest = next(iter(_CACHE))
+        total -= len(_CACHE.pop(oldest).arrays.cost)
+    return prep
 
 
 def need_multipliers(
@@ -595,36 +734,42 @@ def solve_chunk(
         When a draw's LP cannot be solved; the message names the scenario and the draw.
     """
     prep = prepared_model(plan, scenario)
+    return solve_chunk_on(prep.chunk_model, scenario, initial, chunk, first_draw, n)
+
+
+def solve_chunk_on(
+    model: ChunkModel,
+    scenario: Scenario,
+    initial: InitialState,
+    chunk: int,
+    first_draw: int,
+    n: int,
+) -> ChunkResult:
+    """:func:`solve_chunk` on a model already prepared (e.g. by the process that sent it)."""
     # a fresh HiGHS instance per chunk, started from the plan's own optimal basis: the
     # warm-start path depends only on the chunk
-    fast = FastLP(prep.arrays)
-    start = prep.start_basis()
+    fast = FastLP(model.arrays)
+    start = model.start_basis()
     if start is not None:
         fast.set_basis(start)
     mult = need_multipliers(
-        scenario, initial, first_draw, n, prep.need_rows,
-        parents=prep.parents, plan_need=prep.base_need,
+        scenario, initial, first_draw, n, model.need_rows,
+        parents=model.parents, plan_need=model.base_need,
     )
-    need = prep.base_need[None, :] * mult
-    n_cells = len(prep.tranche_cols)
+    need = model.base_need[None, :] * mult
+    n_cells = len(model.tranche_cols)
     people = np.zeros(n)
     entities = np.zeros(n)
     objective = np.zeros(n)
     money_sum = np.zeros(n_cells)
     reached = np.zeros_like(need)
-    binding = np.zeros(len(prep.arrays.row_names), dtype=np.int64)
-    loc_year = {cell: r for r, cell in enumerate(prep.need_rows)}
-    costs = prep.costs
-    units = prep.lp.units
-    cell_row = np.array(
-        [loc_year.get((str(costs.locations[i]), int(costs.years[i])), -1)
-         for i in prep.people_cell],
-        dtype=np.int64,
-    )
+    binding = np.zeros(len(model.arrays.row_names), dtype=np.int64)
+    cell_row = model.people_row
     mask = cell_row >= 0
-    money_of = prep.money_matrix
+    money_of = model.money_matrix
+    usd, people_units = model.usd_units, model.people_units
     for d in range(n):
-        prep.apply_draw(fast, mult[d])
+        model.apply_draw(fast, mult[d])
         try:
             sol = fast.solve()
         except FastSolveError as exc:
@@ -635,14 +780,14 @@ def solve_chunk(
                 "draw's needs (`reachplan allocate` on the scenario names the conflicting rules)"
             ) from None
         values = sol.values
-        money = (money_of @ values) * units.usd
+        money = (money_of @ values) * usd
         money_sum += np.clip(money, 0.0, None)
-        cell_people = values[prep.people_cols] * units.people
+        cell_people = values[model.people_cols] * people_units
         people[d] = cell_people.sum()
-        entities[d] = values[prep.entity_cols].sum() * units.people
-        objective[d] = sol.objective * units.people
+        entities[d] = values[model.entity_cols].sum() * people_units
+        objective[d] = sol.objective * people_units
         reached[d] = np.bincount(
-            cell_row[mask], weights=cell_people[mask], minlength=len(prep.need_rows)
+            cell_row[mask], weights=cell_people[mask], minlength=len(model.need_rows)
         )
         binding += (np.abs(sol.row_duals) > BINDING_TOL).astype(np.int64)
     return ChunkResult(chunk, first_draw, people, objective, money_sum, need, reached, binding,
@@ -740,8 +885,73 @@ def run_chunks_serial(
 def solve_chunk_task(
     plan: Plan, scenario: Scenario, initial: InitialState, k: int, first: int, n: int
 ) -> ChunkResult:
-    """Top-level task for worker processes (picklable)."""
+    """Top-level task for worker processes (picklable): builds the model in the worker."""
     return solve_chunk(plan, scenario, initial, k, first, n)
+
+
+_WORKER_MODEL: dict[str, ChunkModel] = {}
+
+
+def solve_chunk_model_task(
+    model: ChunkModel, scenario: Scenario, initial: InitialState, k: int, first: int, n: int
+) -> ChunkResult:
+    """Top-level task for worker processes: a chunk on the model the caller prepared.
+
+    The worker keeps the last model it received (by :attr:`ChunkModel.key`), so the
+    start basis is solved once per worker and run, as when the worker built the model.
+    """
+    kept = _WORKER_MODEL.get(model.key)
+    if kept is None:
+        _WORKER_MODEL.clear()
+        _WORKER_MODEL[model.key] = kept = model
+    return solve_chunk_on(kept, scenario, initial, k, first, n)
+
+
+_POOL: dict[str, Any] = {}
+
+
+def worker_pool(workers: int) -> Any:
+    """A pool of ``workers`` spawned processes, kept for the rest of this process.
+
+    Starting a worker costs its imports (about a second on two cores) and its first
+    model; a suite of scenarios, and the report after it, share one pool instead of
+    starting one per scenario. A pool asked for with another worker count, or broken
+    (a worker died), is shut down and replaced. :func:`close_worker_pool` ends it; it
+    also ends when this process exits.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = _POOL.get("pool")
+    if pool is not None and (_POOL.get("workers") != workers or getattr(pool, "_broken", False)):
+        close_worker_pool()
+        pool = None
+    if pool is None:
+        ctx = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        if not _POOL.get("atexit"):
+            import atexit
+
+            atexit.register(close_worker_pool)  # before the interpreter tears modules down
+            _POOL["atexit"] = True
+        _POOL.update(pool=pool, workers=workers)
+    return pool
+
+
+def shared_pool() -> tuple[Any, int] | None:
+    """The pool :func:`worker_pool` keeps and its worker count, if one is running."""
+    pool = _POOL.get("pool")
+    if pool is None or getattr(pool, "_broken", False):
+        return None
+    return pool, int(_POOL["workers"])
+
+
+def close_worker_pool() -> None:
+    """Shut down the pool :func:`worker_pool` keeps, if any (waits for its workers)."""
+    pool = _POOL.pop("pool", None)
+    _POOL.pop("workers", None)
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_scenario(
@@ -838,15 +1048,17 @@ def _run(
         for result in run_chunks_serial(plan, scenario, initial, todo):
             accept(result)
     else:
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, Future, wait
 
-        ctx = multiprocessing.get_context("spawn")
         window = 2 * workers  # chunks in flight: enough to keep every worker busy
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            pending: set[Future[ChunkResult]] = set()
+        pool = worker_pool(workers)
+        model = prepared_model(plan, scenario).chunk_model
+        model.start_basis()  # solved once here, sent with the model
+        pending: set[Future[ChunkResult]] = set()
+        try:
             for k, first, n in todo:
-                pending.add(pool.submit(solve_chunk_task, plan, scenario, initial, k, first, n))
+                pending.add(pool.submit(solve_chunk_model_task, model, scenario, initial,
+                                        k, first, n))
                 if len(pending) >= window:
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in finished:
@@ -855,6 +1067,12 @@ def _run(
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     accept(future.result())
+        except BaseException as exc:
+            for future in pending:
+                future.cancel()
+            if not isinstance(exc, Exception):  # interrupted: the workers go with the run
+                close_worker_pool()
+            raise
     return combine(plan, scenario, results.values(), initial=initial)
 
 

@@ -47,8 +47,11 @@ re-solve is infeasible (a floor raised beyond what the money allows) gets NaN.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import contextlib
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import astuple, dataclass, field
 
 import highspy
 import numpy as np
@@ -249,6 +252,87 @@ def _one_side(
         s.reset_row(r)
 
 
+MEMO_FORMAT = 1
+"""Version of :func:`sensitivity_key` and of a memo entry's layout."""
+
+
+@dataclass
+class SensitivityMemo:
+    """Row sensitivities already computed, by :func:`sensitivity_key`, and those used now.
+
+    ``known`` holds entries found earlier (e.g. read from a report's cache folder by the
+    caller: this module does no I/O); ``used`` collects every entry a
+    :func:`row_sensitivities` call inside :func:`sensitivity_memo` returned, found or
+    computed, for the caller to keep. An entry is a list of rows, each the fields of a
+    :class:`RowSensitivity` in order (floats in full precision, so a kept entry is the
+    computed one exactly).
+    """
+
+    known: dict[str, list[list[object]]] = field(default_factory=dict)
+    used: dict[str, list[list[object]]] = field(default_factory=dict)
+    hits: int = 0
+
+
+_MEMO: ContextVar[SensitivityMemo | None] = ContextVar("reachplan_sensitivity_memo",
+                                                       default=None)
+
+
+@contextlib.contextmanager
+def sensitivity_memo(
+    known: Mapping[str, list[list[object]]] | None = None,
+) -> Iterator[SensitivityMemo]:
+    """Within the block, :func:`row_sensitivities` looks up and records its answers.
+
+    The answer of a row sensitivity is a function of the LP's numbers, the rows and
+    people asked and the solver's version (:func:`sensitivity_key`), so an answer found
+    under the same key is the one a solve would give; a call given a starting ``basis``
+    is never looked up (its answer may depend on the basis).
+    """
+    memo = SensitivityMemo(dict(known or {}))
+    token = _MEMO.set(memo)
+    try:
+        yield memo
+    finally:
+        _MEMO.reset(token)
+
+
+def sensitivity_key(
+    arrays: LPArrays, people: np.ndarray, rows: Sequence[int], rhs_scale: float
+) -> str:
+    """SHA-256 (hex) of everything :func:`row_sensitivities` answers from (no basis given).
+
+    The LP's numbers (objective, sense, bounds, matrix), the row names, the people
+    vector, the rows asked, ``rhs_scale``, this module's tolerances and the versions of
+    HiGHS and reachplan.
+    """
+    from reachplan.model.versions import package_versions
+
+    digest = hashlib.sha256()
+    matrix = arrays.matrix.tocsr()
+    for part in (arrays.cost, arrays.col_lower, arrays.col_upper, arrays.row_lower,
+                 arrays.row_upper, matrix.indptr, matrix.indices, matrix.data,
+                 np.asarray(people, dtype=float), np.asarray(rows, dtype=np.int64)):
+        data = np.ascontiguousarray(part)
+        digest.update(str((data.dtype.str, data.shape)).encode())
+        digest.update(data.tobytes())
+    digest.update(repr((
+        MEMO_FORMAT, bool(arrays.maximise), float(arrays.objective_constant),
+        matrix.shape, float(rhs_scale), DEGENERATE_TOL, FIRST_STEP, SMALLEST_STEP,
+        SLOPE_RTOL, INFEASIBLE_TRIES, sorted(package_versions(("reachplan", "highspy")).items()),
+    )).encode())
+    digest.update("\0".join(arrays.row_names).encode())
+    return digest.hexdigest()
+
+
+def _from_entry(entry: list[list[object]], n_rows: int) -> list[RowSensitivity] | None:
+    try:
+        out = [RowSensitivity(str(e[0]), *(float(x) for x in e[1:8]), bool(e[8]),
+                              float(e[9])) for e in entry]
+    except (TypeError, ValueError, IndexError):
+        return None
+    return out if len(out) == n_rows else None
+
+
 def row_sensitivities(
     arrays: LPArrays,
     people: np.ndarray,
@@ -292,6 +376,29 @@ def row_sensitivities(
     One solve and one ranging for all rows; re-solves (warm-started) only for the sides of
     degenerate rows. See the module docstring for the method.
     """
+    memo = _MEMO.get() if basis is None else None
+    key = None
+    if memo is not None:
+        key = sensitivity_key(arrays, people, rows, rhs_scale)
+        entry = memo.known.get(key)
+        found = None if entry is None else _from_entry(entry, len(rows))
+        if found is not None:
+            memo.used[key] = entry
+            memo.hits += 1
+            return found
+    out = _row_sensitivities(arrays, people, rows, rhs_scale, basis)
+    if memo is not None and key is not None:
+        memo.used[key] = [list(astuple(r)) for r in out]
+    return out
+
+
+def _row_sensitivities(
+    arrays: LPArrays,
+    people: np.ndarray,
+    rows: Sequence[int],
+    rhs_scale: float,
+    basis: highspy.HighsBasis | None,
+) -> list[RowSensitivity]:
     s = _Solver(arrays, people)
     if basis is not None:
         s.h.setBasis(basis)

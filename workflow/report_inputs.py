@@ -14,6 +14,14 @@ The runs carry the figures *over the simulated futures*. A report also shows fig
 - the sector cost index sensitivity (:func:`cost_index_sensitivity`): the planning
   case's allocation again on the plan with its sector cost index flattened.
 
+The allocations at the plan's figures (full shadow prices and their ranges, seconds
+each on the default plan) run on the worker pool the runs used, if one is running,
+while this process computes the ladders and the bands; their row sensitivities, and the
+ladders, are kept in ``<out>/cache/`` (JSON, keyed by the fingerprint of the LP or of the
+plan and rules), so a second report on the same folder solves neither again. Neither
+changes a number: the same code on the same inputs, and a cached entry is the computed
+one exactly.
+
 :func:`build_report_inputs` returns them as one frozen
 :class:`reports.report_data.ReportInputs`; :func:`report_data` adds the pure assembly
 (:func:`reports.report_data.build_report_data`); :func:`write_suite_report` writes the
@@ -72,6 +80,9 @@ __all__ = [
     "report_data",
     "rules_key",
     "simulation_key",
+    "read_sensitivity_cache",
+    "write_sensitivity_cache",
+    "allocation_task",
     "write_suite_report",
 ]
 
@@ -282,7 +293,9 @@ def files_sha256(path: Path) -> str:
 
 
 CACHE_DIR = "cache"
-"""Folder of ``--out`` where :func:`write_suite_report` keeps funding ladders between reports."""
+"""Folder of ``--out`` where :func:`write_suite_report` keeps funding ladders
+(:func:`cached_frontier`) and the row sensitivities of the allocations at the plan's
+figures (:data:`SENSITIVITY_CACHE`) between reports, in JSON."""
 
 
 def renamed(allocation: Allocation, funding: FundingScenario) -> Allocation:
@@ -319,6 +332,135 @@ def planning_case(runs: Sequence[ScenarioRun], appeal_usd: float) -> ScenarioRun
     return runs[0] if runs else None
 
 
+def allocation_task(
+    plan: Plan,
+    funding: FundingScenario,
+    flat: bool = False,
+    known: Mapping[str, list[list[object]]] | None = None,
+) -> tuple[Allocation, dict[str, list[list[object]]]]:
+    """:func:`solver.allocate.allocate` of ``funding`` on ``plan`` (flattened: ``flat``).
+
+    Row sensitivities (the shadow prices' ranges, most of the time of an allocation) are
+    looked up in ``known`` (:func:`solver.sensitivity.sensitivity_memo`); returns the
+    allocation and the sensitivity entries it used, found or computed, to keep.
+    Top-level, so a worker process can run it.
+    """
+    from reachplan.solver.allocate import allocate
+    from reachplan.solver.sensitivity import sensitivity_memo
+
+    if flat:
+        from reachplan.model.unit_costs import with_flat_cost_index
+
+        plan = with_flat_cost_index(plan)
+    with sensitivity_memo(known) as memo:
+        allocation = allocate(plan, funding)
+    return allocation, memo.used
+
+
+SENSITIVITY_CACHE = "sensitivities.json"
+"""File of the cache folder keeping row sensitivities between reports."""
+
+
+def read_sensitivity_cache(cache_dir: Path | None) -> dict[str, list[list[object]]]:
+    """Entries of ``<cache_dir>/sensitivities.json``; empty when absent or unreadable.
+
+    JSON (floats written in full precision, NaN and infinities as Python writes them),
+    never pickle: the file is only ever data. An entry is used only under its own key
+    (:func:`solver.sensitivity.sensitivity_key`), so a file from another plan or
+    scenario costs nothing but its reading.
+    """
+    from reachplan.solver.sensitivity import MEMO_FORMAT
+
+    if cache_dir is None:
+        return {}
+    try:
+        payload = json.loads((Path(cache_dir) / SENSITIVITY_CACHE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    if not isinstance(payload, dict) or payload.get("format") != MEMO_FORMAT:
+        return {}
+    entries = payload.get("entries")
+    if not isinstance(entries, dict):
+        return {}
+    return {str(k): v for k, v in entries.items() if isinstance(v, list)}
+
+
+def write_sensitivity_cache(cache_dir: Path | None,
+                            entries: Mapping[str, list[list[object]]]) -> None:
+    """Keep ``entries`` (those of the latest report) in ``<cache_dir>/sensitivities.json``.
+
+    A cache that cannot be written only costs time on the next report.
+    """
+    from reachplan.reports.plan_files import write_text_atomic
+    from reachplan.solver.sensitivity import MEMO_FORMAT
+
+    if cache_dir is None or not entries:
+        return
+    text = json.dumps({"format": MEMO_FORMAT, "entries": dict(sorted(entries.items()))})
+    try:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        write_text_atomic(Path(cache_dir) / SENSITIVITY_CACHE, text + "\n")
+    except OSError:
+        pass
+
+
+class _Solves:
+    """Allocations at the plan's figures, started at once on the runs' worker pool.
+
+    Each allocation (full shadow prices and their ranges: seconds on the default plan) is
+    independent of the others, so they are handed to the worker pool the runs used
+    (:func:`solver.batch.shared_pool`), if one is running, while this process computes
+    the ladders; without a pool they are computed here, when asked for. Either way the
+    numbers are those of :func:`allocation_task` in this process: a worker runs the same
+    code on the same plan and rules, and a task that fails in a worker is computed again
+    here, so the error raised is the one this process would raise.
+    """
+
+    def __init__(self, plan: Plan, jobs: Sequence[tuple[FundingScenario, bool]],
+                 workers: int | None = None,
+                 known: Mapping[str, list[list[object]]] | None = None) -> None:
+        from reachplan.solver.batch import shared_pool, worker_pool
+
+        self._plan = plan
+        self._known = dict(known or {})
+        self.used: dict[str, list[list[object]]] = {}
+        self._futures: dict[tuple[FundingScenario, bool], Any] = {}
+        found = shared_pool() if workers is None else (
+            (worker_pool(workers), workers) if workers > 1 else None)
+        if found is not None and len(jobs) > 1:
+            pool = found[0]
+            for funding, flat in jobs:
+                key = (dataclasses.replace(funding, name=""), flat)
+                if key not in self._futures:
+                    try:
+                        self._futures[key] = pool.submit(allocation_task, plan, funding, flat,
+                                                         self._known)
+                    except RuntimeError:  # the pool was shut down: compute here
+                        break
+
+    def get(self, funding: FundingScenario, flat: bool = False) -> Allocation:
+        """The allocation of ``funding`` (renamed to it; :func:`renamed`)."""
+        key = (dataclasses.replace(funding, name=""), flat)
+        future = self._futures.pop(key, None)
+        result = None
+        if future is not None:
+            try:
+                result = future.result()
+            except Exception:  # noqa: BLE001 - recomputed here, raising this process's error
+                result = None
+        if result is None:
+            result = allocation_task(self._plan, funding, flat, self._known)
+        allocation, used = result
+        self.used.update(used)
+        return renamed(allocation, funding)
+
+    def cancel(self) -> None:
+        """Cancel what has not started (an error ended the report)."""
+        for future in self._futures.values():
+            future.cancel()
+        self._futures.clear()
+
+
 def has_cost_index(plan: Plan) -> bool:
     """Whether the plan has a ``sector_cost_index`` table with at least one row."""
     table = plan.tables.get("sector_cost_index")
@@ -329,6 +471,7 @@ def cost_index_sensitivity(
     runs: Sequence[ScenarioRun],
     plan: Plan,
     allocations: Mapping[str, Allocation],
+    solves: _Solves | None = None,
 ) -> CostIndexSensitivity | None:
     """The planning case allocated again with the plan's sector cost index flattened.
 
@@ -359,7 +502,10 @@ def cost_index_sensitivity(
     if indexed is None:
         indexed = allocate(plan, run.scenario.funding)
     try:
-        flat = allocate(with_flat_cost_index(plan), run.scenario.funding)
+        if solves is not None:
+            flat = solves.get(run.scenario.funding, flat=True)
+        else:
+            flat = allocate(with_flat_cost_index(plan), run.scenario.funding)
     except ReachplanError as exc:
         return CostIndexSensitivity(name, indexed, None, " ".join(str(exc).split()))
     return CostIndexSensitivity(name, indexed, flat)
@@ -376,6 +522,7 @@ def build_report_inputs(
     versions: Mapping[str, str] | None = None,
     created: str | None = None,
     cache_dir: Path | None = None,
+    workers: int | None = None,
 ) -> ReportInputs:
     """Compute the allocations at the plan's figures, extra-$1M values, ladders and bands.
 
@@ -401,6 +548,10 @@ def build_report_inputs(
     cache_dir
         Where funding ladders are kept between reports (:func:`cached_frontier`);
         ``None`` keeps them for this call only.
+    workers
+        Worker processes for the allocations at the plan's figures: ``None`` uses the
+        pool the runs left running (:func:`solver.batch.shared_pool`), if any; 1 computes
+        them in this process. The numbers do not depend on it.
 
     Raises
     ------
@@ -408,19 +559,32 @@ def build_report_inputs(
         When a scenario's rules cannot hold at the plan's figures.
     """
     from reachplan.model.versions import package_versions
-    from reachplan.solver.allocate import allocate
     from reachplan.solver.marginal import line_marginals
 
     costs = CostModel.from_plan(plan)
-    # scenarios whose funding differs only in the name share one solve
-    solved: dict[FundingScenario, Allocation] = {}
-    allocations = {}
-    for r in runs:
-        funding = r.scenario.funding
-        key = dataclasses.replace(funding, name="")
-        if key not in solved:
-            solved[key] = allocate(plan, funding)
-        allocations[r.scenario.name] = renamed(solved[key], funding)
+    # the allocations at the plan's figures go to the runs' workers, if any, while this
+    # process computes the ladders and the bands; scenarios whose funding differs only in
+    # the name share one solve
+    jobs = [(r.scenario.funding, False) for r in runs]
+    case = planning_case(runs, float(plan.tables["requirements"]["requirements_usd"].sum())) \
+        if has_cost_index(plan) else None
+    if case is not None:
+        jobs.append((case.scenario.funding, True))
+    solves = _Solves(plan, jobs, workers, read_sensitivity_cache(cache_dir))
+    try:
+        ladders, sims = _ladders_and_bands(runs, plan, costs, initial, ladder_step, cache_dir)
+        solved: dict[FundingScenario, Allocation] = {}
+        allocations = {}
+        for r in runs:
+            funding = r.scenario.funding
+            key = dataclasses.replace(funding, name="")
+            if key not in solved:
+                solved[key] = solves.get(funding)
+            allocations[r.scenario.name] = renamed(solved[key], funding)
+        cost_index = cost_index_sensitivity(runs, plan, allocations, solves)
+    finally:
+        solves.cancel()
+    write_sensitivity_cache(cache_dir, solves.used)
     marginals = {
         r.scenario.name: line_marginals(
             costs, r.scenario.funding,
@@ -428,6 +592,30 @@ def build_report_inputs(
         )
         for r in runs
     }
+    return ReportInputs(
+        runs=tuple(runs),
+        plan=plan,
+        allocations=allocations,
+        marginals=marginals,
+        ladders=tuple(ladders),
+        simulations=tuple(sims),
+        versions=dict(versions) if versions is not None else package_versions(REPORT_PACKAGES),
+        warnings=tuple(warnings),
+        plan_files_sha256=plan_files_sha256,
+        created=created,
+        cost_index=cost_index,
+    )
+
+
+def _ladders_and_bands(
+    runs: Sequence[ScenarioRun],
+    plan: Plan,
+    costs: CostModel,
+    initial: InitialState,
+    ladder_step: float,
+    cache_dir: Path | None,
+) -> tuple[list[Ladder], list[SimulationBands]]:
+    """One funding ladder per set of rules, one set of displacement bands per set of futures."""
     rule_groups: dict[str, list[ScenarioRun]] = {}
     sim_groups: dict[str, list[ScenarioRun]] = {}
     for run in runs:
@@ -450,19 +638,7 @@ def build_report_inputs(
             continue  # nothing simulated: no displacement bands
         sims.append(SimulationBands(_label(names), names, result.draws,
                                     percentile_table(result), _totals_table(result)))
-    return ReportInputs(
-        runs=tuple(runs),
-        plan=plan,
-        allocations=allocations,
-        marginals=marginals,
-        ladders=tuple(ladders),
-        simulations=tuple(sims),
-        versions=dict(versions) if versions is not None else package_versions(REPORT_PACKAGES),
-        warnings=tuple(warnings),
-        plan_files_sha256=plan_files_sha256,
-        created=created,
-        cost_index=cost_index_sensitivity(runs, plan, allocations),
-    )
+    return ladders, sims
 
 
 def report_data(
@@ -487,6 +663,7 @@ def write_suite_report(
     png: bool = False,
     ladder_step: float = 0.1,
     hxl: bool = True,
+    workers: int | None = None,
 ) -> list[Path]:
     """Compute what the runs do not carry, then write the report; return the paths written.
 
@@ -506,6 +683,8 @@ def write_suite_report(
         Step of the funding ladder (share of the appeal).
     hxl
         Put a row of HXL hashtags under each CSV table's header.
+    workers
+        As :func:`build_report_inputs`.
 
     Raises
     ------
@@ -524,5 +703,6 @@ def write_suite_report(
         plan_files_sha256=files_sha256(plan.path),
         ladder_step=ladder_step,
         cache_dir=Path(out_dir) / CACHE_DIR,
+        workers=workers,
     )
     return write_report(data, out_dir, png=png, hxl=hxl)

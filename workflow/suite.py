@@ -247,14 +247,12 @@ class PlanBook:
             file and why its numbers are out of a solver's range; or the scenario file
             and the codes the plan does not have.
         """
-        from reachplan.solver.allocate import allocate
-
         key = (plan.fingerprint, dataclasses.replace(scenario.funding, name=""))
         if key in self._feasible:
             return
         where = scenario_file(scenario)
         try:
-            allocate(plan, scenario.funding, ranged="none")
+            _check_feasible(plan, scenario)
         except InfeasibleScenarioError as exc:
             raise ScenarioRunError(f"{where}: infeasible scenario: {one_line(str(exc))}") from exc
         except ModelRangeError as exc:
@@ -262,6 +260,26 @@ class PlanBook:
         except ValueError as exc:  # codes the plan does not have (solver.model.selector_mask)
             raise ScenarioRunError(f"{where}: {one_line(str(exc))}") from exc
         self._feasible.add(key)
+
+
+def _check_feasible(plan: Plan, scenario: Scenario) -> None:
+    """Raise what :func:`solver.allocate.allocate` raises on the scenario, if anything.
+
+    The run's own model (:func:`solver.batch.prepared_model`, kept for the run) is built,
+    range-checked (:func:`solver.allocate.check_ranges`) and solved once; only when it
+    has no optimal solution, or the scenario has objective share bounds (whose
+    infeasibility an optimal solution can hide), is the allocation solved in full, for
+    its planner-worded diagnosis. Both build the same model from the same plan and rules.
+    """
+    from reachplan.solver.allocate import allocate, check_ranges
+    from reachplan.solver.batch import prepared_model
+
+    if not scenario.funding.objective_bounds:
+        prep = prepared_model(plan, scenario)
+        check_ranges(prep.lp)
+        if prep.start_basis() is not None:
+            return
+    allocate(plan, scenario.funding, ranged="none")
 
 
 @dataclass(frozen=True, eq=False)
@@ -390,8 +408,8 @@ def prepare_suite(
     for entry in entries:
         book.require_feasible(entry.plan.plan, entry.scenario)
     # a draw's memory depends on the plan's need rows, whatever the scenario: one model per
-    # plan is built to count them, that of the plan's first run, and the first run's is
-    # built last (it stays in solver.batch's one-entry memo for the run)
+    # plan is counted, that of the plan's first run (the feasibility checks built it; the
+    # models stay in solver.batch's memo for the runs)
     first: dict[int, SuiteEntry] = {}
     for entry in entries:
         first.setdefault(id(entry.plan), entry)

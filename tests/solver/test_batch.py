@@ -28,6 +28,7 @@ from reachplan.solver.batch import (
     chunk_plan,
     draw_model,
     need_multipliers,
+    prepared_model,
     run_scenario,
     solve_chunk,
 )
@@ -275,3 +276,41 @@ def test_unreachable_dask_scheduler_is_a_one_line_error_within_seconds(initial):
     assert "\n" not in message
     assert message.startswith("cannot reach the Dask scheduler at tcp://127.0.0.1:9")
     assert isinstance(info.value, ReachplanError)
+
+
+def test_prepared_models_are_kept_up_to_the_column_budget(monkeypatch):
+    import dataclasses
+
+    import reachplan.solver.batch as batch
+
+    tiny, scenario = _tiny_run(4)
+    others = [dataclasses.replace(scenario, seed=s) for s in (4, 5)]
+    a = prepared_model(tiny, scenario)
+    b = prepared_model(tiny, others[0])
+    assert prepared_model(tiny, scenario) is a and prepared_model(tiny, others[0]) is b
+    # a budget of one model: only the latest is kept
+    monkeypatch.setattr(batch, "CACHE_COLUMNS", len(a.arrays.cost))
+    c = prepared_model(tiny, others[1])
+    assert prepared_model(tiny, others[1]) is c
+    assert prepared_model(tiny, scenario) is not a
+
+
+def test_a_chunk_model_sent_to_a_worker_solves_as_here():
+    import pickle
+
+    from reachplan.solver.batch import solve_chunk_on
+
+    tiny, scenario = _tiny_run(6)
+    initial = load_initial_state()
+    model = prepared_model(tiny, scenario).chunk_model
+    start = model.start_basis()
+    here = solve_chunk_on(model, scenario, initial, 0, 0, 6)
+    sent = pickle.loads(pickle.dumps(model))
+    assert [int(v) for v in sent.start_basis().col_status] == [int(v)
+                                                              for v in start.col_status]
+    assert [int(v) for v in sent.start_basis().row_status] == [int(v)
+                                                              for v in start.row_status]
+    there = solve_chunk_on(sent, scenario, initial, 0, 0, 6)
+    for field in ("people_reached", "objective", "money_sum", "need", "reached", "binding",
+                  "entities_reached"):
+        np.testing.assert_array_equal(getattr(there, field), getattr(here, field))

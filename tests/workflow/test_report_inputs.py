@@ -100,3 +100,120 @@ def test_renamed_allocation_is_the_fresh_one_with_its_own_name(plan):
     pd.testing.assert_frame_equal(shared.cells, fresh.cells)
     assert [s.value for s in shared.shadow_prices] == pytest.approx(
         [s.value for s in fresh.shadow_prices])
+
+
+# ---- the report's numbers with caches warm, cold, and on worker processes ----------------
+
+
+def _tiny_runs(plan, fundings, draws=3):
+    from reachplan.scenarios.scenario_io import load_scenario
+    from reachplan.scenarios.simulation_io import load_initial_state
+    from reachplan.solver.batch import run_scenario
+
+    initial = load_initial_state()
+    base = load_scenario("catastrophic_surge", draws=draws, seed=3)
+    runs = [run_scenario(plan, dataclasses.replace(base, name=f.name, funding=f), initial)
+            for f in fundings]
+    return runs, initial
+
+
+def _report_json(runs, plan, initial, **options):
+    from reachplan.reports.report_data import build_report_data
+    from reachplan.reports.tables import render_report_json
+    from reachplan.workflow.report_inputs import build_report_inputs
+
+    inputs = build_report_inputs(runs, plan, initial, ladder_step=0.25,
+                                 versions={"reachplan": "test"}, created="2026-01-01",
+                                 **options)
+    return render_report_json(build_report_data(inputs)), inputs
+
+
+@pytest.fixture
+def count_sensitivity_solves(monkeypatch):
+    import reachplan.solver.sensitivity as sensitivity
+
+    calls = []
+    real = sensitivity._row_sensitivities
+
+    def counted(*args, **kwargs):
+        # the allocations at the plan's figures (the ladders range their own models)
+        if sensitivity._MEMO.get() is not None:
+            calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sensitivity, "_row_sensitivities", counted)
+    return calls
+
+
+def test_report_with_caches_warm_is_the_report_with_caches_cold(
+        plan, tmp_path, count_sensitivity_solves):
+    from reachplan.workflow.report_inputs import SENSITIVITY_CACHE
+
+    fundings = [_scenario(name="a"), _scenario(share=0.7, floor=0.8, name="b")]
+    runs, initial = _tiny_runs(plan, fundings)
+    uncached, fresh = _report_json(runs, plan, initial)  # no cache folder at all
+    solves = len(count_sensitivity_solves)
+    assert solves == 2  # one per scenario
+    cold, _ = _report_json(runs, plan, initial, cache_dir=tmp_path)
+    assert len(count_sensitivity_solves) == 2 * solves
+    assert (tmp_path / SENSITIVITY_CACHE).is_file()
+    warm, inputs = _report_json(runs, plan, initial, cache_dir=tmp_path)
+    assert len(count_sensitivity_solves) == 2 * solves  # nothing solved again
+    assert warm == cold == uncached
+    # the shadow prices themselves, field by field, against a fresh allocation
+    for f in fundings:
+        expected = allocate(plan, f).shadow_prices
+        got = inputs.allocations[f.name].shadow_prices
+        assert [dataclasses.astuple(s) for s in got] == [dataclasses.astuple(s)
+                                                         for s in expected]
+    assert fresh.allocations["b"].shadow_prices == inputs.allocations["b"].shadow_prices
+
+
+def test_changed_plan_or_rules_miss_the_sensitivity_cache(
+        plan, tiny, tmp_path, count_sensitivity_solves):
+    runs, initial = _tiny_runs(plan, [_scenario(name="a")])
+    _report_json(runs, plan, initial, cache_dir=tmp_path)
+    assert len(count_sensitivity_solves) == 1
+    # another scenario's rules: its own solve
+    other_runs, _ = _tiny_runs(plan, [_scenario(floor=0.5, name="a")])
+    _report_json(other_runs, plan, initial, cache_dir=tmp_path)
+    assert len(count_sensitivity_solves) == 2
+    # another plan (one requirement changed): its own solve, and other numbers
+    tables = {k: v.copy() for k, v in tiny.items()}
+    req = tables["requirements"]
+    req.loc[req.index[0], "requirements_usd"] = float(req["requirements_usd"].iloc[0]) * 2
+    changed = Plan.from_tables(tables)
+    assert changed.fingerprint != plan.fingerprint
+    changed_runs, _ = _tiny_runs(changed, [_scenario(name="a")])
+    _, inputs = _report_json(changed_runs, changed, initial, cache_dir=tmp_path)
+    assert len(count_sensitivity_solves) == 3
+    fresh = allocate(changed, _scenario(name="a"))
+    assert [s.value for s in inputs.allocations["a"].shadow_prices] == [
+        s.value for s in fresh.shadow_prices]
+
+
+def test_damaged_sensitivity_cache_is_recomputed(plan, tmp_path, count_sensitivity_solves):
+    from reachplan.workflow.report_inputs import SENSITIVITY_CACHE
+
+    runs, initial = _tiny_runs(plan, [_scenario(name="a")])
+    cold, _ = _report_json(runs, plan, initial, cache_dir=tmp_path)
+    path = tmp_path / SENSITIVITY_CACHE
+    for damaged in (path.read_text()[:40], '{"format": 1, "entries": {"x": 3}}', "[]"):
+        path.write_text(damaged)
+        again, _ = _report_json(runs, plan, initial, cache_dir=tmp_path)
+        assert again == cold
+    assert len(count_sensitivity_solves) == 4
+
+
+def test_report_on_two_workers_is_the_report_on_one(plan, tmp_path):
+    from reachplan.solver.batch import close_worker_pool
+
+    fundings = [_scenario(name="a"), _scenario(share=0.7, floor=0.8, name="b"),
+                _scenario(share=0.9, name="c")]
+    runs, initial = _tiny_runs(plan, fundings)
+    one, _ = _report_json(runs, plan, initial, workers=1)
+    try:
+        two, _ = _report_json(runs, plan, initial, workers=2)
+    finally:
+        close_worker_pool()
+    assert two == one
