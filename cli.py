@@ -869,7 +869,7 @@ def run_command(
     if as_json:
         click.echo(render_runs_json(runs), nl=False)
     if write_report:
-        _write_report(runs, suite.plan, out_dir, png=png, hxl=hxl)
+        _write_report(runs, suite.plan, out_dir, png=png, hxl=hxl, workers=workers)
         click.echo(f"report: {out_dir / 'report.html'} (and report.xlsx, CSV tables)", err=True)
 
 
@@ -1441,7 +1441,8 @@ def report_command(
         session, scenarios, plan_path, out_dir, resume=None, workers=workers, quiet=quiet,
         for_report=True,
     )
-    paths = _write_report(runs, suite.plan, out_dir, png=png, ladder_step=ladder_step, hxl=hxl)
+    paths = _write_report(runs, suite.plan, out_dir, png=png, ladder_step=ladder_step, hxl=hxl,
+                          workers=workers)
     click.echo(f"wrote {len(paths)} files; open {out_dir / 'report.html'}", err=True)
 
 
