@@ -191,8 +191,12 @@ def test_per_year_carry_over_and_headcount_match_allocate_json(served, browser_p
 def test_futures_button_runs_the_draws_with_progress(served, browser_page):
     server = served()
     page = browser_page
-    page.goto(server.url)
+    # a link the page cannot read: a banner, and the starting settings
+    page.goto(server.base_url + "?funding=60%25&bonus=1")
     _wait_changed(page, "people-reached", "")
+    assert "bonus" in page.inner_text("#url-error")
+    assert page.evaluate("() => window.location.search") == "?funding=100%25"
+    assert page.input_value("#funding-amount") == "100%"
     page.click("#futures")
     page.wait_for_function(
         "() => document.getElementById('futures-progress').innerText.includes('draws')",
