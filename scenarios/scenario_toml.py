@@ -119,7 +119,7 @@ def amount_text(amount: Amount, *, commas: bool = True) -> str:
             text = number_text(c) + "%"
             if _reads_as(text, amount) and (best is None or len(text) < len(best)):
                 best = text
-        if best is not None and (v > 1.0 or len(best) <= len(number_text(v)) + 1):
+        if best is not None and (v > 1.0 or len(best) <= len(number_text(v)) + 3):
             return best
         if v <= 1.0:
             return number_text(v)

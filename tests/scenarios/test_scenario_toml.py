@@ -149,6 +149,8 @@ def test_amount_text_reads_back_exactly(amount):
 
 def test_amounts_are_written_as_a_planner_types_them():
     assert amount_text(Amount("share", 0.6)) == "60%"
+    assert amount_text(Amount("share", 1.0)) == "100%"  # not "1"
+    assert amount_text(Amount("share", 0.0)) == "0%"
     assert amount_text(Amount("share", 1.1)) == "110%"
     assert amount_text(Amount("share", 0.125)) == "12.5%"
     assert amount_text(Amount("usd", 4e8)) == "USD 400m"
