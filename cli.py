@@ -1498,7 +1498,7 @@ def serve_command(
 
     sock = listen(host, port)  # a port in use is reported before the plan is loaded
     loaded, scenario = session.scenario_and_plan(plan_path, scenario_path)
-    context = _whatif_context(loaded, scenario, shipped=plan_path is None and not (
+    context = _whatif_context(loaded, scenario, scenario_path, shipped=plan_path is None and not (
         scenario is not None and scenario.plan))
     from reachplan.web.app import create_app
 
@@ -1522,7 +1522,8 @@ def serve_command(
     click.echo("reachplan what-if: stopped", err=True)
 
 
-def _whatif_context(loaded: UsablePlan, scenario: Scenario | None, *, shipped: bool) -> Any:
+def _whatif_context(loaded: UsablePlan, scenario: Scenario | None, scenario_path: str | None,
+                    *, shipped: bool) -> Any:
     """The page's context, its starting rules solved once (errors stop here, as ``allocate``).
 
     A starting scenario whose rules cannot all hold is served anyway, with a warning:
@@ -1531,7 +1532,8 @@ def _whatif_context(loaded: UsablePlan, scenario: Scenario | None, *, shipped: b
     from reachplan.solver.result import InfeasibleScenarioError, ModelRangeError
     from reachplan.web.context import make_context
 
-    context = make_context(loaded.plan, None if shipped else loaded.path, scenario)
+    context = make_context(loaded.plan, None if shipped else loaded.path, scenario,
+                           scenario_path if scenario is not None else None)
     try:
         context.solver.solve(context.base)
     except InfeasibleScenarioError as exc:

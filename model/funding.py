@@ -506,6 +506,11 @@ class FundingScenario:
             _at_most(w, MAX_WEIGHT, k.key("weight"), "an objective weight")
             weights.append(_located(k.path, lambda k=k, w=w: Weight(w, _selector_from(k))))
         fall = top.get("max_year_fall")
+        if fall is False:  # "no continuity rule": overrides a parent's through `extends`
+            fall = None
+        elif fall is True:
+            raise FundingError("expected a share between 0 and 1, or false for no "
+                               "year-to-year continuity rule, got true", key="max_year_fall")
         default_cap = _number(top.get("default_cap", 1.0), "default_cap")
         _at_most(default_cap, MAX_CAP_FACTOR, "default_cap", "an absorption factor")
         name = top.get("name", "")

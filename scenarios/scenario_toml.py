@@ -18,6 +18,7 @@ Pure: nothing here reads or writes a file.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +33,7 @@ from reachplan.model.funding import (
     parse_amount,
 )
 from reachplan.model.scenario import ScenarioError, check_name
+from reachplan.scenarios.simulation_io import overlay
 
 __all__ = ["amount_text", "funding_to_mapping", "number_text", "scenario_toml",
            "selector_to_mapping"]
@@ -117,7 +119,7 @@ def amount_text(amount: Amount, *, commas: bool = True) -> str:
             text = number_text(c) + "%"
             if _reads_as(text, amount) and (best is None or len(text) < len(best)):
                 best = text
-        if best is not None and (v > 1.0 or len(best) <= len(number_text(v)) + 1):
+        if best is not None and (v > 1.0 or len(best) <= len(number_text(v)) + 3):
             return best
         if v <= 1.0:
             return number_text(v)
@@ -184,10 +186,10 @@ def funding_to_mapping(funding: FundingScenario) -> dict[str, Any]:
     dict
         Every key of the ``[funding]`` table, set or not (empty lists too), so that a file
         that extends another inherits none of its funding rules; ``max_year_fall`` only
-        when set (TOML has no "none"). The envelope is the ``--funding`` text
-        (``"60%"``, ``"total=USD 900m,2024=50%"``) without carry-over, else the table
-        ``{total, years, carry_over}``. Only plain TOML types (str, float, int, bool,
-        list, dict).
+        when set (:func:`scenario_toml` writes ``false`` for "none" under ``extends``).
+        The envelope is the ``--funding`` text (``"60%"``, ``"total=USD 900m,2024=50%"``)
+        without carry-over, else the table ``{total, years, carry_over}``. Only plain
+        TOML types (str, float, int, bool, list, dict).
     """
     out: dict[str, Any] = {}
     if funding.name:
@@ -242,32 +244,31 @@ def scenario_toml(
         The plan the scenario is about (path relative to where the file will be saved);
         ``None``: the shipped default plan, or the plan of ``extends``.
     inherited
-        The funding rules ``extends`` leads to, when known. TOML has no "none", so
-        "no year-to-year continuity rule" (``max_year_fall`` unset) cannot be written
-        over a parent's rule: given ``inherited``, a file that would pick up the parent's
-        ``max_year_fall`` raises instead. (Likewise an envelope with carry-over and no
-        total would take a ``total`` from a parent that writes its envelope as a table
-        with one; no shipped scenario does.)
+        The funding rules ``extends`` leads to, when known: the file is then checked to
+        read back as ``funding`` once laid over them (``extends`` merges tables key by
+        key). "No year-to-year continuity rule" is written ``max_year_fall = false``
+        whenever ``extends`` is given, so a parent's rule never leaks in. What still
+        cannot be said is an envelope with carry-over laid over a parent whose envelope
+        is a table too: a ``total`` or a year the file leaves out would be taken from
+        the parent (no shipped scenario extends into that); given ``inherited``, such a
+        file raises instead of being written wrong.
 
     Raises
     ------
     ScenarioError
         When ``name`` cannot name a scenario, or (with ``inherited``) when the file would
-        inherit a continuity rule it does not have.
+        not read back as ``funding`` over the parent's rules.
     """
     problem = check_name(name)
     if problem:
         raise ScenarioError(problem, file="the exported scenario", key="name")
     mapping = funding_to_mapping(funding)
     mapping.pop("name", None)  # the file's `name` names the rules
+    if extends is not None and funding.max_year_fall is None:
+        # `false`: no continuity rule, whatever the parent says
+        mapping["max_year_fall"] = False
     if extends is not None and inherited is not None:
-        if funding.max_year_fall is None and inherited.max_year_fall is not None:
-            raise ScenarioError(
-                f"without a year-to-year continuity rule the file would still take "
-                f"max_year_fall = {inherited.max_year_fall:g} from {extends}; set one, or "
-                "write the file without extends",
-                file="the exported scenario", key="funding.max_year_fall",
-            )
+        _check_nothing_inherited(funding, inherited, extends)
     doc: dict[str, Any] = {"name": name, "description": description}
     if extends is not None:
         doc["extends"] = extends
@@ -275,3 +276,28 @@ def scenario_toml(
         doc["plan"] = plan
     doc["funding"] = mapping
     return tomli_w.dumps(doc)
+
+
+def _check_nothing_inherited(funding: FundingScenario, inherited: FundingScenario,
+                             extends: str) -> None:
+    """Raise when ``funding``'s mapping, laid over ``inherited``'s, reads as other rules."""
+    mapping = funding_to_mapping(funding)
+    if funding.max_year_fall is None:
+        mapping["max_year_fall"] = False
+    mapping.pop("name", None)
+    merged = overlay(funding_to_mapping(inherited), mapping)
+    back = FundingScenario.from_mapping(merged, "the exported scenario")
+    if replace(back, name=funding.name) == funding:
+        return
+    if back.envelope != funding.envelope:
+        raise ScenarioError(
+            f"the money available would read as '{replace(back, name='').describe()}' once "
+            f"laid over {extends}'s: give a total and every year, or write the file "
+            "without extends",
+            file="the exported scenario", key="funding.funding",
+        )
+    raise ScenarioError(  # pragma: no cover - every other key is written whole
+        f"the rules would not read back the same once laid over {extends}'s; write the "
+        "file without extends",
+        file="the exported scenario", key="funding",
+    )

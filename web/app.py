@@ -7,10 +7,17 @@ opens with no network.
 How the page works
 ------------------
 - **One state, in the URL.** The controls (funding, per-year amounts, carry-over,
-  objective, the rules) make one :class:`WhatIfState`; its query string
-  (``state_to_query``) is written to ``url.search``, and every view is redrawn from that
-  string alone. A link therefore reopens the same what-if: the layout is built per page
-  load from the query string of the page (the layout request's ``Referer``).
+  objective, the rules, the lines locked or excluded in the table) make one
+  :class:`~reachplan.web.state.WhatIfState`; its query string
+  (:func:`~reachplan.web.state.state_to_query`) is written to ``url.search``, and every
+  view is redrawn from that string alone. A link therefore reopens the same what-if: on
+  load (and on back/forward) the ``sync`` callback reads ``url.search`` and sets the
+  controls from it; a link that cannot be read is named in a banner (``url-error``) and
+  the page shows its starting settings. The layout itself always holds the starting
+  state (``--scenario``, else 100% of the appeal): the server sends
+  ``Referrer-Policy: no-referrer``, so the layout request does not know the address.
+  The ``token`` parameter of an address printed off loopback is never page state
+  (:func:`page_query` drops it; the server has already turned it into a cookie).
 - **Re-solves** go through ``context.solver.solve(funding)``: the same
   :class:`~reachplan.solver.result.Allocation` as ``reachplan allocate`` for the same
   settings, so every number matches ``reachplan allocate --json``.
@@ -19,6 +26,10 @@ How the page works
   ``diagnosis``.
 - **Pro rata** is every line cut by the same percentage (``pro_rata_people_reached``);
   its unmet need is, per location and year, the people in need it leaves unreached.
+- **Unmet need** is a sum over every location *and year* of the plan of the people in
+  need not reached: the same person unreached in 2024 and 2025 counts twice. It is
+  labelled "Unmet need (person-years, 2024-2026)" so it is not read as a head count;
+  coverage (reached over in need, the same sums) is given beside it.
 - **What one more $1M reaches**: the envelope's shadow price (people per extra $1M, as
   ``allocate --json`` ``shadow_prices``); with per-year envelopes, the year where it is
   largest. *Where*: the lines where an extra $1M reaches the most people
@@ -37,10 +48,10 @@ import html as html_text
 import io
 import math
 import threading
-import urllib.parse
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import dash
@@ -51,21 +62,27 @@ import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, ctx, dash_table, dcc, html
 
 from reachplan.model.errors import ReachplanError
-from reachplan.model.funding import (
-    Amount,
-    Cap,
-    Earmark,
-    Envelope,
-    Floor,
-    FundingError,
-    FundingScenario,
-    Lock,
-    Selector,
-    parse_amount,
-)
+from reachplan.model.funding import FundingError, FundingScenario, Selector, parse_amount
 from reachplan.model.plan import Plan
+from reachplan.scenarios.scenario_toml import scenario_toml
 from reachplan.solver.result import Allocation, InfeasibleScenarioError
 from reachplan.web.context import WhatIfContext
+from reachplan.web.state import (
+    RULE_KINDS,
+    ControlError,
+    RuleSetting,
+    WhatIfState,
+    describe_rule,
+    exclude_line,
+    line_key,
+    line_status,
+    lock_line,
+    release_line,
+    state_from_funding,
+    state_from_query,
+    state_to_funding,
+    state_to_query,
+)
 
 __all__ = [
     "FUTURES_DRAWS",
@@ -83,281 +100,19 @@ __all__ = [
 FUTURES_DRAWS = 100
 """Draws of the futures button's Monte Carlo."""
 
+FUTURES_SEED = 0
+"""The futures' seed without ``--scenario`` (a scenario file's default ``seed``)."""
+
 SLIDER_MAX = 150
 """Largest share of the appeal on the slider (%); larger amounts can be typed."""
-
-RULE_KINDS = ("earmark", "floor", "cap", "lock", "exclude")
 
 PLANNER_ROWS = frozenset({"envelope", "earmark", "earmark_share", "flexible", "floor",
                           "objective_share", "continuity", "lock", "exclusion"})
 """Binding rows shown as rules (absorption caps are counted; model rows are not shown)."""
 
-# ---- state: web/state.py and scenarios/scenario_toml.py, or a private fallback ----------
-
-try:  # pragma: no cover - whichever exists
-    from reachplan.web.state import (
-        ControlError,
-        RuleSetting,
-        WhatIfState,
-        state_from_funding,
-        state_from_query,
-        state_to_funding,
-        state_to_query,
-    )
-except ImportError:  # pragma: no cover - the state module is not there yet
-
-    class ControlError(ReachplanError, ValueError):  # type: ignore[no-redef]
-        """_fallback_: a control's value cannot be used; ``control`` is the control's id."""
-
-        def __init__(self, control: str, message: str) -> None:
-            super().__init__(message)
-            self.control = control
-            self.message = message
-
-        def __str__(self) -> str:
-            return self.message
-
-    @dataclass(frozen=True)
-    class RuleSetting:  # type: ignore[no-redef]
-        """_fallback_ of ``web.state.RuleSetting``."""
-
-        kind: str
-        name: str
-        value: str
-        selector: Selector = field(default_factory=Selector)
-        per: str = "all"
-
-    @dataclass(frozen=True)
-    class WhatIfState:  # type: ignore[no-redef]
-        """_fallback_ of ``web.state.WhatIfState``."""
-
-        funding: str = "100%"
-        years: tuple[tuple[int, str], ...] = ()
-        carry_over: bool = False
-        rules: tuple[RuleSetting, ...] = ()
-        objective: str = "priority"
-        locked: tuple[str, ...] = ()
-        excluded: tuple[str, ...] = ()
-
-    state_from_funding = None  # type: ignore[assignment]
-    state_from_query = None  # type: ignore[assignment]
-    state_to_funding = None  # type: ignore[assignment]
-    state_to_query = None  # type: ignore[assignment]
-
-try:  # pragma: no cover - whichever exists
-    from reachplan.scenarios.scenario_toml import scenario_toml
-except ImportError:  # pragma: no cover
-    scenario_toml = None  # type: ignore[assignment]
-
-
-def _fallback_selector_text(sel: Selector) -> str:
-    parts = []
-    if sel.sector_codes:
-        parts.append("sector:" + "/".join(sel.sector_codes))
-    if sel.location_codes:
-        parts.append("location:" + "/".join(sel.location_codes))
-    if sel.years:
-        parts.append("year:" + "/".join(str(y) for y in sel.years))
-    if sel.tiers:
-        parts.append("tier:" + "/".join(str(t) for t in sel.tiers))
-    return ",".join(parts)
-
-
-def _fallback_selector_from(text: str) -> Selector:
-    out: dict[str, tuple[Any, ...]] = {}
-    for part in filter(None, text.split(",")):
-        key, _, values = part.partition(":")
-        items = tuple(v for v in values.split("/") if v)
-        if key == "sector":
-            out["sector_codes"] = items
-        elif key == "location":
-            out["location_codes"] = items
-        elif key in ("year", "tier"):
-            try:
-                out[key + "s"] = tuple(int(v) for v in items)
-            except ValueError:
-                raise ControlError("url", f"{part!r}: {key} must be numbers") from None
-        else:
-            raise ControlError("url", f"{part!r}: unknown selector {key!r}")
-    return Selector(**out)
-
-
-def _fallback_state_from_funding(funding: FundingScenario) -> WhatIfState:
-    env = funding.envelope
-    rules: list[RuleSetting] = []
-    rules += [RuleSetting("earmark", e.name, _amount_text(e.amount), e.selector)
-              for e in funding.earmarks]
-    rules += [RuleSetting("floor", f.name, f"{f.share * 100:g}%", f.selector, f.per)
-              for f in funding.floors]
-    rules += [RuleSetting("cap", f"cap {i + 1}", f"{c.factor:g}", c.selector)
-              for i, c in enumerate(funding.caps)]
-    rules += [RuleSetting("lock", lk.name, _amount_text(lk.amount), lk.selector)
-              for lk in funding.locks]
-    rules += [RuleSetting("exclude", f"exclusion {i + 1}", "", s)
-              for i, s in enumerate(funding.exclusions)]
-    return WhatIfState(
-        funding="" if env.total is None else _amount_text(env.total),
-        years=tuple((y, _amount_text(a)) for y, a in env.per_year),
-        carry_over=env.carry_over, rules=tuple(rules), objective=funding.objective,
-    )
-
-
-def _amount_text(amount: Amount) -> str:
-    if amount.kind == "share":
-        return f"{amount.value * 100:.10g}%"
-    return f"USD {amount.value:.15g}"
-
-
-def _fallback_state_to_funding(state: WhatIfState, base: FundingScenario,
-                               plan: Plan) -> FundingScenario:
-    def amount(text: str, control: str) -> Amount:
-        try:
-            return parse_amount(text)
-        except FundingError as exc:
-            raise ControlError(control, str(exc)) from None
-
-    total = amount(state.funding, "funding-amount") if state.funding.strip() else None
-    years = tuple((y, amount(t, f"year-amount-{y}")) for y, t in state.years if t.strip())
-    if total is None and not years:
-        raise ControlError("funding-amount", "write a total ('60%', 'USD 300m') or per-year "
-                                             "amounts")
-    earmarks, floors, caps, locks, exclusions = [], [], [], [], []
-    for i, r in enumerate(state.rules):
-        control = f"rule-value-{i}"
-        try:
-            if r.kind == "earmark":
-                earmarks.append(Earmark(r.name, amount(r.value, control), r.selector))
-            elif r.kind == "lock":
-                locks.append(Lock(r.name, amount(r.value, control), r.selector))
-            elif r.kind == "floor":
-                share = amount(r.value, control)
-                if share.kind != "share":
-                    raise ControlError(control, "a floor is a share of requirement ('50%')")
-                floors.append(Floor(r.name, share.value, r.selector, r.per))  # type: ignore[arg-type]
-            elif r.kind == "cap":
-                try:
-                    factor = float(r.value)
-                except ValueError:
-                    raise ControlError(control, f"{r.value!r}: a cap is a factor of "
-                                                "requirement ('1.2')") from None
-                caps.append(Cap(factor, r.selector))
-            elif r.kind == "exclude":
-                if r.selector == Selector():
-                    raise ControlError(control, "an exclusion must name what it excludes")
-                exclusions.append(r.selector)
-        except FundingError as exc:
-            raise ControlError(control, str(exc)) from None
-    try:
-        return replace(
-            base, envelope=Envelope(total, years, state.carry_over), earmarks=tuple(earmarks),
-            floors=tuple(floors), caps=tuple(caps), locks=tuple(locks),
-            exclusions=tuple(exclusions), objective=state.objective,
-        )
-    except FundingError as exc:
-        raise ControlError("rule-error", str(exc)) from None
-
-
-def _fallback_state_to_query(state: WhatIfState) -> str:
-    pairs: list[tuple[str, str]] = [("funding", state.funding)]
-    pairs += [("year", f"{y}~{t}") for y, t in state.years]
-    if state.carry_over:
-        pairs.append(("carry", "1"))
-    if state.objective != "priority":
-        pairs.append(("objective", state.objective))
-    pairs += [("rule", "~".join((r.kind, r.name, r.value, _fallback_selector_text(r.selector),
-                                 r.per))) for r in state.rules]
-    return "?" + urllib.parse.urlencode(pairs)
-
-
-def _fallback_state_from_query(query: str) -> WhatIfState:
-    try:
-        pairs = urllib.parse.parse_qsl(query.lstrip("?"), keep_blank_values=True,
-                                       strict_parsing=bool(query.lstrip("?")))
-    except ValueError:
-        raise ControlError("url", "the address's settings cannot be read") from None
-    funding, years, carry, objective, rules = "100%", [], False, "priority", []
-    for key, value in pairs:
-        if key == "funding":
-            funding = value
-        elif key == "year":
-            y, _, t = value.partition("~")
-            if not y.isdigit():
-                raise ControlError("url", f"{value!r} is not YEAR~AMOUNT")
-            years.append((int(y), t))
-        elif key == "carry":
-            carry = value == "1"
-        elif key == "objective":
-            if value not in ("priority", "headcount"):
-                raise ControlError("url", f"unknown objective {value!r}")
-            objective = value
-        elif key == "rule":
-            parts = value.split("~")
-            if len(parts) != 5 or parts[0] not in RULE_KINDS:
-                raise ControlError("url", f"{value!r} is not a rule")
-            rules.append(RuleSetting(parts[0], parts[1], parts[2],
-                                     _fallback_selector_from(parts[3]), parts[4] or "all"))
-        elif key != "token":
-            raise ControlError("url", f"unknown setting {key!r}")
-    return WhatIfState(funding, tuple(years), carry, tuple(rules), objective)
-
-
-def _fallback_scenario_toml(funding: FundingScenario, *, name: str, description: str,
-                            extends: str | None, plan: str | None) -> str:
-    import tomli_w
-
-    def sel(s: Selector) -> dict[str, object]:
-        out: dict[str, object] = {}
-        if s.location_codes:
-            out["locations"] = list(s.location_codes)
-        if s.sector_codes:
-            out["sectors"] = list(s.sector_codes)
-        if s.years:
-            out["years"] = list(s.years)
-        if s.tiers:
-            out["tiers"] = list(s.tiers)
-        if s.objectives:
-            out["objectives"] = list(s.objectives)
-        return out
-
-    env = funding.envelope
-    env_table: dict[str, object] = {"carry_over": env.carry_over,
-                                    "years": {str(y): _amount_text(a) for y, a in env.per_year}}
-    if env.total is not None:
-        env_table["total"] = _amount_text(env.total)
-    table: dict[str, object] = {
-        "funding": env_table,
-        "objective": funding.objective,
-        "earmarks": [{"name": e.name, "amount": _amount_text(e.amount), **sel(e.selector)}
-                     for e in funding.earmarks],
-        "floors": [{"name": f.name, "share": f.share, "per": f.per, **sel(f.selector)}
-                   for f in funding.floors],
-        "caps": [{"factor": c.factor, **sel(c.selector)} for c in funding.caps],
-        "default_cap": funding.default_cap,
-        "locks": [{"name": lk.name, "amount": _amount_text(lk.amount), **sel(lk.selector)}
-                  for lk in funding.locks],
-        "exclusions": [sel(s) for s in funding.exclusions],
-        "weights": [{"weight": w.weight, **sel(w.selector)} for w in funding.weights],
-        "objective_bounds": [{"objective": b.objective, "min_share": b.min_share,
-                              "max_share": b.max_share} for b in funding.objective_bounds],
-    }
-    if funding.max_year_fall is not None:
-        table["max_year_fall"] = funding.max_year_fall
-    doc: dict[str, object] = {"name": name, "description": description}
-    if extends is not None:
-        doc["extends"] = extends
-    if plan is not None:
-        doc["plan"] = plan
-    doc["funding"] = table
-    return tomli_w.dumps(doc)
-
-
-if state_to_funding is None:  # pragma: no cover
-    state_from_funding = _fallback_state_from_funding
-    state_from_query = _fallback_state_from_query
-    state_to_funding = _fallback_state_to_funding
-    state_to_query = _fallback_state_to_query
-if scenario_toml is None:  # pragma: no cover
-    scenario_toml = _fallback_scenario_toml
+IGNORED_QUERY = ("token",)
+"""Query parameters that are not page state: the access token (:mod:`reachplan.web.server`
+turns it into a cookie by a redirect, so it never reaches the page; dropped here too)."""
 
 
 # ---- numbers the page shows --------------------------------------------------------------
@@ -472,9 +227,35 @@ def marginal_text(result: Allocation, context: WhatIfContext, top: int = 3) -> t
 # ---- query -> funding ---------------------------------------------------------------------
 
 
-def state_for_query(query: str) -> WhatIfState:
-    """The page state of a URL search string (``ControlError("url", ...)`` when malformed)."""
-    return state_from_query(query or "")
+def page_query(query: str | None) -> str:
+    """``query`` without the parameters that are not page state (:data:`IGNORED_QUERY`).
+
+    The other parameters are kept byte for byte, so the state reads as written.
+    """
+    text = (query or "").removeprefix("?")
+    kept = [p for p in text.split("&")
+            if p and p.split("=", 1)[0] not in IGNORED_QUERY]
+    return "?" + "&".join(kept) if kept else ""
+
+
+def state_for_query(query: str | None) -> WhatIfState:
+    """The page state of a URL search string (``ControlError("url", ...)`` when malformed).
+
+    An empty string is not the defaults of :class:`WhatIfState` but the page's starting
+    state, which the layout shows (see :func:`create_app`); callers decide which.
+    """
+    return state_from_query(page_query(query))
+
+
+def rules_query(state: WhatIfState) -> str:
+    """The rules store's value: the rules, locked and excluded lines of ``state`` as a query."""
+    return state_to_query(WhatIfState(funding="", rules=state.rules, locked=state.locked,
+                                      excluded=state.excluded))
+
+
+def rules_state(data: str | None) -> WhatIfState:
+    """The rules, locked and excluded lines the rules store holds (:func:`rules_query`)."""
+    return state_from_query(data or "")
 
 
 def funding_for_query(context: WhatIfContext, query: str) -> FundingScenario:
@@ -485,7 +266,8 @@ def funding_for_query(context: WhatIfContext, query: str) -> FundingScenario:
     ControlError
         Naming the control at fault.
     """
-    state = state_for_query(query)
+    query = page_query(query)
+    state = state_for_query(query) if query else state_from_funding(context.base)
     funding = state_to_funding(state, context.base, context.plan)
     return replace(funding, name=context.base.name or "what-if")
 
@@ -570,10 +352,12 @@ def _register_exports(app: dash.Dash, context: WhatIfContext) -> None:
     def export_scenario() -> flask.Response:
         try:
             funding = funding_for_query(context, query())
-            plan = None if context.plan_path is None else str(context.plan_path)
+            extends = extends_ref(context)
             text = scenario_toml(
-                funding, name=_scenario_name(context), extends=None, plan=plan,
+                funding, name=_scenario_name(context), extends=extends,
+                plan=None if context.plan_path is None else str(context.plan_path),
                 description=f"What-if on {context.plan.name}: {funding.describe()}",
+                inherited=context.base if extends is not None else None,
             )
         except (ReachplanError, ValueError) as exc:
             return failure(exc)
@@ -610,6 +394,25 @@ def _scenario_name(context: WhatIfContext) -> str:
     return "whatif"
 
 
+def extends_ref(context: WhatIfContext) -> str | None:
+    """What the exported scenario ``extends``: the ``--scenario`` the page was started with.
+
+    A shipped scenario's name (``shortfall_60``) is written as given; a file is written as
+    its absolute path, since the exported file is saved wherever the browser puts it (a
+    relative ``extends`` is read relative to the file that states it). ``None``: no
+    ``--scenario`` (the file then stands alone, on the shipped simulation defaults).
+    The page's rules are all written out (``scenario_toml``), so ``extends`` brings only
+    the parent's draws, seed and simulation assumptions.
+    """
+    ref = context.scenario_ref
+    if ref is None:
+        return None
+    path = Path(ref)
+    if path.suffix == ".toml" or len(path.parts) > 1 or path.is_file():
+        return str(path.resolve())
+    return ref
+
+
 def report_html(context: WhatIfContext, result: Allocation) -> str:
     """A self-contained HTML report of one what-if allocation (opens offline).
 
@@ -642,7 +445,8 @@ table{{border-collapse:collapse}}td,th{{padding:2px 8px;border-bottom:1px solid 
 <tr><th>Pro rata (every line cut equally)</th>
 <td class=n>{format_people(nums.pro_rata_people)}</td></tr>
 <tr><th>Gain over pro rata</th><td class=n>{format_people(nums.gain_over_pro_rata)}</td></tr>
-<tr><th>Unmet need</th><td class=n>{format_people(nums.unmet_need)}</td></tr>
+<tr><th>{e(unmet_label(_years(context)))}</th>
+<td class=n>{format_people(nums.unmet_need)}</td></tr>
 <tr><th>Funding</th><td class=n>{format_usd(nums.funding_usd)}</td></tr>
 <tr><th>Allocated</th><td class=n>{format_usd(nums.allocated_usd)}</td></tr>
 </table>
@@ -667,22 +471,31 @@ class Futures:
         self._jobs: dict[str, dict[str, Any]] = {}
 
     def start(self, funding: FundingScenario, draws: int = FUTURES_DRAWS) -> str:
-        """Start a run of ``draws`` draws of ``funding``; return its id."""
+        """Start a run of ``draws`` draws of ``funding``; return its id.
+
+        The simulation and the seed are the ``--scenario`` file's, else the shipped
+        simulation defaults and :data:`FUTURES_SEED` (a scenario file's default seed):
+        the same draws as ``reachplan run`` of the exported scenario with ``--draws``.
+        """
         job = uuid.uuid4().hex
+        base = self.context.scenario
+        seed = base.seed if base is not None else FUTURES_SEED
         with self._lock:
             if len(self._jobs) > 16:
                 self._jobs.pop(next(iter(self._jobs)))
-            self._jobs[job] = {"done": 0, "total": draws, "band": None, "error": None}
-        threading.Thread(target=self._run, args=(job, funding, draws), daemon=True).start()
+            self._jobs[job] = {"done": 0, "total": draws, "band": None, "error": None,
+                               "seed": seed}
+        threading.Thread(target=self._run, args=(job, funding, draws, seed),
+                         daemon=True).start()
         return job
 
     def status(self, job: str) -> dict[str, Any] | None:
-        """``done``, ``total``, ``band`` (p5, median, p95) or ``error`` of a run."""
+        """``done``, ``total``, ``seed``, ``band`` (p5, median, p95) or ``error`` of a run."""
         with self._lock:
             found = self._jobs.get(job)
             return None if found is None else dict(found)
 
-    def _run(self, job: str, funding: FundingScenario, draws: int) -> None:
+    def _run(self, job: str, funding: FundingScenario, draws: int, seed: int) -> None:
         from reachplan.model.scenario import Scenario
         from reachplan.scenarios.simulation_io import load_simulation
         from reachplan.solver.batch import CHUNK_DRAWS, run_scenario
@@ -693,7 +506,7 @@ class Futures:
             scenario = Scenario(
                 name="whatif", description="", funding=funding,
                 simulation=base.simulation if base is not None else load_simulation(None),
-                draws=draws, seed=base.seed if base is not None else 20240101,
+                draws=draws, seed=seed,
             )
 
             def on_chunk(chunk: Any) -> None:
@@ -741,20 +554,6 @@ def _share_of(text: str) -> float | None:
     return amount.value * 100 if amount.kind == "share" else None
 
 
-def _rule_label(rule: RuleSetting) -> str:
-    what = rule.selector.describe()
-    if rule.kind == "earmark":
-        return f"Earmark {rule.name}: {rule.value} for {what}"
-    if rule.kind == "floor":
-        per = "" if rule.per == "all" else f" (each {rule.per})"
-        return f"Floor {rule.name}: at least {rule.value} of requirement for {what}{per}"
-    if rule.kind == "cap":
-        return f"Cap: at most {rule.value} x requirement for {what}"
-    if rule.kind == "lock":
-        return f"Lock {rule.name}: {rule.value} to {what}"
-    return f"Exclude {what}"
-
-
 def _layout(context: WhatIfContext, state: WhatIfState, search: str) -> html.Div:
     plan = context.plan
     years = _years(context)
@@ -770,7 +569,7 @@ def _layout(context: WhatIfContext, state: WhatIfState, search: str) -> html.Div
         html.Label("Total (e.g. 60%, USD 300m)", htmlFor="funding-amount"),
         dcc.Input(id="funding-amount", type="text", value=state.funding, debounce=True,
                   className="text-input"),
-        html.Div(id="funding-amount-error", className="control-error"),
+        html.Div(id="funding-amount-error", className="control-error", role="alert"),
         html.Details([
             html.Summary("Per year"),
             html.Div([
@@ -779,7 +578,8 @@ def _layout(context: WhatIfContext, state: WhatIfState, search: str) -> html.Div
                     dcc.Input(id=f"year-amount-{y}", type="text", debounce=True,
                               value=year_text.get(y, ""), placeholder="(no limit)",
                               className="text-input year-input"),
-                    html.Div(id=f"year-amount-{y}-error", className="control-error"),
+                    html.Div(id=f"year-amount-{y}-error", className="control-error",
+                             role="alert"),
                 ], className="year-row") for y in years
             ]),
             dcc.Checklist(id="carry-over", options=[
@@ -791,6 +591,7 @@ def _layout(context: WhatIfContext, state: WhatIfState, search: str) -> html.Div
             {"label": " Priority (tiers, severity)", "value": "priority"},
             {"label": " Headcount (people reached)", "value": "headcount"},
         ]),
+        html.Div(id="objective-error", className="control-error", role="alert"),
         html.H2("Rules"),
         html.Div([
             dcc.Dropdown(id="rule-kind", clearable=False, value="earmark", options=[
@@ -829,7 +630,7 @@ def _layout(context: WhatIfContext, state: WhatIfState, search: str) -> html.Div
         _number("people-reached", "People reached"),
         _number("pro-rata-people", "Pro rata (every line cut equally)"),
         _number("gain-over-pro-rata", "Gain over pro rata"),
-        _number("unmet-need", "Unmet need", "unmet-note"),
+        _number("unmet-need", unmet_label(years), "unmet-note"),
         _number("pinned-people", "Pinned baseline", "pinned-note"),
         _number("gain-over-pinned", "Change from pinned"),
     ], className="kpis")
@@ -856,6 +657,7 @@ def _layout(context: WhatIfContext, state: WhatIfState, search: str) -> html.Div
         ], className="panel"),
         html.Div([
             html.H3("Lines (click a line to lock it, exclude it or release it)"),
+            html.Div(id="line-table-error", className="control-error", role="alert"),
             html.Div([
                 html.Span(id="line-selected", className="summary"),
                 html.Button("Lock at shown amount", id="line-lock", n_clicks=0,
@@ -889,7 +691,8 @@ def _layout(context: WhatIfContext, state: WhatIfState, search: str) -> html.Div
                    "settings: the band of people reached.", className="muted"),
             html.Button("Run futures", id="futures", n_clicks=0, className="button"),
             html.Span(id="futures-progress", className="summary"),
-            html.Div(id="futures-band", className="band", **{"data-value": ""}),
+            html.Div(id="futures-band", className="band",
+                     **{"data-value": "", "data-draws": "", "data-seed": ""}),
             dcc.Interval(id="futures-poll", interval=500, disabled=True),
             dcc.Store(id="futures-job"),
         ], className="panel"),
@@ -908,50 +711,21 @@ def _layout(context: WhatIfContext, state: WhatIfState, search: str) -> html.Div
 
     return html.Div([
         dcc.Location(id="url", refresh=False),
-        dcc.Store(id="rules-store", data=_rules_data(state.rules)),
+        dcc.Store(id="rules-store", data=rules_query(state)),
         dcc.Store(id="pinned-store", storage_type="memory"),
         html.Header([
             html.H1("reachplan what-if"),
             html.Span(plan.name, className="plan-name"),
         ], className="top"),
+        html.Div(id="url-error", className="diagnosis", role="alert"),
         html.Main([controls, views], className="page"),
     ])
 
 
-def _rules_data(rules: Sequence[RuleSetting]) -> list[dict[str, Any]]:
-    return [{"kind": r.kind, "name": r.name, "value": r.value, "per": r.per,
-             "sector": list(r.selector.sector_codes),
-             "location": list(r.selector.location_codes),
-             "year": list(r.selector.years), "tier": list(r.selector.tiers),
-             "selector": _selector_key(r.selector)} for r in rules]
-
-
-def _selector_key(sel: Selector) -> str:
-    return repr(sel)
-
-
-def rules_from_data(data: Sequence[Mapping[str, Any]] | None,
-                    state_rules: Sequence[RuleSetting] = ()) -> tuple[RuleSetting, ...]:
-    """Rule settings from the rules store.
-
-    Selectors the editor cannot show (objectives or clusters from a ``--scenario`` file)
-    are kept from ``state_rules``.
-    """
-    known = {_selector_key(r.selector): r.selector for r in state_rules}
-    out = []
-    for d in data or ():
-        sel = known.get(d.get("selector", "")) or Selector(
-            location_codes=tuple(d.get("location") or ()),
-            sector_codes=tuple(d.get("sector") or ()),
-            years=tuple(int(y) for y in d.get("year") or ()),
-            tiers=tuple(int(t) for t in d.get("tier") or ()),
-        )
-        out.append(RuleSetting(d["kind"], d["name"], d["value"], sel, d.get("per") or "all"))
-    return tuple(out)
-
-
-def _line_key(row: Mapping[str, Any]) -> str:
-    return f"{row['location']}|{row['sector']}|{row['year']}"
+def unmet_label(years: Sequence[int]) -> str:
+    """The unmet-need figure's label: a sum over the plan years, so person-years."""
+    span = f"{min(years)}-{max(years)}" if len(years) > 1 else str(years[0]) if years else ""
+    return f"Unmet need (person-years, {span})" if span else "Unmet need (person-years)"
 
 
 # ---- the app ------------------------------------------------------------------------------
@@ -972,47 +746,33 @@ def create_app(context: WhatIfContext) -> dash.Dash:
     years = _years(context)
     start = state_from_funding(context.base)
     futures = Futures(context)
-
-    def layout() -> html.Div:
-        state, search = start, state_to_query(start)
-        if flask.has_request_context():
-            ref = flask.request.headers.get("Referer", "")
-            query = urllib.parse.urlsplit(ref).query
-            if query:
-                try:
-                    params = [(k, v) for k, v in urllib.parse.parse_qsl(query)
-                              if k != "token"]
-                    cleaned = "?" + urllib.parse.urlencode(params) if params else ""
-                    state = state_for_query(cleaned) if cleaned else start
-                    search = state_to_query(state)
-                except ReachplanError:
-                    state, search = start, state_to_query(start)
-        return _layout(context, state, search)
-
-    app.layout = layout
+    # the layout shows the starting state; a link's state is read from url.search in the
+    # browser (`sync` below): the server answers with Referrer-Policy: no-referrer, so the
+    # layout request cannot know the page's address
+    app.layout = lambda: _layout(context, start, state_to_query(start))
     _register_exports(app, context)
 
-    # slider <-> typed amount
+    # slider -> typed amount (the typed amount -> slider in `follow_amount`)
+    @app.callback(
+        Output("funding-amount", "value", allow_duplicate=True),
+        Input("funding-slider", "value"),
+        prevent_initial_call=True,
+    )
+    def slide(slider: float | None) -> Any:
+        return dash.no_update if slider is None else f"{slider:g}%"
+
     @app.callback(
         Output("funding-slider", "value"),
-        Output("funding-amount", "value"),
-        Input("funding-slider", "value"),
         Input("funding-amount", "value"),
         prevent_initial_call=True,
     )
-    def sync_funding(slider: float | None, text: str | None) -> tuple[Any, Any]:
-        if ctx.triggered_id == "funding-slider":
-            if slider is None:
-                return dash.no_update, dash.no_update
-            return dash.no_update, f"{slider:g}%"
+    def follow_amount(text: str | None) -> Any:
         share = _share_of(text or "")
-        if share is None:
-            return None, dash.no_update
-        return min(share, SLIDER_MAX), dash.no_update
+        return None if share is None else min(share, SLIDER_MAX)
 
     # rule editor and line clicks -> rules store
     @app.callback(
-        Output("rules-store", "data"),
+        Output("rules-store", "data", allow_duplicate=True),
         Output("rule-error", "children"),
         Input("rule-add", "n_clicks"),
         Input({"type": "rule-remove", "index": ALL}, "n_clicks"),
@@ -1020,6 +780,7 @@ def create_app(context: WhatIfContext) -> dash.Dash:
         Input("line-exclude", "n_clicks"),
         Input("line-release", "n_clicks"),
         State("rules-store", "data"),
+        State("url", "search"),
         State("rule-kind", "value"),
         State("rule-name", "value"),
         State("rule-value", "value"),
@@ -1033,18 +794,22 @@ def create_app(context: WhatIfContext) -> dash.Dash:
         prevent_initial_call=True,
     )
     def edit_rules(_add: int, _removes: list[int | None], _lock: int, _exclude: int,
-                   _release: int, data: list[dict[str, Any]] | None, kind: str | None,
+                   _release: int, data: str | None, search: str | None, kind: str | None,
                    name: str | None, value: str | None, sectors: list[str] | None,
                    locations: list[str] | None, rule_years: list[int] | None,
                    tiers: list[int] | None, per: str | None, cell: dict[str, Any] | None,
                    rows: list[dict[str, Any]] | None) -> tuple[Any, str]:
-        data = list(data or [])
+        try:
+            held = rules_state(data)
+        except ControlError:
+            held = WhatIfState(funding="")
         trigger = ctx.triggered_id
         if isinstance(trigger, Mapping) and trigger.get("type") == "rule-remove":
-            if not any(ctx.triggered[i]["value"] for i in range(len(ctx.triggered))):
+            if not any(t["value"] for t in ctx.triggered):
                 return dash.no_update, dash.no_update
             index = int(trigger["index"])
-            return [d for i, d in enumerate(data) if i != index], ""
+            rules = tuple(r for i, r in enumerate(held.rules) if i != index)
+            return rules_query(replace(held, rules=rules)), ""
         if trigger in ("line-lock", "line-exclude", "line-release"):
             line = _clicked_line(cell, rows)
             if line is None:
@@ -1052,59 +817,81 @@ def create_app(context: WhatIfContext) -> dash.Dash:
             return apply_line_action(data, trigger.removeprefix("line-"), line), ""
         if trigger == "rule-add":
             try:
-                rule = new_rule(kind, name, value, sectors, locations, rule_years, tiers, per,
-                                len(data))
+                rule = new_rule(kind, name, value, sectors, locations, rule_years, tiers, per)
+                check_new_rule(context, _page_state(search, start), held, rule)
             except ControlError as exc:
                 return dash.no_update, exc.message
-            return data + _rules_data([rule]), ""
+            return rules_query(replace(held, rules=(*held.rules, rule))), ""
         return dash.no_update, dash.no_update
 
-    # controls -> URL state and control errors
-    year_outputs = [Output(f"year-amount-{y}-error", "children") for y in years]
+    # the URL <-> the controls; control errors next to their controls
+    year_values = [Output(f"year-amount-{y}", "value") for y in years]
+    year_errors = [Output(f"year-amount-{y}-error", "children") for y in years]
     year_inputs = [Input(f"year-amount-{y}", "value") for y in years]
 
     @app.callback(
         Output("url", "search"),
+        Output("funding-amount", "value"),
+        Output("carry-over", "value"),
+        Output("objective", "value"),
+        Output("rules-store", "data"),
+        *year_values,
         Output("funding-amount-error", "children"),
-        *year_outputs,
+        *year_errors,
+        Output("objective-error", "children"),
+        Output("line-table-error", "children"),
+        Output("url-error", "children"),
         Output("rules-list", "children"),
+        Input("url", "search"),
         Input("funding-amount", "value"),
         Input("carry-over", "value"),
         Input("objective", "value"),
         Input("rules-store", "data"),
         *year_inputs,
     )
-    def collect(text: str | None, carry: list[str] | None, objective: str | None,
-                data: list[dict[str, Any]] | None, *year_values: str | None) -> tuple[Any, ...]:
-        state = WhatIfState(
-            funding=(text or "").strip(),
-            years=tuple((y, (v or "").strip()) for y, v in zip(years, year_values, strict=True)
-                        if (v or "").strip()),
-            carry_over=bool(carry),
-            rules=rules_from_data(data, start.rules),
-            objective=objective or "priority",
-        )
-        errors = {"funding-amount": ""} | {f"year-amount-{y}": "" for y in years}
-        rule_errors: dict[int, str] = {}
-        search: Any = state_to_query(state)
-        try:
-            state_to_funding(state, context.base, context.plan)
-        except ControlError as exc:
-            if exc.control in errors:
-                errors[exc.control] = exc.message
-                search = dash.no_update
-            elif exc.control.startswith("rule-value-"):
-                rule_errors[int(exc.control.rsplit("-", 1)[1])] = exc.message
-        items = [html.Li([
-            html.Span(_rule_label(r)),
-            html.Button("Remove", id={"type": "rule-remove", "index": i}, n_clicks=0,
-                        className="button small"),
-            html.Div(rule_errors.get(i, ""), className="control-error"),
-        ]) for i, r in enumerate(state.rules)]
-        listing = html.Ul(items) if items else html.P("No rules: all money is flexible.",
-                                                       className="muted")
-        return (search, errors["funding-amount"],
-                *(errors[f"year-amount-{y}"] for y in years), listing)
+    def sync(search: str | None, text: str | None, carry: list[str] | None,
+             objective: str | None, data: str | None,
+             *year_texts: str | None) -> tuple[Any, ...]:
+        keep = dash.no_update
+        from_url = ctx.triggered_id in (None, "url")
+        url_error = ""
+        state = None
+        if from_url and page_query(search):
+            try:  # a link (or back/forward): the URL sets the controls
+                state = state_for_query(search)
+            except ControlError as exc:
+                url_error = f"This link's settings cannot be read: {exc.message}. " \
+                            "The page shows its starting settings."
+                state = start
+        if state is None:
+            from_url = from_url and not page_query(search)
+            try:
+                held = rules_state(data)
+            except ControlError:
+                held = WhatIfState(funding="")
+            state = WhatIfState(
+                funding=(text or "").strip(),
+                years=tuple((y, (v or "").strip()) for y, v in
+                            zip(years, year_texts, strict=True) if (v or "").strip()),
+                carry_over=bool(carry),
+                rules=held.rules,
+                objective=objective or "priority",
+                locked=held.locked,
+                excluded=held.excluded,
+            )
+        errors = control_errors(context, state, years)
+        query = state_to_query(state)
+        write = keep if errors or query == (search or "") else query
+        if from_url:
+            year_text = dict(state.years)
+            controls = (state.funding, ["on"] if state.carry_over else [], state.objective,
+                        rules_query(state), *(year_text.get(y, "") for y in years))
+        else:
+            controls = (keep,) * (4 + len(years))
+        return (write, *controls, errors.get("funding-amount", ""),
+                *(errors.get(f"year-amount-{y}", "") for y in years),
+                errors.get("objective", ""), errors.get("line-table", ""),
+                url_error or errors.get("url", ""), rules_list(state, errors))
 
     # URL state -> every view
     @app.callback(
@@ -1177,27 +964,90 @@ def create_app(context: WhatIfContext) -> dash.Dash:
         Output("futures-progress", "children"),
         Output("futures-band", "children"),
         Output("futures-band", "data-value"),
+        Output("futures-band", "data-draws"),
+        Output("futures-band", "data-seed"),
         Output("futures-poll", "disabled", allow_duplicate=True),
         Input("futures-poll", "n_intervals"),
         State("futures-job", "data"),
         prevent_initial_call=True,
     )
-    def poll_futures(_n: int, job: str | None) -> tuple[Any, Any, Any, bool]:
+    def poll_futures(_n: int, job: str | None) -> tuple[Any, ...]:
         status = futures.status(job) if job else None
+        keep = dash.no_update
         if status is None:
-            return dash.no_update, dash.no_update, dash.no_update, True
+            return keep, keep, keep, keep, keep, True
         if status["error"]:
-            return f"Failed: {status['error']}", "", "", True
+            return f"Failed: {status['error']}", "", "", "", "", True
         if status["band"] is None:
-            return (f"{status['done']} of {status['total']} draws", dash.no_update,
-                    dash.no_update, False)
+            return (f"{status['done']} of {status['total']} draws", keep, keep, keep, keep,
+                    False)
         low, mid, high = status["band"]
-        return (f"{status['total']} draws done",
+        return (f"{status['total']} of {status['total']} draws done",
                 f"People reached: {format_people(low)} to {format_people(high)} "
                 f"(5th to 95th percentile; median {format_people(mid)})",
-                f"{low!r},{mid!r},{high!r}", True)
+                f"{low!r},{mid!r},{high!r}", str(status["total"]), str(status["seed"]), True)
 
     return app
+
+
+def _page_state(search: str | None, start: WhatIfState) -> WhatIfState:
+    """The state of the page's URL (its starting state when empty or unreadable)."""
+    try:
+        return state_for_query(search) if page_query(search) else start
+    except ControlError:
+        return start
+
+
+def control_errors(context: WhatIfContext, state: WhatIfState,
+                   years: Sequence[int]) -> dict[str, str]:
+    """The message to show next to each control at fault (empty when the state is usable).
+
+    Keys are the error element a message goes to: ``funding-amount``,
+    ``year-amount-<YEAR>``, ``objective``, ``line-table``, ``url``, or ``rule-<i>`` (the
+    rule list's item ``i``: every ``rule-value-<i>``, ``rule-name-<i>``,
+    ``rule-selector-<i>``... of :func:`~reachplan.web.state.state_to_funding`).
+    ``carry-over`` goes next to the per-year amounts' first year; a control the page
+    does not show goes to ``url`` (the banner).
+    """
+    try:
+        state_to_funding(state, context.base, context.plan)
+    except ControlError as exc:
+        control = exc.control
+        if control in ("funding-amount", "objective", "line-table", "url") or (
+                control.startswith("year-amount-")
+                and control.removeprefix("year-amount-").isdigit()
+                and int(control.removeprefix("year-amount-")) in years):
+            return {control: exc.message}
+        if control.startswith("rule-") and control.rsplit("-", 1)[-1].isdigit():
+            return {f"rule-{control.rsplit('-', 1)[-1]}": exc.message}
+        if control == "carry-over" and years:
+            return {f"year-amount-{years[0]}": exc.message}
+        return {"url": exc.message}
+    return {}
+
+
+def rules_list(state: WhatIfState, errors: Mapping[str, str]) -> html.Div:
+    """The rule list, then the lines locked or excluded in the table.
+
+    Each rule in planner words, with its remove button and its error element
+    ``rule-error-<i>``.
+    """
+    items = [html.Li([
+        html.Span(describe_rule(r)),
+        html.Button("Remove", id={"type": "rule-remove", "index": i}, n_clicks=0,
+                    className="button small"),
+        html.Div(errors.get(f"rule-{i}", ""), id=f"rule-error-{i}",
+                 className="control-error", role="alert"),
+    ]) for i, r in enumerate(state.rules)]
+    parts: list[Any] = [html.Ul(items) if items else html.P(
+        "No rules: all money is flexible.", className="muted")]
+    lines = [f"{e.split('=', 1)[0].replace('|', ' ')} kept at {e.split('=', 1)[1]}"
+             for e in state.locked if "=" in e]
+    lines += [f"{e.replace('|', ' ')} receives nothing" for e in state.excluded]
+    if lines:
+        parts.append(html.P("Lines set in the table (release them there): "
+                            + "; ".join(lines) + ".", className="muted"))
+    return html.Div(parts)
 
 
 def _clicked_line(cell: Mapping[str, Any] | None,
@@ -1212,72 +1062,70 @@ def _clicked_line(cell: Mapping[str, Any] | None,
 
 def new_rule(kind: str | None, name: str | None, value: str | None,
              sectors: Sequence[str] | None, locations: Sequence[str] | None,
-             years: Sequence[int] | None, tiers: Sequence[int] | None, per: str | None,
-             count: int) -> RuleSetting:
-    """A rule from the editor's fields; ``ControlError("rule-value", ...)`` when unusable."""
+             years: Sequence[int] | None, tiers: Sequence[int] | None,
+             per: str | None) -> RuleSetting:
+    """A rule from the editor's fields, as typed (checked by :func:`check_new_rule`).
+
+    An unnamed rule is named by :func:`~reachplan.web.state.state_to_funding` when run
+    (``earmark 2``); an exclusion has no value; ``per`` is a floor's only.
+    """
     kind = kind or "earmark"
     if kind not in RULE_KINDS:
-        raise ControlError("rule-kind", f"unknown rule kind {kind!r}")
-    value = (value or "").strip()
-    name = (name or "").strip() or f"{kind} {count + 1}"
+        raise ControlError("rule-kind", f"a rule is one of {', '.join(RULE_KINDS)}")
     sel = Selector(location_codes=tuple(locations or ()), sector_codes=tuple(sectors or ()),
                    years=tuple(int(y) for y in years or ()),
                    tiers=tuple(int(t) for t in tiers or ()))
-    if kind == "exclude":
-        if sel == Selector():
-            raise ControlError("rule-value", "Choose what to exclude (sector, location, "
-                                             "year or tier).")
-        value = ""
-    elif not value:
-        raise ControlError("rule-value", "Write the rule's amount (e.g. USD 50m, 25%; "
-                                         "a cap as 1.2).")
-    elif kind == "cap":
-        try:
-            factor = float(value)
-        except ValueError:
-            raise ControlError("rule-value", f"{value!r}: a cap is a factor of requirement "
-                                             "(e.g. 1.2).") from None
-        if not math.isfinite(factor) or factor < 0:
-            raise ControlError("rule-value", "a cap is a non-negative factor (e.g. 1.2)")
-    else:
-        try:
-            amount = parse_amount(value)
-        except FundingError as exc:
-            raise ControlError("rule-value", str(exc)) from None
-        if kind == "floor" and amount.kind != "share":
-            raise ControlError("rule-value", "A floor is a share of requirement (e.g. 50%).")
-    return RuleSetting(kind, name, value, sel, per if kind == "floor" and per else "all")
+    return RuleSetting(kind, (name or "").strip(),
+                       "" if kind == "exclude" else (value or "").strip(), sel,
+                       (per or "all") if kind == "floor" else "all")
 
 
-def apply_line_action(data: list[dict[str, Any]], action: str,
-                      line: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The rules store after locking, excluding or releasing one table line.
+def check_new_rule(context: WhatIfContext, page: WhatIfState, held: WhatIfState,
+                   rule: RuleSetting) -> None:
+    """Raise ``ControlError("rule-value", ...)`` when ``rule`` cannot be added.
 
-    A lock keeps the line at the amount the table shows (to the cent); releasing removes
-    the page's lock or exclusion of exactly that line.
+    The rule is checked as :func:`~reachplan.web.state.state_to_funding` checks it, on
+    the page's current settings (``page``) with the rules already set (``held``): a
+    problem of the new rule itself refuses it, with the message shown under the editor;
+    a problem elsewhere on the page is not the new rule's (it shows next to its control).
     """
-    sel = Selector(location_codes=(str(line["location"]),),
-                   sector_codes=(str(line["sector"]),), years=(int(line["year"]),))
-    key = _selector_key(sel)
-    kept = [d for d in data if not (d["kind"] in ("lock", "exclude") and
-                                    d.get("selector") == key)]
-    if action == "release":
-        return kept
+    index = len(held.rules)
+    trial = replace(page, rules=(*held.rules, rule), locked=held.locked,
+                    excluded=held.excluded)
+    try:
+        state_to_funding(trial, context.base, context.plan)
+    except ControlError as exc:
+        if exc.control.startswith("rule-") and exc.control.endswith(f"-{index}"):
+            raise ControlError("rule-value", exc.message) from None
+
+
+def apply_line_action(data: str | None, action: str, line: Mapping[str, Any]) -> str:
+    """The rules store (:func:`rules_query`) after locking, excluding or releasing a line.
+
+    A lock keeps the line at the amount the table shows, to the cent (the table's
+    ``allocated_usd``); releasing removes the table's lock or exclusion of that line
+    (rules set in the editor stay).
+    """
+    held = rules_state(data)
+    key = line_key(str(line["location"]), str(line["sector"]), int(line["year"]))
     if action == "lock":
-        usd = float(line["allocated_usd"])
-        rule = RuleSetting("lock", f"lock {_line_key(line)}", f"USD {round(usd, 2):.2f}", sel)
+        held = lock_line(held, key, float(line["allocated_usd"]))
+    elif action == "exclude":
+        held = exclude_line(held, key)
     else:
-        rule = RuleSetting("exclude", f"exclude {_line_key(line)}", "", sel)
-    return kept + _rules_data([rule])
+        held = release_line(held, key)
+    return rules_query(held)
 
 
 def views_for(context: WhatIfContext, search: str,
               pinned: Mapping[str, Any] | None) -> tuple[Any, ...]:
     """Every view's content for a URL search string (see :func:`create_app`'s ``redraw``)."""
+    search = page_query(search)
     hrefs = tuple(f"/export/{f}{search}" for f in
                   ("scenario.toml", "allocation.csv", "allocation.xlsx", "report.html"))
     keep = dash.no_update
     try:
+        state = state_for_query(search) if search else state_from_funding(context.base)
         result = solve_query(context, search)
     except ControlError:
         return (keep,) * 21 + hrefs
@@ -1315,7 +1163,7 @@ def views_for(context: WhatIfContext, search: str,
         binding_items(result),
         "",
         heatmap_figure(result, context.plan),
-        line_rows(result, context.plan),
+        line_rows(result, state),
     ) + hrefs
 
 
@@ -1361,15 +1209,15 @@ def heatmap_figure(result: Allocation, plan: Plan) -> go.Figure:
     return fig
 
 
-def line_rows(result: Allocation, plan: Plan) -> list[dict[str, Any]]:
-    """The line table's rows (money rounded to the cent, as the CSV files)."""
-    scenario = result.scenario
-    locked = {(s.location_codes, s.sector_codes, s.years) for s in
-              (lk.selector for lk in scenario.locks)}
-    excluded = {(s.location_codes, s.sector_codes, s.years) for s in scenario.exclusions}
+def line_rows(result: Allocation, state: WhatIfState) -> list[dict[str, Any]]:
+    """The line table's rows (money rounded to the cent, as the CSV files).
+
+    ``rule``: ``locked`` or ``excluded`` for the lines set in the table (``state``'s
+    locked and excluded lines, :func:`~reachplan.web.state.line_status`).
+    """
     out = []
     for (loc, sec, year), r in result.cells.iterrows():
-        key = ((str(loc),), (str(sec),), (int(year),))
+        status = line_status(state, line_key(str(loc), str(sec), int(year)))
         out.append({
             "location": str(loc), "sector": str(sec), "year": int(year),
             "requirement": format_usd(r["requirement_usd"]),
@@ -1377,6 +1225,6 @@ def line_rows(result: Allocation, plan: Plan) -> list[dict[str, Any]]:
             "allocated_usd": round(float(r["allocated_usd"]), 2),
             "funded": f"{r['share_funded']:.0%}" if r["requirement_usd"] > 0 else "-",
             "people": format_people(r["people_reached"]),
-            "rule": "locked" if key in locked else "excluded" if key in excluded else "",
+            "rule": status or "",
         })
     return out

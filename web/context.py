@@ -35,6 +35,9 @@ class WhatIfContext:
         The plan's cost model.
     solver
         Answers each change (:class:`reachplan.solver.whatif.WhatIf`); thread-safe.
+    scenario_ref
+        The ``--scenario`` argument as given (a shipped name or a file path), ``None``
+        without one: what the page's scenario export ``extends``.
     """
 
     plan: Plan
@@ -43,14 +46,19 @@ class WhatIfContext:
     base: FundingScenario
     costs: CostModel
     solver: WhatIf
+    scenario_ref: str | None = None
 
 
 DEFAULT_FUNDING = "100%"
 """The page's starting envelope without ``--scenario``: ``reachplan allocate``'s default."""
 
 
-def make_context(plan: Plan, plan_path: Path | None, scenario: Scenario | None) -> WhatIfContext:
-    """The context of a page on ``plan``, starting from ``scenario``'s rules (or none)."""
+def make_context(plan: Plan, plan_path: Path | None, scenario: Scenario | None,
+                 scenario_ref: str | None = None) -> WhatIfContext:
+    """The context of a page on ``plan``, starting from ``scenario``'s rules (or none).
+
+    ``scenario_ref``: the ``--scenario`` argument as given (see :class:`WhatIfContext`).
+    """
     base = scenario.funding if scenario is not None else FundingScenario(
         parse_funding(DEFAULT_FUNDING))
     costs = CostModel.from_plan(plan)
@@ -59,4 +67,5 @@ def make_context(plan: Plan, plan_path: Path | None, scenario: Scenario | None) 
         "plan_source": plan.source,
         "plan_name": plan.name,
     }
-    return WhatIfContext(plan, plan_path, scenario, base, costs, WhatIf(costs, provenance))
+    return WhatIfContext(plan, plan_path, scenario, base, costs, WhatIf(costs, provenance),
+                         scenario_ref)

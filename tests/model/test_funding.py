@@ -131,6 +131,7 @@ def test_scaled_multiplies_dollars_only():
          "objective_bounds[0]", "min_share <= max_share"),
         ({"funding": "60%", "floors": [{"share": 1.5}]}, "floors[0]", "between 0 and 1"),
         ({"funding": "60%", "max_year_fall": -0.1}, "max_year_fall", "between 0 and 1"),
+        ({"funding": "60%", "max_year_fall": True}, "max_year_fall", "or false"),
     ],
 )
 def test_contradictions_and_unreal_numbers_name_the_key(mapping, key, needle):
@@ -199,3 +200,18 @@ def test_describe_says_tags_in_planner_words():
     assert Selector(enabler=True, location_kinds=("regional",)).describe() == (
         "enabler lines in regional locations")
     assert Selector(tiers=(2, 3), sector_codes=("WASH",)).describe() == "tier 2/3 WASH"
+
+
+def test_max_year_fall_false_means_no_continuity_rule():
+    sc = FundingScenario.from_mapping({"funding": "60%", "max_year_fall": False}, "s.toml")
+    assert sc.max_year_fall is None
+
+
+def test_max_year_fall_false_overrides_a_parents_rule(tmp_path):
+    from reachplan.scenarios.scenario_io import load_scenario
+
+    assert load_scenario("shortfall_60").funding.max_year_fall == 0.5  # from full_funding
+    path = tmp_path / "no_fall.toml"
+    path.write_text('extends = "shortfall_60"\nname = "no_fall"\n'
+                    '[funding]\nmax_year_fall = false\n', encoding="utf-8")
+    assert load_scenario(path).funding.max_year_fall is None

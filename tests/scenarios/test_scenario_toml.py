@@ -149,6 +149,8 @@ def test_amount_text_reads_back_exactly(amount):
 
 def test_amounts_are_written_as_a_planner_types_them():
     assert amount_text(Amount("share", 0.6)) == "60%"
+    assert amount_text(Amount("share", 1.0)) == "100%"  # not "1"
+    assert amount_text(Amount("share", 0.0)) == "0%"
     assert amount_text(Amount("share", 1.1)) == "110%"
     assert amount_text(Amount("share", 0.125)) == "12.5%"
     assert amount_text(Amount("usd", 4e8)) == "USD 400m"
@@ -191,7 +193,7 @@ def _write(tmp: Path, text: str, stem: str = "written") -> Path:
 
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(fundings(max_year_fall=st.floats(0.0, 1.0)))
+@given(fundings())
 def test_extending_a_shipped_scenario_inherits_no_funding_rule(tmp_path, funding):
     parent = load_scenario("shortfall_60")  # a few milliseconds
     text = scenario_toml(funding, name="mine", description="", extends="shortfall_60",
@@ -212,17 +214,39 @@ def test_extending_keeps_the_parent_simulation_and_replaces_a_table_envelope(tmp
         load_scenario("back_loaded").simulation, **provenance)
 
 
-def test_what_cannot_be_written_over_a_parent_is_refused():
+def test_no_continuity_rule_is_written_false_over_a_parent(tmp_path):
     parent = load_scenario("shortfall_60").funding  # max_year_fall = 0.5 (full_funding)
+    assert parent.max_year_fall == 0.5
     no_fall = FundingScenario(Envelope(Amount("share", 0.6)))
-    with pytest.raises(ScenarioError, match="max_year_fall"):
-        scenario_toml(no_fall, name="mine", description="", extends="shortfall_60",
-                      plan=None, inherited=parent)
-    # without extends there is nothing to inherit
-    scenario_toml(no_fall, name="mine", description="", extends=None, plan=None,
-                  inherited=parent)
+    text = scenario_toml(no_fall, name="mine", description="", extends="shortfall_60",
+                         plan=None, inherited=parent)
+    assert tomllib.loads(text)["funding"]["max_year_fall"] is False
+    assert load_scenario(_write(tmp_path, text)).funding.max_year_fall is None
+    # without extends there is nothing to override: the key is left out
+    alone = scenario_toml(no_fall, name="mine", description="", extends=None, plan=None,
+                          inherited=parent)
+    assert "max_year_fall" not in tomllib.loads(alone)["funding"]
     with pytest.raises(ScenarioError, match="name"):
         scenario_toml(no_fall, name="../x", description="", extends=None, plan=None)
+
+
+def test_a_carry_over_envelope_that_would_take_a_parents_years_is_refused(tmp_path):
+    parent = load_scenario("back_loaded").funding  # years 2024-2026 with carry-over
+    one_year = FundingScenario(Envelope(None, ((2025, Amount("share", 0.5)),), True))
+    with pytest.raises(ScenarioError, match="laid over back_loaded") as info:
+        scenario_toml(one_year, name="mine", description="", extends="back_loaded",
+                      plan=None, inherited=parent)
+    assert info.value.key == "funding.funding"
+    # written without the check, the file would indeed read as the parent's years too
+    text = scenario_toml(one_year, name="mine", description="", extends="back_loaded",
+                         plan=None)
+    assert load_scenario(_write(tmp_path, text)).funding.envelope != one_year.envelope
+    every_year = FundingScenario(Envelope(None, tuple(
+        (y, Amount("share", 0.5)) for y in (2024, 2025, 2026)), True))
+    text = scenario_toml(every_year, name="mine", description="", extends="back_loaded",
+                         plan=None, inherited=parent)
+    assert load_scenario(_write(tmp_path, text)).funding == dataclasses.replace(
+        every_year, name="mine")
 
 
 def test_written_file_loads_alone_and_names_the_rules(tmp_path):

@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 
 from reachplan.model.funding import Selector
+from reachplan.web.state import RuleSetting, WhatIfState, state_to_query
 
-QUERY_60 = "?funding=60%25"
+QUERY_60 = state_to_query(WhatIfState(funding="60%"))
+HOUSING_UKR = Selector(location_codes=("UKR",), sector_codes=("HOUSING",))
 
 
 @pytest.fixture(scope="module")
@@ -33,33 +35,103 @@ def test_format_money_and_people() -> None:
     assert format_people(1234567.5) == "1,234,568"
 
 
-def test_new_rule_messages() -> None:
-    from reachplan.web.app import ControlError, new_rule
+def test_new_rule_is_checked_as_the_state_checks_it(page: tuple) -> None:
+    from reachplan.web.app import ControlError, check_new_rule, new_rule
 
-    rule = new_rule("earmark", "Shelter", "USD 50m", ["SHELTER_NFI"], ["UKR"], [2025], None,
-                    "all", 0)
-    assert rule.selector == Selector(location_codes=("UKR",), sector_codes=("SHELTER_NFI",),
-                                     years=(2025,))
-    with pytest.raises(ControlError) as info:
-        new_rule("earmark", "x", "fifty", None, None, None, None, "all", 0)
-    assert "not an amount" in info.value.message
+    context, _ = page
+    rule = new_rule("earmark", " Shelter ", "USD 50m", ["SHELTER_NFI"], ["UKR"], [2025], None,
+                    "cell")
+    assert rule == RuleSetting("earmark", "Shelter", "USD 50m", Selector(
+        location_codes=("UKR",), sector_codes=("SHELTER_NFI",), years=(2025,)), "all")
+    at_60 = WhatIfState(funding="60%")
+    held = WhatIfState(funding="", rules=(rule,))
+    check_new_rule(context, at_60, WhatIfState(funding=""), rule)  # fine
+    bad = [
+        (new_rule("earmark", "x", "fifty", None, None, None, None, "all"), "not an amount"),
+        (new_rule("exclude", "x", "", None, None, None, None, "all"), "choose the lines"),
+        (new_rule("floor", "x", "USD 5m", None, None, None, None, "all"), "not dollars"),
+        (new_rule("earmark", "x", "USD 5m", ["NOPE"], None, None, None, "all"), "NOPE"),
+    ]
+    for candidate, needle in bad:
+        with pytest.raises(ControlError) as info:
+            check_new_rule(context, at_60, held, candidate)
+        assert info.value.control == "rule-value"
+        assert needle in info.value.message, info.value.message
+    # a problem elsewhere on the page is not the new rule's
+    check_new_rule(context, WhatIfState(funding="sixty"), held, rule)
     with pytest.raises(ControlError):
-        new_rule("exclude", "x", "", None, None, None, None, "all", 0)
-    with pytest.raises(ControlError):
-        new_rule("floor", "x", "USD 5m", None, None, None, None, "all", 0)
+        new_rule("bonus", "x", "1", None, None, None, None, "all")
 
 
 def test_line_lock_exclude_release() -> None:
-    from reachplan.web.app import apply_line_action, rules_from_data
+    from reachplan.web.app import apply_line_action, rules_query, rules_state
 
-    line = {"location": "UKR", "sector": "HEALTH", "year": 2025, "allocated_usd": 1234.567}
-    locked = apply_line_action([], "lock", line)
-    (rule,) = rules_from_data(locked)
-    assert (rule.kind, rule.value) == ("lock", "USD 1234.57")
-    assert rule.selector == Selector(("UKR",), ("HEALTH",), years=(2025,))
-    excluded = apply_line_action(locked, "exclude", line)
-    assert [r.kind for r in rules_from_data(excluded)] == ["exclude"]
-    assert apply_line_action(excluded, "release", line) == []
+    earmark = RuleSetting("earmark", "Shelter", "USD 50m", HOUSING_UKR)
+    data = rules_query(WhatIfState(funding="", rules=(earmark,)))
+    line = {"location": "UKR", "sector": "HEALTH", "year": 2025, "allocated_usd": 1234.57}
+    locked = rules_state(apply_line_action(data, "lock", line))
+    assert locked.locked == ("UKR|HEALTH|2025=USD 1,234.57",) and locked.excluded == ()
+    assert locked.rules == (earmark,)  # the editor's rules stay
+    excluded = rules_state(apply_line_action(rules_query(locked), "exclude", line))
+    assert excluded.locked == () and excluded.excluded == ("UKR|HEALTH|2025",)
+    released = rules_state(apply_line_action(rules_query(excluded), "release", line))
+    assert released == WhatIfState(funding="", rules=(earmark,))
+
+
+def test_a_locked_line_is_kept_at_the_amount_shown(page: tuple) -> None:
+    from reachplan.web.app import apply_line_action, line_rows, rules_state, solve_query
+
+    context, _ = page
+    result = solve_query(context, QUERY_60)
+    row = next(r for r in line_rows(result, WhatIfState()) if r["allocated_usd"] > 1e6)
+    held = rules_state(apply_line_action(None, "exclude", row))
+    excluded = solve_query(context, state_to_query(WhatIfState(
+        funding="60%", excluded=held.excluded)))
+    key = (row["location"], row["sector"], row["year"])
+    assert excluded.cells.loc[key, "allocated_usd"] == 0
+    assert {r["rule"] for r in line_rows(excluded, rules_state(
+        apply_line_action(None, "exclude", row))) if (r["location"], r["sector"],
+                                                       r["year"]) == key} == {"excluded"}
+    # locked at half the amount shown: the solver must give exactly that
+    halved = dict(row, allocated_usd=round(row["allocated_usd"] / 2, 2))
+    held = rules_state(apply_line_action(None, "lock", halved))
+    locked = solve_query(context, state_to_query(WhatIfState(funding="60%",
+                                                             locked=held.locked)))
+    assert locked.cells.loc[key, "allocated_usd"] == pytest.approx(halved["allocated_usd"],
+                                                                   abs=0.01)
+
+
+def test_the_token_is_not_page_state(page: tuple) -> None:
+    from reachplan.web.app import page_query, state_for_query
+
+    query = state_to_query(WhatIfState(funding="60%", carry_over=True))
+    assert page_query("?token=abc&" + query[1:]) == query
+    assert page_query(query + "&token=abc") == query
+    assert page_query("?token=abc") == ""
+    assert state_for_query("?token=abc&" + query[1:]) == WhatIfState(funding="60%",
+                                                                    carry_over=True)
+
+
+def test_control_errors_go_next_to_their_control(page: tuple) -> None:
+    from reachplan.web.app import _years, control_errors
+
+    context, _ = page
+    years = _years(context)
+    rule = RuleSetting("earmark", "x", "USD 1m", HOUSING_UKR)
+    cases = [
+        (WhatIfState(funding="sixty"), "funding-amount"),
+        (WhatIfState(funding="", years=((2025, "lots"),)), "year-amount-2025"),
+        (WhatIfState(rules=(rule, RuleSetting("floor", "f", "USD 5m", Selector()))), "rule-1"),
+        (WhatIfState(rules=(RuleSetting("earmark", "x", "USD 1m", Selector(
+            sector_codes=("NOPE",))),)), "rule-0"),
+        (WhatIfState(locked=("UKR|HEALTH=USD 1m",)), "line-table"),
+        (WhatIfState(objective="fastest"), "objective"),
+    ]
+    for state, where in cases:
+        errors = control_errors(context, state, years)
+        assert list(errors) == [where], (state, errors)
+        assert errors[where] and "Traceback" not in errors[where]
+    assert control_errors(context, WhatIfState(funding="60%", rules=(rule,)), years) == {}
 
 
 def test_page_numbers_against_the_cells(page: tuple) -> None:
@@ -87,8 +159,9 @@ def test_scenario_export_allocates_to_the_page_numbers(page: tuple, tmp_path: Pa
     from reachplan.web.app import solve_query
 
     context, app = page
-    query = ("?funding=60%25&carry=1&year=2025~USD+400m"
-             "&rule=earmark~Housing~USD+50m~sector:HOUSING,location:UKR~all")
+    query = state_to_query(WhatIfState(
+        funding="60%", years=((2025, "USD 400m"),), carry_over=True,
+        rules=(RuleSetting("earmark", "Housing", "USD 50m", HOUSING_UKR),)))
     response = app.server.test_client().get("/export/scenario.toml" + query)
     assert response.status_code == 200
     path = tmp_path / "whatif.toml"
@@ -121,9 +194,14 @@ def test_csv_and_xlsx_exports(page: tuple) -> None:
     assert report.status_code == 200 and b"People reached" in report.data
 
 
-@pytest.mark.parametrize("query", ["?funding=sixty", "?funding=60%25&year=2025~lots",
-                                   "?funding=60%25&rule=earmark~x~USD+1m~nowhere:X~all",
-                                   "?path=/etc/passwd"])
+@pytest.mark.parametrize("query", [
+    state_to_query(WhatIfState(funding="sixty")),
+    state_to_query(WhatIfState(funding="60%", years=((2025, "lots"),))),
+    state_to_query(WhatIfState(funding="60%", rules=(
+        RuleSetting("earmark", "x", "USD 1m", Selector(sector_codes=("NOWHERE",))),))),
+    "?funding=60%25&rule=earmark~x~USD+1m~nowhere:X",  # a selector key no rule has
+    "?path=/etc/passwd",
+])
 def test_malformed_input_gives_a_message_not_a_500(page: tuple, query: str) -> None:
     _, app = page
     for route in ("scenario.toml", "allocation.csv", "allocation.xlsx", "report.html"):
@@ -139,16 +217,19 @@ def test_views_for_malformed_amount_keeps_views(page: tuple) -> None:
     from reachplan.web.app import views_for
 
     context, _ = page
-    out = views_for(context, "?funding=sixty", None)
+    query = state_to_query(WhatIfState(funding="sixty"))
+    out = views_for(context, query, None)
     assert out[0] is dash.no_update
-    assert out[-4] == "/export/scenario.toml?funding=sixty"
+    assert out[-4] == "/export/scenario.toml" + query
 
 
 def test_views_for_infeasible_rules_shows_the_diagnosis(page: tuple) -> None:
     from reachplan.web.app import views_for
 
     context, _ = page
-    out = views_for(context, "?funding=10%25&rule=floor~All+half~50%25~~all", None)
+    query = state_to_query(WhatIfState(funding="10%", rules=(
+        RuleSetting("floor", "All half", "50%", Selector()),)))
+    out = views_for(context, query, None)
     assert out[18].startswith("These rules cannot all hold.")
     assert "floor" in out[18].lower()
 
@@ -158,3 +239,94 @@ def test_layout_has_the_controls_and_exports(page: tuple) -> None:
     response = app.server.test_client().get("/_dash-layout")
     assert response.status_code == 200
     assert b"funding-slider" in response.data and b"export-scenario" in response.data
+
+
+def _allocate_json(scenario_file: Path) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "reachplan.cli", "allocate", "--scenario", str(scenario_file),
+         "--json"], capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("continuity", ["inherited", "dropped"])
+def test_export_extends_the_starting_scenario_and_allocates_the_same(
+        tmp_path: Path, continuity: str) -> None:
+    import tomllib
+
+    from reachplan.scenarios.scenario_io import load_scenario
+    from reachplan.web.app import create_app, solve_query
+    from reachplan.web.context import make_context
+    from reachplan.workflow.suite import load_usable_plan
+
+    if continuity == "inherited":
+        ref = "shortfall_60"  # max_year_fall = 0.5, from full_funding
+    else:  # a starting file that drops the parent's continuity rule
+        start = tmp_path / "no_fall.toml"
+        start.write_text('extends = "shortfall_60"\nname = "no_fall"\n'
+                         "[funding]\nmax_year_fall = false\n", encoding="utf-8")
+        ref = str(start)
+    scenario = load_scenario(ref)
+    assert scenario.funding.max_year_fall == (0.5 if continuity == "inherited" else None)
+    context = make_context(load_usable_plan(None).plan, None, scenario, ref)
+    app = create_app(context)
+    query = state_to_query(WhatIfState(
+        funding="55%", rules=(RuleSetting("earmark", "Housing", "USD 50m", HOUSING_UKR),)))
+    response = app.server.test_client().get("/export/scenario.toml" + query)
+    assert response.status_code == 200, response.data
+    doc = tomllib.loads(response.data.decode())
+    assert doc["extends"] == (ref if continuity == "inherited" else str(start.resolve()))
+    assert doc["funding"]["max_year_fall"] == (0.5 if continuity == "inherited" else False)
+    exported = tmp_path / "exported" / "whatif.toml"  # saved elsewhere than the start file
+    exported.parent.mkdir()
+    exported.write_bytes(response.data)
+    loaded = load_scenario(exported)
+    assert loaded.funding.max_year_fall == scenario.funding.max_year_fall
+    assert (loaded.draws, loaded.seed) == (scenario.draws, scenario.seed)
+    cli = _allocate_json(exported)
+    page = solve_query(context, query)
+    assert page.people_reached == pytest.approx(cli["people_reached"], rel=1e-9)
+    assert page.pro_rata_people_reached == pytest.approx(cli["pro_rata_people_reached"],
+                                                         rel=1e-9)
+
+
+def test_futures_run_the_draws_and_band_the_people_reached(page: tuple) -> None:
+    import time
+
+    import numpy as np
+
+    from reachplan.model.scenario import Scenario
+    from reachplan.scenarios.simulation_io import load_simulation
+    from reachplan.solver.batch import run_scenario
+    from reachplan.web.app import FUTURES_DRAWS, Futures, funding_for_query
+    from reachplan.workflow.suite import load_initial_state
+
+    context, _ = page
+    funding = funding_for_query(context, QUERY_60)
+    futures = Futures(context)
+    job = futures.start(funding)
+    seen = []
+    deadline = time.monotonic() + 600
+    while True:
+        status = futures.status(job)
+        assert status is not None and status["error"] is None, status
+        seen.append(status["done"])
+        if status["band"] is not None:
+            break
+        assert time.monotonic() < deadline, "the futures did not finish"
+        time.sleep(0.05)
+    assert status["done"] == status["total"] == FUTURES_DRAWS == 100
+    assert seen == sorted(seen) and seen[0] < FUTURES_DRAWS  # progress, not one jump
+    low, mid, high = status["band"]
+    assert low <= mid <= high
+    # the same draws, run and banded independently of the page
+    scenario = Scenario(name="check", description="", funding=funding,
+                        simulation=load_simulation(None), draws=FUTURES_DRAWS,
+                        seed=status["seed"])
+    run = run_scenario(context.plan, scenario, load_initial_state())
+    assert len(run.people_reached) == FUTURES_DRAWS
+    assert (low, mid, high) == tuple(np.percentile(run.people_reached, [5, 50, 95]))

@@ -1,91 +1,84 @@
 """The what-if page in real headless Chromium (Debian's /usr/bin/chromium, via Playwright).
 
-The planner's flow of issue 14: move the funding to 60%, add an earmark, pin, change to
-50%, export the scenario; the page's numbers must equal ``reachplan allocate --json`` on
-the exported file (run in a subprocess), with no console error and no request leaving
-127.0.0.1.
+The page is served by a real ``python -m reachplan.cli serve --port 0`` subprocess
+(``served`` in tests/web/conftest.py) and driven in ``browser_page``. The planner's flow
+of issue 14: move the funding to 60%, add an earmark, pin, change to 50%, export the
+scenario; the page's numbers must equal ``reachplan allocate --json`` on the exported file
+(run in a subprocess), with no console error and no request leaving 127.0.0.1. Then a
+per-year edit with carry-over and a switch to headcount, each checked the same way, and
+the exported URL reopened in a fresh page shows the same numbers (the state is the URL).
 """
 
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import threading
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="no /usr/bin/chromium (apt-get install -y chromium)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _value(page, element: str) -> str:
+    return page.get_attribute(f"#{element}", "data-value") or ""
 
 
-@pytest.fixture(scope="module")
-def page_url() -> Iterator[str]:
-    """The page on the shipped plan, served by waitress on 127.0.0.1 in a thread."""
-    from waitress.server import create_server
-
-    from reachplan.web.app import create_app
-    from reachplan.web.context import make_context
-    from reachplan.workflow.suite import load_usable_plan
-
-    app = create_app(make_context(load_usable_plan(None).plan, None, None))
-    server = create_server(app.server, host="127.0.0.1", port=_free_port(), threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}/"
-    server.close()
-
-
-@pytest.fixture()
-def browser_page() -> Iterator[tuple[object, list[str], list[str]]]:
-    """A Playwright page; the console errors and every request URL, recorded."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
-        errors: list[str] = []
-        requests: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("request", lambda r: requests.append(r.url))
-        yield page, errors, requests
-        browser.close()
-
-
-def _value(page: object, element: str) -> str:
-    return page.get_attribute(f"#{element}", "data-value") or ""  # type: ignore[attr-defined]
-
-
-def _wait_changed(page: object, element: str, old: str) -> str:
-    page.wait_for_function(  # type: ignore[attr-defined]
+def _wait_changed(page, element: str, old: str) -> str:
+    page.wait_for_function(
         "([id, old]) => { const e = document.getElementById(id);"
         " const v = e && e.getAttribute('data-value'); return v && v !== old; }",
         arg=[element, old], timeout=60_000)
     return _value(page, element)
 
 
-def _type_amount(page: object, element: str, text: str) -> None:
-    box = page.locator(f"#{element}")  # type: ignore[attr-defined]
+def _type_amount(page, element: str, text: str) -> None:
+    box = page.locator(f"#{element}")
     box.fill(text)
     box.press("Enter")
 
 
-def test_planner_flow_matches_allocate_json(page_url: str, browser_page: tuple, tmp_path: Path):
-    page, errors, requests = browser_page
-    page.goto(page_url)
+def _export_and_allocate(page, base_url: str, tmp_path: Path, stem: str) -> dict:
+    href = page.get_attribute("#export-scenario", "href")
+    assert href.startswith("/export/scenario.toml?")
+    response = page.request.get(urllib.parse.urljoin(base_url, href))
+    assert response.status == 200, response.text()
+    toml_file = tmp_path / f"{stem}.toml"
+    toml_file.write_bytes(response.body())
+    done = subprocess.run(
+        [sys.executable, "-m", "reachplan.cli", "allocate", "--scenario", str(toml_file),
+         "--json"], capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _check_numbers(page, cli: dict) -> None:
+    assert float(_value(page, "people-reached")) == pytest.approx(cli["people_reached"],
+                                                                  rel=1e-9)
+    assert float(_value(page, "pro-rata-people")) == pytest.approx(
+        cli["pro_rata_people_reached"], rel=1e-9)
+    assert float(_value(page, "gain-over-pro-rata")) == pytest.approx(
+        cli["gain_over_pro_rata"], rel=1e-9, abs=1e-6)
+    unmet = sum(r["unmet_need"] for r in cli["coverage_by_location_year"]
+                if r["people_in_need"] is not None and r["unmet_need"] is not None)
+    assert float(_value(page, "unmet-need")) == pytest.approx(unmet, rel=1e-9)
+
+
+def _no_errors_nothing_foreign(page) -> None:
+    assert page.console_errors == []
+    foreign = [u for u in page.request_urls
+               if urllib.parse.urlsplit(u).hostname != "127.0.0.1"
+               and not u.startswith("data:")]
+    assert foreign == []
+
+
+def test_planner_flow_matches_allocate_json(served, browser_page, tmp_path: Path):
+    server = served()
+    page = browser_page
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    page.goto(server.url)
     start = _wait_changed(page, "people-reached", "")
+    assert "person-years" in page.inner_text(".kpis")
 
     # funding to 60% (typed; the slider follows)
     _type_amount(page, "funding-amount", "60%")
@@ -122,34 +115,9 @@ def test_planner_flow_matches_allocate_json(page_url: str, browser_page: tuple, 
         float(at_50) - float(pinned), abs=1e-6)
 
     # export the scenario the page shows, allocate it with the CLI
-    href = page.get_attribute("#export-scenario", "href")
-    assert href.startswith("/export/scenario.toml?")
-    response = page.request.get(urllib.parse.urljoin(page_url, href))
-    assert response.status == 200
-    toml_file = tmp_path / "exported.toml"
-    toml_file.write_bytes(response.body())
-    done = subprocess.run(
-        [sys.executable, "-m", "reachplan.cli", "allocate", "--scenario", str(toml_file),
-         "--json"], capture_output=True, text=True, check=False, timeout=300)
-    assert done.returncode == 0, done.stderr
-    cli = json.loads(done.stdout)
-    assert float(_value(page, "people-reached")) == pytest.approx(cli["people_reached"],
-                                                                  rel=1e-9)
-    assert float(_value(page, "pro-rata-people")) == pytest.approx(
-        cli["pro_rata_people_reached"], rel=1e-9)
-    assert float(_value(page, "gain-over-pro-rata")) == pytest.approx(
-        cli["gain_over_pro_rata"], rel=1e-9, abs=1e-6)
-    unmet = sum(r["unmet_need"] for r in cli["coverage_by_location_year"]
-                if r["people_in_need"] is not None and r["unmet_need"] is not None)
-    assert float(_value(page, "unmet-need")) == pytest.approx(unmet, rel=1e-9)
+    cli = _export_and_allocate(page, server.base_url, tmp_path, "exported")
+    _check_numbers(page, cli)
     assert cli["funding_usd"] > 0 and "50%" in cli["scenario"]
-
-    page.screenshot(path=str(tmp_path / "whatif.png"), full_page=False)
-    assert errors == []
-    foreign = [u for u in requests
-               if urllib.parse.urlsplit(u).hostname not in ("127.0.0.1",)
-               and not u.startswith("data:")]
-    assert foreign == []
 
     # what one more $1M reaches: the envelope's and the flexible money's shadow prices
     envelope = [s["value"] for s in cli["shadow_prices"] if s["kind"] == "envelope"]
@@ -157,3 +125,89 @@ def test_planner_flow_matches_allocate_json(page_url: str, browser_page: tuple, 
     assert len(envelope) == 1 and len(flexible) == 1  # one total envelope, one earmark pool
     shown = float(_value(page, "marginal-1m"))
     assert shown == pytest.approx(envelope[0] + flexible[0], rel=1e-9)
+
+    # the state is the URL: a fresh page on the exported URL shows the same numbers
+    link = page.url
+    numbers = {e: _value(page, e) for e in ("people-reached", "pro-rata-people",
+                                            "unmet-need", "marginal-1m")}
+    other = page.context.new_page()
+    other.on("console", lambda m: page.console_errors.append(m.text)
+             if m.type == "error" else None)
+    other.goto(link)
+    assert _wait_changed(other, "people-reached", "") == numbers["people-reached"]
+    for element, value in numbers.items():
+        assert _value(other, element) == value, element
+    # the controls are set from the URL by their own callback, maybe after the views
+    other.wait_for_function(
+        "() => document.getElementById('funding-amount').value === '50%' &&"
+        " document.getElementById('rules-list').innerText.includes('Shelter donor')",
+        timeout=10_000)
+    assert urllib.parse.urlsplit(other.url).query == urllib.parse.urlsplit(link).query
+    other.close()
+    _no_errors_nothing_foreign(page)
+
+
+def test_per_year_carry_over_and_headcount_match_allocate_json(served, browser_page,
+                                                                tmp_path: Path):
+    server = served()
+    page = browser_page
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    page.goto(server.url)
+    start = _wait_changed(page, "people-reached", "")
+
+    # 2025 money capped at USD 300m with the rest of the appeal at 60%, carry-over on
+    _type_amount(page, "funding-amount", "60%")
+    at_60 = _wait_changed(page, "people-reached", start)
+    page.click("details summary")
+    _type_amount(page, "year-amount-2025", "USD 300m")
+    capped = _wait_changed(page, "people-reached", at_60)
+    page.click("#carry-over input[type=checkbox]")
+    carried = _wait_changed(page, "people-reached", capped)
+    query = urllib.parse.unquote_plus(page.evaluate("() => window.location.search"))
+    assert "year=2025~USD 300m" in query and "carry=1" in query
+    cli = _export_and_allocate(page, server.base_url, tmp_path, "per_year")
+    _check_numbers(page, cli)
+    assert float(carried) == pytest.approx(cli["people_reached"], rel=1e-9)
+
+    # a malformed year amount: a message next to it, the numbers stay
+    _type_amount(page, "year-amount-2024", "lots")
+    page.wait_for_function(
+        "() => document.getElementById('year-amount-2024-error').innerText.length > 0",
+        timeout=10_000)
+    assert "lots" in page.inner_text("#year-amount-2024-error")
+    assert _value(page, "people-reached") == carried
+    _type_amount(page, "year-amount-2024", "")
+    page.wait_for_function(
+        "() => document.getElementById('year-amount-2024-error').innerText === ''",
+        timeout=10_000)
+
+    # headcount
+    page.click("#objective input[value=headcount]")
+    headcount = _wait_changed(page, "people-reached", carried)
+    assert "objective=headcount" in page.evaluate("() => window.location.search")
+    cli = _export_and_allocate(page, server.base_url, tmp_path, "headcount")
+    _check_numbers(page, cli)
+    assert float(headcount) == pytest.approx(cli["people_reached"], rel=1e-9)
+    _no_errors_nothing_foreign(page)
+
+
+def test_futures_button_runs_the_draws_with_progress(served, browser_page):
+    server = served()
+    page = browser_page
+    # a link the page cannot read: a banner, and the starting settings
+    page.goto(server.base_url + "?funding=60%25&bonus=1")
+    _wait_changed(page, "people-reached", "")
+    assert "bonus" in page.inner_text("#url-error")
+    assert page.evaluate("() => window.location.search") == "?funding=100%25"
+    assert page.input_value("#funding-amount") == "100%"
+    page.click("#futures")
+    page.wait_for_function(
+        "() => document.getElementById('futures-progress').innerText.includes('draws')",
+        timeout=30_000)
+    band = _wait_changed(page, "futures-band", "")
+    low, mid, high = (float(v) for v in band.split(","))
+    assert low <= mid <= high
+    assert page.get_attribute("#futures-band", "data-draws") == "100"
+    assert page.inner_text("#futures-progress") == "100 of 100 draws done"
+    assert page.get_attribute("#futures-band", "data-seed") == "0"
+    _no_errors_nothing_foreign(page)
