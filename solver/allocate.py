@@ -297,8 +297,9 @@ def allocate(
     ranged
         Which shadow prices get people per $1M from the optimal basis and their ranges
         (:func:`shadow_prices`): ``"all"``, ``"envelope"`` (the ladder needs only the
-        envelope's), ``"amounts"`` (envelope, earmarks and flexible money: the what-if
-        page's) or ``"none"`` (the LP's duals only, in objective units).
+        envelope's), ``"amounts"`` (envelope, earmarks and flexible money),
+        ``"binding"`` (those and the binding rules but caps: the what-if page's) or
+        ``"none"`` (the LP's duals only, in objective units).
 
     Raises
     ------
@@ -498,9 +499,11 @@ RANGED_KINDS: Mapping[str, tuple[str, ...]] = {
     "amounts": ("envelope", "earmark", "flexible"),
     "none": (),
 }
-"""Row kinds whose shadow prices are ranged, per ``ranged`` mode other than ``"all"``:
-``"amounts"`` ranges the rows an amount of money sets (what one more $1M of the
-envelope, or of an earmark, reaches)."""
+"""Row kinds whose shadow prices are ranged, per ``ranged`` mode other than ``"all"`` and
+``"binding"``: ``"amounts"`` ranges the rows an amount of money sets (what one more $1M
+of the envelope, or of an earmark, reaches). ``"binding"`` ranges those and every binding
+rule (floors, locks, exclusions, objective shares, continuity, earmark shares), all but
+absorption caps and people in need: what a planner reads as the rules that cost people."""
 
 
 def shadow_prices(lp: AllocationLP, sol: LPSolution, ranged: str = "all",
@@ -518,8 +521,12 @@ def shadow_prices(lp: AllocationLP, sol: LPSolution, ranged: str = "all",
               if (row.is_money or row.kind == "need")
               and (row.kind != "cap" or _binding(row, sol))]
     kinds = RANGED_KINDS.get(ranged)
-    wanted = chosen if ranged == "all" else [
-        row for row in chosen if kinds is not None and row.kind in kinds]
+    if ranged == "binding":
+        wanted = [row for row in chosen if row.kind in RANGED_KINDS["amounts"]
+                  or (row.kind not in ("cap", "need") and _binding(row, sol))]
+    else:
+        wanted = chosen if ranged == "all" else [
+            row for row in chosen if kinds is not None and row.kind in kinds]
     found = _sensitivities(lp, wanted, basis) if wanted else {}
     prices = []
     for row in chosen:

@@ -64,10 +64,11 @@ from reachplan.solver.model import (
 )
 from reachplan.solver.result import Allocation, SolveStatus
 
-RANGED = "amounts"
+RANGED = "binding"
 """Shadow prices ranged (people per $1M, one-sided, as ``reachplan allocate`` gives them):
-the envelope's, each earmark's and the flexible money's, the rows the page reads; the
-others carry the LP's dual, as in :func:`~reachplan.solver.allocate.shadow_prices`."""
+the envelope's, each earmark's, the flexible money's and every binding rule's but the
+absorption caps', the rows the page reads; the others carry the LP's dual, as in
+:func:`~reachplan.solver.allocate.shadow_prices` with ``ranged="none"``."""
 
 CACHED_RESULTS = 64
 """Answers kept by scenario (a planner toggling back to a setting gets it at once)."""
@@ -139,7 +140,7 @@ class WhatIf:
         self._models: OrderedDict[FundingScenario, _Held] = OrderedDict()
 
     def solve(self, funding: FundingScenario) -> Allocation:
-        """The allocation under ``funding``, as :func:`allocate` with ``ranged="amounts"``.
+        """The allocation under ``funding``, as :func:`allocate` with ``ranged="binding"``.
 
         Raises
         ------

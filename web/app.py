@@ -37,16 +37,23 @@ How the page works
 - **Futures** run a small Monte Carlo (:data:`FUTURES_DRAWS` draws) of the current settings
   in a background thread (:func:`reachplan.solver.batch.run_scenario`), with the simulation
   assumptions of the ``--scenario`` file, else the shipped default; the band is the 5th to
-  95th percentile of people reached.
+  95th percentile of people reached. The same thread then writes the full report of those
+  draws (:func:`reachplan.workflow.report_inputs.write_suite_report`, as ``reachplan run``)
+  into a private temporary folder removed when the server stops; the page links to it by
+  the run's id (``/export/full-report/<id>``), never by a path.
 - **Exports** are Flask routes that rebuild the funding from the query string (never a
   file path from the browser).
 """
 
 from __future__ import annotations
 
+import atexit
 import html as html_text
 import io
 import math
+import re
+import shutil
+import tempfile
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
@@ -333,7 +340,7 @@ def _cell(value: object) -> object:
     return value
 
 
-def _register_exports(app: dash.Dash, context: WhatIfContext) -> None:
+def _register_exports(app: dash.Dash, context: WhatIfContext, futures: Futures) -> None:
     server = app.server
 
     def failure(exc: Exception) -> flask.Response:
@@ -388,6 +395,15 @@ def _register_exports(app: dash.Dash, context: WhatIfContext) -> None:
         except (ReachplanError, ValueError) as exc:
             return failure(exc)
         return attachment(report_html(context, result), "text/html", "whatif-report.html")
+
+    @server.route("/export/full-report/<job>")
+    def export_full_report(job: str) -> flask.Response:
+        # the job is a key of the page's own runs, never a path: anything else is unknown
+        found = futures.report_file(job) if _JOB.fullmatch(job) else None
+        if found is None or not found.is_file():
+            return flask.Response("no such report: run the futures first, then follow the "
+                                  "link they give\n", status=404, mimetype="text/plain")
+        return attachment(found.read_bytes(), "text/html", "whatif-full-report.html")
 
 
 def _scenario_name(context: WhatIfContext) -> str:
@@ -459,6 +475,10 @@ table{{border-collapse:collapse}}td,th{{padding:2px 8px;border-bottom:1px solid 
 """
 
 
+_JOB = re.compile(r"[0-9a-f]{32}")
+"""A futures run's id (:func:`uuid.uuid4` hex)."""
+
+
 # ---- futures ------------------------------------------------------------------------------
 
 
@@ -469,6 +489,23 @@ class Futures:
         self.context = context
         self._lock = threading.Lock()
         self._jobs: dict[str, dict[str, Any]] = {}
+        self._dir: Path | None = None
+
+    def _directory(self) -> Path:
+        """A private folder for the full reports, removed when the server stops."""
+        with self._lock:
+            if self._dir is None:
+                self._dir = Path(tempfile.mkdtemp(prefix="reachplan-whatif-"))
+                atexit.register(shutil.rmtree, self._dir, ignore_errors=True)
+            return self._dir
+
+    def report_file(self, job: str) -> Path | None:
+        """The full report of a finished run (``None`` until it is written)."""
+        with self._lock:
+            found = self._jobs.get(job)
+            if found is None or found.get("report") != "ready" or self._dir is None:
+                return None
+            return self._dir / job / "report.html"
 
     def start(self, funding: FundingScenario, draws: int = FUTURES_DRAWS) -> str:
         """Start a run of ``draws`` draws of ``funding``; return its id.
@@ -484,7 +521,7 @@ class Futures:
             if len(self._jobs) > 16:
                 self._jobs.pop(next(iter(self._jobs)))
             self._jobs[job] = {"done": 0, "total": draws, "band": None, "error": None,
-                               "seed": seed}
+                               "seed": seed, "report": None}
         threading.Thread(target=self._run, args=(job, funding, draws, seed),
                          daemon=True).start()
         return job
@@ -514,16 +551,34 @@ class Futures:
                     self._jobs[job]["done"] = min(
                         draws, self._jobs[job]["done"] + min(CHUNK_DRAWS, draws))
 
-            run = run_scenario(self.context.plan, scenario, load_initial_state(),
-                               on_chunk=on_chunk)
+            initial = load_initial_state()
+            run = run_scenario(self.context.plan, scenario, initial, on_chunk=on_chunk)
             band = (run.percentile(5), run.percentile(50), run.percentile(95))
             with self._lock:
-                self._jobs[job].update(done=draws, band=band)
+                self._jobs[job].update(done=draws, band=band, report="writing")
+            self._write_report(job, run, initial)
         except Exception as exc:  # noqa: BLE001 - shown to the planner, never raised
             message = str(exc) if isinstance(exc, ReachplanError | ValueError) else (
                 "the futures run failed")
             with self._lock:
                 self._jobs[job]["error"] = message
+
+    def _write_report(self, job: str, run: Any, initial: Any) -> None:
+        """The full report of the run (as ``reachplan run`` writes it) into the job's folder.
+
+        The plan is read again from where ``reachplan serve`` read it (the report lists
+        its files and validation); a plan whose files changed since is refused.
+        """
+        from reachplan.workflow.report_inputs import write_suite_report
+        from reachplan.workflow.suite import load_usable_plan
+
+        usable = load_usable_plan(self.context.plan_path)
+        if usable.plan.fingerprint != self.context.plan.fingerprint:
+            raise ReachplanError("the plan's files changed since the page started; restart "
+                                 "reachplan serve to report on them")
+        write_suite_report([run], usable, initial, self._directory() / job, hxl=False)
+        with self._lock:
+            self._jobs[job]["report"] = "ready"
 
 
 # ---- layout -------------------------------------------------------------------------------
@@ -693,6 +748,8 @@ def _layout(context: WhatIfContext, state: WhatIfState, search: str) -> html.Div
             html.Span(id="futures-progress", className="summary"),
             html.Div(id="futures-band", className="band",
                      **{"data-value": "", "data-draws": "", "data-seed": ""}),
+            html.A("Full report of these futures (HTML)", id="export-full-report",
+                   className="button", href="", hidden=True),
             dcc.Interval(id="futures-poll", interval=500, disabled=True),
             dcc.Store(id="futures-job"),
         ], className="panel"),
@@ -750,7 +807,8 @@ def create_app(context: WhatIfContext) -> dash.Dash:
     # browser (`sync` below): the server answers with Referrer-Policy: no-referrer, so the
     # layout request cannot know the page's address
     app.layout = lambda: _layout(context, start, state_to_query(start))
-    _register_exports(app, context)
+    _register_exports(app, context, futures)
+    app.server.extensions["reachplan_futures"] = futures  # the page's runs, for tests
 
     # slider -> typed amount (the typed amount -> slider in `follow_amount`)
     @app.callback(
@@ -967,6 +1025,8 @@ def create_app(context: WhatIfContext) -> dash.Dash:
         Output("futures-band", "data-draws"),
         Output("futures-band", "data-seed"),
         Output("futures-poll", "disabled", allow_duplicate=True),
+        Output("export-full-report", "href"),
+        Output("export-full-report", "hidden"),
         Input("futures-poll", "n_intervals"),
         State("futures-job", "data"),
         prevent_initial_call=True,
@@ -975,17 +1035,21 @@ def create_app(context: WhatIfContext) -> dash.Dash:
         status = futures.status(job) if job else None
         keep = dash.no_update
         if status is None:
-            return keep, keep, keep, keep, keep, True
+            return keep, keep, keep, keep, keep, True, keep, keep
         if status["error"]:
-            return f"Failed: {status['error']}", "", "", "", "", True
+            return f"Failed: {status['error']}", keep, keep, keep, keep, True, "", True
         if status["band"] is None:
             return (f"{status['done']} of {status['total']} draws", keep, keep, keep, keep,
-                    False)
+                    False, "", True)
         low, mid, high = status["band"]
-        return (f"{status['total']} of {status['total']} draws done",
+        done = status["report"] == "ready"
+        progress = (f"{status['total']} of {status['total']} draws done"
+                    + ("" if done else "; writing the full report ..."))
+        return (progress,
                 f"People reached: {format_people(low)} to {format_people(high)} "
                 f"(5th to 95th percentile; median {format_people(mid)})",
-                f"{low!r},{mid!r},{high!r}", str(status["total"]), str(status["seed"]), True)
+                f"{low!r},{mid!r},{high!r}", str(status["total"]), str(status["seed"]),
+                done, f"/export/full-report/{job}" if done else "", not done)
 
     return app
 
@@ -1180,7 +1244,7 @@ def binding_items(result: Allocation, top: int = 8) -> list[html.Li]:
                      f"{format_people(s.value)} {s.unit}") for s in others[:top]]
     if caps:
         items.append(html.Li(f"{len(caps)} lines at their absorption limit (more money "
-                             f"there reaches nobody more); largest: {caps[0].description}"))
+                             "there reaches nobody more)"))
     if not items:
         items = [html.Li("No rule limits the allocation beyond the envelope.")]
     return items

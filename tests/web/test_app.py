@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -302,12 +303,14 @@ def test_futures_run_the_draws_and_band_the_people_reached(page: tuple) -> None:
     from reachplan.model.scenario import Scenario
     from reachplan.scenarios.simulation_io import load_simulation
     from reachplan.solver.batch import run_scenario
+    from reachplan.solver.model import funding_usd
     from reachplan.web.app import FUTURES_DRAWS, Futures, funding_for_query
     from reachplan.workflow.suite import load_initial_state
 
-    context, _ = page
+    context, app = page
     funding = funding_for_query(context, QUERY_60)
-    futures = Futures(context)
+    futures = app.server.extensions["reachplan_futures"]
+    assert isinstance(futures, Futures)
     job = futures.start(funding)
     seen = []
     deadline = time.monotonic() + 600
@@ -330,3 +333,24 @@ def test_futures_run_the_draws_and_band_the_people_reached(page: tuple) -> None:
     run = run_scenario(context.plan, scenario, load_initial_state())
     assert len(run.people_reached) == FUTURES_DRAWS
     assert (low, mid, high) == tuple(np.percentile(run.people_reached, [5, 50, 95]))
+    # then the full report of those draws, as `reachplan run` writes it
+    while futures.status(job)["report"] != "ready":
+        assert futures.status(job)["error"] is None, futures.status(job)
+        assert time.monotonic() < deadline, "the full report was not written"
+        time.sleep(0.1)
+    report = futures.report_file(job)
+    assert report is not None and report.read_text().startswith("<!DOCTYPE html>")
+    (row,) = json.loads((report.parent / "report.json").read_text())["tables"]["scenarios"]
+    assert row["draws"] == FUTURES_DRAWS and row["seed"] == status["seed"]
+    assert row["people_reached_mean"] == pytest.approx(float(np.mean(run.people_reached)),
+                                                       rel=1e-12)
+    assert row["funding_usd"] == pytest.approx(funding_usd(context.costs, funding), rel=1e-12)
+    # served by the page by its run's id only
+    client = app.server.test_client()
+    assert client.get(f"/export/full-report/{job}").data == report.read_bytes()
+    for bad in ("0" * 32, job.upper(), job[:-1]):
+        answer = client.get(f"/export/full-report/{bad}")
+        assert answer.status_code == 404 and b"Traceback" not in answer.data
+    # a path in its place reads no file (Dash answers unknown paths with the page itself)
+    answer = client.get("/export/full-report/..%2F..%2F..%2Fetc%2Fpasswd")
+    assert b"root:" not in answer.data and answer.data != report.read_bytes()

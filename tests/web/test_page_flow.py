@@ -208,6 +208,14 @@ def test_futures_button_runs_the_draws_with_progress(served, browser_page):
     low, mid, high = (float(v) for v in band.split(","))
     assert low <= mid <= high
     assert page.get_attribute("#futures-band", "data-draws") == "100"
-    assert page.inner_text("#futures-progress") == "100 of 100 draws done"
     assert page.get_attribute("#futures-band", "data-seed") == "0"
+    # then the full report of those futures, offered as a link once written
+    page.wait_for_selector("#export-full-report:not([hidden])", timeout=300_000)
+    assert page.inner_text("#futures-progress") == "100 of 100 draws done"
+    href = page.get_attribute("#export-full-report", "href")
+    assert href is not None and href.startswith("/export/full-report/")
+    report = page.request.get(server.base_url.rstrip("/") + href)
+    assert report.status == 200
+    body = report.text()
+    assert body.startswith("<!DOCTYPE html>") and "whatif" in body
     _no_errors_nothing_foreign(page)
