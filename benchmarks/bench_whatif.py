@@ -14,8 +14,8 @@ Both must give the same people reached (1e-9 relative) at every step, else the b
 stops. Printed: per kind of change and overall, the median, 95th percentile and maximum
 in milliseconds, and the ratio fresh/whatif; the last line is
 ``whatif_p95_ms: N (goal <= 300)``. With ``--page``, the same script also goes through the
-page itself (Dash's HTTP callback endpoint, Flask's test client, with the state in the
-URL as the browser sends it), and its p95 is printed beside.
+page's redraw (:func:`reachplan.web.app.views_for`: the state read from the URL's query,
+the re-solve and every view built), and its times are printed beside.
 
 Speed is checked here, never in tests: the machine may be shared, so read ratios.
 
@@ -134,7 +134,7 @@ def main() -> int:
     if args.page:
         page = _page_times(plan, steps, args.repeat)
         p50, p95, pmax = _percentiles(page)
-        print(f"{'page callback':<16}{len(page):>4}  {'':>18}  {p50:>8.0f} / {p95:<7.0f}  "
+        print(f"{'page redraw':<16}{len(page):>4}  {'':>18}  {p50:>8.0f} / {p95:<7.0f}  "
               f"(max {pmax:.0f} ms)")
     print(f"whatif_p95_ms: {w95:.0f} (goal <= 300; fresh build p95 {f95:.0f} in this run)")
     return 0
@@ -142,46 +142,21 @@ def main() -> int:
 
 def _page_times(plan: object, steps: list[tuple[str, FundingScenario]],
                 repeat: int) -> list[float]:
-    """Time the page's own callback for each step (state in the URL, as the browser sends)."""
-    from reachplan.web.app import create_app
+    """Time the page's redraw for each step: the state read from the URL, the re-solve and
+    every view (numbers, heatmap, table, binding rules), as the page's callback does."""
+    from reachplan.web.app import views_for
     from reachplan.web.context import make_context
     from reachplan.web.state import state_from_funding, state_to_query
 
     times = []
     for _ in range(repeat):
         context = make_context(plan, None, None)  # type: ignore[arg-type]
-        app = create_app(context)
-        client = app.server.test_client()
         for _, funding in steps:
-            query = state_to_query(state_from_funding(funding))
+            search = state_to_query(state_from_funding(funding))
             t0 = time.perf_counter()
-            response = client.get("/" + query)
-            body = _callback_body(app, query)
-            response = client.post("/_dash-update-component", json=body)
+            views_for(context, search, None)
             times.append(time.perf_counter() - t0)
-            if response.status_code != 200:
-                raise SystemExit(f"page callback failed: {response.status_code}")
     return times
-
-
-def _callback_body(app: object, query: str) -> dict[str, object]:
-    """The request Dash's renderer sends when the URL's search changes."""
-    callbacks = app.callback_map  # type: ignore[attr-defined]
-    for output, spec in callbacks.items():
-        inputs = spec["inputs"]
-        if any(i["id"] == "url" and i["property"] == "search" for i in inputs):
-            return {
-                "output": output,
-                "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]}
-                            for o in output.strip(".").split("...")] if "..." in output
-                else {"id": output.split(".")[0], "property": output.split(".")[1]},
-                "inputs": [{"id": i["id"], "property": i["property"],
-                            "value": query if i["id"] == "url" else None} for i in inputs],
-                "state": [{"id": s["id"], "property": s["property"], "value": None}
-                          for s in spec.get("state", [])],
-                "changedPropIds": ["url.search"],
-            }
-    raise SystemExit("the page has no callback on the URL's search")
 
 
 if __name__ == "__main__":

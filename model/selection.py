@@ -30,6 +30,7 @@ Rules (``docs/scenarios.md``, "Selecting lines"):
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -160,7 +161,20 @@ def line_tags(tables: Mapping[str, pd.DataFrame], locations: np.ndarray,
 
 
 def lines_of_plan(plan: Plan) -> Lines:
-    """The plan's cells (those with a requirement line) as :class:`Lines`."""
+    """The plan's cells (those with a requirement line) as :class:`Lines`.
+
+    Read once per plan (a plan is immutable; the result is shared, not to be changed).
+    """
+    found = _LINES_OF_PLAN.get(plan)
+    if found is None:
+        found = _LINES_OF_PLAN[plan] = _read_lines(plan)
+    return found
+
+
+_LINES_OF_PLAN: weakref.WeakKeyDictionary[Plan, Lines] = weakref.WeakKeyDictionary()
+
+
+def _read_lines(plan: Plan) -> Lines:
     from reachplan.model import lines as plan_lines
 
     req = plan.cell_requirements().sort_index()

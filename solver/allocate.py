@@ -502,8 +502,14 @@ RANGED_KINDS: Mapping[str, tuple[str, ...]] = {
 """Row kinds whose shadow prices are ranged, per ``ranged`` mode other than ``"all"`` and
 ``"binding"``: ``"amounts"`` ranges the rows an amount of money sets (what one more $1M
 of the envelope, or of an earmark, reaches). ``"binding"`` ranges those and every binding
-rule (floors, locks, exclusions, objective shares, continuity, earmark shares), all but
-absorption caps and people in need: what a planner reads as the rules that cost people."""
+rule of :data:`RULE_KINDS` (floors, locks, exclusions, objective shares, continuity,
+earmark shares): what a planner reads as the rules that cost people; absorption caps,
+enabler rows and people in need keep the LP's dual."""
+
+
+RULE_KINDS = frozenset({"earmark_share", "floor", "objective_share", "continuity", "lock",
+                        "exclusion"})
+"""The scenario's rules besides the amounts: ranged by ``ranged="binding"`` where binding."""
 
 
 def shadow_prices(lp: AllocationLP, sol: LPSolution, ranged: str = "all",
@@ -523,7 +529,7 @@ def shadow_prices(lp: AllocationLP, sol: LPSolution, ranged: str = "all",
     kinds = RANGED_KINDS.get(ranged)
     if ranged == "binding":
         wanted = [row for row in chosen if row.kind in RANGED_KINDS["amounts"]
-                  or (row.kind not in ("cap", "need") and _binding(row, sol))]
+                  or (row.kind in RULE_KINDS and _binding(row, sol))]
     else:
         wanted = chosen if ranged == "all" else [
             row for row in chosen if kinds is not None and row.kind in kinds]

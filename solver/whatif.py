@@ -66,9 +66,10 @@ from reachplan.solver.result import Allocation, SolveStatus
 
 RANGED = "binding"
 """Shadow prices ranged (people per $1M, one-sided, as ``reachplan allocate`` gives them):
-the envelope's, each earmark's, the flexible money's and every binding rule's but the
-absorption caps', the rows the page reads; the others carry the LP's dual, as in
-:func:`~reachplan.solver.allocate.shadow_prices` with ``ranged="none"``."""
+the envelope's, each earmark's, the flexible money's and every binding rule's
+(:data:`~reachplan.solver.allocate.RULE_KINDS`), the rows the page reads; the others
+carry the LP's dual, as in :func:`~reachplan.solver.allocate.shadow_prices` with
+``ranged="none"``."""
 
 CACHED_RESULTS = 64
 """Answers kept by scenario (a planner toggling back to a setting gets it at once)."""

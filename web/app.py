@@ -1258,12 +1258,15 @@ def heatmap_figure(result: Allocation, plan: Plan) -> go.Figure:
     req = frame["requirement_usd"].unstack()
     names = plan.sectors["sector_name"] if "sector_name" in plan.sectors else None
     rows = [str(names.get(s, s)) if names is not None else str(s) for s in share.index]
-    hover = [[f"{r} in {c}<br>{format_usd(money.loc[s, c])} of {format_usd(req.loc[s, c])}"
-              if pd.notna(req.loc[s, c]) and req.loc[s, c] > 0 else f"{r} in {c}: no requirement"
-              for c in share.columns] for s, r in zip(share.index, rows, strict=True)]
-    text = [[f"{v:.0%}" if pd.notna(v) else "" for v in row] for row in share.to_numpy()]
+    columns = [str(c) for c in share.columns]
+    money_v, req_v = money.to_numpy(dtype=float), req.to_numpy(dtype=float)
+    hover = [[f"{r} in {c}<br>{format_usd(m)} of {format_usd(q)}" if q > 0
+              else f"{r} in {c}: no requirement"
+              for c, m, q in zip(columns, m_row, q_row, strict=True)]
+             for r, m_row, q_row in zip(rows, money_v, np.nan_to_num(req_v), strict=True)]
+    text = [[f"{v:.0%}" if v == v else "" for v in row] for row in share.to_numpy(dtype=float)]
     fig = go.Figure(go.Heatmap(
-        z=share.to_numpy(), x=[str(c) for c in share.columns], y=rows, text=text,
+        z=share.to_numpy(), x=columns, y=rows, text=text,
         texttemplate="%{text}", hovertext=hover, hoverinfo="text", zmin=0, zmax=1,
         colorscale="Blues", colorbar={"title": "funded", "tickformat": ".0%"},
         xgap=1, ygap=1,
@@ -1279,16 +1282,22 @@ def line_rows(result: Allocation, state: WhatIfState) -> list[dict[str, Any]]:
     ``rule``: ``locked`` or ``excluded`` for the lines set in the table (``state``'s
     locked and excluded lines, :func:`~reachplan.web.state.line_status`).
     """
+    cells = result.cells
+    index = cells.index
+    req = cells["requirement_usd"].to_numpy(dtype=float)
+    money = cells["allocated_usd"].to_numpy(dtype=float)
+    funded = cells["share_funded"].to_numpy(dtype=float)
+    people = cells["people_reached"].to_numpy(dtype=float)
     out = []
-    for (loc, sec, year), r in result.cells.iterrows():
+    for i, (loc, sec, year) in enumerate(index):
         status = line_status(state, line_key(str(loc), str(sec), int(year)))
         out.append({
             "location": str(loc), "sector": str(sec), "year": int(year),
-            "requirement": format_usd(r["requirement_usd"]),
-            "allocated": format_usd(r["allocated_usd"]),
-            "allocated_usd": round(float(r["allocated_usd"]), 2),
-            "funded": f"{r['share_funded']:.0%}" if r["requirement_usd"] > 0 else "-",
-            "people": format_people(r["people_reached"]),
+            "requirement": format_usd(req[i]),
+            "allocated": format_usd(money[i]),
+            "allocated_usd": round(float(money[i]), 2),
+            "funded": f"{funded[i]:.0%}" if req[i] > 0 else "-",
+            "people": format_people(people[i]),
             "rule": status or "",
         })
     return out

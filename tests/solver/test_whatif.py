@@ -17,7 +17,7 @@ from reachplan.model.funding import (
     Selector,
     parse_funding,
 )
-from reachplan.solver.allocate import allocate_costs
+from reachplan.solver.allocate import RULE_KINDS, allocate_costs
 from reachplan.solver.model import Units, amount_rhs, build_model
 from reachplan.solver.result import InfeasibleScenarioError
 from reachplan.solver.whatif import WhatIf, structure_of
@@ -41,7 +41,7 @@ def _same(a, b):
     money = ("envelope", "earmark", "flexible")
 
     def shown(s):
-        return s.kind in money or (s.binding and s.kind not in ("cap", "need"))
+        return s.kind in money or (s.binding and s.kind in RULE_KINDS)
 
     env_a = [(s.constraint, s.value, s.binding) for s in a.shadow_prices if shown(s)]
     env_b = [(s.constraint, s.value, s.binding) for s in b.shadow_prices if shown(s)]
