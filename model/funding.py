@@ -92,6 +92,21 @@ class Amount:
         return f"USD {self.value:,.0f}"
 
 
+SELECTOR_FIELDS: tuple[tuple[str, str], ...] = (
+    ("location", "location_codes"),
+    ("location_kind", "location_kinds"),
+    ("sector", "sector_codes"),
+    ("cluster", "clusters"),
+    ("objective", "objectives"),
+    ("tier", "tiers"),
+    ("life_saving", "life_saving"),
+    ("enabler", "enabler"),
+    ("year", "years"),
+)
+"""``(key, attribute)`` of every :class:`Selector` key, singular, in the order files and
+links write them."""
+
+
 @dataclass(frozen=True)
 class Selector:
     """Which cells (location x sector x year) a rule applies to; an empty tuple means all.
@@ -147,10 +162,7 @@ class Selector:
 
     def only(self, what: str) -> Selector:
         """A selector with only the key ``what`` of this one (to find which key selects nothing)."""
-        attr = {"location": "location_codes", "location_kind": "location_kinds",
-                "sector": "sector_codes", "cluster": "clusters", "objective": "objectives",
-                "tier": "tiers", "life_saving": "life_saving", "enabler": "enabler",
-                "year": "years"}[what]
+        attr = dict(SELECTOR_FIELDS)[what]
         return Selector(**{attr: getattr(self, attr)})
 
     def describe(self) -> str:

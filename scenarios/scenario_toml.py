@@ -25,6 +25,7 @@ from typing import Any
 import tomli_w
 
 from reachplan.model.funding import (
+    SELECTOR_FIELDS,
     Amount,
     Envelope,
     FundingError,
@@ -39,18 +40,7 @@ __all__ = ["amount_text", "funding_to_mapping", "number_text", "scenario_toml",
            "selector_to_mapping"]
 
 _SUFFIXES = ((1.0, ""), (1e9, "bn"), (1e6, "m"), (1e3, "k"))
-_FIELDS = (
-    # (what, attribute): in the order a selector's keys are written
-    ("location", "location_codes"),
-    ("location_kind", "location_kinds"),
-    ("sector", "sector_codes"),
-    ("cluster", "clusters"),
-    ("objective", "objectives"),
-    ("tier", "tiers"),
-    ("life_saving", "life_saving"),
-    ("enabler", "enabler"),
-    ("year", "years"),
-)
+_FIELDS = SELECTOR_FIELDS  # (key, attribute): in the order a selector's keys are written
 
 
 def number_text(x: float) -> str:

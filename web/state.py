@@ -35,6 +35,7 @@ from reachplan.model.funding import (
     LOCATION_KINDS,
     MAX_CAP_FACTOR,
     OBJECTIVE_MODES,
+    SELECTOR_FIELDS,
     Amount,
     Cap,
     Earmark,
@@ -506,17 +507,7 @@ def describe_rule(rule: RuleSetting) -> str:
 
 # ---- the URL ----------------------------------------------------------------------------------
 
-_SELECTOR_FIELDS = (
-    ("location", "location_codes"),
-    ("location_kind", "location_kinds"),
-    ("sector", "sector_codes"),
-    ("cluster", "clusters"),
-    ("objective", "objectives"),
-    ("tier", "tiers"),
-    ("life_saving", "life_saving"),
-    ("enabler", "enabler"),
-    ("year", "years"),
-)
+_SELECTOR_FIELDS = SELECTOR_FIELDS
 _ATTR = dict(_SELECTOR_FIELDS)
 
 
@@ -537,15 +528,23 @@ def _unescape(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text, flags=re.DOTALL)
 
 
-def _split(text: str, sep: str) -> list[str]:
-    """``text`` split at every ``sep`` not escaped by a backslash, unescaped."""
+def _split(text: str, sep: str, keep_escapes: bool = False) -> list[str]:
+    """``text`` split at every ``sep`` not escaped by a backslash.
+
+    The parts are unescaped, or with ``keep_escapes`` kept as written (for a second split
+    of each part at another separator).
+    """
     parts, current, i = [], [], 0
     while i < len(text):
         c = text[i]
         if c == "\\":
             if i + 1 >= len(text):
+                if keep_escapes:
+                    current.append(c)
+                    i += 1
+                    continue
                 raise ControlError("url", "a '\\' ends a field of the link")
-            current.append(text[i + 1])
+            current.append(text[i:i + 2] if keep_escapes else text[i + 1])
             i += 2
             continue
         if c == sep:
@@ -577,7 +576,7 @@ def _selector_from_text(text: str) -> Selector:
     values: dict[str, list[object]] = {}
     flags: dict[str, bool] = {}
     # split at unescaped commas, keeping escapes for the key:value split
-    for item in _split_keep(text, ","):
+    for item in _split(text, ",", keep_escapes=True):
         parts = _split(item, ":")
         if len(parts) != 2:
             raise ControlError("url", f"{item!r} in a rule of the link is not key:value")
@@ -608,25 +607,6 @@ def _selector_from_text(text: str) -> Selector:
                     **{_ATTR[k]: v for k, v in flags.items()})
 
 
-def _split_keep(text: str, sep: str) -> list[str]:
-    """``text`` split at every ``sep`` not escaped, escapes kept for a second split."""
-    parts, current, i = [], [], 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\" and i + 1 < len(text):
-            current.append(text[i:i + 2])
-            i += 2
-            continue
-        if c == sep:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(c)
-        i += 1
-    parts.append("".join(current))
-    return parts
-
-
 def _rule_text(rule: RuleSetting) -> str:
     fields = [_esc_field(rule.kind), _esc_field(rule.name), _esc_field(rule.value),
               _selector_text(rule.selector)]
@@ -636,7 +616,7 @@ def _rule_text(rule: RuleSetting) -> str:
 
 
 def _rule_from_text(text: str) -> RuleSetting:
-    fields = _split_keep(text, "~")
+    fields = _split(text, "~", keep_escapes=True)
     if not 4 <= len(fields) <= 5:
         raise ControlError("url", "a rule in the link is kind~name~value~selector[~per]")
     kind, name, value = (_unescape(f) for f in fields[:3])

@@ -122,6 +122,9 @@ def _report_json(runs, plan, initial, **options):
     from reachplan.reports.tables import render_report_json
     from reachplan.workflow.report_inputs import build_report_inputs
 
+    # in this process (a pool an earlier test left would take the allocations away from
+    # the counting below) unless a test asks for workers
+    options.setdefault("workers", 1)
     inputs = build_report_inputs(runs, plan, initial, ladder_step=0.25,
                                  versions={"reachplan": "test"}, created="2026-01-01",
                                  **options)
