@@ -226,7 +226,8 @@ def marginal_text(result: Allocation, context: WhatIfContext, top: int = 3) -> t
         label = str(names.get(sector, sector)) if names is not None else str(sector)
         parts.append(f"{label} in {loc}, {int(year)} ({format_people(marg.people[i])})")
     lines = " Best lines for it: " + "; ".join(parts) + "." if parts else ""
-    text = (f"One more $1M of flexible money reaches about {format_people(value)} more "
+    money = "flexible (non-earmarked) money" if flexible else "money"
+    text = (f"One more $1M of {money} reaches about {format_people(value)} more "
             f"people{where}.{lines}")
     return value, text
 
@@ -1194,10 +1195,11 @@ def views_for(context: WhatIfContext, search: str,
     except ControlError:
         return (keep,) * 21 + hrefs
     except InfeasibleScenarioError as exc:
-        text = "These rules cannot all hold. " + str(exc)
-        return (keep,) * 18 + (text, keep, keep) + hrefs
+        return _no_allocation("These rules cannot all hold: " + _sentence(str(exc)),
+                              pinned) + hrefs
     except (ReachplanError, ValueError) as exc:
-        return (keep,) * 18 + (f"These settings cannot be allocated: {exc}", keep, keep) + hrefs
+        return _no_allocation(f"These settings cannot be allocated: {_sentence(str(exc))}",
+                              pinned) + hrefs
     nums = page_numbers(result)
     marg_value, marg_text = marginal_text(result, context)
     if pinned:
@@ -1229,6 +1231,35 @@ def views_for(context: WhatIfContext, search: str,
         heatmap_figure(result, context.plan),
         line_rows(result, state),
     ) + hrefs
+
+
+def _sentence(text: str) -> str:
+    """``text`` with a capital first letter and a full stop (a message shown on its own)."""
+    text = text.strip()
+    if not text:
+        return text
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def _no_allocation(message: str, pinned: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """The views when there is no allocation to show.
+
+    Every figure is blank and the reason is in the diagnosis; the pinned baseline stays
+    (it is what the planner compares with).
+    """
+    if pinned:
+        people = float(pinned["people_reached"])
+        pin = (format_people(people), repr(people), str(pinned.get("label", "")))
+    else:
+        pin = ("-", "", "Pin an allocation to compare with it.")
+    figure = go.Figure()
+    figure.update_layout(
+        xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="white",
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        annotations=[{"text": "No allocation: see the message above", "showarrow": False,
+                      "font": {"size": 14, "color": "#5b6b7b"}}])
+    return ("-", "", "-", "", "-", "", "-", "", "", *pin, "-", "", "", "", "", [],
+            message, figure, [])
 
 
 def _signed(n: float) -> str:

@@ -231,8 +231,13 @@ def test_views_for_infeasible_rules_shows_the_diagnosis(page: tuple) -> None:
     query = state_to_query(WhatIfState(funding="10%", rules=(
         RuleSetting("floor", "All half", "50%", Selector()),)))
     out = views_for(context, query, None)
-    assert out[18].startswith("These rules cannot all hold.")
+    assert out[18].startswith("These rules cannot all hold: The All half floor")
     assert "floor" in out[18].lower()
+    # no numbers of an earlier allocation stay beside the diagnosis; the pinned one does
+    assert out[0] == "-" and out[1] == "" and out[17] == [] and out[20] == []
+    pinned = views_for(context, query, {"people_reached": 1234.0, "unmet_need": 1.0,
+                                        "label": "60%"})
+    assert pinned[9:12] == ("1,234", "1234.0", "60%")
 
 
 def test_layout_has_the_controls_and_exports(page: tuple) -> None:
