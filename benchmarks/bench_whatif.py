@@ -2,8 +2,8 @@
 
 A scripted prioritisation meeting (the same script every run): the total moved about
 between 30% and 100% of the appeal, the per-year envelopes edited, an earmark added and
-its amount changed, a floor switched on and off, the objective switched, and settings
-toggled back. Each change is answered twice, interleaved, in this one process:
+its amount changed, a floor switched on, its share changed and the floor off again, the
+objective switched, and settings toggled back. Each change is answered twice, interleaved, in this one process:
 
 - ``fresh``: :func:`reachplan.solver.allocate.allocate_costs` (a new build and solve per
   change, what ``reachplan allocate`` does): the reference;
@@ -72,6 +72,9 @@ def meeting() -> list[tuple[str, FundingScenario]]:
     for share in (58, 62, 60):
         with_floor = replace(with_floor, envelope=parse_funding(f"{share}%"))
         steps.append(("total", with_floor))
+    for floor_share in (0.4, 0.6, 0.3):
+        with_floor = replace(with_floor, floors=(replace(floor, share=floor_share),))
+        steps.append(("floor share", with_floor))
     steps.append(("remove floor", now))
     for text in ("2024=60%,2025=60%,2026=60%", "2024=70%,2025=50%,2026=60%",
                  "2024=70%,2025=40%,2026=70%", "2024=50%,2025=60%,2026=70%"):

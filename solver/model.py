@@ -48,7 +48,7 @@ import numpy as np
 import pulp
 
 from reachplan.model.costs import CostModel
-from reachplan.model.funding import Amount, FundingError, FundingScenario, Selector
+from reachplan.model.funding import Amount, Floor, FundingError, FundingScenario, Selector
 from reachplan.model.selection import (
     Lines,
     LineTags,
@@ -868,34 +868,59 @@ def floor_lines(costs: CostModel, selector: Selector) -> np.ndarray:
     return ~costs.is_enabler | named_lines(selection_lines(costs), selector)
 
 
+@dataclass(frozen=True, eq=False)
+class FloorRow:
+    """One row of a floor: its record, and the money it sums (``weight[i]`` of cell ``i``)."""
+
+    row: Row
+    members: list[int]
+    weight: np.ndarray
+
+
+def floor_rows(costs: CostModel, floor: Floor, req: np.ndarray) -> list[FloorRow]:
+    """The rows of one floor: one per group of its lines and year.
+
+    Groups are per cell, location, sector or all (``floor.per``), in the order of the
+    group's coordinates and year, compared as text. ``req`` is the requirement per cell in
+    money units. A group asking nothing (its lines' requirement is 0) has no row. The
+    rows' records (right-hand side ``share x need``, the share in the description) are all
+    a floor's share changes: the builder (:func:`build_model`) adds them as constraints,
+    and a re-solve at another share (:class:`solver.whatif.WhatIf`) takes their records
+    and right-hand sides alone.
+    """
+    mask = selector_mask(costs, floor.selector) & floor_lines(costs, floor.selector)
+    s = objective_weight(costs, floor.selector)
+    dims = _FLOOR_KEYS.get(floor.per, ())
+    columns = {"location": costs.locations, "sector": costs.sectors}
+    groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
+    for i in np.flatnonzero(mask).tolist():
+        key = tuple(str(columns[d][i]) for d in dims)
+        groups.setdefault((key, int(costs.years[i])), []).append(i)
+    rule = f"the {floor.name} floor ({floor.share:.0%} of requirement)"
+    out = []
+    for (key, year), members in sorted(groups.items(),
+                                       key=lambda kv: (*kv[0][0], str(kv[0][1]))):
+        need = float(sum(s[i] * req[i] for i in members))
+        if need <= 0:
+            continue
+        where = " ".join(key)
+        tag = "_".join(_token(k) for k in (*key, year))
+        label = f"the {floor.name} floor" + (f" in {where}" if where else "") + f", {year}"
+        coords = dict(zip(dims, key, strict=True))
+        out.append(FloorRow(
+            Row(f"floor_{_token(floor.name)}_{tag}", "floor",
+                f"{label} ({floor.share:.0%} of requirement)", ">=", floor.share * need,
+                rule, location=coords.get("location"), sector=coords.get("sector"),
+                year=year, rule_name=floor.name),
+            members, s))
+    return out
+
+
 def _floor_rows(b: _Builder) -> None:
     """Each floor: one row per group of its lines (per cell, location, sector or all) and year."""
-    costs = b.costs
     for floor in b.scenario.floors:
-        mask = selector_mask(costs, floor.selector) & floor_lines(costs, floor.selector)
-        s = objective_weight(costs, floor.selector)
-        dims = _FLOOR_KEYS.get(floor.per, ())
-        columns = {"location": costs.locations, "sector": costs.sectors}
-        groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
-        for i in np.flatnonzero(mask).tolist():
-            key = tuple(str(columns[d][i]) for d in dims)
-            groups.setdefault((key, int(costs.years[i])), []).append(i)
-        rule = f"the {floor.name} floor ({floor.share:.0%} of requirement)"
-        # in the order of the group's coordinates and year, compared as text
-        for (key, year), members in sorted(groups.items(),
-                                           key=lambda kv: (*kv[0][0], str(kv[0][1]))):
-            need = float(sum(s[i] * b.req[i] for i in members))
-            if need <= 0:
-                continue
-            where = " ".join(key)
-            tag = "_".join(_token(k) for k in (*key, year))
-            label = f"the {floor.name} floor" + (f" in {where}" if where else "") + f", {year}"
-            coords = dict(zip(dims, key, strict=True))
-            b.add(pulp.lpSum(float(s[i]) * b.money[i] for i in members),
-                  Row(f"floor_{_token(floor.name)}_{tag}", "floor",
-                      f"{label} ({floor.share:.0%} of requirement)", ">=", floor.share * need,
-                      rule, location=coords.get("location"), sector=coords.get("sector"),
-                      year=year, rule_name=floor.name))
+        for f in floor_rows(b.costs, floor, b.req):
+            b.add(pulp.lpSum(float(f.weight[i]) * b.money[i] for i in f.members), f.row)
 
 
 def objective_share_row_name(objective: str, bound: Literal["min", "max"]) -> str:

@@ -6,16 +6,17 @@
 page shows what ``reachplan allocate`` gives for the same settings.
 
 How it is fast. Most changes in a prioritisation meeting move an amount: the total, a
-year's envelope, an earmark's amount. Two scenarios that differ only in those amounts
-give the same model but for the right-hand sides of a few rows
-(:func:`reachplan.solver.model.amount_rhs`, the one place those right-hand sides are
-computed, for the builder too). So the model is built once per *structure* (the
-scenario with its amounts set aside, :func:`structure_of`) and held in HiGHS; another
-amount changes those right-hand sides and solves again, and the result is read by the
-same functions as a fresh solve (:func:`~reachplan.solver.allocate.read_solution`, the
+year's envelope, an earmark's amount, a floor's share. Two scenarios that differ only in
+those amounts give the same model but for the right-hand sides of a few rows
+(:func:`reachplan.solver.model.amount_rhs` and
+:func:`reachplan.solver.model.floor_rows`, the one place those right-hand sides are
+computed, for the builder too). So the model is built once per *structure* (the scenario
+with its amounts set aside, :func:`structure_of`) and held in HiGHS; another amount
+changes those right-hand sides and solves again, and the result is read by the same
+functions as a fresh solve (:func:`~reachplan.solver.allocate.read_solution`, the
 ``Allocation`` of :func:`~reachplan.solver.allocate.allocate_costs`). Building the model
 is most of a fresh answer's time; the solve itself is a small part. Any other change (a
-floor, a cap, a lock, an exclusion, a weight, the objective) is a new structure: one
+new floor, a cap, a lock, an exclusion, a weight, the objective) is a new structure: one
 fresh build, kept for the next change of amount. Answers are also kept by scenario, so
 toggling back is immediate.
 
@@ -57,8 +58,10 @@ from reachplan.solver.allocate import (
 )
 from reachplan.solver.model import (
     AllocationLP,
+    Row,
     amount_rhs,
     build_model,
+    floor_rows,
     funding_usd,
     resolve_envelope,
 )
@@ -83,8 +86,9 @@ _UNIT = Amount("share", 1.0)
 def structure_of(funding: FundingScenario) -> FundingScenario:
     """The scenario with its amounts set aside: two scenarios share a model iff equal here.
 
-    The envelope keeps its form (a total or not, which years, carry-over) and each
-    earmark its name and selector; the amounts become placeholders.
+    The envelope keeps its form (a total or not, which years, carry-over), each earmark
+    its name and selector, each floor its name, selector and grouping; the amounts and
+    the floors' shares become placeholders.
     """
     env = funding.envelope
     return replace(
@@ -96,6 +100,7 @@ def structure_of(funding: FundingScenario) -> FundingScenario:
             env.carry_over,
         ),
         earmarks=tuple(replace(e, amount=_UNIT) for e in funding.earmarks),
+        floors=tuple(replace(f, share=1.0) for f in funding.floors),
     )
 
 
@@ -198,20 +203,26 @@ class WhatIf:
     def _resolve(self, held: _Held, funding: FundingScenario) -> Allocation | None:
         """Re-solve the held model with this scenario's amounts; ``None`` if not optimal."""
         costs, template = self.costs, held.lp
-        rhs = amount_rhs(costs, funding, template.units)
-        idx = np.array([held.rows[name] for name in rhs], dtype=np.int32)
-        values = np.fromiter(rhs.values(), dtype=float, count=len(rhs))
+        units = template.units
+        rhs = amount_rhs(costs, funding, units)  # <= rows: the amount is the upper bound
+        floors = {f.row.name: f.row  # >= rows: the share's need is the lower bound
+                  for floor in funding.floors
+                  for f in floor_rows(costs, floor, costs.requirement_usd / units.usd)}
+        names = [*rhs, *floors]
+        idx = np.array([held.rows[name] for name in names], dtype=np.int32)
+        values = np.array([*rhs.values(), *(row.rhs for row in floors.values())], dtype=float)
         if not np.all(np.isfinite(values) & (np.abs(values) <= LARGEST_COEFFICIENT)):
             return None  # the fresh path names the amount out of range
-        # every amount row is a <= row: its upper bound is the amount
-        held.row_upper[idx] = values
+        upper = np.arange(len(names)) < len(rhs)
+        held.row_upper[idx[upper]] = values[upper]
+        held.row_lower[idx[~upper]] = values[~upper]
         held.highs.changeRowsBounds(len(idx), idx, held.row_lower[idx], held.row_upper[idx])
         # from scratch, as a fresh build is solved: see the module's notes
         held.highs.clearSolver()
         held.highs.run()
         _, per_year = resolve_envelope(costs, funding)
-        lp = _with_amounts(template, funding, rhs, funding_usd(costs, funding), per_year,
-                           held.row_lower, held.row_upper)
+        lp = _with_amounts(template, funding, rhs, floors, funding_usd(costs, funding),
+                           per_year, held.row_lower, held.row_upper)
         sol = read_solution(lp, held.highs, write_back=False)
         if sol.status is not SolveStatus.OPTIMAL:
             return None
@@ -231,6 +242,7 @@ def _with_amounts(
     template: AllocationLP,
     funding: FundingScenario,
     rhs: Mapping[str, float],
+    records: Mapping[str, Row],
     available: float,
     per_year: dict[int, float] | None,
     row_lower: np.ndarray,
@@ -238,12 +250,14 @@ def _with_amounts(
 ) -> AllocationLP:
     """The template model read as if built for ``funding``.
 
-    Its rows' records, bounds and envelope carry the new amounts; its PuLP problem
+    Its rows' records (``rhs`` new right-hand sides, ``records`` whole new records), bounds
+    and envelope carry the new amounts; its PuLP problem
     (never solved on this path) is shared.
     """
     rows = dict(template.rows)
     for name, value in rhs.items():
         rows[name] = replace(rows[name], rhs=value)
+    rows.update(records)
     lp = replace(template, scenario=funding, rows=rows, funding_usd=available,
                  envelope_by_year=per_year)
     arrays = replace(template.arrays, row_lower=row_lower.copy(), row_upper=row_upper.copy())

@@ -76,6 +76,26 @@ def test_warm_answers_equal_fresh_builds(default_costs, rules):
     assert solver.stats.held == len(texts) - 1
 
 
+def test_floor_shares_are_amounts_on_the_held_model(default_costs):
+    solver = WhatIf(default_costs, {})
+    for share in (0.5, 0.3, 0.8, 0.0, 0.6):
+        floor = replace_share(LIFE_SAVING, share)
+        funding = FundingScenario(parse_funding("50%"), floors=(floor,))
+        got = solver.solve(funding)
+        _same(got, allocate_costs(default_costs, funding, ranged="all"))
+        # the floor rows' records read as built (the share in the planner words)
+        (row,) = [s.row for s in got.shadow_prices
+                  if s.kind == "floor" and s.row.location == "UKR" and s.row.year == 2025]
+        assert f"({share:.0%} of requirement)" in row.description
+    assert solver.stats.built == 1 and solver.stats.held == 4
+
+
+def replace_share(floor: Floor, share: float) -> Floor:
+    from dataclasses import replace
+
+    return replace(floor, share=share)
+
+
 def test_per_year_envelopes_and_earmark_amounts_are_warm(default_costs):
     solver = WhatIf(default_costs, {})
     settings = [
