@@ -3,7 +3,8 @@
 A scripted prioritisation meeting (the same script every run): the total moved about
 between 30% and 100% of the appeal, the per-year envelopes edited, an earmark added and
 its amount changed, a floor switched on, its share changed and the floor off again, the
-objective switched, and settings toggled back. Each change is answered twice, interleaved, in this one process:
+objective switched, and settings toggled back. Each change is answered twice,
+interleaved, in this one process:
 
 - ``fresh``: :func:`reachplan.solver.allocate.allocate_costs` (a new build and solve per
   change, what ``reachplan allocate`` does): the reference;
