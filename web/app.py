@@ -21,6 +21,15 @@ How the page works
 - **Re-solves** go through ``context.solver.solve(funding)``: the same
   :class:`~reachplan.solver.result.Allocation` as ``reachplan allocate`` for the same
   settings, so every number matches ``reachplan allocate --json``.
+- **The rule list** shows each rule in planner words with its value in an edit box
+  (an earmark's or a lock's amount, a floor's share, a cap's factor; an exclusion has
+  none) and an on/off tick. An edited value replaces the rule's value in the state (so
+  the URL) and the page re-solves; a value that cannot be read gets its message under
+  that rule and the numbers stay. Editing an earmark's amount keeps its name and lines,
+  so the solver re-solves its held model (the fast path of
+  :mod:`reachplan.solver.whatif`). A rule ticked off stays in the list and the link
+  (``~off``) but is not applied, nor written in the exported scenario
+  (:func:`~reachplan.web.state.state_to_funding`); ticked on again, it applies as set.
 - **Bad input** gives a message next to the control at fault (``ControlError.control``),
   never a traceback; rules that cannot all hold give ``allocate``'s diagnosis in
   ``diagnosis``.
@@ -79,12 +88,12 @@ from reachplan.web.state import (
     ControlError,
     RuleSetting,
     WhatIfState,
-    describe_rule,
     exclude_line,
     line_key,
     line_status,
     lock_line,
     release_line,
+    rule_sentence,
     state_from_funding,
     state_from_query,
     state_to_funding,
@@ -835,6 +844,8 @@ def create_app(context: WhatIfContext) -> dash.Dash:
         Output("rule-error", "children"),
         Input("rule-add", "n_clicks"),
         Input({"type": "rule-remove", "index": ALL}, "n_clicks"),
+        Input({"type": "rule-edit", "index": ALL}, "value"),
+        Input({"type": "rule-on", "index": ALL}, "value"),
         Input("line-lock", "n_clicks"),
         Input("line-exclude", "n_clicks"),
         Input("line-release", "n_clicks"),
@@ -852,7 +863,8 @@ def create_app(context: WhatIfContext) -> dash.Dash:
         State("line-table", "derived_viewport_data"),
         prevent_initial_call=True,
     )
-    def edit_rules(_add: int, _removes: list[int | None], _lock: int, _exclude: int,
+    def edit_rules(_add: int, _removes: list[int | None], _edits: list[str | None],
+                   _ons: list[list[str] | None], _lock: int, _exclude: int,
                    _release: int, data: str | None, search: str | None, kind: str | None,
                    name: str | None, value: str | None, sectors: list[str] | None,
                    locations: list[str] | None, rule_years: list[int] | None,
@@ -863,12 +875,15 @@ def create_app(context: WhatIfContext) -> dash.Dash:
         except ControlError:
             held = WhatIfState(funding="")
         trigger = ctx.triggered_id
-        if isinstance(trigger, Mapping) and trigger.get("type") == "rule-remove":
-            if not any(t["value"] for t in ctx.triggered):
-                return dash.no_update, dash.no_update
-            index = int(trigger["index"])
-            rules = tuple(r for i, r in enumerate(held.rules) if i != index)
-            return rules_query(replace(held, rules=rules)), ""
+        if isinstance(trigger, Mapping):
+            # the list's boxes, ticks and remove buttons (all of them when the list is
+            # redrawn: then nothing differs from the store and nothing changes)
+            changes = [(ident["type"], int(ident["index"]), t["value"])
+                       for t in ctx.triggered
+                       for ident in [ctx.triggered_prop_ids.get(t["prop_id"])]
+                       if isinstance(ident, Mapping)]
+            changed = change_rules(data, changes)
+            return (dash.no_update, dash.no_update) if changed is None else (changed, "")
         if trigger in ("line-lock", "line-exclude", "line-release"):
             line = _clicked_line(cell, rows)
             if line is None:
@@ -1094,16 +1109,12 @@ def control_errors(context: WhatIfContext, state: WhatIfState,
 def rules_list(state: WhatIfState, errors: Mapping[str, str]) -> html.Div:
     """The rule list, then the lines locked or excluded in the table.
 
-    Each rule in planner words, with its remove button and its error element
-    ``rule-error-<i>``.
+    Each rule in planner words (:func:`~reachplan.web.state.rule_sentence`), its value
+    in an edit box ``{"type": "rule-edit", "index": i}`` (none for an exclusion), an
+    on/off tick ``{"type": "rule-on", "index": i}``, its remove button and its error
+    element ``rule-error-<i>``. A rule switched off is greyed and says so.
     """
-    items = [html.Li([
-        html.Span(describe_rule(r)),
-        html.Button("Remove", id={"type": "rule-remove", "index": i}, n_clicks=0,
-                    className="button small"),
-        html.Div(errors.get(f"rule-{i}", ""), id=f"rule-error-{i}",
-                 className="control-error", role="alert"),
-    ]) for i, r in enumerate(state.rules)]
+    items = [_rule_item(i, r, errors.get(f"rule-{i}", "")) for i, r in enumerate(state.rules)]
     parts: list[Any] = [html.Ul(items) if items else html.P(
         "No rules: all money is flexible.", className="muted")]
     lines = [f"{e.split('=', 1)[0].replace('|', ' ')} kept at {e.split('=', 1)[1]}"
@@ -1113,6 +1124,96 @@ def rules_list(state: WhatIfState, errors: Mapping[str, str]) -> html.Div:
         parts.append(html.P("Lines set in the table (release them there): "
                             + "; ".join(lines) + ".", className="muted"))
     return html.Div(parts)
+
+
+def _rule_item(i: int, rule: RuleSetting, error: str) -> html.Li:
+    before, after = rule_sentence(rule)
+    words: list[Any] = [html.Span(before)]
+    if rule.kind != "exclude":
+        words += [dcc.Input(id={"type": "rule-edit", "index": i}, type="text",
+                            value=rule.value, debounce=True, className="rule-value-input",
+                            placeholder={"earmark": "USD 50m", "lock": "USD 5m",
+                                         "floor": "50%", "cap": "1.2"}.get(rule.kind, "")),
+                  html.Span(after)]
+    if not rule.on:
+        words.append(html.Span(" (off: not applied)", className="muted"))
+    return html.Li([
+        html.Div(dcc.Checklist(id={"type": "rule-on", "index": i},
+                               options=[{"label": "", "value": "on"}],
+                               value=["on"] if rule.on else []),
+                 title="Apply this rule (untick to switch it off and keep it here)",
+                 className="rule-on"),
+        html.Span(words, className="rule-words"),
+        html.Button("Remove", id={"type": "rule-remove", "index": i}, n_clicks=0,
+                    className="button small"),
+        html.Div(error, id=f"rule-error-{i}", className="control-error", role="alert"),
+    ], className="rule" if rule.on else "rule rule-off")
+
+
+def edit_rule_value(data: str | None, index: int, value: str | None) -> str | None:
+    """The rules store (:func:`rules_query`) with rule ``index``'s value set to ``value``.
+
+    The value is kept as typed (trimmed), even when it cannot be read: the page shows
+    it back with its message under the rule (:func:`control_errors`) and does not
+    re-solve until it is fixed. Only the value changes (kind, name, lines, on or off
+    stay), so a new earmark amount keeps the solver's held model. ``None`` when nothing
+    changes (the same value, or no rule ``index``: a list redrawn meanwhile).
+    """
+    held = rules_state(data)
+    if not 0 <= index < len(held.rules) or held.rules[index].kind == "exclude":
+        return None
+    rule = held.rules[index]
+    text = (value or "").strip()
+    if text == rule.value:
+        return None
+    rules = (*held.rules[:index], replace(rule, value=text), *held.rules[index + 1:])
+    return rules_query(replace(held, rules=rules))
+
+
+def switch_rule(data: str | None, index: int, on: bool) -> str | None:
+    """The rules store with rule ``index`` switched on or off (``None``: nothing changes).
+
+    A rule switched off stays in the list and the link, as set, but is not applied
+    (:func:`~reachplan.web.state.state_to_funding`).
+    """
+    held = rules_state(data)
+    if not 0 <= index < len(held.rules) or held.rules[index].on == bool(on):
+        return None
+    rule = replace(held.rules[index], on=bool(on))
+    rules = (*held.rules[:index], rule, *held.rules[index + 1:])
+    return rules_query(replace(held, rules=rules))
+
+
+def remove_rule(data: str | None, index: int) -> str | None:
+    """The rules store without rule ``index`` (``None``: no such rule)."""
+    held = rules_state(data)
+    if not 0 <= index < len(held.rules):
+        return None
+    return rules_query(replace(held, rules=held.rules[:index] + held.rules[index + 1:]))
+
+
+def change_rules(data: str | None, changes: Sequence[tuple[str, int, Any]]) -> str | None:
+    """The rules store after the rule list's controls fired, ``None`` when nothing changed.
+
+    ``changes`` are ``(type, index, value)`` of the controls that fired: ``rule-remove``
+    (clicks), ``rule-edit`` (the typed value), ``rule-on`` (the tick's values, ``["on"]``
+    or ``[]``). A remove button counts only when clicked (a redrawn list fires its
+    buttons with no click); a remove is applied alone, since the indices after it move.
+    """
+    for kind, index, value in changes:
+        if kind == "rule-remove" and value:
+            return remove_rule(data, index)
+    current, changed = data, False
+    for kind, index, value in changes:
+        if kind == "rule-edit":
+            after = edit_rule_value(current, index, value)
+        elif kind == "rule-on":
+            after = switch_rule(current, index, bool(value) and "on" in value)
+        else:
+            continue
+        if after is not None:
+            current, changed = after, True
+    return current if changed else None
 
 
 def _clicked_line(cell: Mapping[str, Any] | None,

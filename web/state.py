@@ -11,7 +11,10 @@ state in the page's URL, so a link reopens the same what-if.
 The URL is readable: ``?funding=60%25&year=2025~USD+300m&carry=1&objective=headcount
 &rule=earmark~Shelter~USD+50m~sector:SHELTER_NFI,location:UKR
 &rule=floor~protection~40%25~cluster:PRO~location&exclude=UKR|HEALTH|2026
-&lock=POL|WASH|2024=USD+1.5m``. A rule is ``kind~name~value~selector[~per]``; a selector
+&lock=POL|WASH|2024=USD+1.5m``. A rule is ``kind~name~value~selector[~per]``, and a rule
+switched off (kept on the page, not applied) is ``kind~name~value~selector~per~off`` (its
+``per`` always written, so the marker is never read as one; a link without the marker
+reads as on); a selector
 is ``key:value`` items joined by commas (``location``, ``location_kind``, ``sector``,
 ``cluster``, ``objective``, ``tier``, ``life_saving``, ``enabler``, ``year``; a key repeats
 for several values); a ``\\`` escapes a ``~ , : \\`` inside a field. It never holds a file
@@ -62,6 +65,7 @@ __all__ = [
     "RuleSetting",
     "WhatIfState",
     "describe_rule",
+    "rule_sentence",
     "exclude_line",
     "line_key",
     "line_status",
@@ -125,6 +129,10 @@ class RuleSetting:
         The lines the rule is about.
     per
         Floors only: ``"all"``, ``"location"``, ``"sector"`` or ``"cell"``.
+    on
+        Whether the rule is applied. A rule switched off stays on the page (and in the
+        link) as set, so it can be switched back on, but the funding rules, the solve and
+        the exported scenario leave it out (:func:`state_to_funding`).
     """
 
     kind: str
@@ -132,6 +140,7 @@ class RuleSetting:
     value: str
     selector: Selector
     per: str = "all"
+    on: bool = True
 
 
 @dataclass(frozen=True)
@@ -237,7 +246,7 @@ def state_from_funding(funding: FundingScenario) -> WhatIfState:
     Every amount is written so that it reads back as the identical number
     (:func:`reachplan.scenarios.scenario_toml.amount_text`): untouched, the page runs
     exactly ``funding``. Locks and exclusions become rules (the table's locked and
-    excluded lines start empty).
+    excluded lines start empty). Every rule starts on.
     """
     env = funding.envelope
     rules: list[RuleSetting] = []
@@ -329,6 +338,15 @@ def state_to_funding(state: WhatIfState, base: FundingScenario, plan: Plan) -> F
         (``i`` counts ``state.rules`` from 0) or ``line-table`` (a locked or excluded
         line). Earmarks that add up to more than the money name the last earmark's
         value; a problem with a rule the page does not edit names ``funding-amount``.
+
+    Notes
+    -----
+    A rule switched off (``RuleSetting.on`` false) is not applied: it is left out of the
+    funding rules entirely, and the unnamed rules after it are numbered as if it were not
+    there (``earmark 2``...), as they are in the exported scenario. Its own fields are
+    still read (a value that is not an amount, a floor above 100%...) so a mistake in it
+    shows next to it at once, not only when it is switched back on; whether it fits the
+    plan and the other rules (its codes, the money) is checked only when it is on.
     """
     total = None if not state.funding.strip() else _amount(
         state.funding, "funding-amount", "the money available")
@@ -360,7 +378,10 @@ def state_to_funding(state: WhatIfState, base: FundingScenario, plan: Plan) -> F
                                        ("earmarks", "floors", "caps", "locks", "exclusions")}
     controls: dict[str, list[int | None]] = {k: [] for k in tables}  # rule index, None: line
     for i, rule in enumerate(state.rules):
-        _add_rule(rule, i, tables, controls)
+        if rule.on:
+            _add_rule(rule, i, tables, controls)
+        else:  # read, so a mistake shows next to it, then set aside
+            _add_rule(rule, i, {k: [] for k in tables}, {k: [] for k in controls})
     for entry in state.locked:
         key, _, text = entry.partition("=")
         selector = _line_selector(key)
@@ -486,23 +507,35 @@ def describe_rule(rule: RuleSetting) -> str:
     Examples: ``"earmark 'Shelter': USD 50m for SHELTER_NFI in UKR"``, ``"floor
     'protection': at least 40% of cluster PRO funded, in every location"``, ``"cap: all
     lines receive at most 1.2 x their requirement"``, ``"lock 'x': HEALTH in UKR, 2025
-    kept at USD 1.5m"``, ``"excluded: HEALTH in UKR, 2025 receive nothing"``.
+    kept at USD 1.5m"``, ``"excluded: HEALTH in UKR, 2025 receive nothing"``. A rule
+    switched off ends ``" (off)"``.
+    """
+    before, after = rule_sentence(rule)
+    value = "" if rule.kind == "exclude" else rule.value
+    return before + value + after + ("" if rule.on else " (off)")
+
+
+def rule_sentence(rule: RuleSetting) -> tuple[str, str]:
+    """The words before and after the rule's value (the page puts its edit box between).
+
+    ``before + rule.value + after`` is :func:`describe_rule`'s line for a rule that is on;
+    an exclusion has no value (``after`` is empty, ``before`` the whole line).
     """
     lines = rule.selector.describe()
     named = f" {rule.name!r}" if rule.name else ""
     if rule.kind == "earmark":
-        return f"earmark{named}: {rule.value} for {lines}"
+        return f"earmark{named}: ", f" for {lines}"
     if rule.kind == "floor":
         where = {"location": ", in every location", "sector": ", in every sector",
                  "cell": ", on every line"}.get(rule.per, "")
-        return f"floor{named}: at least {rule.value} of {lines} funded{where}, each year"
+        return f"floor{named}: at least ", f" of {lines} funded{where}, each year"
     if rule.kind == "cap":
-        return f"cap: {lines} receive at most {rule.value} x their requirement"
+        return f"cap: {lines} receive at most ", " x their requirement"
     if rule.kind == "lock":
-        return f"lock{named}: {lines} kept at {rule.value}"
+        return f"lock{named}: {lines} kept at ", ""
     if rule.kind == "exclude":
-        return f"excluded: {lines} receive nothing"
-    return f"{rule.kind}{named}: {rule.value} ({lines})"
+        return f"excluded: {lines} receive nothing", ""
+    return f"{rule.kind}{named}: ", f" ({lines})"
 
 
 # ---- the URL ----------------------------------------------------------------------------------
@@ -607,24 +640,35 @@ def _selector_from_text(text: str) -> Selector:
                     **{_ATTR[k]: v for k, v in flags.items()})
 
 
+_OFF = "off"
+"""The last field of a rule switched off, in the link."""
+
+
 def _rule_text(rule: RuleSetting) -> str:
     fields = [_esc_field(rule.kind), _esc_field(rule.name), _esc_field(rule.value),
               _selector_text(rule.selector)]
-    if rule.per != "all":
+    if rule.per != "all" or not rule.on:
         fields.append(_esc_field(rule.per))
+    if not rule.on:
+        fields.append(_OFF)
     return "~".join(fields)
 
 
 def _rule_from_text(text: str) -> RuleSetting:
     fields = _split(text, "~", keep_escapes=True)
-    if not 4 <= len(fields) <= 5:
-        raise ControlError("url", "a rule in the link is kind~name~value~selector[~per]")
+    if not 4 <= len(fields) <= 6:
+        raise ControlError("url", "a rule in the link is kind~name~value~selector[~per], "
+                           "or kind~name~value~selector~per~off when switched off")
+    on = len(fields) < 6
+    if not on and fields[5] != _OFF:
+        raise ControlError("url", f"a rule in the link ends {fields[5]!r}: only {_OFF!r} "
+                           "(switched off) may follow its per")
     kind, name, value = (_unescape(f) for f in fields[:3])
     if kind not in RULE_KINDS:
         raise ControlError("url", f"{kind!r} in the link is not a rule (one of "
                            f"{', '.join(RULE_KINDS)})")
-    per = _unescape(fields[4]) if len(fields) == 5 else "all"
-    return RuleSetting(kind, name, value, _selector_from_text(fields[3]), per)
+    per = _unescape(fields[4]) if len(fields) >= 5 else "all"
+    return RuleSetting(kind, name, value, _selector_from_text(fields[3]), per, on)
 
 
 def state_to_query(state: WhatIfState) -> str:
@@ -632,8 +676,9 @@ def state_to_query(state: WhatIfState) -> str:
 
     ``state_from_query(state_to_query(s)) == s`` for every state. Parameters:
     ``funding`` (always), ``year`` (``YEAR~AMOUNT``, one per year), ``carry=1``,
-    ``objective`` (when not ``priority``), ``rule`` (one per rule), ``lock`` and
-    ``exclude`` (lines of the table). Settings at their default are left out.
+    ``objective`` (when not ``priority``), ``rule`` (one per rule; one switched off
+    ends ``~off``), ``lock`` and ``exclude`` (lines of the table). Settings at their
+    default are left out.
     """
     pairs: list[tuple[str, str]] = [("funding", state.funding)]
     pairs += [("year", f"{int(y)}~{_esc_field(text)}") for y, text in state.years]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -359,3 +360,165 @@ def test_futures_run_the_draws_and_band_the_people_reached(page: tuple) -> None:
     # a path in its place reads no file (Dash answers unknown paths with the page itself)
     answer = client.get("/export/full-report/..%2F..%2F..%2Fetc%2Fpasswd")
     assert b"root:" not in answer.data and answer.data != report.read_bytes()
+
+
+# ---- the rule list: edit a value in place, switch a rule off and on ---------------------
+
+
+def test_rule_list_edits_a_value_and_switches_a_rule() -> None:
+    from reachplan.web.app import (
+        change_rules,
+        edit_rule_value,
+        rules_query,
+        rules_state,
+        switch_rule,
+    )
+
+    earmark = RuleSetting("earmark", "Shelter", "USD 50m", HOUSING_UKR)
+    floor = RuleSetting("floor", "", "40%", Selector(tiers=(1,)), "location")
+    exclude = RuleSetting("exclude", "", "", Selector(years=(2026,)))
+    data = rules_query(WhatIfState(funding="", rules=(earmark, floor, exclude),
+                                   excluded=("UKR|HEALTH|2025",)))
+    edited = rules_state(edit_rule_value(data, 0, " USD 80m "))
+    assert edited == WhatIfState(funding="", rules=(
+        RuleSetting("earmark", "Shelter", "USD 80m", HOUSING_UKR), floor, exclude),
+        excluded=("UKR|HEALTH|2025",))
+    # the same value, an exclusion (no value) or a rule no longer there: no change
+    assert edit_rule_value(data, 0, "USD 50m") is None
+    assert edit_rule_value(data, 2, "5%") is None
+    assert edit_rule_value(data, 3, "5%") is None
+    # kept as typed, even when it is not an amount (its message shows next to it)
+    assert rules_state(edit_rule_value(data, 1, "lots")).rules[1].value == "lots"
+
+    off = rules_state(switch_rule(data, 1, False))
+    assert off.rules == (earmark, RuleSetting("floor", "", "40%", Selector(tiers=(1,)),
+                                              "location", on=False), exclude)
+    assert "~location~off" in rules_query(off)
+    assert switch_rule(data, 1, True) is None
+    assert rules_state(switch_rule(rules_query(off), 1, True)).rules == (earmark, floor,
+                                                                       exclude)
+
+    # what the list's controls fire: a tick, a typed value; a redrawn list fires every
+    # control with what the store holds, and its remove buttons unclicked: no change
+    redrawn = [("rule-remove", 0, 0), ("rule-remove", 1, 0), ("rule-edit", 0, "USD 50m"),
+               ("rule-edit", 1, "40%"), ("rule-on", 0, ["on"]), ("rule-on", 1, ["on"]),
+               ("rule-on", 2, ["on"])]
+    assert change_rules(data, redrawn) is None
+    assert rules_state(change_rules(data, [("rule-on", 1, [])])) == off
+    assert rules_state(change_rules(data, [("rule-edit", 0, "USD 80m")])) == edited
+    removed = rules_state(change_rules(data, [*redrawn[:1], ("rule-remove", 1, 1)]))
+    assert removed.rules == (earmark, exclude) and removed.excluded == ("UKR|HEALTH|2025",)
+
+
+def test_rule_list_shows_each_value_in_its_box(page: tuple) -> None:
+    from reachplan.web.app import rules_list
+
+    state = WhatIfState(rules=(
+        RuleSetting("earmark", "Shelter", "USD 50m", HOUSING_UKR),
+        RuleSetting("cap", "", "1.2", Selector(), on=False),
+        RuleSetting("exclude", "", "", Selector(years=(2026,)))))
+    items = rules_list(state, {"rule-1": "not a factor"}).children[0].children
+    found = [(i, c.id, getattr(c, "value", None)) for i, item in enumerate(items)
+             for c in _walk(item) if isinstance(getattr(c, "id", None), dict)]
+    assert found == [
+        (0, {"type": "rule-on", "index": 0}, ["on"]),
+        (0, {"type": "rule-edit", "index": 0}, "USD 50m"),
+        (0, {"type": "rule-remove", "index": 0}, None),
+        (1, {"type": "rule-on", "index": 1}, []),
+        (1, {"type": "rule-edit", "index": 1}, "1.2"),
+        (1, {"type": "rule-remove", "index": 1}, None),
+        (2, {"type": "rule-on", "index": 2}, ["on"]),  # an exclusion has no value box
+        (2, {"type": "rule-remove", "index": 2}, None),
+    ]
+    assert all(c.debounce for item in items for c in _walk(item)
+               if isinstance(getattr(c, "id", None), dict) and c.id["type"] == "rule-edit")
+    assert [item.className for item in items] == ["rule", "rule rule-off", "rule"]
+    errors = {c.id: c.children for item in items for c in _walk(item)
+              if isinstance(getattr(c, "id", None), str)}
+    assert errors == {"rule-error-0": "", "rule-error-1": "not a factor", "rule-error-2": ""}
+
+
+def _walk(component):
+    yield component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if hasattr(child, "_namespace"):
+            yield from _walk(child)
+
+
+def test_an_edited_earmark_amount_re_solves_the_held_model(page: tuple) -> None:
+    from reachplan.model.funding import Amount, Earmark, Envelope, FundingScenario
+    from reachplan.solver.allocate import allocate
+    from reachplan.web.app import edit_rule_value, rules_query, rules_state, solve_query
+
+    context, _ = page
+    data = rules_query(WhatIfState(funding="", rules=(
+        RuleSetting("earmark", "Housing", "USD 40m", HOUSING_UKR),)))
+    first = solve_query(context, state_to_query(WhatIfState(
+        funding="55%", rules=rules_state(data).rules)))
+    stats = context.solver.stats
+    built, held = stats.built, stats.held
+    rules = rules_state(edit_rule_value(data, 0, "USD 90m")).rules
+    query = state_to_query(WhatIfState(funding="55%", rules=rules))
+    again = solve_query(context, query)
+    assert (stats.built, stats.held) == (built, held + 1)  # the fast path
+    assert again.people_reached != first.people_reached
+    independent = allocate(context.plan, FundingScenario(
+        Envelope(Amount("share", 0.55)),
+        earmarks=(Earmark("Housing", Amount("usd", 90e6), HOUSING_UKR),)))
+    assert again.people_reached == pytest.approx(independent.people_reached, rel=1e-9)
+    housing = again.cells.loc[("UKR", "HOUSING"), "allocated_usd"].sum()
+    assert housing >= 90e6 - 1.0
+
+
+def test_a_bad_edited_value_is_named_under_its_rule_and_nothing_re_solves(page: tuple) -> None:
+    import dash
+
+    from reachplan.web.app import (
+        _years,
+        control_errors,
+        edit_rule_value,
+        rules_query,
+        rules_state,
+        views_for,
+    )
+
+    context, _ = page
+    data = rules_query(WhatIfState(funding="", rules=(
+        RuleSetting("cap", "", "1.2", Selector()),
+        RuleSetting("floor", "Tier 1", "30%", Selector(tiers=(1,))))))
+    for bad, says in (("lots", "not an amount"), ("130%", "at most 100%"),
+                      ("USD 5m", "not dollars")):
+        state = WhatIfState(funding="60%", rules=rules_state(
+            edit_rule_value(data, 1, bad)).rules)
+        errors = control_errors(context, state, _years(context))
+        assert list(errors) == ["rule-1"] and says in errors["rule-1"], errors
+        out = views_for(context, state_to_query(state), None)
+        assert out[0] is dash.no_update and out[18] is dash.no_update  # no diagnosis
+    # a rule switched off is still read: its bad value is named, on or off
+    off = WhatIfState(funding="60%", rules=(RuleSetting("cap", "", "big", Selector(),
+                                                        on=False),))
+    assert list(control_errors(context, off, _years(context))) == ["rule-0"]
+
+
+def test_a_rule_switched_off_is_neither_applied_nor_exported(page: tuple,
+                                                             tmp_path: Path) -> None:
+    from reachplan.model.funding import Amount, Envelope, FundingScenario
+    from reachplan.scenarios.scenario_io import load_scenario
+    from reachplan.solver.allocate import allocate
+    from reachplan.web.app import solve_query
+
+    context, app = page
+    floor = RuleSetting("floor", "Tier 1 half", "50%", Selector(tiers=(1,)), "location")
+    on = solve_query(context, state_to_query(WhatIfState(funding="45%", rules=(floor,))))
+    off_query = state_to_query(WhatIfState(funding="45%", rules=(replace(floor, on=False),)))
+    off = solve_query(context, off_query)
+    without = allocate(context.plan, FundingScenario(Envelope(Amount("share", 0.45))))
+    assert off.people_reached == pytest.approx(without.people_reached, rel=1e-9)
+    assert on.people_reached != pytest.approx(off.people_reached, rel=1e-6)  # it binds
+    response = app.server.test_client().get("/export/scenario.toml" + off_query)
+    assert response.status_code == 200
+    assert b"Tier 1 half" not in response.data and b"floors" in response.data
+    path = tmp_path / "off.toml"
+    path.write_bytes(response.data)
+    assert load_scenario(path).funding.floors == ()

@@ -7,6 +7,8 @@ scenario; the page's numbers must equal ``reachplan allocate --json`` on the exp
 (run in a subprocess), with no console error and no request leaving 127.0.0.1. Then a
 per-year edit with carry-over and a switch to headcount, each checked the same way, and
 the exported URL reopened in a fresh page shows the same numbers (the state is the URL).
+A floor added, switched off (the numbers of the page without it), on again and its share
+edited in the list, each checked against ``allocate --json`` on the exported file.
 """
 
 from __future__ import annotations
@@ -188,6 +190,86 @@ def test_per_year_carry_over_and_headcount_match_allocate_json(served, browser_p
     cli = _export_and_allocate(page, server.base_url, tmp_path, "headcount")
     _check_numbers(page, cli)
     assert float(headcount) == pytest.approx(cli["people_reached"], rel=1e-9)
+    _no_errors_nothing_foreign(page)
+
+
+def _pick(page, dropdown: str, text: str) -> None:
+    """Choose the option of a single-choice dropdown whose label starts ``text``."""
+    page.click(f"#{dropdown}")
+    page.locator(".dash-dropdown-option", has_text=text).first.click()
+    page.wait_for_function(
+        "([id, text]) => document.getElementById(id).innerText.includes(text)",
+        arg=[dropdown, text], timeout=10_000)
+
+
+def test_a_floor_switched_off_on_and_edited_matches_allocate_json(served, browser_page,
+                                                                 tmp_path: Path):
+    server = served()
+    page = browser_page
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    page.goto(server.url)
+    start = _wait_changed(page, "people-reached", "")
+    _type_amount(page, "funding-amount", "45%")
+    at_45 = _wait_changed(page, "people-reached", start)
+
+    # a floor: half of every tier-1 requirement funded, in each location (binds at 45%)
+    _pick(page, "rule-kind", "Floor (at least")
+    page.fill("#rule-name", "Tier 1 half")
+    page.fill("#rule-value", "50%")
+    page.click("#rule-tier")
+    page.keyboard.type("Tier 1")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    _pick(page, "rule-per", "Floor for each location")
+    page.click("#rule-add")
+    page.wait_for_function("() => document.querySelectorAll('#rules-list li').length === 1",
+                           timeout=10_000)
+    floored = _wait_changed(page, "people-reached", at_45)
+    item = page.locator("#rules-list li").first
+    assert "Tier 1 half" in item.inner_text() and "every location" in item.inner_text()
+    assert item.locator("input[type=text]").input_value() == "50%"
+
+    # switched off: kept in the list and the link, not applied
+    item.locator("input[type=checkbox]").click()
+    off = _wait_changed(page, "people-reached", floored)
+    assert off == at_45
+    assert "rule-off" in (item.get_attribute("class") or "")
+    assert "Tier 1 half" in page.inner_text("#rules-list")
+    query = urllib.parse.unquote_plus(page.evaluate("() => window.location.search"))
+    assert "rule=floor~Tier 1 half~50%~tier:1~location~off" in query
+    cli = _export_and_allocate(page, server.base_url, tmp_path, "floor_off")
+    assert "Tier 1 half" not in (tmp_path / "floor_off.toml").read_text()  # only rules on
+    _check_numbers(page, cli)
+
+    # on again: the floor's numbers back
+    item.locator("input[type=checkbox]").click()
+    assert _wait_changed(page, "people-reached", off) == floored
+    assert "~off" not in urllib.parse.unquote(page.evaluate("() => window.location.search"))
+
+    # a share that cannot be: a message under the rule, the numbers stay
+    box = item.locator("input[type=text]")
+    box.fill("150%")
+    box.press("Enter")
+    page.wait_for_function(
+        "() => document.getElementById('rule-error-0').innerText.length > 0",
+        timeout=10_000)
+    assert "100%" in page.inner_text("#rule-error-0")
+    assert _value(page, "people-reached") == floored
+    assert "150" not in page.evaluate("() => window.location.search")
+
+    # its share edited in place
+    box = page.locator("#rules-list li").first.locator("input[type=text]")
+    box.fill("70%")
+    box.press("Enter")
+    raised = _wait_changed(page, "people-reached", floored)
+    page.wait_for_function(
+        "() => document.getElementById('rule-error-0').innerText === ''", timeout=10_000)
+    assert "~70%~" in urllib.parse.unquote(page.evaluate("() => window.location.search"))
+    cli = _export_and_allocate(page, server.base_url, tmp_path, "floor_70")
+    _check_numbers(page, cli)
+    assert float(raised) == pytest.approx(cli["people_reached"], rel=1e-9)
+    exported = (tmp_path / "floor_70.toml").read_text()
+    assert "Tier 1 half" in exported and "share = 0.7" in exported
     _no_errors_nothing_foreign(page)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,6 +35,7 @@ from reachplan.web.state import (
     line_status,
     lock_line,
     release_line,
+    rule_sentence,
     state_from_funding,
     state_from_query,
     state_to_funding,
@@ -73,7 +76,8 @@ states = st.builds(
     years=st.lists(st.tuples(st.integers(1000, 9999), _TEXT), max_size=3).map(tuple),
     carry_over=st.booleans(),
     rules=st.lists(st.builds(RuleSetting, st.sampled_from(RULE_KINDS), _TEXT, _TEXT,
-                             any_selectors(), st.sampled_from(["all", "location", "cell"])),
+                             any_selectors(), st.sampled_from(["all", "location", "cell"])
+                             | _TEXT, st.booleans()),
                    max_size=3).map(tuple),
     objective=st.sampled_from(["priority", "headcount"]) | _TEXT,
     locked=st.lists(_TEXT, max_size=2).map(tuple),
@@ -112,6 +116,34 @@ def test_query_is_readable():
     assert state_from_query("") == WhatIfState() == state_from_query("?")
 
 
+def test_a_rule_switched_off_is_marked_in_the_link():
+    floor = RuleSetting("floor", "protection", "40%", Selector(clusters=("PRO",)))
+    state = WhatIfState("60%", rules=(replace(floor, on=False),
+                                      RuleSetting("cap", "", "1.2", Selector(), "cell", False),
+                                      replace(floor, name="kept")))
+    assert state_to_query(state) == (
+        "?funding=60%25"
+        "&rule=floor~protection~40%25~cluster:PRO~all~off"
+        "&rule=cap~~1.2~~cell~off"
+        "&rule=floor~kept~40%25~cluster:PRO"
+    )
+    assert state_from_query(state_to_query(state)) == state
+    # a per that reads 'off' is a per (the marker comes only after one)
+    assert state_from_query("?rule=floor~f~5%25~~off").rules == (
+        RuleSetting("floor", "f", "5%", Selector(), "off"),)
+    assert state_from_query("?rule=floor~f~5%25~~off~off").rules == (
+        RuleSetting("floor", "f", "5%", Selector(), "off", on=False),)
+
+
+def test_an_old_link_reads_its_rules_as_on():
+    # a link written before rules could be switched off
+    state = state_from_query(
+        "?funding=60%25&rule=earmark~Shelter~USD+50m~sector:SHELTER_NFI,location:UKR"
+        "&rule=floor~protection~40%25~cluster:PRO~location")
+    assert [r.on for r in state.rules] == [True, True]
+    assert state.rules[1].per == "location"
+
+
 @pytest.mark.parametrize("query, says", [
     ("?funding=60%25&funding=50%25", "twice"),
     ("?budget=60%25", "budget"),
@@ -122,6 +154,8 @@ def test_query_is_readable():
     ("?rule=floor~x~50%25~tier:12", "tier"),
     ("?rule=floor~x~50%25~life_saving:yes", "life_saving"),
     ("?rule=floor~x~50%25~sector", "key:value"),
+    ("?rule=floor~x~50%25~~all~on", "'on'"),
+    ("?rule=floor~x~50%25~~all~off~off", "kind~name~value~selector"),
     ("?rule=floor~x~50%25~sector:A\\", "'\\'"),
     ("?carry=yes", "carry"),
     ("?year=25~50%25", "YEAR~AMOUNT"),
@@ -225,6 +259,44 @@ def test_settings_become_the_rules_a_planner_means(plan):
     )
 
 
+def test_a_rule_switched_off_is_not_applied(plan):
+    base = FundingScenario(Envelope(Amount("share", 1.0)), name="start")
+    on = (RuleSetting("earmark", "", "USD 10", Selector(sector_codes=("WASH",))),
+          RuleSetting("floor", "f", "50%", Selector(location_codes=("POL",))),
+          RuleSetting("earmark", "", "USD 20", Selector(sector_codes=("HEALTH",))),
+          RuleSetting("exclude", "", "", Selector(years=(2025,))))
+    off = tuple(replace(r, on=i % 2 == 1) for i, r in enumerate(on))
+    assert state_to_funding(WhatIfState("60%", rules=off), base, plan) == FundingScenario(
+        envelope=Envelope(Amount("share", 0.6)),
+        floors=(Floor("f", 0.5, Selector(location_codes=("POL",))),),
+        exclusions=(Selector(years=(2025,)),),
+        name="start",
+    )
+    # the unnamed earmark after one switched off is the first earmark
+    second_only = (replace(on[0], on=False), on[2])
+    assert state_to_funding(WhatIfState("60%", rules=second_only), base, plan).earmarks == (
+        Earmark("earmark 1", Amount("usd", 20.0), Selector(sector_codes=("HEALTH",))),)
+    # all off: the page's envelope alone
+    assert state_to_funding(WhatIfState("60%", rules=tuple(replace(r, on=False) for r in on)),
+                            base, plan) == FundingScenario(Envelope(Amount("share", 0.6)),
+                                                           name="start")
+    # switched off, a rule the plan or the money could not hold is not in the way
+    unfit = (RuleSetting("earmark", "big", "USD 10000", Selector(), on=False),
+             RuleSetting("floor", "x", "50%", Selector(sector_codes=("NOPE",)), on=False))
+    assert state_to_funding(WhatIfState("60%", rules=unfit), base, plan) == FundingScenario(
+        Envelope(Amount("share", 0.6)), name="start")
+    # but a value that is not one is named next to it, on or off
+    with pytest.raises(ControlError) as info:
+        state_to_funding(WhatIfState("60%", rules=(on[0], RuleSetting(
+            "floor", "f", "lots", Selector(), on=False))), base, plan)
+    assert info.value.control == "rule-value-1"
+    # the starting rules are all on
+    assert all(r.on for r in state_from_funding(FundingScenario(
+        Envelope(Amount("share", 1.0)), earmarks=(Earmark("e", Amount("usd", 5.0),
+                                                          Selector()),),
+        floors=(Floor("f", 0.5, Selector()),))).rules)
+
+
 def _state(*rules: RuleSetting, **kw) -> WhatIfState:
     return WhatIfState(rules=rules, **kw)
 
@@ -320,3 +392,12 @@ def test_describe_rule_in_planner_words():
         "excluded: all lines, 2025 receive nothing")
     assert describe_rule(RuleSetting("lock", "kept", "USD 1.5m", ukr_shelter)) == (
         "lock 'kept': SHELTER_NFI in UKR kept at USD 1.5m")
+    assert describe_rule(RuleSetting("cap", "", "1.2", Selector(), on=False)) == (
+        "cap: all lines receive at most 1.2 x their requirement (off)")
+    for rule in (RuleSetting("earmark", "Shelter", "USD 50m", ukr_shelter),
+                 RuleSetting("floor", "", "40%", Selector(tiers=(1,)), "sector"),
+                 RuleSetting("lock", "kept", "USD 1.5m", ukr_shelter)):
+        before, after = rule_sentence(rule)
+        assert before + rule.value + after == describe_rule(rule)
+    assert rule_sentence(RuleSetting("exclude", "", "", Selector(years=(2025,)))) == (
+        "excluded: all lines, 2025 receive nothing", "")
