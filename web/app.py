@@ -1373,13 +1373,32 @@ def binding_items(result: Allocation, top: int = 8) -> list[html.Li]:
     caps = [s for s in binding if s.kind == "cap"]
     others = [s for s in binding if s.kind in PLANNER_ROWS]
     items = [html.Li(f"{s.description[:1].upper()}{s.description[1:]}: "
-                     f"{format_people(s.value)} {s.unit}") for s in others[:top]]
+                     f"{format_people(s.value)} {s.unit}{_range_note(s)}")
+             for s in others[:top]]
     if caps:
         items.append(html.Li(f"{len(caps)} lines at their absorption limit (more money "
                              "there reaches nobody more)"))
     if not items:
         items = [html.Li("No rule limits the allocation beyond the envelope.")]
     return items
+
+
+NARROW_RANGE_USD = 1e6
+"""A shadow price whose range of validity is narrower than this is flagged as a knife edge."""
+
+
+def _range_note(price: Any) -> str:
+    """A warning when a rule's people per $1M holds only over a narrow range of its amount.
+
+    The rate is the derivative at the optimum; past its range (HiGHS ranging, in USD)
+    another line or rule takes over, so a planner must not multiply it by a million.
+    """
+    low, high = price.valid_from, price.valid_to
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return ""
+    if high - low >= NARROW_RANGE_USD:
+        return ""
+    return f" (a knife edge: this rate holds over {format_usd(high - low)} only)"
 
 
 def heatmap_figure(result: Allocation, plan: Plan) -> go.Figure:

@@ -522,3 +522,16 @@ def test_a_rule_switched_off_is_neither_applied_nor_exported(page: tuple,
     path = tmp_path / "off.toml"
     path.write_bytes(response.data)
     assert load_scenario(path).funding.floors == ()
+
+
+def test_binding_rules_flag_a_knife_edge() -> None:
+    from reachplan.solver.result import ShadowPrice
+    from reachplan.web.app import _range_note
+
+    narrow = ShadowPrice("floor_x", "floor", "the x floor", -46_836.2, True,
+                         valid_from=329_799.39, valid_to=331_451.15)
+    wide = ShadowPrice("floor_y", "floor", "the y floor", -900.0, True,
+                       valid_from=0.0, valid_to=5e6)
+    unranged = ShadowPrice("floor_z", "floor", "the z floor", -900.0, True)
+    assert _range_note(narrow) == " (a knife edge: this rate holds over $1,652 only)"
+    assert _range_note(wide) == "" and _range_note(unranged) == ""
