@@ -459,10 +459,11 @@ def serve(
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        echo(page_url(host, real_port, token))
-        server.run()  # returns on KeyboardInterrupt (Ctrl-C, or SIGTERM below)
-    except KeyboardInterrupt:  # raised before waitress's loop started
-        pass
+        # run() returns on KeyboardInterrupt (Ctrl-C, or SIGTERM below); one raised before
+        # waitress's loop started ends the serving just the same
+        with contextlib.suppress(KeyboardInterrupt):
+            echo(page_url(host, real_port, token))
+            server.run()
     finally:
         with contextlib.suppress(Exception):
             server.close()

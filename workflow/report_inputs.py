@@ -30,6 +30,7 @@ files. ``reports/`` itself never solves or simulates.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -244,11 +245,9 @@ def cached_frontier(
     if frontier is None:
         frontier = funding_frontier(costs, funding, step=step)
         if path is not None:
-            try:
+            with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_text_atomic(path, _frontier_json(key, frontier))
-            except OSError:
-                pass  # a cache that cannot be written only costs time
     if memo is not None:
         memo[key] = frontier
     return frontier
@@ -397,11 +396,9 @@ def write_sensitivity_cache(cache_dir: Path | None,
     if cache_dir is None or not entries:
         return
     text = json.dumps({"format": MEMO_FORMAT, "entries": dict(sorted(entries.items()))})
-    try:
+    with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
         write_text_atomic(Path(cache_dir) / SENSITIVITY_CACHE, text + "\n")
-    except OSError:
-        pass
 
 
 class _Solves:
