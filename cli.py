@@ -35,9 +35,13 @@ if TYPE_CHECKING:
     from reachplan.model.scenario import Scenario
     from reachplan.scenarios.plan_io import UsablePlan
     from reachplan.solver.batch import ScenarioRun
+    from reachplan.workflow.report_inputs import ReportWork
     from reachplan.workflow.suite import PlanBook, RunProgress, Suite
 
 __all__ = ["main"]
+
+DEFAULT_LADDER_STEP = 0.1
+"""Step of a report's funding ladder, as a share of the appeal (``report --ladder-step``)."""
 
 
 # ---- options shared by several commands (declared once) ------------------------------------
@@ -349,8 +353,16 @@ def _run_suite(
     executor: str = "processes",
     scheduler: str | None = None,
     on_run: Callable[[ScenarioRun], None] | None = None,
-) -> tuple[Suite, list[ScenarioRun]]:
-    """Check every scenario (nothing written before), then run them into --out."""
+    report_ladder_step: float | None = None,
+) -> tuple[Suite, list[ScenarioRun], ReportWork | None]:
+    """Check every scenario (nothing written before), then run them into --out.
+
+    With ``report_ladder_step`` (a report follows, with that ladder step), the workers
+    the runs leave idle start on the report's work that does not depend on the draws
+    (:class:`workflow.report_inputs.ReportWork`, returned for :func:`_write_report`).
+    """
+    from reachplan.solver.batch import idle_work
+    from reachplan.workflow.report_inputs import start_report_work
     from reachplan.workflow.suite import load_initial_state, prepare_suite, run_suite
 
     for scenario in scenarios:
@@ -365,18 +377,27 @@ def _run_suite(
         scheduler=scheduler,
     )
     initial = load_initial_state()
-    with _Bars(quiet) as bars:
+    work = None
+    if report_ladder_step is not None and executor == "processes":
+        work = start_report_work(suite.plan.plan, [e.scenario for e in suite.entries], out_dir,
+                                 workers=workers, ladder_step=report_ladder_step)
+    with _Bars(quiet) as bars, idle_work(None if work is None else work.fill):
 
         def finished(run: ScenarioRun) -> None:
             bars.close()
             if on_run is not None:
                 on_run(run)
 
-        done = run_suite(
-            suite, initial, out_dir, resume=resume, workers=workers, warn=_warn,
-            progress=bars, on_run=finished,
-        )
-    return suite, list(done.runs)
+        try:
+            done = run_suite(
+                suite, initial, out_dir, resume=resume, workers=workers, warn=_warn,
+                progress=bars, on_run=finished,
+            )
+        except BaseException:
+            if work is not None:
+                work.cancel()
+            raise
+    return suite, list(done.runs), work
 
 
 def _write_report(
@@ -860,16 +881,18 @@ def run_command(
     from reachplan.scenarios.scenario_io import SUITE
 
     scenarios = [session.scenario(s, draws=draws, seed=seed) for s in scenario_files or SUITE]
-    suite, runs = _run_suite(
+    suite, runs, work = _run_suite(
         session, scenarios, plan_path, out_dir, resume=resume, workers=workers,
         quiet=quiet or as_json, for_report=write_report, executor=executor,
         scheduler=scheduler,
         on_run=None if as_json else lambda run: click.echo(render_run_text(run)),
+        report_ladder_step=DEFAULT_LADDER_STEP if write_report else None,
     )
     if as_json:
         click.echo(render_runs_json(runs), nl=False)
     if write_report:
-        _write_report(runs, suite.plan, out_dir, png=png, hxl=hxl, workers=workers)
+        _write_report(runs, suite.plan, out_dir, png=png, hxl=hxl, workers=workers,
+                      ladder_step=DEFAULT_LADDER_STEP, work=work)
         click.echo(f"report: {out_dir / 'report.html'} (and report.xlsx, CSV tables)", err=True)
 
 
@@ -901,7 +924,7 @@ def compare_command(
     from reachplan.reports.scenario_report import render_comparison
 
     scenarios = [session.scenario(s, draws=draws) for s in scenario_files]
-    suite, runs = _run_suite(
+    suite, runs, _ = _run_suite(
         session, scenarios, plan_path, out_dir, resume=None, workers=workers, quiet=quiet
     )
     click.echo(render_comparison(runs, suite.plan.plan), nl=False)
@@ -1404,7 +1427,7 @@ def check_command(
     "--ladder-step",
     type=click.FloatRange(min=0.01, max=1.0),
     callback=_finite,
-    default=0.1,
+    default=DEFAULT_LADDER_STEP,
     show_default=True,
     help="Step of the funding ladder, as a share of the appeal.",
 )
@@ -1437,12 +1460,12 @@ def report_command(
     from reachplan.scenarios.scenario_io import SUITE
 
     scenarios = [session.scenario(s, draws=draws) for s in scenario_files or SUITE]
-    suite, runs = _run_suite(
+    suite, runs, work = _run_suite(
         session, scenarios, plan_path, out_dir, resume=None, workers=workers, quiet=quiet,
-        for_report=True,
+        for_report=True, report_ladder_step=ladder_step,
     )
     paths = _write_report(runs, suite.plan, out_dir, png=png, ladder_step=ladder_step, hxl=hxl,
-                          workers=workers)
+                          workers=workers, work=work)
     click.echo(f"wrote {len(paths)} files; open {out_dir / 'report.html'}", err=True)
 
 

@@ -58,6 +58,7 @@ import itertools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -909,6 +910,31 @@ def solve_chunk_model_task(
 
 _POOL: dict[str, Any] = {}
 
+IdleFill = Callable[[Any, int], None]
+"""``fill(pool, free)``: hand at most ``free`` jobs of other work to ``pool``."""
+
+_IDLE_WORK: ContextVar[IdleFill | None] = ContextVar("reachplan_idle_work", default=None)
+
+
+@contextlib.contextmanager
+def idle_work(fill: IdleFill | None) -> Iterator[None]:
+    """Within the block, a run on the worker pool lends its idle workers to ``fill``.
+
+    A scenario's chunks are all handed out at once; while its last chunks finish, the
+    workers without a chunk would wait for the next scenario. :func:`run_scenario` then
+    calls ``fill(pool, free)`` with the number of workers without a chunk, and ``fill``
+    submits at most that many jobs of its own (e.g. the report's work that does not
+    depend on the draws: :class:`workflow.report_inputs.ReportWork`) and counts those
+    still running against ``free``. The draws and their numbers do not change: each
+    chunk is solved from the plan's own basis, whatever ran before it on its worker.
+    ``None`` lends nothing.
+    """
+    token = _IDLE_WORK.set(fill)
+    try:
+        yield
+    finally:
+        _IDLE_WORK.reset(token)
+
 
 def worker_pool(workers: int) -> Any:
     """A pool of ``workers`` spawned processes, kept for the rest of this process.
@@ -946,12 +972,22 @@ def shared_pool() -> tuple[Any, int] | None:
     return pool, int(_POOL["workers"])
 
 
-def close_worker_pool() -> None:
-    """Shut down the pool :func:`worker_pool` keeps, if any (waits for its workers)."""
+def close_worker_pool(terminate: bool = False) -> None:
+    """Shut down the pool :func:`worker_pool` keeps, if any.
+
+    Jobs not started are cancelled; by default the workers finish the job they are on.
+    ``terminate`` (an interrupted command) stops them at once instead: a worker writes
+    nothing, so nothing is lost but its unfinished job.
+    """
     pool = _POOL.pop("pool", None)
     _POOL.pop("workers", None)
-    if pool is not None:
-        pool.shutdown(wait=True, cancel_futures=True)
+    if pool is None:
+        return
+    if terminate:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            with contextlib.suppress(Exception):
+                process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_scenario(
@@ -1063,7 +1099,10 @@ def _run(
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in finished:
                         accept(future.result())
+            fill = _IDLE_WORK.get()
             while pending:
+                if fill is not None and len(pending) < workers:
+                    fill(pool, workers - len(pending))
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     accept(future.result())
@@ -1071,7 +1110,7 @@ def _run(
             for future in pending:
                 future.cancel()
             if not isinstance(exc, Exception):  # interrupted: the workers go with the run
-                close_worker_pool()
+                close_worker_pool(terminate=True)
             raise
     return combine(plan, scenario, results.values(), initial=initial)
 

@@ -253,3 +253,34 @@ def test_comparison_frame_sector_and_country_rows_sum_to_the_allocation(tiny_rep
     assert frame["allocated, mean (USD M)"] == pytest.approx(330e-6, rel=1e-6)
     assert countries.sum() == pytest.approx(frame["allocated, mean (USD M)"], rel=1e-12)
     assert sectors.sum() == pytest.approx(frame["allocated, mean (USD M)"], rel=1e-12)
+
+
+def test_run_report_on_two_workers_is_the_report_on_one(tmp_path):
+    """`run --workers 2` lends idle workers to the report (ReportWork): same report.json."""
+    import json
+
+    from reachplan.reports.plan_files import write_plan_tables
+    from tests.conftest import tiny_tables
+
+    write_plan_tables(tiny_tables(), tmp_path / "plan")
+    names = []
+    for name, funding in (("a", "60%"), ("b", "85%"), ("c", "40%")):
+        text = (TINY_SCENARIO.replace('name = "tiny60"', f'name = "{name}"')
+                .replace("draws = 4", "draws = 120").replace('funding = "60%"',
+                                                             f'funding = "{funding}"'))
+        assert f'name = "{name}"' in text and "draws = 120" in text
+        (tmp_path / f"{name}.toml").write_text(text)
+        names.append(f"{name}.toml")
+    reports = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}"
+        res = _cli("run", *names, "--workers", workers, "--out", str(out), "--quiet",
+                   cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+        payload = json.loads((out / "report.json").read_text())
+        payload.pop("created")
+        payload["tables"]["provenance"] = [
+            row for row in payload["tables"]["provenance"] if "created" not in json.dumps(row)]
+        reports[workers] = payload
+    assert reports["2"] == reports["1"]
+    assert reports["1"]["tables"]["funding_ladder"]  # the ladders are in both

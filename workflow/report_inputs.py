@@ -84,6 +84,10 @@ __all__ = [
     "read_sensitivity_cache",
     "write_sensitivity_cache",
     "allocation_task",
+    "ladder_task",
+    "report_allocation_jobs",
+    "ReportWork",
+    "start_report_work",
     "write_suite_report",
 ]
 
@@ -219,12 +223,14 @@ def cached_frontier(
     step: float,
     cache_dir: Path | None = None,
     memo: dict[str, Frontier] | None = None,
+    work: ReportWork | None = None,
 ) -> Frontier:
     """The funding ladder of ``funding``'s rules on ``plan``, computed once.
 
     Looked up by :func:`ladder_key` in ``memo`` (this process), then in ``cache_dir``
-    (a file a previous report on the same output folder wrote); computed
-    (:func:`solver.frontier.funding_frontier`) and stored in both otherwise. A cached
+    (a file a previous report on the same output folder wrote); taken from ``work``
+    when a worker computed it there, else computed
+    (:func:`solver.frontier.funding_frontier`); stored in both. A cached
     file that is unreadable, damaged or of another key is ignored and rewritten. The
     cache holds numbers the ladder computed, in JSON (floats written in full
     precision), so a cached ladder is the computed one exactly.
@@ -243,7 +249,9 @@ def cached_frontier(
         except (OSError, UnicodeDecodeError):
             frontier = None
     if frontier is None:
-        frontier = funding_frontier(costs, funding, step=step)
+        frontier = None if work is None else work.ladder(key)
+        if frontier is None:
+            frontier = funding_frontier(costs, funding, step=step)
         if path is not None:
             with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -322,13 +330,19 @@ def planning_case(runs: Sequence[ScenarioRun], appeal_usd: float) -> ScenarioRun
     whose envelope is below the full appeal (a shortfall is what the question is
     about); else the first run. ``None`` for no runs.
     """
-    for run in runs:
-        if run.scenario.name == PLANNING_CASE:
-            return run
-    for run in runs:
-        if run.funding_usd < appeal_usd * (1 - 1e-9):
-            return run
-    return runs[0] if runs else None
+    found = _planning_index([(r.scenario.name, r.funding_usd) for r in runs], appeal_usd)
+    return None if found is None else runs[found]
+
+
+def _planning_index(named: Sequence[tuple[str, float]], appeal_usd: float) -> int | None:
+    """Position of the planning case among (name, envelope in USD) pairs (:func:`planning_case`)."""
+    for i, (name, _) in enumerate(named):
+        if name == PLANNING_CASE:
+            return i
+    for i, (_, usd) in enumerate(named):
+        if usd < appeal_usd * (1 - 1e-9):
+            return i
+    return 0 if named else None
 
 
 def allocation_task(
@@ -339,7 +353,8 @@ def allocation_task(
 ) -> tuple[Allocation, dict[str, list[list[object]]]]:
     """:func:`solver.allocate.allocate` of ``funding`` on ``plan`` (flattened: ``flat``).
 
-    Row sensitivities (the shadow prices' ranges, most of the time of an allocation) are
+    Row sensitivities (the shadow prices' ranges, most of the time of an allocation; not
+    computed for the flattened plan, whose shadow prices no report shows) are
     looked up in ``known`` (:func:`solver.sensitivity.sensitivity_memo`); returns the
     allocation and the sensitivity entries it used, found or computed, to keep.
     Top-level, so a worker process can run it.
@@ -352,7 +367,9 @@ def allocation_task(
 
         plan = with_flat_cost_index(plan)
     with sensitivity_memo(known) as memo:
-        allocation = allocate(plan, funding)
+        # the flattened plan's allocation is compared by its money and people only
+        # (:func:`cost_index_sensitivity`): its shadow prices are not ranged
+        allocation = allocate(plan, funding, ranged="none" if flat else "all")
     return allocation, memo.used
 
 
@@ -401,6 +418,152 @@ def write_sensitivity_cache(cache_dir: Path | None,
         write_text_atomic(Path(cache_dir) / SENSITIVITY_CACHE, text + "\n")
 
 
+def ladder_task(plan: Plan, funding: FundingScenario, step: float) -> Frontier:
+    """The funding ladder of ``funding``'s rules on ``plan`` (top-level, for a worker)."""
+    from reachplan.solver.frontier import funding_frontier
+
+    return funding_frontier(CostModel.from_plan(plan), funding, step=step)
+
+
+def report_allocation_jobs(
+    plan: Plan, fundings: Sequence[tuple[str, FundingScenario]],
+) -> list[tuple[FundingScenario, bool]]:
+    """The allocations a report of these (name, funding) scenarios solves at the plan's figures.
+
+    One per scenario (``flat`` False), and the planning case on the plan with its sector
+    cost index flattened (``flat`` True) when the plan has a sector cost index
+    (:func:`cost_index_sensitivity`).
+    """
+    from reachplan.solver.model import funding_usd
+
+    jobs = [(funding, False) for _, funding in fundings]
+    if has_cost_index(plan) and fundings:
+        costs = CostModel.from_plan(plan)
+        appeal = float(plan.tables["requirements"]["requirements_usd"].sum())
+        found = _planning_index([(name, funding_usd(costs, f)) for name, f in fundings], appeal)
+        if found is not None:
+            jobs.append((fundings[found][1], True))
+    return jobs
+
+
+def _allocation_key(funding: FundingScenario, flat: bool) -> tuple[str, FundingScenario, bool]:
+    return ("allocation", dataclasses.replace(funding, name=""), flat)
+
+
+class ReportWork:
+    """The report's work that does not depend on the draws, done while the runs go.
+
+    The allocations at the plan's figures (:func:`allocation_task`, seconds each with
+    their shadow prices' ranges) and the funding ladders (:func:`ladder_task`) depend on
+    the plan and the scenarios' rules only. A run on the worker pool lends the workers
+    it leaves idle while a scenario's last chunks finish (:func:`solver.batch.idle_work`):
+    :meth:`fill` hands each such worker the next of these jobs. When the runs are done,
+    the report takes what finished (:meth:`allocation`, :meth:`ladder`) and submits or
+    computes the rest itself, as without a head start. The numbers are those of the same
+    functions called in this process; a job that failed in a worker is computed again
+    here, so an error is raised as this process would raise it.
+
+    Parameters
+    ----------
+    plan
+        The plan of every scenario.
+    fundings
+        (name, funding) of each scenario, in report order.
+    ladder_step
+        Step of the funding ladders.
+    cache_dir
+        The report's cache folder: ladders already there are not queued, and the row
+        sensitivities found there are handed to the allocations (as
+        :func:`build_report_inputs` does).
+    """
+
+    def __init__(self, plan: Plan, fundings: Sequence[tuple[str, FundingScenario]], *,
+                 ladder_step: float = 0.1, cache_dir: Path | None = None) -> None:
+        from collections import deque
+
+        self.known = read_sensitivity_cache(cache_dir)
+        self.started = 0
+        """Jobs handed to a worker so far."""
+        self._queue: deque[tuple[Any, Any, tuple[Any, ...]]] = deque()
+        self._futures: dict[Any, Any] = {}
+        seen: set[Any] = set()
+        for funding, flat in report_allocation_jobs(plan, fundings):
+            key = _allocation_key(funding, flat)
+            if key not in seen:
+                seen.add(key)
+                self._queue.append((key, allocation_task, (plan, funding, flat, self.known)))
+        for _, funding in fundings:
+            key = ("ladder", ladder_key(plan, funding, ladder_step))
+            if key in seen:
+                continue
+            seen.add(key)
+            path = None if cache_dir is None else ladder_cache_path(cache_dir, key[1])
+            if path is not None and path.is_file():
+                continue  # the report reads it from the cache
+            self._queue.append((key, ladder_task, (plan, funding, ladder_step)))
+
+    def fill(self, pool: Any, free: int, only: str | None = None) -> None:
+        """Submit queued jobs to ``pool`` while fewer than ``free`` of ours are running.
+
+        ``only`` (``"allocation"`` or ``"ladder"``) submits jobs of that kind only.
+        """
+        running = sum(1 for f in self._futures.values() if not f.done())
+        kept = []
+        while self._queue and running < free:
+            job = self._queue.popleft()
+            if only is not None and job[0][0] != only:
+                kept.append(job)
+                continue
+            key, fn, args = job
+            try:
+                self._futures[key] = pool.submit(fn, *args)
+            except RuntimeError:  # the pool is shut down: the report computes it
+                self._queue.clear()
+                return
+            running += 1
+            self.started += 1
+        self._queue.extendleft(reversed(kept))
+
+    def knows(self, funding: FundingScenario, flat: bool = False) -> bool:
+        """Whether the allocation of ``funding`` is queued or submitted here."""
+        key = _allocation_key(funding, flat)
+        return key in self._futures or any(job[0] == key for job in self._queue)
+
+    def _take(self, key: Any) -> Any:
+        """The result of job ``key`` if a worker ran it (waits for it); else ``None``.
+
+        A job still queued is dropped from the queue: the caller computes it.
+        """
+        future = self._futures.pop(key, None)
+        if future is None:
+            self._queue = type(self._queue)(j for j in self._queue if j[0] != key)
+            return None
+        try:
+            return future.result()
+        except Exception:  # noqa: BLE001 - recomputed by the caller, raising its own error
+            return None
+
+    def allocation(self, funding: FundingScenario, flat: bool = False) -> Any:
+        """:func:`allocation_task`'s result for ``funding`` if a worker ran it, else ``None``."""
+        return self._take(_allocation_key(funding, flat))
+
+    def ladder(self, key: str) -> Frontier | None:
+        """The ladder of :func:`ladder_key` ``key`` if a worker computed it, else ``None``."""
+        result = self._take(("ladder", key))
+        return result if isinstance(result, Frontier) else None
+
+    def pending(self) -> int:
+        """Jobs queued or submitted and not yet taken."""
+        return len(self._queue) + len(self._futures)
+
+    def cancel(self) -> None:
+        """Drop the queue and cancel what has not started (the command ends without a report)."""
+        self._queue.clear()
+        for future in self._futures.values():
+            future.cancel()
+        self._futures.clear()
+
+
 class _Solves:
     """Allocations at the plan's figures, started at once on the runs' worker pool.
 
@@ -415,25 +578,37 @@ class _Solves:
 
     def __init__(self, plan: Plan, jobs: Sequence[tuple[FundingScenario, bool]],
                  workers: int | None = None,
-                 known: Mapping[str, list[list[object]]] | None = None) -> None:
+                 known: Mapping[str, list[list[object]]] | None = None,
+                 work: ReportWork | None = None) -> None:
         from reachplan.solver.batch import shared_pool, worker_pool
 
         self._plan = plan
         self._known = dict(known or {})
         self.used: dict[str, list[list[object]]] = {}
         self._futures: dict[tuple[FundingScenario, bool], Any] = {}
+        self._work = work
+        self._done: dict[tuple[FundingScenario, bool], Any] = {}
         found = shared_pool() if workers is None else (
             (worker_pool(workers), workers) if workers > 1 else None)
-        if found is not None and len(jobs) > 1:
+        if found is not None and (len(jobs) > 1 or work is not None):
             pool = found[0]
+            if work is not None:
+                # what the runs' idle workers started stays theirs; the allocations still
+                # queued go to the pool now (the ladders still queued are computed here,
+                # beside them), then any the head start did not know of
+                work.fill(pool, len(jobs) + work.pending(), only="allocation")
             for funding, flat in jobs:
                 key = (dataclasses.replace(funding, name=""), flat)
-                if key not in self._futures:
-                    try:
-                        self._futures[key] = pool.submit(allocation_task, plan, funding, flat,
-                                                         self._known)
-                    except RuntimeError:  # the pool was shut down: compute here
-                        break
+                if key in self._futures:
+                    continue
+                if work is not None and work.knows(funding, flat):
+                    self._futures[key] = _Taken(work, funding, flat)
+                    continue
+                try:
+                    self._futures[key] = pool.submit(allocation_task, plan, funding, flat,
+                                                     self._known)
+                except RuntimeError:  # the pool was shut down: compute here
+                    break
 
     def get(self, funding: FundingScenario, flat: bool = False) -> Allocation:
         """The allocation of ``funding`` (renamed to it; :func:`renamed`)."""
@@ -445,6 +620,8 @@ class _Solves:
                 result = future.result()
             except Exception:  # noqa: BLE001 - recomputed here, raising this process's error
                 result = None
+        elif self._work is not None:
+            result = self._work.allocation(funding, flat)
         if result is None:
             result = allocation_task(self._plan, funding, flat, self._known)
         allocation, used = result
@@ -456,6 +633,21 @@ class _Solves:
         for future in self._futures.values():
             future.cancel()
         self._futures.clear()
+        if self._work is not None:
+            self._work.cancel()
+
+
+class _Taken:
+    """A :class:`ReportWork` allocation seen as a future: its result, or ``None`` to compute."""
+
+    def __init__(self, work: ReportWork, funding: FundingScenario, flat: bool) -> None:
+        self._work, self._funding, self._flat = work, funding, flat
+
+    def result(self) -> Any:
+        return self._work.allocation(self._funding, self._flat)
+
+    def cancel(self) -> bool:
+        return False
 
 
 def has_cost_index(plan: Plan) -> bool:
@@ -520,6 +712,7 @@ def build_report_inputs(
     created: str | None = None,
     cache_dir: Path | None = None,
     workers: int | None = None,
+    work: ReportWork | None = None,
 ) -> ReportInputs:
     """Compute the allocations at the plan's figures, extra-$1M values, ladders and bands.
 
@@ -549,6 +742,9 @@ def build_report_inputs(
         Worker processes for the allocations at the plan's figures: ``None`` uses the
         pool the runs left running (:func:`solver.batch.shared_pool`), if any; 1 computes
         them in this process. The numbers do not depend on it.
+    work
+        The head start the runs made on this report (:class:`ReportWork`): what its
+        workers finished is taken from it, the rest is computed as without it.
 
     Raises
     ------
@@ -567,9 +763,10 @@ def build_report_inputs(
         if has_cost_index(plan) else None
     if case is not None:
         jobs.append((case.scenario.funding, True))
-    solves = _Solves(plan, jobs, workers, read_sensitivity_cache(cache_dir))
+    solves = _Solves(plan, jobs, workers, read_sensitivity_cache(cache_dir), work)
     try:
-        ladders, sims = _ladders_and_bands(runs, plan, costs, initial, ladder_step, cache_dir)
+        ladders, sims = _ladders_and_bands(runs, plan, costs, initial, ladder_step, cache_dir,
+                                           work)
         solved: dict[FundingScenario, Allocation] = {}
         allocations = {}
         for r in runs:
@@ -611,6 +808,7 @@ def _ladders_and_bands(
     initial: InitialState,
     ladder_step: float,
     cache_dir: Path | None,
+    work: ReportWork | None = None,
 ) -> tuple[list[Ladder], list[SimulationBands]]:
     """One funding ladder per set of rules, one set of displacement bands per set of futures."""
     rule_groups: dict[str, list[ScenarioRun]] = {}
@@ -623,7 +821,7 @@ def _ladders_and_bands(
     for group in rule_groups.values():
         names = tuple(r.scenario.name for r in group)
         frontier = cached_frontier(plan, costs, group[0].scenario.funding, ladder_step,
-                                   cache_dir, memo)
+                                   cache_dir, memo, work)
         ladders.append(Ladder(_label(names), names, frontier))
     sims = []
     years = [int(y) for r in runs for _, y in r.need_rows]
@@ -661,6 +859,7 @@ def write_suite_report(
     ladder_step: float = 0.1,
     hxl: bool = True,
     workers: int | None = None,
+    work: ReportWork | None = None,
 ) -> list[Path]:
     """Compute what the runs do not carry, then write the report; return the paths written.
 
@@ -680,7 +879,7 @@ def write_suite_report(
         Step of the funding ladder (share of the appeal).
     hxl
         Put a row of HXL hashtags under each CSV table's header.
-    workers
+    workers, work
         As :func:`build_report_inputs`.
 
     Raises
@@ -701,5 +900,27 @@ def write_suite_report(
         ladder_step=ladder_step,
         cache_dir=Path(out_dir) / CACHE_DIR,
         workers=workers,
+        work=work,
     )
     return write_report(data, out_dir, png=png, hxl=hxl)
+
+
+def start_report_work(
+    plan: Plan,
+    scenarios: Sequence[Scenario],
+    out_dir: Path,
+    *,
+    workers: int,
+    ladder_step: float = 0.1,
+) -> ReportWork | None:
+    """The head start of a report on runs about to go on ``workers`` pool workers.
+
+    ``None`` when there is no pool to lend idle workers (one worker). The jobs are
+    those :func:`build_report_inputs` will need for these scenarios; use the result with
+    :func:`solver.batch.idle_work` around the runs (``work.fill``) and pass it to
+    :func:`write_suite_report`.
+    """
+    if workers <= 1 or not scenarios:
+        return None
+    return ReportWork(plan, [(s.name, s.funding) for s in scenarios],
+                      ladder_step=ladder_step, cache_dir=Path(out_dir) / CACHE_DIR)

@@ -220,3 +220,107 @@ def test_report_on_two_workers_is_the_report_on_one(plan, tmp_path):
     finally:
         close_worker_pool()
     assert two == one
+
+
+# ---- the head start: the report's work on the workers the runs leave idle ---------------
+
+
+def test_report_with_a_head_start_is_the_report_without(plan, tmp_path):
+    from reachplan.scenarios.scenario_io import load_scenario
+    from reachplan.scenarios.simulation_io import load_initial_state
+    from reachplan.solver.batch import close_worker_pool, idle_work, run_scenario
+    from reachplan.workflow.report_inputs import ReportWork
+
+    fundings = [_scenario(name="a"), _scenario(share=0.7, floor=0.8, name="b"),
+                _scenario(share=0.9, name="c")]
+    initial = load_initial_state()
+    base = load_scenario("catastrophic_surge", draws=120, seed=3)  # three chunks each
+    scenarios = [dataclasses.replace(base, name=f.name, funding=f) for f in fundings]
+    work = ReportWork(plan, [(s.name, s.funding) for s in scenarios], ladder_step=0.25,
+                      cache_dir=tmp_path)
+    lent = []
+
+    def fill(pool, free):
+        lent.append(free)
+        work.fill(pool, free)
+
+    try:
+        with idle_work(fill):
+            runs = [run_scenario(plan, s, initial, workers=2) for s in scenarios]
+        assert lent and all(1 <= free <= 2 for free in lent)
+        assert work.started >= 1  # the idle workers took some of the report's jobs
+        ahead, inputs = _report_json(runs, plan, initial, workers=2, work=work,
+                                     cache_dir=tmp_path)
+        assert work.pending() == 0
+    finally:
+        close_worker_pool()
+    alone = [run_scenario(plan, s, initial, workers=1) for s in scenarios]
+    for a, b in zip(runs, alone, strict=True):  # the draws are unchanged by the loan
+        np.testing.assert_array_equal(a.people_reached, b.people_reached)
+        np.testing.assert_array_equal(a.mean_allocation_usd, b.mean_allocation_usd)
+    plain, fresh = _report_json(alone, plan, initial, workers=1)
+    assert ahead == plain
+    for f in fundings:
+        assert inputs.allocations[f.name].shadow_prices == fresh.allocations[f.name].shadow_prices
+    assert [ld.frontier.levels.equals(fl.frontier.levels)
+            for ld, fl in zip(inputs.ladders, fresh.ladders, strict=True)] == [True, True]
+
+
+class _FailingPool:
+    """A pool whose every job fails in the worker."""
+
+    def __init__(self):
+        self.submitted = []
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+
+        self.submitted.append(fn.__name__)
+        future = Future()
+        future.set_exception(RuntimeError("the worker died"))
+        return future
+
+
+def test_a_job_that_fails_on_a_worker_is_computed_here(plan, tmp_path):
+    from reachplan.workflow.report_inputs import ReportWork, ladder_key
+
+    funding = _scenario(name="a")
+    work = ReportWork(plan, [("a", funding)], ladder_step=0.25, cache_dir=tmp_path)
+    pool = _FailingPool()
+    work.fill(pool, 1)
+    assert pool.submitted == ["allocation_task"] and work.started == 1
+    assert work.allocation(funding) is None  # failed there: the caller computes it
+    runs, initial = _tiny_runs(plan, [funding])
+    got, _ = _report_json(runs, plan, initial, work=work, cache_dir=tmp_path)
+    expected, _ = _report_json(runs, plan, initial)
+    assert got == expected
+    # a ladder the head start never handed out is computed by the report, and cached
+    assert (tmp_path / f"ladder_{ladder_key(plan, funding, 0.25)}.json").is_file()
+
+
+def test_head_start_skips_cached_ladders_and_takes_only_allocations_late(plan, tmp_path):
+    from reachplan.workflow.report_inputs import ReportWork
+
+    funding = _scenario(name="a")
+    costs = CostModel.from_plan(plan)
+    cached_frontier(plan, costs, funding, 0.25, tmp_path)  # the ladder is in the cache
+    work = ReportWork(plan, [("a", funding), ("b", _scenario(share=0.3, name="b"))],
+                      ladder_step=0.25, cache_dir=tmp_path)
+    assert work.pending() == 2  # two allocations (same rules: one ladder, cached)
+    other = ReportWork(plan, [("a", funding)], ladder_step=0.25, cache_dir=tmp_path / "x")
+    pool = _FailingPool()
+    other.fill(pool, 5, only="allocation")
+    assert pool.submitted == ["allocation_task"] and other.pending() == 2  # ladder kept
+    other.fill(pool, 5)
+    assert pool.submitted == ["allocation_task", "ladder_task"]
+
+
+def test_flattened_plan_allocation_is_not_ranged(plan):
+    from reachplan.workflow.report_inputs import allocation_task
+
+    funding = _scenario(name="a")
+    flat, used = allocation_task(plan, funding, flat=True)
+    assert used == {}  # no row sensitivities computed
+    assert all(s.value_down is None and s.valid_from is None for s in flat.shadow_prices)
+    full, used_full = allocation_task(plan, funding, flat=False)
+    assert used_full and any(s.valid_from is not None for s in full.shadow_prices)
