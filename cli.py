@@ -361,26 +361,31 @@ def _run_suite(
     the runs leave idle start on the report's work that does not depend on the draws
     (:class:`workflow.report_inputs.ReportWork`, returned for :func:`_write_report`).
     """
-    from reachplan.solver.batch import idle_work
-    from reachplan.workflow.report_inputs import start_report_work
+    from reachplan.solver.batch import close_worker_pool, idle_work
     from reachplan.workflow.suite import load_initial_state, prepare_suite, run_suite
 
     for scenario in scenarios:
         warn_plan_override(plan_path, scenario)
-    suite = prepare_suite(
-        scenarios,
-        plan_path,
-        book=session.book,
-        for_report=for_report,
-        distinct_names=for_report,
-        executor=executor,
-        scheduler=scheduler,
-    )
-    initial = load_initial_state()
     work = None
-    if report_ladder_step is not None and executor == "processes":
-        work = start_report_work(suite.plan.plan, [e.scenario for e in suite.entries], out_dir,
-                                 workers=workers, ladder_step=report_ladder_step)
+    if report_ladder_step is not None and executor == "processes" and workers > 1:
+        work = _report_head_start(session, scenarios, plan_path, out_dir, workers,
+                                  report_ladder_step)
+    try:
+        suite = prepare_suite(
+            scenarios,
+            plan_path,
+            book=session.book,
+            for_report=for_report,
+            distinct_names=for_report,
+            executor=executor,
+            scheduler=scheduler,
+        )
+    except BaseException:
+        if work is not None:  # no run, no report: stop the workers' head start now
+            work.cancel()
+            close_worker_pool(terminate=True)
+        raise
+    initial = load_initial_state()
     with _Bars(quiet) as bars, idle_work(None if work is None else work.fill):
 
         def finished(run: ScenarioRun) -> None:
@@ -398,6 +403,36 @@ def _run_suite(
                 work.cancel()
             raise
     return suite, list(done.runs), work
+
+
+def _report_head_start(
+    session: Session, scenarios: list[Scenario], plan_path: Path | None, out_dir: Path,
+    workers: int, ladder_step: float,
+) -> ReportWork | None:
+    """Start the report's work that does not depend on the draws, while the checks run.
+
+    The pool's workers take the first jobs at once (the checks solve in this process
+    meanwhile); the runs lend them more as they go idle (:func:`_run_suite`). ``None``
+    when the scenarios do not plainly share one readable plan: the checks then say why,
+    and the report computes everything itself. A head start never fails a command.
+    """
+    from reachplan.solver.batch import worker_pool
+    from reachplan.workflow.report_inputs import start_report_work
+    from reachplan.workflow.suite import plan_path_of
+
+    names = [s.name for s in scenarios]
+    paths = {plan_path_of(plan_path, s) for s in scenarios}
+    if len(set(names)) != len(names) or len(paths) != 1:
+        return None
+    try:
+        plan = session.book.plan(paths.pop()).plan
+        work = start_report_work(plan, scenarios, out_dir, workers=workers,
+                                 ladder_step=ladder_step)
+        if work is not None:
+            work.fill(worker_pool(workers), workers)
+    except Exception:  # noqa: BLE001 - the checks report a bad plan or scenario
+        return None
+    return work
 
 
 def _write_report(
