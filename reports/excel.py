@@ -24,6 +24,7 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from reachplan.reports.report_data import ReportData
+from reachplan.reports.tables import python_values
 from reachplan.reports.views import is_money_amount
 
 __all__ = ["MONEY_FORMAT", "SHEETS", "render_workbook", "sheet_names"]
@@ -138,7 +139,7 @@ class _Writer:
                 self.number_column(ws, first_row + 1, j, series.to_numpy(), name)
             else:
                 text_columns.append(j)
-                text_values.append(_python_values(series))
+                text_values.append(python_values(series))
         write_string = _undecorated(ws, "write_string")
         for i, rec in enumerate(zip(*text_values, strict=True), start=first_row + 1):
             for j, value in zip(text_columns, rec, strict=True):
@@ -190,18 +191,6 @@ def _undecorated(ws: Worksheet, method: str) -> Callable[..., Any]:
     """
     inner = getattr(ws, f"_{method}", None)
     return inner if callable(inner) else getattr(ws, method)
-
-
-def _python_values(series: pd.Series) -> list[object]:
-    """The values of ``series`` as iterating over it gives them, in one conversion.
-
-    Text (``str`` dtype, missing cells NaN) and numpy object columns are converted in
-    one call; any other dtype is iterated, as :meth:`pandas.DataFrame.itertuples` does.
-    """
-    dtype = series.dtype
-    if isinstance(dtype, pd.StringDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "O"):
-        return series.to_numpy(dtype=object).tolist()
-    return list(series)
 
 
 def _assumptions(w: _Writer, data: ReportData) -> None:
