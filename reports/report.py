@@ -16,8 +16,10 @@ renders and writes it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future
 from pathlib import Path
+from typing import TypeVar
 
 from reachplan.reports.excel import render_workbook
 from reachplan.reports.html import render_html
@@ -25,28 +27,26 @@ from reachplan.reports.plan_files import write_text_atomic
 from reachplan.reports.report_data import ReportData
 from reachplan.reports.tables import render_report_json, render_table_csv
 
-__all__ = ["render_in_pool", "write_report"]
+__all__ = ["write_report"]
+
+_T = TypeVar("_T")
 
 
-def render_in_pool(data: ReportData) -> tuple[bytes, str]:
-    """The workbook and the JSON document of ``data``: the renderings a pool is given.
-
-    A top-level function, so a process pool can run it (``data`` is pickled to it).
-    """
-    return render_workbook(data), render_report_json(data)
-
-
-def _submitted(pool: Executor | None, data: ReportData) -> Future[tuple[bytes, str]] | None:
-    """:func:`render_in_pool` sent to ``pool``; ``None`` without one, or when it is shut down."""
+def _submitted(
+    pool: Executor | None, render: Callable[[ReportData], _T], data: ReportData
+) -> Future[_T] | None:
+    """``render(data)`` sent to ``pool``; ``None`` without one, or when it is shut down."""
     if pool is None:
         return None
     try:
-        return pool.submit(render_in_pool, data)
+        return pool.submit(render, data)
     except RuntimeError:  # shut down (or broken): render here
         return None
 
 
-def _result(future: Future[tuple[bytes, str]] | None, data: ReportData) -> tuple[bytes, str]:
+def _result(
+    future: Future[_T] | None, render: Callable[[ReportData], _T], data: ReportData
+) -> _T:
     """What the pool rendered; rendered here when there is no pool or the pool broke.
 
     An error of the rendering itself is raised as it would be without a pool.
@@ -56,7 +56,7 @@ def _result(future: Future[tuple[bytes, str]] | None, data: ReportData) -> tuple
             return future.result()
         except (BrokenExecutor, CancelledError):
             pass  # a worker died, or the pool was shut down with its queue cancelled
-    return render_in_pool(data)
+    return render(data)
 
 
 def write_report(
@@ -83,15 +83,18 @@ def write_report(
     hxl
         Put an HXL hashtag row under each CSV header.
     pool
-        Where to render the workbook and the JSON document (:func:`render_in_pool`,
-        ``data`` pickled to it) while this process renders the page and the CSV tables;
-        for example the command's worker pool. ``None`` renders everything here. The
+        Where to render the workbook and the JSON document (two tasks,
+        :func:`reports.excel.render_workbook` and
+        :func:`reports.tables.render_report_json`, ``data`` pickled to each) while this
+        process renders the page and the CSV tables; for example the command's worker
+        pool. ``None`` renders everything here. The
         files are the same either way. A pool that is shut down or broken (a worker
         died, :class:`concurrent.futures.BrokenExecutor`; the task cancelled) is passed
         over and the rendering done here; an error of the rendering
         itself is raised here as without a pool.
     """
-    future = _submitted(pool, data)
+    workbook_task = _submitted(pool, render_workbook, data)
+    document_task = _submitted(pool, render_report_json, data)
     try:
         html = render_html(data)
         tables = [
@@ -104,10 +107,12 @@ def write_report(
 
             images = render_pngs(data)
     except BaseException:
-        if future is not None:
-            future.cancel()
+        for task in (workbook_task, document_task):
+            if task is not None:
+                task.cancel()
         raise
-    workbook, document = _result(future, data)
+    workbook = _result(workbook_task, render_workbook, data)
+    document = _result(document_task, render_report_json, data)
     written: list[tuple[Path, str | bytes]] = [
         (out_dir / "report.html", html),
         (out_dir / "report.xlsx", workbook),

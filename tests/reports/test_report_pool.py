@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 import reachplan.reports.report as report
-from reachplan.reports.report import render_in_pool, write_report
+from reachplan.reports.excel import render_workbook
+from reachplan.reports.report import write_report
+from reachplan.reports.tables import render_report_json
 from tests.reports.report_fixture import small_report
 
 
@@ -50,14 +52,18 @@ class _Refusing(Executor):
 class _Failing(Executor):
     """A pool whose task ends in ``error`` (recording the tasks it was given)."""
 
-    def __init__(self, error: BaseException) -> None:
+    def __init__(self, error: BaseException, failing=(render_workbook, render_report_json)):
         self.error = error
+        self.failing = failing
         self.futures: list[Future] = []
 
     def submit(self, fn, /, *args, **kwargs):
-        assert fn is render_in_pool
+        assert fn in (render_workbook, render_report_json)
         future: Future = Future()
-        future.set_exception(self.error)
+        if fn in self.failing:
+            future.set_exception(self.error)
+        else:
+            future.set_result(fn(*args, **kwargs))
         self.futures.append(future)
         return future
 
@@ -95,12 +101,15 @@ def test_a_shut_down_pool_is_passed_over(tmp_path, serial):
 def test_a_broken_pool_is_passed_over(tmp_path, serial):
     pool = _Failing(BrokenProcessPool("a worker died"))
     write_report(small_report().data, tmp_path, pool=pool)
-    assert len(pool.futures) == 1
+    assert len(pool.futures) == 2
     assert _files(tmp_path) == serial
+    pool = _Failing(BrokenProcessPool("a worker died"), failing=(render_report_json,))
+    write_report(small_report().data, tmp_path / "json", pool=pool)
+    assert _files(tmp_path / "json") == serial
 
 
 def test_a_rendering_error_in_the_pool_is_raised_and_nothing_written(tmp_path):
-    pool = _Failing(ValueError("workbook cannot be made"))
+    pool = _Failing(ValueError("workbook cannot be made"), failing=(render_workbook,))
     with pytest.raises(ValueError, match="workbook cannot be made"):
         write_report(small_report().data, tmp_path / "out", pool=pool)
     assert not (tmp_path / "out").exists()
@@ -111,13 +120,15 @@ def test_an_error_here_writes_nothing_and_cancels_the_pool_task(tmp_path, monkey
         raise KeyError("page")
 
     class Pending(Executor):
+        futures: list[Future] = []
+
         def submit(self, fn, /, *args, **kwargs):
-            self.future: Future = Future()
-            return self.future
+            self.futures.append(Future())
+            return self.futures[-1]
 
     monkeypatch.setattr(report, "render_html", broken_page)
     pool = Pending()
     with pytest.raises(KeyError, match="page"):
         write_report(small_report().data, tmp_path / "out", pool=pool)
-    assert pool.future.cancelled()
+    assert len(pool.futures) == 2 and all(f.cancelled() for f in pool.futures)
     assert not (tmp_path / "out").exists()
