@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from reachplan.reports.report_data import ReportData
+from reachplan.reports.tables import python_values
 from reachplan.reports.views import is_money_amount
 
 __all__ = ["MONEY_FORMAT", "SHEETS", "render_workbook", "sheet_names"]
@@ -113,7 +115,14 @@ class _Writer:
             ws.write_string(row, col, str(value))
 
     def table(self, ws: Worksheet, frame: pd.DataFrame, first_row: int = 0) -> None:
-        """Header, rows, widths, frozen header and filter."""
+        """Header, rows, widths, frozen header and filter.
+
+        A column of a numpy number or boolean dtype is written in one pass, its values
+        converted (and money rounded) once for the whole column; other columns (text,
+        objects) are written row by row through :meth:`cell`, in the order the cells'
+        text enters the workbook's shared strings, so the file is the one a cell by
+        cell writer makes.
+        """
         cols = [str(c) for c in frame.columns]
         for j, name in enumerate(cols):
             ws.write_string(first_row, j, name, self.header)
@@ -121,12 +130,67 @@ class _Writer:
             numeric = frame[name].dtype.kind in "if"
             width = 14 if numeric else min(max(10, max(sample) + 2), 60)
             ws.set_column(j, j, max(width, min(len(name) + 2, 28)))
-        for i, rec in enumerate(frame.itertuples(index=False), start=first_row + 1):
-            for j, value in enumerate(rec):
-                self.cell(ws, i, j, value, cols[j])
+        text_columns: list[int] = []
+        text_values: list[list[object]] = []
+        for j, name in enumerate(cols):
+            series = frame.iloc[:, j]
+            dtype = series.dtype
+            if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+                self.number_column(ws, first_row + 1, j, series.to_numpy(), name)
+            else:
+                text_columns.append(j)
+                text_values.append(python_values(series))
+        write_string = _undecorated(ws, "write_string")
+        for i, rec in enumerate(zip(*text_values, strict=True), start=first_row + 1):
+            for j, value in zip(text_columns, rec, strict=True):
+                if value.__class__ is str:
+                    write_string(i, j, value)
+                else:
+                    self.cell(ws, i, j, value, cols[j])
         ws.freeze_panes(first_row + 1, 0)
         if cols:
             ws.autofilter(first_row, 0, first_row + max(len(frame), 1), len(cols) - 1)
+
+    def number_column(
+        self, ws: Worksheet, first_row: int, col: int, values: np.ndarray, column: str
+    ) -> None:
+        """Write a column of numpy numbers or booleans from ``first_row`` down.
+
+        The same cells as :meth:`cell` on each value: booleans as booleans; numbers as
+        floats in the column's format, money rounded to the dollar (half to even, as
+        ``round``; no negative zero); NaN and infinities left blank.
+        """
+        if values.dtype.kind == "b":
+            write_boolean = _undecorated(ws, "write_boolean")
+            for i, flag in enumerate(values.tolist(), start=first_row):
+                write_boolean(i, col, flag)
+            return
+        numbers = values.astype(np.float64)
+        if is_money_amount(column):
+            numbers = np.rint(numbers) + 0.0
+        finite = np.isfinite(numbers)
+        if not finite.any():
+            return
+        fmt = self.number_format(column)
+        write_number = _undecorated(ws, "write_number")
+        if finite.all():
+            for i, number in enumerate(numbers.tolist(), start=first_row):
+                write_number(i, col, number, fmt)
+            return
+        rows = np.flatnonzero(finite)
+        for i, number in zip((rows + first_row).tolist(), numbers[rows].tolist(), strict=True):
+            write_number(i, col, number, fmt)
+
+
+def _undecorated(ws: Worksheet, method: str) -> Callable[..., Any]:
+    """``ws.<method>`` without its A1-notation wrapper where xlsxwriter has one.
+
+    xlsxwriter's public ``write_number`` (``write_string``, ``write_boolean``) only turns
+    an ``"A1"`` cell reference into row and column and calls ``_write_number``; the
+    report always passes row and column, so it calls that directly where it exists.
+    """
+    inner = getattr(ws, f"_{method}", None)
+    return inner if callable(inner) else getattr(ws, method)
 
 
 def _assumptions(w: _Writer, data: ReportData) -> None:

@@ -98,8 +98,15 @@ def csv_text(rows: Iterable[Sequence[str]]) -> str:
 
     Python's CSV writer does not quote a cell holding a carriage return when lines end
     in ``\\n``, and readers then split the row there; a row with such a cell is written
-    with every cell quoted.
+    with every cell quoted. The rows are written in one call when no cell holds a
+    carriage return (the writer itself writes none), row by row otherwise.
     """
+    rows = rows if isinstance(rows, list) else list(rows)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    text = buf.getvalue()
+    if "\r" not in text:  # the writer adds none: no cell holds one
+        return text
     buf = io.StringIO()
     plain = csv.writer(buf, lineterminator="\n")
     quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
