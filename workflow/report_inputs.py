@@ -880,7 +880,8 @@ def write_suite_report(
     hxl
         Put a row of HXL hashtags under each CSV table's header.
     workers, work
-        As :func:`build_report_inputs`.
+        As :func:`build_report_inputs`; the workbook and the JSON document are rendered
+        on the pool too, when one is running (:func:`reports.report.write_report`).
 
     Raises
     ------
@@ -902,7 +903,13 @@ def write_suite_report(
         workers=workers,
         work=work,
     )
-    return write_report(data, out_dir, png=png, hxl=hxl)
+    # the workbook and the JSON document render on the workers, if a pool is running
+    found = None
+    if workers is None or workers > 1:
+        from reachplan.solver.batch import shared_pool
+
+        found = shared_pool()
+    return write_report(data, out_dir, png=png, hxl=hxl, pool=None if found is None else found[0])
 
 
 def start_report_work(
