@@ -388,7 +388,7 @@ class ChunkModel:
 
     The picklable part of a :class:`PreparedModel` (no PuLP objects), handed to worker
     processes so that they re-solve the model the calling process built instead of
-    building it again. ``key`` identifies the model (:func:`run_key`): a worker keeps the
+    building it again. ``key`` identifies the model (:func:`model_key`): a worker keeps the
     last model it was given, with its start basis, and reuses it for the next chunk of
     the same key.
     """
@@ -613,8 +613,19 @@ def _prepare(plan: Plan, scenario: Scenario) -> PreparedModel:
         people_cell=np.array([i for i, _ in people], dtype=np.int64),
         entity_cols=np.array(entities, dtype=np.int64),
         parents=location_parents(plan),
-        key=run_key(plan, scenario),
+        key=model_key(plan, scenario.funding),
     )
+
+
+def model_key(plan: Plan, funding: FundingScenario) -> str:
+    """Identity of a run's model: the plan and the funding rules, but for the name.
+
+    The model of a run depends on nothing else (:func:`_prepare` reads the plan and
+    ``scenario.funding`` only; the name enters no row): scenarios that differ in their
+    futures only (simulation, seed, draws) share one model.
+    """
+    identity = {"plan": plan.fingerprint, "funding": repr(replace(funding, name=""))}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
 _CACHE: dict[str, PreparedModel] = {}
@@ -627,10 +638,13 @@ a suite's scenarios are built once when checked and re-solved from the same mode
 def prepared_model(plan: Plan, scenario: Scenario) -> PreparedModel:
     """Per-process memo of built models (a cache, not a setting: same inputs, same model).
 
-    The most recently used models are kept while their columns add up to at most
+    Keyed by :func:`model_key`: scenarios whose funding differs only in the name (e.g.
+    the simulation variants of one shortfall) get the same model, built and solved for
+    its start basis once; its ``lp.scenario`` is the funding of the first of them to
+    ask. The most recently used models are kept while their columns add up to at most
     :data:`CACHE_COLUMNS` (always the latest one).
     """
-    key = run_key(plan, scenario)
+    key = model_key(plan, scenario.funding)
     prep = _CACHE.pop(key, None)
     if prep is None:
         prep = _prepare(plan, scenario)
