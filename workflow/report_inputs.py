@@ -602,8 +602,7 @@ class _Solves:
                 if key in self._futures:
                     continue
                 if work is not None and work.knows(funding, flat):
-                    self._futures[key] = _Taken(work, funding, flat)
-                    continue
+                    continue  # :meth:`get` takes it from the head start
                 try:
                     self._futures[key] = pool.submit(allocation_task, plan, funding, flat,
                                                      self._known)
@@ -635,19 +634,6 @@ class _Solves:
         self._futures.clear()
         if self._work is not None:
             self._work.cancel()
-
-
-class _Taken:
-    """A :class:`ReportWork` allocation seen as a future: its result, or ``None`` to compute."""
-
-    def __init__(self, work: ReportWork, funding: FundingScenario, flat: bool) -> None:
-        self._work, self._funding, self._flat = work, funding, flat
-
-    def result(self) -> Any:
-        return self._work.allocation(self._funding, self._flat)
-
-    def cancel(self) -> bool:
-        return False
 
 
 def has_cost_index(plan: Plan) -> bool:
