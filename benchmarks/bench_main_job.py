@@ -11,6 +11,10 @@ Prints, in one run, on the same draws:
      the same draws subtracted);
    - the engine/raw ratio (goal <= 1.2x). The objectives of raw and engine must agree
      draw by draw (1e-6 relative), else the benchmark stops.
+   - what bounds the raw loop: the time of a ``run()`` at the optimum with nothing
+     changed (no simplex iteration, only HiGHS's checks and set-up of every solve), the
+     mean simplex iterations per draw, and the raw loop's time above that floor per
+     iteration.
    The repeats are interleaved (raw, engine 1, engine 2, raw, ...) so every figure sees
    the same machine state; medians are printed.
 2. Whole-process wall time of ``reachplan --help`` and ``reachplan allocate --funding 60%``
@@ -65,6 +69,9 @@ REFERENCE: dict[str, tuple[float | None, float | None, str]] = {
     "engine1_solve_ms_per_draw": (17.2, 4.0, "ms"),
     "engine2_ms_per_draw": (None, None, "ms"),
     "engine_over_raw": (17.2 / 15.4, 1.2, "x"),
+    "run_floor_ms": (None, None, "ms"),
+    "iterations_per_draw": (None, None, "n"),
+    "ms_per_iteration": (None, None, "ms"),
     "help_s": (1.10, 0.3, "s"),
     "allocate_s": (2.2, 1.0, "s"),
     "python_s": (None, None, "s"),
@@ -79,6 +86,9 @@ LABELS = {
     "engine1_solve_ms_per_draw": "engine, 1 worker, per draw (simulation subtracted)",
     "engine2_ms_per_draw": "engine, 2 workers, per draw (wall / draws)",
     "engine_over_raw": "engine (1 worker, solve) / raw",
+    "run_floor_ms": "HiGHS run() with nothing to change (cost of any solve)",
+    "iterations_per_draw": "simplex iterations per draw (raw loop, mean)",
+    "ms_per_iteration": "raw loop time above that floor, per iteration",
     "python_s": "python -c pass (interpreter floor)",
     "help_s": "reachplan --help",
     "allocate_s": "reachplan allocate --funding 60%",
@@ -209,7 +219,7 @@ def raw_loop(prep: Any, mults: list[Any]) -> tuple[float, Any]:
     A fresh instance per chunk (as the engine), loaded from the prepared model's arrays;
     per draw one vectorised change of the need rows' bounds and of the need-sized
     columns' upper bounds, then ``run()`` from the previous basis. Returns the time and
-    the objective of every draw (people).
+    the objective of every draw (people) and the simplex iterations of all draws.
     """
     import highspy
     import numpy as np
@@ -230,6 +240,7 @@ def raw_loop(prep: Any, mults: list[Any]) -> tuple[float, Any]:
     people = float(prep.lp.units.people)
     sense = highspy.ObjSense.kMaximize if arrays.maximise else highspy.ObjSense.kMinimize
     objectives = []
+    iterations = 0
     t0 = time.perf_counter()
     for mult in mults:
         h = highspy.Highs()
@@ -251,9 +262,39 @@ def raw_loop(prep: Any, mults: list[Any]) -> tuple[float, Any]:
             h.run()
             if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 raise SystemExit("raw loop: a draw is not optimal")
-            value = h.getInfo().objective_function_value + arrays.objective_constant
-            objectives.append(value * people)
-    return time.perf_counter() - t0, np.array(objectives)
+            info = h.getInfo()
+            iterations += info.simplex_iteration_count
+            objectives.append((info.objective_function_value + arrays.objective_constant)
+                              * people)
+    return time.perf_counter() - t0, np.array(objectives), iterations
+
+
+def run_floor(prep: Any, runs: int = 200) -> float:
+    """Seconds of one ``run()`` of the prepared LP at its optimum, nothing changed (median).
+
+    HiGHS takes no simplex iteration then, yet each ``run()`` still checks the whole LP,
+    scales it, rebuilds its row-wise copy and checks the solution's optimality
+    conditions: the part of a warm-started re-solve that no choice of warm start removes.
+    """
+    import highspy
+    import numpy as np
+
+    from reachplan.solver.matrix import highs_from_arrays
+
+    a = prep.arrays
+    h = highs_from_arrays(a.cost, a.maximise, a.col_lower, a.col_upper, a.matrix, a.row_lower,
+                          a.row_upper)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        raise SystemExit("run floor: the LP is not optimal")
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        h.run()
+        times.append(time.perf_counter() - t0)
+        if h.getInfo().simplex_iteration_count:
+            raise SystemExit("run floor: a run at the optimum iterated")
+    return float(np.median(times))
 
 
 def child_resolves(scenario_name: str, draws: int, repeat: int) -> None:
@@ -279,13 +320,15 @@ def child_resolves(scenario_name: str, draws: int, repeat: int) -> None:
             for _, first, n in chunk_plan(scenario.draws)
         ]
 
-    raw, eng1, eng2, sim = [], [], [], []
+    raw, eng1, eng2, sim, floor = [], [], [], [], []
+    iterations = 0
     for _ in range(repeat):
         t0 = time.perf_counter()
         mults = multipliers()
         sim.append(time.perf_counter() - t0)
-        t_raw, raw_obj = raw_loop(prep, mults)
+        t_raw, raw_obj, iterations = raw_loop(prep, mults)
         raw.append(t_raw)
+        floor.append(run_floor(prep))
         t0 = time.perf_counter()
         run1 = run_scenario(plan, scenario, initial, workers=1)
         eng1.append(time.perf_counter() - t0)
@@ -307,6 +350,10 @@ def child_resolves(scenario_name: str, draws: int, repeat: int) -> None:
         "simulation_ms_per_draw": _median(sim) * ms,
     }
     out["engine_over_raw"] = out["engine1_solve_ms_per_draw"] / out["raw_ms_per_draw"]
+    out["run_floor_ms"] = _median(floor) * 1000.0
+    out["iterations_per_draw"] = iterations / draws
+    out["ms_per_iteration"] = ((out["raw_ms_per_draw"] - out["run_floor_ms"])
+                               / max(out["iterations_per_draw"], 1e-9))
     out["lp"] = f"{n_cols:,} columns x {n_rows:,} rows, {nnz:,} nonzeros"
     out["model_build_s"] = build_s
     print(json.dumps(out))
@@ -383,6 +430,8 @@ def _fmt(value: float | None, unit: str) -> str:
         return f"{value:.2f} ms"
     if unit == "x":
         return f"{value:.2f}x"
+    if unit == "n":
+        return f"{value:.1f}"
     return f"{value:.2f} s"
 
 
