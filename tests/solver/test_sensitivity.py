@@ -292,3 +292,63 @@ def test_unit_cost_ranges_refuses_limits_not_around_one():
     lp = tiny_lp(costs, 330.0)
     with pytest.raises(ValueError):
         unit_cost_ranges(lp, {}, solve_lp(lp).money, lo=1.2, hi=10.0)
+
+
+# ---- the shipped plan: sides where the base optimum and the re-solves stand a tolerance apart --
+#
+# At the shipped planning case, the enabler and continuity rows of the regional lines (XRS)
+# are degenerate on one side, and the objective and people of the base optimum differ from
+# those of every re-solve near it by about 1e-6 (HiGHS's tolerances): the secant from the
+# base point never meets the new basis's derivative, whatever the step. The derivative
+# reported must still be one: the optimal value is concave in a right-hand side, so the
+# right derivative is at least every secant to the right, the left one at most every
+# secant to the left (checked against solves of a separate HiGHS instance).
+
+
+@pytest.mark.slow
+def test_shipped_plan_regional_overhead_rows_keep_concavity_bounds():
+    import highspy
+
+    from reachplan.scenarios.plan_io import load_plan
+    from reachplan.scenarios.scenario_io import load_scenario
+    from reachplan.solver.matrix import highs_from_arrays
+
+    plan = load_plan().plan
+    lp = build_model(CostModel.from_plan(plan), load_scenario("shortfall_60").funding)
+    arrays = lp_arrays(lp.problem)
+    people = np.array([n.startswith("p_") for n in arrays.variable_names], dtype=float)
+    rows = [i for i, n in enumerate(arrays.row_names)
+            if n.startswith(("enabler_XRS_", "continuity_XRS_"))]
+    assert len(rows) >= 10
+    found = row_sensitivities(arrays, people, rows)
+
+    # a separate HiGHS instance, each moved LP solved from the base optimum's basis
+    h = highs_from_arrays(arrays.cost, arrays.maximise, arrays.col_lower, arrays.col_upper,
+                          arrays.matrix, arrays.row_lower, arrays.row_upper)
+    h.run()
+    f0 = float(h.getInfo().objective_function_value)
+    basis = h.getBasis()
+
+    def moved(r: int, rhs: float) -> float:
+        lo, up = arrays.row_lower[r], arrays.row_upper[r]
+        h.setBasis(basis)
+        h.changeRowBounds(r, rhs if lo == up or not np.isfinite(up) else lo,
+                          rhs if np.isfinite(up) else up)
+        h.run()
+        assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        value = float(h.getInfo().objective_function_value)
+        h.changeRowBounds(r, lo, up)
+        return value
+
+    step = 1e-3
+    one_sided = 0
+    for r, s in zip(rows, found, strict=True):
+        slack = 1e-7 * max(1.0, abs(f0)) / step  # the solver's tolerance over the step
+        right = (moved(r, s.rhs + step) - f0) / step
+        left = (f0 - moved(r, s.rhs - step)) / step
+        assert np.isfinite([s.value_up, s.value_down, s.people_up, s.people_down]).all(), s
+        assert s.value_up >= right - slack, (s.row, s.value_up, right)
+        assert s.value_down <= left + slack, (s.row, s.value_down, left)
+        assert s.value_up <= s.value_down + slack, s
+        one_sided += s.one_sided
+    assert one_sided >= 5  # the degenerate sides this test is about are there
