@@ -270,7 +270,7 @@ def raw_loop(prep: Any, mults: list[Any]) -> tuple[float, Any]:
 
 
 def run_floor(prep: Any, runs: int = 200) -> float:
-    """Seconds of one ``run()`` of the prepared LP at its optimum, nothing changed (median).
+    """Seconds of one ``run()`` of ``prep.arrays``'s LP at its optimum, nothing changed (median).
 
     HiGHS takes no simplex iteration then, yet each ``run()`` still checks the whole LP,
     scales it, rebuilds its row-wise copy and checks the solution's optimality
