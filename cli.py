@@ -1267,10 +1267,10 @@ def allocate_command(
         from reachplan.solver.allocate import unit_cost_table
 
         ranges = unit_cost_table(CostModel.from_plan(loaded.plan), rules)
-    tables = render_csv_tables(result, loaded.plan)
-    if ranges is not None:
-        tables["unit_cost_ranges"] = render_unit_cost_ranges_csv(ranges)
     if out_dir is not None:
+        tables = render_csv_tables(result, loaded.plan)
+        if ranges is not None:
+            tables["unit_cost_ranges"] = render_unit_cost_ranges_csv(ranges)
         _write_csvs(tables, out_dir)
     if as_json:
         payload = render_json(result, loaded.plan)

@@ -18,7 +18,9 @@ Prints, in one run, on the same draws:
    The repeats are interleaved (raw, engine 1, engine 2, raw, ...) so every figure sees
    the same machine state; medians are printed.
 2. Whole-process wall time of ``reachplan --help`` and ``reachplan allocate --funding 60%``
-   (subprocesses, median of repeats), beside a bare ``python -c pass``.
+   (subprocesses, median of repeats), beside a bare ``python -c pass`` and a process that
+   only imports the libraries ``allocate`` cannot do without (numpy, pandas for the plan's
+   tables, scipy.sparse, PuLP for the LP's one definition, HiGHS).
 3. The README main job ``reachplan run --workers 2`` (shipped suite, report written) in
    a fresh process, split by phase. The workflow has no timers of its own, so the child
    process wraps the public functions each phase calls (``prepare_suite``, ``run_suite``,
@@ -75,6 +77,7 @@ REFERENCE: dict[str, tuple[float | None, float | None, str]] = {
     "help_s": (1.10, 0.3, "s"),
     "allocate_s": (2.2, 1.0, "s"),
     "python_s": (None, None, "s"),
+    "stack_s": (None, None, "s"),
     "main_job_s": (253.0, 45.0, "s"),
     "ladder_and_diagnosis_s": (120.0, 5.0, "s"),
 }
@@ -90,6 +93,7 @@ LABELS = {
     "iterations_per_draw": "simplex iterations per draw (raw loop, mean)",
     "ms_per_iteration": "raw loop time above that floor, per iteration",
     "python_s": "python -c pass (interpreter floor)",
+    "stack_s": "python importing numpy, pandas, scipy, PuLP, HiGHS",
     "help_s": "reachplan --help",
     "allocate_s": "reachplan allocate --funding 60%",
     "main_job_s": "main job: reachplan run --workers 2 (whole process)",
@@ -364,6 +368,7 @@ def measure_startup(repeat: int, envs: dict[str, Any]) -> dict[str, dict[str, fl
     py = sys.executable
     commands = {
         "python_s": [py, "-c", "pass"],
+        "stack_s": [py, "-c", "import numpy, pandas, scipy.sparse, pulp, highspy"],
         "help_s": [py, "-m", "reachplan.cli", "--help"],
         "allocate_s": [py, "-m", "reachplan.cli", "allocate", "--funding", "60%"],
     }
