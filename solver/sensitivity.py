@@ -283,8 +283,10 @@ def _holds_at(s: _Solver, r: int, rhs: float) -> bool:
     return s.solve() and int(s.h.getInfo().simplex_iteration_count) == 0
 
 
-MEMO_FORMAT = 1
-"""Version of :func:`sensitivity_key` and of a memo entry's layout."""
+MEMO_FORMAT = 2
+"""Version of :func:`sensitivity_key`, of a memo entry's layout and of the method: 2 since
+sides decided within a solver tolerance (:func:`_holds_at`), so entries kept by an earlier
+method are computed again."""
 
 
 @dataclass
@@ -349,7 +351,8 @@ def sensitivity_key(
     digest.update(repr((
         MEMO_FORMAT, bool(arrays.maximise), float(arrays.objective_constant),
         matrix.shape, float(rhs_scale), DEGENERATE_TOL, FIRST_STEP, SMALLEST_STEP,
-        SLOPE_RTOL, INFEASIBLE_TRIES, sorted(package_versions(("reachplan", "highspy")).items()),
+        SLOPE_RTOL, TOLERANCE_GAP, INFEASIBLE_TRIES,
+        sorted(package_versions(("reachplan", "highspy")).items()),
     )).encode())
     digest.update("\0".join(arrays.row_names).encode())
     return digest.hexdigest()

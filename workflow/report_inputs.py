@@ -142,8 +142,11 @@ def rules_key(funding: FundingScenario) -> str:
     return repr(dataclasses.replace(at_share(funding, 1.0), name=""))
 
 
-LADDER_CACHE_FORMAT = 1
-"""Version of the cached ladder file layout (:func:`ladder_cache_path`)."""
+LADDER_CACHE_FORMAT = 2
+"""Version of the cached ladder file layout (:func:`ladder_cache_path`) and of the ranging
+behind its marginal values: 2 since a degenerate side of the envelope decided within a
+solver tolerance is no longer reported as that tolerance over a vanishing step, so ladders
+cached before are computed again."""
 
 
 def ladder_key(plan: Plan, funding: FundingScenario, step: float) -> str:
