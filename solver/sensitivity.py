@@ -74,7 +74,9 @@ FIRST_STEP = 1e-4
 """First finite-difference step at a degenerate side, relative to ``max(|b|, rhs_scale)``."""
 
 SMALLEST_STEP = 1e-10
-"""Smallest relative step tried before the last secant is reported as it is."""
+"""Smallest relative step tried. When no step is accepted before it, the derivatives of the
+last re-solve's basis (optimal that close to the rhs) are reported: a secant over so short a
+step is mostly the solvers' tolerance divided by the step."""
 
 SLOPE_RTOL = 1e-6
 """Relative agreement of a secant with a basis derivative (and of left with right)."""
@@ -230,7 +232,9 @@ def _one_side(
 
     Re-solves at ``rhs + direction h`` from the current basis and takes the new basis's
     derivatives once both secants agree with them (then the new basis holds over the
-    whole step); halves h otherwise. Returns NaNs when the moved LP is infeasible.
+    whole step), or once the basis is shown optimal at ``rhs`` too (:func:`_holds_at`);
+    halves h otherwise, down to :data:`SMALLEST_STEP`, where the last basis's derivatives
+    are taken. Returns NaNs when the moved LP is infeasible.
     """
     h_step = FIRST_STEP * scale
     value = people = float("nan")
@@ -250,7 +254,7 @@ def _one_side(
             people_secant = (s.people_now() - base_people) / (direction * h_step)
             dual = s.sense * float(s.h.getSolution().row_dual[r])
             people_dual = float(s.people_duals()[r])
-            value, people = obj_secant, people_secant
+            value, people = dual, people_dual
             noise = 1e-9 * max(1.0, abs(base_obj)) / h_step
             noise_p = 1e-9 * max(1.0, abs(base_people)) / h_step
             if (abs(obj_secant - dual) <= SLOPE_RTOL * max(1.0, abs(dual)) + noise

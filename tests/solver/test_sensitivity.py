@@ -352,3 +352,25 @@ def test_shipped_plan_regional_overhead_rows_keep_concavity_bounds():
         assert s.value_up <= s.value_down + slack, s
         one_sided += s.one_sided
     assert one_sided >= 5  # the degenerate sides this test is about are there
+
+
+def test_a_side_no_step_settles_reports_the_last_basis_not_a_secant(monkeypatch):
+    # one step only, and far too long: the hand LP's floor moved from 5 to -5 has slack, so
+    # the step crosses the floor's kink at 5 and the secant (-0.5 value, +0.25 people per
+    # $) is no derivative of the LP anywhere; the basis found at -5 gives 0 and 0
+    import reachplan.solver.sensitivity as sensitivity
+
+    monkeypatch.setattr(sensitivity, "FIRST_STEP", 2.0)
+    monkeypatch.setattr(sensitivity, "SMALLEST_STEP", 2.0)
+    prob, _ = hand_problem()
+    arrays = lp_arrays(prob)
+    people = np.array([n.startswith("p_") for n in arrays.variable_names], dtype=float)
+    s = sensitivity._Solver(arrays, people)
+    assert s.solve()
+    base_obj, base_people = s.objective(), s.people_now()
+    assert (base_obj, base_people) == pytest.approx((25.0, 17.5))
+    r = arrays.row_names.index("floor")
+    value, moved_people = sensitivity._one_side(s, r, 5.0, -1.0, base_obj, base_people, 5.0)
+    assert (value, moved_people) == pytest.approx((0.0, 0.0), abs=1e-9)
+    # and the row is back at its rhs
+    assert (s.h.getLp().row_lower_[r], s.h.getLp().row_upper_[r]) == (5.0, arrays.row_upper[r])
