@@ -276,12 +276,8 @@ def _holds_at(s: _Solver, r: int, rhs: float) -> bool:
     """Whether the basis just found (optimal at a moved rhs) is optimal at ``rhs`` too.
 
     Moves row r back to ``rhs`` and re-solves from that basis: no simplex iteration means
-    the basis is optimal at both ends of the step, so (the set of right-hand sides where a
-    basis is optimal being an interval) on the whole step, and its derivatives are the
-    one-sided ones. This decides the sides whose secants miss the new basis's derivatives
-    only because the base optimum and the re-solves stand a solver tolerance apart (their
-    objectives and people differ by about 1e-6 at any step): halving the step there makes
-    the secant that gap over an ever shorter step, not a derivative.
+    the basis is optimal at both ends of the step, so on the whole step (the right-hand
+    sides where a basis is optimal form an interval). Why: the module docstring.
     """
     s.reset_row(r)
     return s.solve() and int(s.h.getInfo().simplex_iteration_count) == 0
@@ -290,7 +286,7 @@ def _holds_at(s: _Solver, r: int, rhs: float) -> bool:
 MEMO_FORMAT = 2
 """Version of :func:`sensitivity_key`, of a memo entry's layout and of the method: 2 since
 sides decided within a solver tolerance (:func:`_holds_at`), so entries kept by an earlier
-method are computed again."""
+method are computed again (ladder caches too: :func:`workflow.report_inputs.ladder_key`)."""
 
 
 @dataclass

@@ -142,11 +142,8 @@ def rules_key(funding: FundingScenario) -> str:
     return repr(dataclasses.replace(at_share(funding, 1.0), name=""))
 
 
-LADDER_CACHE_FORMAT = 2
-"""Version of the cached ladder file layout (:func:`ladder_cache_path`) and of the ranging
-behind its marginal values: 2 since a degenerate side of the envelope decided within a
-solver tolerance is no longer reported as that tolerance over a vanishing step, so ladders
-cached before are computed again."""
+LADDER_CACHE_FORMAT = 1
+"""Version of the cached ladder file layout (:func:`ladder_cache_path`)."""
 
 
 def ladder_key(plan: Plan, funding: FundingScenario, step: float) -> str:
@@ -155,16 +152,20 @@ def ladder_key(plan: Plan, funding: FundingScenario, step: float) -> str:
     The plan's fingerprint, the scenario's rules but for the envelope and the name
     (:func:`rules_key`, with carry-over dropped: a ladder's envelope is a total, on which
     carry-over has no effect), the step, the cache layout and the versions of
-    reachplan, PuLP and HiGHS (a new version may solve differently).
+    reachplan, PuLP and HiGHS (a new version may solve differently), and the version of the
+    ranging method behind the ladder's marginal values
+    (:data:`solver.sensitivity.MEMO_FORMAT`).
     """
     from reachplan.model.versions import package_versions
     from reachplan.solver.frontier import at_share
+    from reachplan.solver.sensitivity import MEMO_FORMAT
 
     rules = dataclasses.replace(at_share(funding, 1.0), name="")
     rules = dataclasses.replace(
         rules, envelope=dataclasses.replace(rules.envelope, carry_over=False))
     identity = {
         "format": LADDER_CACHE_FORMAT,
+        "ranging": MEMO_FORMAT,
         "plan": plan.fingerprint,
         "rules": repr(rules),
         "step": repr(float(step)),
