@@ -221,13 +221,20 @@ def raw_loop(prep: Any, mults: list[Any]) -> tuple[float, Any]:
     """Seconds of the bare HiGHS loop over the draws of ``mults`` (one array per chunk).
 
     A fresh instance per chunk (as the engine), loaded from the prepared model's arrays;
-    per draw one vectorised change of the need rows' bounds and of the need-sized
-    columns' upper bounds, then ``run()`` from the previous basis. Returns the time and
+    the draws in the engine's order (:func:`solver.batch.solve_order`), per draw one
+    vectorised change of the need rows' bounds and of the need-sized columns' upper
+    bounds, then ``run()`` from the previous basis. Returns the time and
     the objective of every draw (people) and the simplex iterations of all draws.
     """
     import highspy
     import numpy as np
     import scipy.sparse as sp
+
+    try:
+        from reachplan.solver.batch import solve_order
+    except ImportError:  # a reference tree from before the nearest-first order
+        def solve_order(mult: Any) -> range:
+            return range(len(mult))
 
     arrays = prep.arrays
     csr = sp.csr_matrix(arrays.matrix)
@@ -256,7 +263,9 @@ def raw_loop(prep: Any, mults: list[Any]) -> tuple[float, Any]:
         h.addRows(csr.shape[0], np.asarray(arrays.row_lower, float),
                   np.asarray(arrays.row_upper, float), csr.nnz, indptr, indices, data)
         h.changeObjectiveSense(sense)
-        for m in mult:
+        chunk_objectives = np.zeros(len(mult))
+        for d in solve_order(mult):
+            m = mult[d]
             rhs = prep.need_rhs(m)
             lo = np.where(equal, rhs, np.where(upper_side, lo0, rhs))
             up = np.where(equal | upper_side, rhs, up0)
@@ -268,8 +277,9 @@ def raw_loop(prep: Any, mults: list[Any]) -> tuple[float, Any]:
                 raise SystemExit("raw loop: a draw is not optimal")
             info = h.getInfo()
             iterations += info.simplex_iteration_count
-            objectives.append((info.objective_function_value + arrays.objective_constant)
-                              * people)
+            chunk_objectives[d] = ((info.objective_function_value + arrays.objective_constant)
+                                   * people)
+        objectives.extend(chunk_objectives)
     return time.perf_counter() - t0, np.array(objectives), iterations
 
 

@@ -15,8 +15,8 @@ What makes a stored chunk trustworthy:
 
 On resume every chunk file is checked. A chunk that is empty (0 bytes or no
 draws), unreadable (truncated, not an .npz), without a checksum (written by an
-older version), foreign (its run key is that of another plan, scenario, seed or
-number of draws, e.g. copied from another run), altered (checksum mismatch), or
+older version), foreign (its run key is that of another plan, scenario, seed,
+number of draws or order of solves, e.g. copied from another run), altered (checksum mismatch), or
 misplaced (its chunk number differs from its file name) is reported through the
 ``warn`` callback and in :attr:`RunStore.problems`, deleted, and recomputed. This
 module never prints; the command line decides how to show the warnings.
@@ -160,8 +160,8 @@ class RunStore:
                 write_text_atomic(manifest, json.dumps({"run_key": key}, indent=1) + "\n")
             if stored != key:
                 raise RunStoreError(
-                    f"{self.directory} holds a different run (other plan, scenario, seed or "
-                    "draws); run without --resume to start again"
+                    f"{self.directory} holds a different run (other plan, scenario, seed, "
+                    "draws or order of solves); run without --resume to start again"
                 )
             self._remove_leftovers()
             return self.load(key)
@@ -205,7 +205,8 @@ class RunStore:
         stored_key = str(arrays["run_key"])
         payload = {k: v for k, v in arrays.items() if k not in _META}
         if stored_key != key:
-            return None, "belongs to another run (other plan, scenario, seed or draws)"
+            return None, ("belongs to another run (other plan, scenario, seed, draws or order "
+                          "of solves)")
         if str(arrays["checksum"]) != chunk_checksum(key, payload):
             return None, "checksum mismatch (numbers altered or damaged)"
         try:
