@@ -1075,7 +1075,12 @@ def entity_equivalents(costs: CostModel) -> dict[str, float]:
     location's entity lines reaches in its people lines, at full funding (over all
     years); where a location has no people lines, the plan-wide ratio.
     """
-    people, entities = planned_reach(costs)
+    return _entity_equivalents(costs, *planned_reach(costs))
+
+
+def _entity_equivalents(costs: CostModel, people: np.ndarray,
+                        entities: np.ndarray) -> dict[str, float]:
+    """:func:`entity_equivalents` from the planned reach per cell (:func:`planned_reach`)."""
     req, locs = costs.requirement_usd, costs.locations
     p_line, e_line = costs.reaches_people, costs.reaches_entities
 
@@ -1102,27 +1107,38 @@ def coverage_groups(costs: CostModel, weights: np.ndarray) -> list[GroupSpec]:
     ratio (people in need now over the plan's figure) for people groups.
     """
     people_full, entities_full = planned_reach(costs)
-    equivalents = entity_equivalents(costs)
+    equivalents = _entity_equivalents(costs, people_full, entities_full)
     members: dict[tuple[str, int, int, str], list[tuple[int, float]]] = {}
     scale: dict[tuple[str, int, int, str], float] = {}
+    reaches_people = costs.reaches_people.tolist()
+    full_reach = np.where(costs.reaches_people, people_full, entities_full).tolist()
+    credit = (weights[:, None] * costs.tier_share).tolist()
+    locations, years = costs.locations.tolist(), costs.years.tolist()
     for i in np.flatnonzero(costs.has_reach).tolist():
-        output = "people" if costs.reaches_people[i] else "entities"
-        full = people_full[i] if output == "people" else entities_full[i]
-        for t, share in enumerate(costs.tier_share[i]):
-            coef = float(weights[i] * share)
+        output = "people" if reaches_people[i] else "entities"
+        for t, coef in enumerate(credit[i]):
             if coef <= 0:
                 continue
-            key = (str(costs.locations[i]), int(costs.years[i]), t + 1, output)
+            key = (str(locations[i]), years[i], t + 1, output)
             members.setdefault(key, []).append((i, coef))
-            scale[key] = scale.get(key, 0.0) + coef * float(full)
+            scale[key] = scale.get(key, 0.0) + coef * full_reach[i]
+    need_ratio: dict[tuple[str, int], float] = {}
+    severity: dict[tuple[str, int], float] = {}
     out = []
     for key in sorted(members):
         loc, year, tier, output = key
-        ratio = costs.need_ratio_of(loc, year) if output == "people" else 1.0
+        if output == "people":
+            if (loc, year) not in need_ratio:
+                need_ratio[(loc, year)] = costs.need_ratio_of(loc, year)
+            ratio = need_ratio[(loc, year)]
+        else:
+            ratio = 1.0
         size = scale[key] * ratio
         if size <= 0:
             continue
-        value = costs.tier_weight[tier - 1] * costs.severity_weight_of(loc, year)
+        if (loc, year) not in severity:
+            severity[(loc, year)] = costs.severity_weight_of(loc, year)
+        value = costs.tier_weight[tier - 1] * severity[(loc, year)]
         if output == "entities":
             value *= equivalents.get(loc, 1.0)
         out.append(GroupSpec(loc, year, tier, output, size, value, tuple(members[key])))
