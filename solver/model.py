@@ -38,8 +38,10 @@ infeasibility diagnosis of :mod:`solver.diagnose`.
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal, get_args
@@ -622,6 +624,30 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
     FundingError
         When the scenario names a location, sector, objective or year the plan lacks.
     """
+    with _collector_paused():
+        return _build(costs, scenario, elastic)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for the duration, then restored as found.
+
+    A build allocates some 100,000 objects (columns, terms, expressions, rows, records)
+    and frees almost none of them: collections triggered by those allocations would
+    traverse the growing model, and everything else the process holds, again and again
+    for nothing. Nothing else is affected: reference counting frees what it always frees.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(costs: CostModel, scenario: FundingScenario, elastic: bool) -> AllocationLP:
+    """:func:`build_model`, the collector paused."""
     units = Units.for_costs(costs)
     b = _Builder(
         costs=costs,
