@@ -43,7 +43,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -399,7 +399,13 @@ class AllocationLP:
 
 
 def _token(text: object) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", str(text)).strip("_")
+    return _token_of(str(text))
+
+
+@lru_cache(maxsize=4096)
+def _token_of(text: str) -> str:
+    # names repeat (a location or sector code in many rows): each is tokenised once
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
 
 
 def selection_lines(costs: CostModel) -> Lines:
@@ -562,15 +568,25 @@ class _Builder:
                        strict=True)]
 
     def money(self, i: int, coef: float = 1.0) -> list[Term]:
-        """Terms of ``coef X_i``, the money of cell i; none when ``coef`` is 0."""
+        """Terms of ``coef X_i``, the money of cell i; none when ``coef`` is 0.
+
+        The list returned is shared: extend a copy.
+        """
+        if coef == 1.0:
+            return self._money[i]
         if coef == 0:
             return []
         return [(v, coef) for v in self.tranche_vars[i]]
 
     @cached_property
+    def _money(self) -> list[list[Term]]:
+        """Per cell, the terms of ``X_i`` (made once, when every cell's slices exist)."""
+        return [[(v, 1.0) for v in xs] for xs in self.tranche_vars]
+
+    @cached_property
     def all_money(self) -> list[Term]:
         """Terms of the money of every cell, ``sum_c X_c``."""
-        return [(v, 1.0) for xs in self.tranche_vars for v in xs]
+        return [t for terms in self._money for t in terms]
 
     def add(self, terms: list[Term], row: Row) -> None:
         """Add ``sum(terms) (sense) rhs`` as the named row; in the elastic model, with violations.
