@@ -748,6 +748,7 @@ def _tranche_columns(b: _Builder) -> np.ndarray:
             position = starts[k] + shares[k] * (j + 0.5) / n_k
             layout.append((f"_t{k + 1}_{j + 1}", k, None if last else bounds,
                            -penalty * float(position)))
+    tie_costs = [cost for _, _, _, cost in layout]
     with np.errstate(divide="ignore", invalid="ignore"):
         # people (units) per money unit of each tranche, for the cells that reach someone
         per_money = units.usd / units.people / (costs.unit_cost_usd[:, None] * factors)
@@ -769,13 +770,10 @@ def _tranche_columns(b: _Builder) -> np.ndarray:
             b.tranche_vars.append(xs)
             continue
         a_cell = per_money[i].tolist()
-        xs, reach = [], []
-        for suffix, k, bounds, cost in layout:
-            v = add_variable(f"x_{tag}{suffix}", lowBound=0,
-                             upBound=None if bounds is None else bounds[i])
-            xs.append(v)
-            reach.append((v, -a_cell[k]))
-            tie_break.append((v, cost))
+        xs = [add_variable(f"x_{tag}{suffix}", 0, None if bounds is None else bounds[i])
+              for suffix, _, bounds, _ in layout]
+        reach = [(v, -a_cell[k]) for v, (_, k, _, _) in zip(xs, layout, strict=True)]
+        tie_break.extend(zip(xs, tie_costs, strict=True))
         people_line = bool(people_lines[i])
         bound = float(people_bound[i]) if people_line and pin_known[i] else None
         p = add_variable(f"p_{tag}", lowBound=0, upBound=bound)
@@ -825,13 +823,15 @@ def _cap_and_exclusion_rows(b: _Builder) -> None:
     costs = b.costs
     factor = cap_factors(costs, b.scenario)
     excluded = excluded_cells(costs, b.scenario)
+    caps = (factor * b.req).tolist()
+    factors, excluded = factor.tolist(), excluded.tolist()
     for i in range(costs.n_cells):
         label, tag, coords = b.labels[i], b.tags[i], b.coords[i]
         money = b.money(i)
         b.add(money,
               Row(f"cap_{tag}", "cap",
-                  f"the absorption cap of {label} ({factor[i]:g} x requirement)", "<=",
-                  float(factor[i] * b.req[i]), "the absorption caps", **coords))
+                  f"the absorption cap of {label} ({factors[i]:g} x requirement)", "<=",
+                  caps[i], "the absorption caps", **coords))
         if excluded[i]:
             b.add(money, Row(f"exclude_{tag}", "exclusion", f"the exclusion of {label}",
                              "<=", 0.0, "the exclusions", **coords))
@@ -1048,8 +1048,9 @@ def _continuity_rows(b: _Builder) -> None:
     if fall is None:
         return
     costs = b.costs
-    index = {(costs.locations[i], costs.sectors[i], int(costs.years[i])): i
-             for i in range(costs.n_cells)}
+    index = {cell: i for i, cell in enumerate(zip(costs.locations.tolist(),
+                                                  costs.sectors.tolist(),
+                                                  costs.years.tolist(), strict=True))}
     at_most = f"{fall:.0%}"
     rule = f"year-to-year continuity (falls at most {at_most})"
     kept = 1.0 - fall
@@ -1088,8 +1089,8 @@ def _set_objective(b: _Builder) -> None:
         return
     if b.scenario.objective == "priority":
         _, _, slopes = coverage_curve(b.costs.coverage_offset)
-        terms = [(z, float(g.value * slopes[k])) for g in b.groups
-                 for k, z in enumerate(g.segments)]
+        terms = [t for g in b.groups
+                 for t in zip(g.segments, (g.value * slopes).tolist(), strict=True)]
     else:
         people = b.costs.reaches_people
         terms = [(p, float(b.weights[i])) for i, p in enumerate(b.people_vars)
@@ -1212,19 +1213,17 @@ def _coverage_columns(b: _Builder) -> None:
     See :func:`coverage_groups`; each group's segments have widths of the chords of
     :func:`coverage_curve` times its scale (LP people units).
     """
-    units = b.units
+    units, add_variable = b.units, b.prob.add_variable
     _, widths, _ = coverage_curve(b.costs.coverage_offset)
     for spec in coverage_groups(b.costs, b.weights):
         loc, year, tier, output = spec.location, spec.year, spec.tier, spec.output
         size = spec.scale / units.people
         tag = f"{_token(loc)}_{year}_t{tier}_{output}"
-        segs = []
-        for k, width in enumerate(widths):
-            z = b.prob.add_variable(f"z_{tag}_{k + 1}", lowBound=0, upBound=float(width * size))
-            segs.append(z)
-            if output == "people":
-                b.resizable.append((z, (loc, year)))
-        segs.append(b.prob.add_variable(f"z_{tag}_beyond", lowBound=0))
+        segs = [add_variable(f"z_{tag}_{k + 1}", 0, upper)
+                for k, upper in enumerate((widths * size).tolist())]
+        if output == "people":
+            b.resizable.extend((z, (loc, year)) for z in segs)
+        segs.append(add_variable(f"z_{tag}_beyond", 0))
         group = CoverageGroup(spec, size, tuple(segs))
         what = "people" if output == "people" else "entities"
         b.add([(z, 1) for z in segs] + [(b.people_vars[i], -c) for i, c in group.members],
