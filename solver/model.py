@@ -502,12 +502,20 @@ def cell_weights(costs: CostModel, scenario: FundingScenario) -> np.ndarray:
 
 def cell_label(costs: CostModel, i: int) -> str:
     """``'HEALTH in UKR, 2025'`` for cell i."""
-    return f"{costs.sectors[i]} in {costs.locations[i]}, {costs.years[i]}"
+    return _cell_label(costs.locations[i], costs.sectors[i], costs.years[i])
 
 
 def cell_tag(costs: CostModel, i: int) -> str:
     """Name fragment of cell i in row and variable names, e.g. ``'UKR_HEALTH_2025'``."""
-    return f"{_token(costs.locations[i])}_{_token(costs.sectors[i])}_{costs.years[i]}"
+    return _cell_tag(costs.locations[i], costs.sectors[i], costs.years[i])
+
+
+def _cell_label(location: object, sector: object, year: object) -> str:
+    return f"{sector} in {location}, {year}"
+
+
+def _cell_tag(location: object, sector: object, year: object) -> str:
+    return f"{_token(location)}_{_token(sector)}_{year}"
 
 
 Term = tuple[pulp.LpVariable, float]
@@ -544,28 +552,27 @@ class _Builder:
     resizable: list[tuple[pulp.LpVariable, tuple[str, int]]] = field(default_factory=list)
 
     @cached_property
+    def cells(self) -> list[tuple[Any, Any, int]]:
+        """Per cell, its location, sector and year (read from the arrays once)."""
+        costs = self.costs
+        return list(zip(costs.locations.tolist(), costs.sectors.tolist(), costs.years.tolist(),
+                        strict=True))
+
+    @cached_property
     def tags(self) -> list[str]:
         """Per cell, its name fragment (:func:`cell_tag`)."""
-        costs = self.costs
-        return [f"{_token(loc)}_{_token(sec)}_{yr}" for loc, sec, yr
-                in zip(costs.locations.tolist(), costs.sectors.tolist(), costs.years.tolist(),
-                       strict=True)]
+        return [_cell_tag(*cell) for cell in self.cells]
 
     @cached_property
     def labels(self) -> list[str]:
         """Per cell, its words (:func:`cell_label`)."""
-        costs = self.costs
-        return [f"{sec} in {loc}, {yr}" for loc, sec, yr
-                in zip(costs.locations.tolist(), costs.sectors.tolist(), costs.years.tolist(),
-                       strict=True)]
+        return [_cell_label(*cell) for cell in self.cells]
 
     @cached_property
     def coords(self) -> list[dict[str, Any]]:
         """Per cell, its location, sector and year as :class:`Row` fields."""
-        costs = self.costs
-        return [{"location": str(loc), "sector": str(sec), "year": int(yr)} for loc, sec, yr
-                in zip(costs.locations.tolist(), costs.sectors.tolist(), costs.years.tolist(),
-                       strict=True)]
+        return [{"location": str(loc), "sector": str(sec), "year": int(yr)}
+                for loc, sec, yr in self.cells]
 
     def money(self, i: int, coef: float = 1.0) -> list[Term]:
         """Terms of ``coef X_i``, the money of cell i; none when ``coef`` is 0.
