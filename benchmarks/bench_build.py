@@ -1,7 +1,13 @@
 """Build time of the shipped plan's LPs (:func:`solver.model.build_model`), and their reading.
 
 For every shipped scenario's funding rules (``suite_paths()``), plain and elastic, prints
-the median time of ``build_model`` per model and of ``lp_arrays`` on the built model.
+the CPU time (``time.process_time``: the machine may be shared) per model of
+
+- ``build_model``, each build after a full collection of the garbage collector (the
+  build alone), and ``lp_arrays`` on the model built;
+- ``build_model`` in a row: the shipped models built one after another and kept, as a
+  caller that holds its models does, with the collector's work they cause (a full
+  collection at the end is counted).
 
 ``--reference-tree DIR`` (a checkout of reachplan, e.g. ``git archive <commit> | tar -x
 -C DIR``) imports that tree too, in this same process under its own copy of the
@@ -99,19 +105,31 @@ class Tree:
         self.lp_arrays: Callable[..., Any] = modules["reachplan.solver.matrix"].lp_arrays
 
     def measure(self, elastic: bool) -> tuple[list[float], list[float], list[Any]]:
-        """Build time and reading time of every shipped model, seconds; and the arrays."""
+        """Build and reading CPU time of every shipped model, seconds; and the arrays."""
         builds, reads, arrays = [], [], []
         with active(self.modules):
             for funding in self.funding:
                 gc.collect()
-                t0 = time.perf_counter()
+                t0 = time.process_time()
                 lp = self.build_model(self.costs, funding, elastic=elastic)
-                t1 = time.perf_counter()
+                t1 = time.process_time()
                 arrays.append(self.lp_arrays(lp.problem))
-                t2 = time.perf_counter()
+                t2 = time.process_time()
                 builds.append(t1 - t0)
                 reads.append(t2 - t1)
         return builds, reads, arrays
+
+    def in_a_row(self, elastic: bool) -> float:
+        """CPU time per model of building every shipped model in a row, keeping them."""
+        with active(self.modules):
+            gc.collect()
+            t0 = time.process_time()
+            kept = [self.build_model(self.costs, funding, elastic=elastic)
+                    for funding in self.funding]
+            gc.collect()
+            elapsed = time.process_time() - t0
+        del kept
+        return elapsed / len(self.funding)
 
 
 def same_arrays(a: Any, b: Any) -> bool:
@@ -150,7 +168,7 @@ def main() -> None:
     print(f"shipped models: {len(first.names)} scenarios, plain and elastic; "
           f"{args.repeat} rounds, trees interleaved")
     times: dict[tuple[str, bool], dict[str, list[float]]] = {
-        (t, e): {"build": [], "read": []} for t in trees for e in (False, True)}
+        (t, e): {"build": [], "read": [], "row": []} for t in trees for e in (False, True)}
     order = list(trees)
     built: dict[tuple[str, bool], list[Any]] = {}
     for r in range(args.repeat):
@@ -162,6 +180,7 @@ def main() -> None:
                 times[(tree, elastic)]["read"].append(statistics.median(reads))
                 if r == 0:
                     built[(tree, elastic)] = arrays
+                times[(tree, elastic)]["row"].append(trees[tree].in_a_row(elastic))
     if "reference" in trees:
         for elastic in (False, True):
             pairs = zip(first.names, built[("this tree", elastic)],
@@ -171,10 +190,11 @@ def main() -> None:
                     raise SystemExit(f"the trees build different LPs: {name}, elastic={elastic}")
         print("both trees build the same LPs (every shipped model, plain and elastic, "
               "to the last bit)")
-    header = f"{'per model, median (s)':<30}" + "".join(f"{t:>12}" for t in trees)
+    header = f"{'CPU s per model, median':<30}" + "".join(f"{t:>12}" for t in trees)
     print(header + (f"{'ratio ref/this':>16}" if "reference" in trees else ""))
     for elastic in (False, True):
-        for what, label in (("build", "build_model"), ("read", "lp_arrays")):
+        for what, label in (("build", "build_model"), ("read", "lp_arrays"),
+                            ("row", "build_model in a row")):
             meds = [statistics.median(times[(t, elastic)][what]) for t in trees]
             line = f"{label + (' (elastic)' if elastic else ''):<30}"
             line += "".join(f"{m:12.3f}" for m in meds)
