@@ -3,8 +3,9 @@
 For every shipped scenario's funding rules (``suite_paths()``), plain and elastic, prints
 the CPU time (``time.process_time``: the machine may be shared) per model of
 
-- ``build_model``, each build after a full collection of the garbage collector (the
-  build alone), and ``lp_arrays`` on the model built;
+- ``build_model``, each build after a full collection of the garbage collector, with
+  the young-generation collection it leaves behind (the build alone), and
+  ``lp_arrays`` on the model built; the trees alternate model by model;
 - ``build_model`` in a row: the shipped models built one after another and kept, as a
   caller that holds its models does, with the collector's work they cause (a full
   collection at the end is counted).
@@ -104,20 +105,22 @@ class Tree:
         self.build_model: Callable[..., Any] = modules["reachplan.solver.model"].build_model
         self.lp_arrays: Callable[..., Any] = modules["reachplan.solver.matrix"].lp_arrays
 
-    def measure(self, elastic: bool) -> tuple[list[float], list[float], list[Any]]:
-        """Build and reading CPU time of every shipped model, seconds; and the arrays."""
-        builds, reads, arrays = [], [], []
+    def measure(self, k: int, elastic: bool) -> tuple[float, float, Any]:
+        """Build and reading CPU time of shipped model ``k``, seconds; and its arrays.
+
+        The build is timed after a full collection, with the young-generation collection
+        it leaves behind; freeing the model is not timed.
+        """
         with active(self.modules):
-            for funding in self.funding:
-                gc.collect()
-                t0 = time.process_time()
-                lp = self.build_model(self.costs, funding, elastic=elastic)
-                t1 = time.process_time()
-                arrays.append(self.lp_arrays(lp.problem))
-                t2 = time.process_time()
-                builds.append(t1 - t0)
-                reads.append(t2 - t1)
-        return builds, reads, arrays
+            gc.collect()
+            t0 = time.process_time()
+            lp = self.build_model(self.costs, self.funding[k], elastic=elastic)
+            gc.collect(0)
+            t1 = time.process_time()
+            arrays = self.lp_arrays(lp.problem)
+            t2 = time.process_time()
+            del lp
+        return t1 - t0, t2 - t1, arrays
 
     def in_a_row(self, elastic: bool) -> float:
         """CPU time per model of building every shipped model in a row, keeping them."""
@@ -153,7 +156,7 @@ def same_arrays(a: Any, b: Any) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=5,
+    parser.add_argument("--repeat", type=int, default=3,
                         help="Rounds over every shipped model (medians are printed).")
     parser.add_argument("--reference-tree", type=Path,
                         help="A reachplan checkout measured in this process, interleaved.")
@@ -172,14 +175,16 @@ def main() -> None:
     order = list(trees)
     built: dict[tuple[str, bool], list[Any]] = {}
     for r in range(args.repeat):
-        for tree in order if r % 2 == 0 else order[::-1]:  # alternate who goes first
-            for elastic in (False, True):
-                builds, reads, arrays = trees[tree].measure(elastic)
-                # per-model medians within the round, collected over rounds
-                times[(tree, elastic)]["build"].append(statistics.median(builds))
-                times[(tree, elastic)]["read"].append(statistics.median(reads))
-                if r == 0:
-                    built[(tree, elastic)] = arrays
+        for elastic in (False, True):
+            for k in range(len(first.names)):
+                # model by model, the trees alternating who goes first
+                for tree in order if (r + k) % 2 == 0 else order[::-1]:
+                    build, read, arrays = trees[tree].measure(k, elastic)
+                    times[(tree, elastic)]["build"].append(build)
+                    times[(tree, elastic)]["read"].append(read)
+                    if r == 0:
+                        built.setdefault((tree, elastic), []).append(arrays)
+            for tree in order if r % 2 == 0 else order[::-1]:
                 times[(tree, elastic)]["row"].append(trees[tree].in_a_row(elastic))
     if "reference" in trees:
         for elastic in (False, True):
