@@ -43,10 +43,10 @@ COST_BITS = 32
 """Significant bits of the objective coefficients that are hashed.
 
 Every other number is hashed to the last bit: it comes from the plan's figures by
-arithmetic alone, which is correctly rounded everywhere. The priority objective's
-coefficients are chord slopes of a logarithm (``numpy.log``), whose last bit may differ
-between CPUs (numpy picks a vectorised implementation by instruction set): they are
-hashed rounded to 32 significant bits (a relative change above about 2e-10 shows).
+arithmetic alone, which is correctly rounded everywhere. The objective's coefficients are
+hashed rounded to 32 significant bits (a relative change above about 2e-10 shows): those
+of the priority objective are chord slopes of a logarithm (``numpy.log``), whose last bit
+may differ between CPUs (numpy picks a vectorised implementation by instruction set).
 """
 
 
