@@ -38,10 +38,12 @@ infeasibility diagnosis of :mod:`solver.diagnose`.
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -397,7 +399,13 @@ class AllocationLP:
 
 
 def _token(text: object) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", str(text)).strip("_")
+    return _token_of(str(text))
+
+
+@lru_cache(maxsize=4096)
+def _token_of(text: str) -> str:
+    # names repeat (a location or sector code in many rows): each is tokenised once
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
 
 
 def selection_lines(costs: CostModel) -> Lines:
@@ -494,18 +502,26 @@ def cell_weights(costs: CostModel, scenario: FundingScenario) -> np.ndarray:
 
 def cell_label(costs: CostModel, i: int) -> str:
     """``'HEALTH in UKR, 2025'`` for cell i."""
-    return f"{costs.sectors[i]} in {costs.locations[i]}, {costs.years[i]}"
+    return _cell_label(costs.locations[i], costs.sectors[i], costs.years[i])
 
 
 def cell_tag(costs: CostModel, i: int) -> str:
     """Name fragment of cell i in row and variable names, e.g. ``'UKR_HEALTH_2025'``."""
-    return f"{_token(costs.locations[i])}_{_token(costs.sectors[i])}_{costs.years[i]}"
+    return _cell_tag(costs.locations[i], costs.sectors[i], costs.years[i])
 
 
-def _cell_coords(costs: CostModel, i: int) -> dict[str, Any]:
-    """Location, sector and year of cell i, as :class:`Row` fields."""
-    return {"location": str(costs.locations[i]), "sector": str(costs.sectors[i]),
-            "year": int(costs.years[i])}
+def _cell_label(location: object, sector: object, year: object) -> str:
+    return f"{sector} in {location}, {year}"
+
+
+def _cell_tag(location: object, sector: object, year: object) -> str:
+    return f"{_token(location)}_{_token(sector)}_{year}"
+
+
+Term = tuple[pulp.LpVariable, float]
+"""One term of a row or of the objective: a column and its coefficient."""
+
+_SENSE = {"<=": pulp.LpConstraintLE, ">=": pulp.LpConstraintGE, "==": pulp.LpConstraintEQ}
 
 
 @dataclass(eq=False)
@@ -513,7 +529,9 @@ class _Builder:
     """The problem under construction, shared by the row-family functions of :func:`build_model`.
 
     Each family function reads the inputs and the columns made so far and adds its
-    named rows through :meth:`add`; the elastic variant differs only inside :meth:`add`.
+    named rows through :meth:`add`, each row as the list of its terms (one affine
+    expression per row, built in one go); the elastic variant differs only inside
+    :meth:`add`.
     """
 
     costs: CostModel
@@ -526,37 +544,80 @@ class _Builder:
     weights: np.ndarray
     rows: dict[str, Row] = field(default_factory=dict)
     violations: dict[str, list[pulp.LpVariable]] = field(default_factory=dict)
-    violation_cost: list[pulp.LpAffineExpression] = field(default_factory=list)
+    violation_cost: list[Term] = field(default_factory=list)
     tranche_vars: list[list[pulp.LpVariable]] = field(default_factory=list)
     people_vars: list[pulp.LpVariable | None] = field(default_factory=list)
-    tie_break: list[tuple[pulp.LpVariable, float]] = field(default_factory=list)
-    money: list[pulp.LpAffineExpression] = field(default_factory=list)
-    """Per cell, the sum of its slice variables (money units)."""
+    tie_break: list[Term] = field(default_factory=list)
     groups: list[CoverageGroup] = field(default_factory=list)
     resizable: list[tuple[pulp.LpVariable, tuple[str, int]]] = field(default_factory=list)
 
-    def add(self, expr: pulp.LpAffineExpression, row: Row) -> None:
-        """Add ``expr (sense) rhs`` as the named row; in the elastic model, with violations."""
+    @cached_property
+    def cells(self) -> list[tuple[Any, Any, int]]:
+        """Per cell, its location, sector and year (read from the arrays once)."""
+        costs = self.costs
+        return list(zip(costs.locations.tolist(), costs.sectors.tolist(), costs.years.tolist(),
+                        strict=True))
+
+    @cached_property
+    def tags(self) -> list[str]:
+        """Per cell, its name fragment (:func:`cell_tag`)."""
+        return [_cell_tag(*cell) for cell in self.cells]
+
+    @cached_property
+    def labels(self) -> list[str]:
+        """Per cell, its words (:func:`cell_label`)."""
+        return [_cell_label(*cell) for cell in self.cells]
+
+    @cached_property
+    def coords(self) -> list[dict[str, Any]]:
+        """Per cell, its location, sector and year as :class:`Row` fields."""
+        return [{"location": str(loc), "sector": str(sec), "year": int(yr)}
+                for loc, sec, yr in self.cells]
+
+    def money(self, i: int, coef: float = 1.0) -> list[Term]:
+        """Terms of ``coef X_i``, the money of cell i; none when ``coef`` is 0.
+
+        The list returned is shared: extend a copy.
+        """
+        if coef == 1.0:
+            return self._money[i]
+        if coef == 0:
+            return []
+        return [(v, coef) for v in self.tranche_vars[i]]
+
+    @cached_property
+    def _money(self) -> list[list[Term]]:
+        """Per cell, the terms of ``X_i`` (made once, when every cell's slices exist)."""
+        return [[(v, 1.0) for v in xs] for xs in self.tranche_vars]
+
+    @cached_property
+    def all_money(self) -> list[Term]:
+        """Terms of the money of every cell, ``sum_c X_c``."""
+        return [t for terms in self._money for t in terms]
+
+    def add(self, terms: list[Term], row: Row) -> None:
+        """Add ``sum(terms) (sense) rhs`` as the named row; in the elastic model, with violations.
+
+        ``terms`` name each column at most once.
+        """
         if row.name in self.rows:
             raise FundingError(f"two rules produce the same constraint {row.name!r}")
         if self.elastic and row.kind in ELASTIC_WEIGHT:
             slack: list[pulp.LpVariable] = []
             if row.sense in ("<=", "=="):
                 v = self.prob.add_variable(f"over_{row.name}", lowBound=0)
-                expr = expr - v
+                terms = [*terms, (v, -1)]
                 slack.append(v)
             if row.sense in (">=", "=="):
                 v = self.prob.add_variable(f"under_{row.name}", lowBound=0)
-                expr = expr + v
+                terms = [*terms, (v, 1)]
                 slack.append(v)
             self.violations[row.name] = slack
-            self.violation_cost.append(ELASTIC_WEIGHT[row.kind] * pulp.lpSum(slack))
-        if row.sense == "<=":
-            self.prob.addConstraint(expr <= row.rhs, row.name)
-        elif row.sense == ">=":
-            self.prob.addConstraint(expr >= row.rhs, row.name)
-        else:
-            self.prob.addConstraint(expr == row.rhs, row.name)
+            weight = ELASTIC_WEIGHT[row.kind]
+            self.violation_cost.extend((v, weight) for v in slack)
+        self.prob.addConstraint(
+            pulp.LpConstraint(pulp.LpAffineExpression(terms), _SENSE[row.sense], rhs=row.rhs),
+            row.name)
         self.rows[row.name] = row
 
 
@@ -586,6 +647,30 @@ def build_model(costs: CostModel, scenario: FundingScenario, elastic: bool = Fal
     FundingError
         When the scenario names a location, sector, objective or year the plan lacks.
     """
+    with _collector_paused():
+        return _build(costs, scenario, elastic)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for the duration, then restored as found.
+
+    A build allocates some 100,000 objects (columns, terms, expressions, rows, records)
+    and frees almost none of them: collections triggered by those allocations would
+    traverse the growing model, and everything else the process holds, again and again
+    for nothing. Nothing else is affected: reference counting frees what it always frees.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(costs: CostModel, scenario: FundingScenario, elastic: bool) -> AllocationLP:
+    """:func:`build_model`, the collector paused."""
     units = Units.for_costs(costs)
     b = _Builder(
         costs=costs,
@@ -659,50 +744,55 @@ def _tranche_columns(b: _Builder) -> np.ndarray:
     # position of each slice along the curve, as a share of requirement (slice midpoints)
     starts = np.concatenate(([0.0], np.cumsum(shares)[:-1]))
     slices = tie_slices(shares)
-    pin = costs.people_in_need_per_cell
-    for i in range(costs.n_cells):
-        tag = cell_tag(costs, i)
-        if not costs.has_reach[i]:
-            xs = [b.prob.add_variable(f"x_{tag}_t1", lowBound=0)]
-            b.tie_break.append((xs[0], -penalty))
+    # the slices of the curve, the same for every cell: name suffix, tranche, upper bound
+    # per cell (None for the very last slice), tie-break cost
+    layout: list[tuple[str, int, list[float] | None, float]] = []
+    for k in range(n_tranches):
+        n_k = int(slices[k])
+        bounds = (shares[k] * b.req / n_k).tolist()
+        for j in range(n_k):
+            last = k == n_tranches - 1 and j == n_k - 1
+            position = starts[k] + shares[k] * (j + 0.5) / n_k
+            layout.append((f"_t{k + 1}_{j + 1}", k, None if last else bounds,
+                           -penalty * float(position)))
+    tie_costs = [cost for _, _, _, cost in layout]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # people (units) per money unit of each tranche, for the cells that reach someone
+        per_money = units.usd / units.people / (costs.unit_cost_usd[:, None] * factors)
+    people_lines = costs.reaches_people
+    coef[people_lines] = (b.weights[people_lines, None] * units.usd / units.people
+                          / (costs.unit_cost_usd[people_lines, None] * factors))
+    coef[people_lines] /= costs.overlap_factor
+    # sector beneficiaries at most the sector's people in need: omega p <= PIN
+    people_bound = costs.people_in_need_per_cell / costs.overlap_factor / units.people
+    pin_known = np.isfinite(costs.people_in_need_per_cell)
+    has_reach = costs.has_reach.tolist()
+    add_variable = b.prob.add_variable
+    tie_break, resizable = b.tie_break, b.resizable
+    for i, tag in enumerate(b.tags):
+        if not has_reach[i]:
+            xs = [add_variable(f"x_{tag}_t1", lowBound=0)]
+            tie_break.append((xs[0], -penalty))
             b.people_vars.append(None)
             b.tranche_vars.append(xs)
             continue
-        xs, a_slices = [], []
-        for k in range(n_tranches):
-            a_k = units.usd / units.people / (costs.unit_cost_usd[i] * factors[k])
-            n_k = int(slices[k])
-            for j in range(n_k):
-                last = k == n_tranches - 1 and j == n_k - 1
-                v = b.prob.add_variable(
-                    f"x_{tag}_t{k + 1}_{j + 1}",
-                    lowBound=0,
-                    upBound=None if last else float(shares[k] * b.req[i] / n_k),
-                )
-                xs.append(v)
-                a_slices.append(float(a_k))
-                position = starts[k] + shares[k] * (j + 0.5) / n_k
-                b.tie_break.append((v, -penalty * float(position)))
-        people_line = bool(costs.reaches_people[i])
-        bound = None
-        if people_line and np.isfinite(pin[i]):
-            # sector beneficiaries at most the sector's people in need: omega p <= PIN
-            bound = float(pin[i] / costs.overlap_factor / units.people)
-        p = b.prob.add_variable(f"p_{tag}", lowBound=0, upBound=bound)
+        a_cell = per_money[i].tolist()
+        xs = [add_variable(f"x_{tag}{suffix}", 0, None if bounds is None else bounds[i])
+              for suffix, _, bounds, _ in layout]
+        reach = [(v, -a_cell[k]) for v, (_, k, _, _) in zip(xs, layout, strict=True)]
+        tie_break.extend(zip(xs, tie_costs, strict=True))
+        people_line = bool(people_lines[i])
+        bound = float(people_bound[i]) if people_line and pin_known[i] else None
+        p = add_variable(f"p_{tag}", lowBound=0, upBound=bound)
         if bound is not None:
-            b.resizable.append((p, (str(costs.locations[i]), int(costs.years[i]))))
-        if people_line:
-            coef[i] = b.weights[i] * units.usd / units.people / (costs.unit_cost_usd[i] * factors)
-            coef[i] /= costs.overlap_factor
+            resizable.append((p, (str(costs.locations[i]), int(costs.years[i]))))
         omega = costs.overlap_factor if people_line else 1.0
         what = "people" if people_line else "entities"
-        b.add(pulp.LpAffineExpression([(p, omega)]
-                                      + [(v, -a) for v, a in zip(xs, a_slices, strict=True)]),
-              Row(f"reach_{tag}", "reach", f"{what} reached by {cell_label(costs, i)}", "<=",
-                  0.0, **_cell_coords(costs, i)))
+        b.add([(p, omega), *reach],
+              Row(f"reach_{tag}", "reach", f"{what} reached by {b.labels[i]}", "<=", 0.0,
+                  **b.coords[i]))
         b.people_vars.append(p)
         b.tranche_vars.append(xs)
-    b.money = [pulp.LpAffineExpression([(v, 1.0) for v in xs]) for xs in b.tranche_vars]
     return coef
 
 
@@ -722,7 +812,7 @@ def _need_rows(b: _Builder) -> None:
             continue
         ps = [b.people_vars[i] for i in np.flatnonzero((locs == loc) & (years == yr) & reaches)
               if b.people_vars[i] is not None]
-        b.add(pulp.lpSum(ps),
+        b.add([(p, 1) for p in ps],
               Row(need_row_name(loc, yr), "need", f"the people in need in {loc}, {yr}", "<=",
                   pin / b.units.people, location=str(loc), year=yr))
 
@@ -740,15 +830,18 @@ def _cap_and_exclusion_rows(b: _Builder) -> None:
     costs = b.costs
     factor = cap_factors(costs, b.scenario)
     excluded = excluded_cells(costs, b.scenario)
+    caps = (factor * b.req).tolist()
+    factors, excluded = factor.tolist(), excluded.tolist()
     for i in range(costs.n_cells):
-        label, tag, coords = cell_label(costs, i), cell_tag(costs, i), _cell_coords(costs, i)
-        b.add(b.money[i],
+        label, tag, coords = b.labels[i], b.tags[i], b.coords[i]
+        money = b.money(i)
+        b.add(money,
               Row(f"cap_{tag}", "cap",
-                  f"the absorption cap of {label} ({factor[i]:g} x requirement)", "<=",
-                  float(factor[i] * b.req[i]), "the absorption caps", **coords))
+                  f"the absorption cap of {label} ({factors[i]:g} x requirement)", "<=",
+                  caps[i], "the absorption caps", **coords))
         if excluded[i]:
-            b.add(b.money[i], Row(f"exclude_{tag}", "exclusion", f"the exclusion of {label}",
-                                  "<=", 0.0, "the exclusions", **coords))
+            b.add(money, Row(f"exclude_{tag}", "exclusion", f"the exclusion of {label}",
+                             "<=", 0.0, "the exclusions", **coords))
 
 
 def amount_rhs(costs: CostModel, scenario: FundingScenario, units: Units) -> dict[str, float]:
@@ -802,21 +895,21 @@ def _envelope_rows(b: _Builder, rhs: Mapping[str, float]) -> dict[int, float] | 
     years = costs.years
     total, per_year = resolve_envelope(costs, b.scenario)
     if total is not None:
-        b.add(pulp.lpSum(b.money),
+        b.add(b.all_money,
               Row("envelope_total", "envelope", "the total envelope", "<=",
                   rhs["envelope_total"]))
     if per_year is None:
         return None
     for yr in sorted(per_year):
         if b.scenario.envelope.carry_over:
-            cells = np.flatnonzero(years <= yr)
-            b.add(pulp.lpSum(b.money[i] for i in cells),
+            cells = np.flatnonzero(years <= yr).tolist()
+            b.add([t for i in cells for t in b.money(i)],
                   Row(f"envelope_through_{yr}", "envelope",
                       f"the envelopes up to {yr} (with carry-over)", "<=",
                       rhs[f"envelope_through_{yr}"], year=yr))
         else:
-            cells = np.flatnonzero(years == yr)
-            b.add(pulp.lpSum(b.money[i] for i in cells),
+            cells = np.flatnonzero(years == yr).tolist()
+            b.add([t for i in cells for t in b.money(i)],
                   Row(f"envelope_{yr}", "envelope", f"the {yr} envelope", "<=",
                       rhs[f"envelope_{yr}"], year=yr))
     return per_year
@@ -836,16 +929,16 @@ def _earmark_rows(b: _Builder, rhs: Mapping[str, float]) -> None:
         for i in np.flatnonzero(mask).tolist():
             v = b.prob.add_variable(f"e{tag}_{i}", lowBound=0)
             evars.append(v)
-            b.add(v - float(share[i]) * b.money[i],
+            b.add([(v, 1), *b.money(i, -float(share[i]))],
                   Row(f"earmark_{tag}_cell_{i}", "earmark_share",
-                      f"earmark '{mark.name}' within {cell_label(costs, i)}", "<=", 0.0,
-                      rule_name=mark.name, **_cell_coords(costs, i)))
-        b.add(pulp.lpSum(evars),
+                      f"earmark '{mark.name}' within {b.labels[i]}", "<=", 0.0,
+                      rule_name=mark.name, **b.coords[i]))
+        b.add([(v, 1) for v in evars],
               Row(earmark_row_name(j, mark.name), "earmark",
                   f"earmark '{mark.name}' ({mark.selector.describe()})", "<=",
                   rhs[earmark_row_name(j, mark.name)], rule_name=mark.name))
         earmarked_total.extend(evars)
-    b.add(pulp.lpSum(b.money) - pulp.lpSum(earmarked_total),
+    b.add(b.all_money + [(v, -1) for v in earmarked_total],
           Row("flexible_money", "flexible", "the flexible (non-earmarked) money", "<=",
               rhs["flexible_money"]))
 
@@ -920,7 +1013,7 @@ def _floor_rows(b: _Builder) -> None:
     """Each floor: one row per group of its lines (per cell, location, sector or all) and year."""
     for floor in b.scenario.floors:
         for f in floor_rows(b.costs, floor, b.req):
-            b.add(pulp.lpSum(float(f.weight[i]) * b.money[i] for i in f.members), f.row)
+            b.add([t for i in f.members for t in b.money(i, float(f.weight[i]))], f.row)
 
 
 def objective_share_row_name(objective: str, bound: Literal["min", "max"]) -> str:
@@ -931,20 +1024,29 @@ def objective_share_row_name(objective: str, bound: Literal["min", "max"]) -> st
 def _objective_share_rows(b: _Builder) -> None:
     """Minimum and maximum shares of the allocated money per strategic objective."""
     costs = b.costs
-    total = pulp.lpSum(b.money)
     for bound in b.scenario.objective_bounds:
-        s = objective_weight(costs, Selector(objectives=(bound.objective,)))
-        part = pulp.lpSum(float(s[i]) * b.money[i] for i in range(costs.n_cells))
+        s = objective_weight(costs, Selector(objectives=(bound.objective,))).tolist()
+        part = [t for i in range(costs.n_cells) for t in b.money(i, float(s[i]))]
         if bound.min_share > 0:
-            b.add(part - bound.min_share * total,
+            b.add(_less_share_of_all(b, part, bound.min_share),
                   Row(objective_share_row_name(bound.objective, "min"), "objective_share",
                       f"the minimum {bound.min_share:.0%} share of {bound.objective}", ">=", 0.0,
                       objective=bound.objective, bound="min"))
         if bound.max_share < 1:
-            b.add(part - bound.max_share * total,
+            b.add(_less_share_of_all(b, part, bound.max_share),
                   Row(objective_share_row_name(bound.objective, "max"), "objective_share",
                       f"the maximum {bound.max_share:.0%} share of {bound.objective}", "<=", 0.0,
                       objective=bound.objective, bound="max"))
+
+
+def _less_share_of_all(b: _Builder, part: list[Term], share: float) -> list[Term]:
+    """Terms of ``part - share x sum_c X_c``: a cell's money column appears once."""
+    if share == 0:
+        return part
+    coef = dict(part)
+    for v, _ in b.all_money:
+        coef[v] = coef[v] - share if v in coef else -share
+    return list(coef.items())
 
 
 def _continuity_rows(b: _Builder) -> None:
@@ -953,17 +1055,20 @@ def _continuity_rows(b: _Builder) -> None:
     if fall is None:
         return
     costs = b.costs
-    index = {(costs.locations[i], costs.sectors[i], int(costs.years[i])): i
-             for i in range(costs.n_cells)}
-    rule = f"year-to-year continuity (falls at most {fall:.0%})"
+    index = {cell: i for i, cell in enumerate(zip(costs.locations.tolist(),
+                                                  costs.sectors.tolist(),
+                                                  costs.years.tolist(), strict=True))}
+    at_most = f"{fall:.0%}"
+    rule = f"year-to-year continuity (falls at most {at_most})"
+    kept = 1.0 - fall
     for (loc, sec, yr), i in sorted(index.items()):
         prev = index.get((loc, sec, yr - 1))
         if prev is None:
             continue
-        b.add(b.money[i] - (1.0 - fall) * b.money[prev],
+        b.add(b.money(i) + b.money(prev, -kept),
               Row(f"continuity_{_token(loc)}_{_token(sec)}_{yr}", "continuity",
-                  f"continuity of {sec} in {loc} from {yr - 1} to {yr} (falls at most {fall:.0%})",
-                  ">=", 0.0, rule, **_cell_coords(costs, i)))
+                  f"continuity of {sec} in {loc} from {yr - 1} to {yr} (falls at most {at_most})",
+                  ">=", 0.0, rule, **b.coords[i]))
 
 
 def _lock_rows(b: _Builder) -> None:
@@ -974,7 +1079,7 @@ def _lock_rows(b: _Builder) -> None:
         s = objective_weight(costs, lock.selector)
         members = np.flatnonzero(mask).tolist()
         amount = _lock_amount(lock.amount, float(sum(s[i] * b.req[i] for i in members)), units)
-        b.add(pulp.lpSum(float(s[i]) * b.money[i] for i in members),
+        b.add([t for i in members for t in b.money(i, float(s[i]))],
               Row(f"lock_{j + 1}_{_token(lock.name)}", "lock",
                   f"the lock '{lock.name}' at ${amount * units.usd:,.0f} "
                   f"({lock.selector.describe()})", "==", amount, rule_name=lock.name))
@@ -987,12 +1092,12 @@ def _set_objective(b: _Builder) -> None:
     ``headcount``: sum over people lines of weight x people reached.
     """
     if b.elastic:
-        b.prob.setObjective(pulp.lpSum(b.violation_cost))
+        b.prob.setObjective(pulp.LpAffineExpression(b.violation_cost))
         return
     if b.scenario.objective == "priority":
         _, _, slopes = coverage_curve(b.costs.coverage_offset)
-        terms = [(z, float(g.value * slopes[k])) for g in b.groups
-                 for k, z in enumerate(g.segments)]
+        terms = [t for g in b.groups
+                 for t in zip(g.segments, (g.value * slopes).tolist(), strict=True)]
     else:
         people = b.costs.reaches_people
         terms = [(p, float(b.weights[i])) for i, p in enumerate(b.people_vars)
@@ -1020,7 +1125,12 @@ def entity_equivalents(costs: CostModel) -> dict[str, float]:
     location's entity lines reaches in its people lines, at full funding (over all
     years); where a location has no people lines, the plan-wide ratio.
     """
-    people, entities = planned_reach(costs)
+    return _entity_equivalents(costs, *planned_reach(costs))
+
+
+def _entity_equivalents(costs: CostModel, people: np.ndarray,
+                        entities: np.ndarray) -> dict[str, float]:
+    """:func:`entity_equivalents` from the planned reach per cell (:func:`planned_reach`)."""
     req, locs = costs.requirement_usd, costs.locations
     p_line, e_line = costs.reaches_people, costs.reaches_entities
 
@@ -1047,27 +1157,38 @@ def coverage_groups(costs: CostModel, weights: np.ndarray) -> list[GroupSpec]:
     ratio (people in need now over the plan's figure) for people groups.
     """
     people_full, entities_full = planned_reach(costs)
-    equivalents = entity_equivalents(costs)
+    equivalents = _entity_equivalents(costs, people_full, entities_full)
     members: dict[tuple[str, int, int, str], list[tuple[int, float]]] = {}
     scale: dict[tuple[str, int, int, str], float] = {}
+    reaches_people = costs.reaches_people.tolist()
+    full_reach = np.where(costs.reaches_people, people_full, entities_full).tolist()
+    credit = (weights[:, None] * costs.tier_share).tolist()
+    locations, years = costs.locations.tolist(), costs.years.tolist()
     for i in np.flatnonzero(costs.has_reach).tolist():
-        output = "people" if costs.reaches_people[i] else "entities"
-        full = people_full[i] if output == "people" else entities_full[i]
-        for t, share in enumerate(costs.tier_share[i]):
-            coef = float(weights[i] * share)
+        output = "people" if reaches_people[i] else "entities"
+        for t, coef in enumerate(credit[i]):
             if coef <= 0:
                 continue
-            key = (str(costs.locations[i]), int(costs.years[i]), t + 1, output)
+            key = (str(locations[i]), years[i], t + 1, output)
             members.setdefault(key, []).append((i, coef))
-            scale[key] = scale.get(key, 0.0) + coef * float(full)
+            scale[key] = scale.get(key, 0.0) + coef * full_reach[i]
+    need_ratio: dict[tuple[str, int], float] = {}
+    severity: dict[tuple[str, int], float] = {}
     out = []
     for key in sorted(members):
         loc, year, tier, output = key
-        ratio = costs.need_ratio_of(loc, year) if output == "people" else 1.0
+        if output == "people":
+            if (loc, year) not in need_ratio:
+                need_ratio[(loc, year)] = costs.need_ratio_of(loc, year)
+            ratio = need_ratio[(loc, year)]
+        else:
+            ratio = 1.0
         size = scale[key] * ratio
         if size <= 0:
             continue
-        value = costs.tier_weight[tier - 1] * costs.severity_weight_of(loc, year)
+        if (loc, year) not in severity:
+            severity[(loc, year)] = costs.severity_weight_of(loc, year)
+        value = costs.tier_weight[tier - 1] * severity[(loc, year)]
         if output == "entities":
             value *= equivalents.get(loc, 1.0)
         out.append(GroupSpec(loc, year, tier, output, size, value, tuple(members[key])))
@@ -1099,22 +1220,20 @@ def _coverage_columns(b: _Builder) -> None:
     See :func:`coverage_groups`; each group's segments have widths of the chords of
     :func:`coverage_curve` times its scale (LP people units).
     """
-    units = b.units
+    units, add_variable = b.units, b.prob.add_variable
     _, widths, _ = coverage_curve(b.costs.coverage_offset)
     for spec in coverage_groups(b.costs, b.weights):
         loc, year, tier, output = spec.location, spec.year, spec.tier, spec.output
         size = spec.scale / units.people
         tag = f"{_token(loc)}_{year}_t{tier}_{output}"
-        segs = []
-        for k, width in enumerate(widths):
-            z = b.prob.add_variable(f"z_{tag}_{k + 1}", lowBound=0, upBound=float(width * size))
-            segs.append(z)
-            if output == "people":
-                b.resizable.append((z, (loc, year)))
-        segs.append(b.prob.add_variable(f"z_{tag}_beyond", lowBound=0))
+        segs = [add_variable(f"z_{tag}_{k + 1}", 0, upper)
+                for k, upper in enumerate((widths * size).tolist())]
+        if output == "people":
+            b.resizable.extend((z, (loc, year)) for z in segs)
+        segs.append(add_variable(f"z_{tag}_beyond", 0))
         group = CoverageGroup(spec, size, tuple(segs))
         what = "people" if output == "people" else "entities"
-        b.add(pulp.lpSum(segs) - pulp.lpSum(c * b.people_vars[i] for i, c in group.members),
+        b.add([(z, 1) for z in segs] + [(b.people_vars[i], -c) for i, c in group.members],
               Row(group.row_name, "coverage",
                   f"coverage of tier-{tier} {what} in {loc}, {year}", "<=", 0.0,
                   location=loc, year=year))
@@ -1161,18 +1280,16 @@ def _enabler_rows(b: _Builder) -> None:
         if key not in served_money:
             tag = f"{_token(where)}_{int(costs.years[i])}"
             m = b.prob.add_variable(f"programme_{tag}", lowBound=0)
-            b.add(pulp.LpAffineExpression(
-                [(m, 1.0)] + [(v, -1.0) for j in served for v in b.tranche_vars[j]]),
-                Row(f"programme_{tag}", "programme",
-                    f"the programme money enablers serve in {where}, {int(costs.years[i])}",
-                    "==", 0.0, location=None, year=int(costs.years[i])))
+            b.add([(m, 1.0)] + [t for j in served.tolist() for t in b.money(j, -1.0)],
+                  Row(f"programme_{tag}", "programme",
+                      f"the programme money enablers serve in {where}, {int(costs.years[i])}",
+                      "==", 0.0, location=None, year=int(costs.years[i])))
             served_money[key] = m
         rho = float(b.req[i]) / total
-        label = cell_label(costs, i)
-        b.add(b.money[i] - rho * served_money[key],
-              Row(f"enabler_{cell_tag(costs, i)}", "enabler",
-                  f"{label} as an overhead of {rho:.1%} on the programme money it serves",
-                  "==", 0.0, "the enabler overheads", **_cell_coords(costs, i)))
+        b.add(b.money(i) + ([(served_money[key], -rho)] if rho != 0 else []),
+              Row(f"enabler_{b.tags[i]}", "enabler",
+                  f"{b.labels[i]} as an overhead of {rho:.1%} on the programme money it serves",
+                  "==", 0.0, "the enabler overheads", **b.coords[i]))
 
 
 def _lock_amount(amount: Amount, requirement_units: float, units: Units) -> float:
