@@ -316,8 +316,8 @@ def test_the_rewritten_full_funding_builds_the_same_lp():
 
     def rows(scenario):
         out = {}
-        for name, c in build_model(costs, scenario).problem.constraints.items():
-            name = name.replace("life_saving_SO1", "life_saving_tier_1")
+        for c in build_model(costs, scenario).problem.constraints():
+            name = c.name.replace("life_saving_SO1", "life_saving_tier_1")
             out[name] = (c.sense, round(c.constant, 12),
                          sorted((v.name, round(a, 12)) for v, a in c.items()))
         return out
