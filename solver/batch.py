@@ -820,7 +820,6 @@ def solve_chunk_on(
     people = np.zeros(n)
     entities = np.zeros(n)
     objective = np.zeros(n)
-    money_sum = np.zeros(n_cells)
     reached = np.zeros_like(need)
     binding = np.zeros(len(model.arrays.row_names), dtype=np.int64)
     cell_row = model.people_row
@@ -861,10 +860,9 @@ def solve_chunk_on(
             cell_row[mask], weights=cell_people[mask], minlength=len(model.need_rows)
         )
         binding += (np.abs(sol.row_duals) > BINDING_TOL).astype(np.int64)
-    for d in range(n):  # summed in draw order, whatever the order of the solves
-        money_sum += money_of_draw[d]
-    return ChunkResult(chunk, first_draw, people, objective, money_sum, need, reached, binding,
-                       entities)
+    # a sum over the draws as stored, whatever the order of the solves
+    return ChunkResult(chunk, first_draw, people, objective, money_of_draw.sum(axis=0), need,
+                       reached, binding, entities)
 
 
 # ---- a whole run -------------------------------------------------------------------------
