@@ -40,6 +40,22 @@ def _type_amount(page, element: str, text: str) -> None:
     box.press("Enter")
 
 
+def _choose(page, dropdown: str, text: str) -> None:
+    """Add the option of a multi-choice dropdown whose label contains ``text``.
+
+    The text is typed to filter the list, as a planner would, and the matching option is
+    then clicked: pressing Enter instead would take whichever option is highlighted when
+    the key arrives, the first of the unfiltered list if the filter has not run yet.
+    """
+    page.click(f"#{dropdown}")
+    page.keyboard.type(text)
+    page.locator(".dash-dropdown-option", has_text=text).first.click()
+    page.keyboard.press("Escape")
+    page.wait_for_function(
+        "([id, text]) => document.getElementById(id).innerText.includes(text)",
+        arg=[dropdown, text], timeout=10_000)
+
+
 def _export_and_allocate(page, base_url: str, tmp_path: Path, stem: str) -> dict:
     href = page.get_attribute("#export-scenario", "href")
     assert href.startswith("/export/scenario.toml?")
@@ -92,11 +108,8 @@ def test_planner_flow_matches_allocate_json(served, browser_page, tmp_path: Path
     # an earmark: USD 50m for housing in Ukraine (binding at 60%)
     page.fill("#rule-name", "Shelter donor")
     page.fill("#rule-value", "USD 50m")
-    for dropdown, text in (("rule-sector", "HOUSING"), ("rule-location", "UKR")):
-        page.click(f"#{dropdown}")
-        page.keyboard.type(text)
-        page.keyboard.press("Enter")
-        page.keyboard.press("Escape")
+    _choose(page, "rule-sector", "HOUSING")
+    _choose(page, "rule-location", "UKR")
     page.click("#rule-add")
     page.wait_for_function("() => document.querySelectorAll('#rules-list li').length === 1",
                            timeout=10_000)
@@ -216,10 +229,7 @@ def test_a_floor_switched_off_on_and_edited_matches_allocate_json(served, browse
     _pick(page, "rule-kind", "Floor (at least")
     page.fill("#rule-name", "Tier 1 half")
     page.fill("#rule-value", "50%")
-    page.click("#rule-tier")
-    page.keyboard.type("Tier 1")
-    page.keyboard.press("Enter")
-    page.keyboard.press("Escape")
+    _choose(page, "rule-tier", "Tier 1")
     _pick(page, "rule-per", "Floor for each location")
     page.click("#rule-add")
     page.wait_for_function("() => document.querySelectorAll('#rules-list li').length === 1",
