@@ -19,6 +19,7 @@ import pandas as pd
 from reachplan.model.formatting import format_people, format_usd
 from reachplan.model.plan import Plan
 from reachplan.reports.plan_files import render_csv
+from reachplan.reports.scenario_report import MODEL_ROW_KINDS
 from reachplan.reports.views import country_of, has_subnational, roll_up, round_money
 from reachplan.solver.result import Allocation, Frontier, ShadowPrice, TargetFunding
 
@@ -124,6 +125,9 @@ def render_summary(result: Allocation, top: int = 8, *, plan: Plan | None = None
         + (f" ({gain / pro:+.1%})" if pro > 0 else "")
         + f"; on programme lines only: {result.gain_over_pro_rata_programme:+,.0f}",
     ]
+    extra = _extra_million_line(result)
+    if extra:
+        lines.append(extra)
     if result.entities_reached > 0:
         by_year = ", ".join(f"{y}: {v:,.0f}" for y, v in result.entities_reached_by_year.items())
         lines.append(f"Entities reached (institutions supported): {by_year}")
@@ -148,17 +152,65 @@ def render_summary(result: Allocation, top: int = 8, *, plan: Plan | None = None
     lines += _money_table("sector", result.by("sector_code"), sec_names)
     if result.warnings:
         lines += ["", "Warnings:"] + [f"  warning: {w}" for w in result.warnings]
-    # absorption caps are in the JSON and CSV; here the rules a planner sets
-    binding = [s for s in result.binding if s.kind != "cap"][:top]
-    if binding:
+    # the rules a planner sets, envelopes first; the model's own rows (absorption caps,
+    # enabler overheads, people-in-need bounds ...) are counted, and listed in the JSON
+    # and shadow_prices.csv (as in the HTML report)
+    rules = [s for s in result.binding if s.kind not in MODEL_ROW_KINDS]
+    rules = [s for s in rules if s.kind == "envelope"] + [
+        s for s in rules if s.kind != "envelope"]
+    model_rows = len(result.binding) - len(rules)
+    if rules or model_rows:
         lines += ["", "Binding constraints (people per extra $1M):"]
-        lines += [f"  {s.description}: {s.value:+,.0f}" for s in binding]
+        lines += [f"  {s.description}: {s.value:+,.0f}" for s in rules[:top]]
+        if not rules:
+            lines.append("  no rule a planner sets is binding")
+        more = len(rules) - len(rules[:top])
+        where = (f"{csv_dir / 'shadow_prices.csv'}" if csv_dir is not None
+                 else "the --json output and shadow_prices.csv (--out DIR)")
+        lines.append("  " + (f"{more} more binding rules; " if more > 0 else "")
+                     + (f"{_model_rows_text(result)} bind too; " if model_rows else "")
+                     + f"every one is in {where}")
     if len(result.unfunded):
         where = (f"see {csv_dir / 'unfunded.csv'} for what it would take" if csv_dir is not None
                  else "add --out DIR to write unfunded.csv, with what each would take")
         lines += ["", f"Lines reaching people that get no money: {len(result.unfunded)} "
                       f"({where})"]
     return "\n".join(lines)
+
+
+def _extra_million_line(result: Allocation) -> str:
+    """"One more $1M ... reaches": the envelope's (and flexible money's) shadow price."""
+    extra = result.extra_million
+    if extra is None:
+        return ""
+    value, row = extra
+    flexible = any(s.kind == "flexible" for s in result.shadow_prices)
+    money = "flexible (non-earmarked) money" if flexible else "funding"
+    where = "" if row.constraint == "envelope_total" else f" (in {row.description})"
+    # a rate at the margin; HiGHS ranging of the basis is in the JSON and the HTML report
+    # (the tie-break slices change the basis where the people per $1M do not change)
+    holds = ""
+    if not flexible and row.one_sided and row.value_down is not None:
+        # a kink (every line full, or one just filling up): a cut costs another amount
+        holds = f"; $1M less: {-row.value_down:+,.0f} people"
+    return (f"One more $1M of {money} reaches: {value:+,.0f} people"
+            f"{where}{holds}")
+
+
+_MODEL_ROW_WORDS = {
+    "cap": "absorption caps", "enabler": "enabler overheads",
+    "need": "people-in-need bounds", "coverage": "coverage rows", "reach": "reach rows",
+    "programme": "programme-money rows", "earmark_share": "earmark shares",
+}
+
+
+def _model_rows_text(result: Allocation) -> str:
+    """How many of the model's own rows bind, by kind ("54 absorption caps, ...")."""
+    counts: dict[str, int] = {}
+    for s in result.binding:
+        if s.kind in MODEL_ROW_KINDS:
+            counts[s.kind] = counts.get(s.kind, 0) + 1
+    return ", ".join(f"{n} {_MODEL_ROW_WORDS.get(k, k)}" for k, n in counts.items())
 
 
 def render_json(result: Allocation, plan: Plan | None = None) -> dict[str, object]:

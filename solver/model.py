@@ -1288,8 +1288,20 @@ def _enabler_rows(b: _Builder) -> None:
         rho = float(b.req[i]) / total
         b.add(b.money(i) + ([(served_money[key], -rho)] if rho != 0 else []),
               Row(f"enabler_{b.tags[i]}", "enabler",
-                  f"{b.labels[i]} as an overhead of {rho:.1%} on the programme money it serves",
+                  f"{b.labels[i]} as an overhead of {_share_text(rho)} on the programme money "
+                  "it serves",
                   "==", 0.0, "the enabler overheads", **b.coords[i]))
+
+
+def _share_text(share: float) -> str:
+    """A share as a percentage a reader can tell from zero: ``12.5%``, ``0.034%``.
+
+    One decimal from 0.1% up; two significant figures below (a regional line serving a
+    whole region's programme money is a small fraction of a percent of it).
+    """
+    if share == 0 or abs(share) >= 0.001:
+        return f"{share:.1%}"
+    return f"{share * 100:.2g}%"
 
 
 def _lock_amount(amount: Amount, requirement_units: float, units: Units) -> float:

@@ -202,6 +202,22 @@ class Allocation:
         return self.people_reached - self.pro_rata_programme_people_reached
 
     @property
+    def extra_million(self) -> tuple[float, ShadowPrice] | None:
+        """What one more $1M of flexible funding reaches: (people, the envelope row it raises).
+
+        The largest envelope shadow price (the total envelope's, or a year's when per-year
+        envelopes limit the money more), plus the flexible-money row's where earmarks
+        limit flexible money (one more non-earmarked $1M raises both rows). ``None`` when
+        no envelope row was priced.
+        """
+        envelopes = [s for s in self.shadow_prices if s.kind == "envelope"]
+        if not envelopes:
+            return None
+        best = max(envelopes, key=lambda s: s.value)
+        flexible = sum(s.value for s in self.shadow_prices if s.kind == "flexible")
+        return float(best.value) + float(flexible), best
+
+    @property
     def coverage(self) -> float:
         """People reached over people in need, over the locations and years that give a need."""
         table = self.coverage_by_location_year

@@ -212,14 +212,13 @@ def marginal_text(result: Allocation, context: WhatIfContext, top: int = 3) -> t
     """
     from reachplan.solver.marginal import line_marginals
 
-    prices = [s for s in result.shadow_prices if s.kind == "envelope"]
-    if not prices:
+    extra = result.extra_million
+    if extra is None:
         return 0.0, "No envelope limits the allocation: more money would stay unallocated."
-    best = max(prices, key=lambda s: s.value)
     # flexible money raises the envelope and, with earmarks, the flexible (non-earmarked)
-    # money limit: both rows' prices add up
+    # money limit: both rows' prices add up (Allocation.extra_million)
+    value, best = extra
     flexible = [s for s in result.shadow_prices if s.kind == "flexible"]
-    value = float(best.value) + float(sum(s.value for s in flexible))
     where = "" if best.constraint == "envelope_total" else f" (in {best.description})"
     costs = context.costs
     allocated = result.cells["allocated_usd"].reindex(costs.cells).fillna(0.0).to_numpy()

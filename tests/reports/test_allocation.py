@@ -42,6 +42,27 @@ def test_summary_states_gain_over_pro_rata(result):
     assert "70,000" in text and "45,833" in text and "+24,167 people" in text
 
 
+def test_summary_says_what_one_more_million_reaches(result):
+    # by hand: at $5M the next dollar goes to UKR HEALTH at $100 a person
+    text = render_summary(result)
+    assert "One more $1M of funding reaches: +10,000 people\n" in text
+    binding = text.split("Binding constraints (people per extra $1M):\n")[1].splitlines()
+    assert binding[0] == "  the total envelope: +10,000"
+    # MDA HEALTH's absorption cap binds: counted, not listed among the planner's rules
+    assert binding[1].startswith("  1 absorption caps bind too; every one is in the --json")
+    assert "absorption cap of" not in text
+
+
+def test_summary_at_full_funding_gives_both_sides_of_the_kink():
+    plan = make_plan(HAND_CELLS, HAND_COSTS, HAND_NEED)
+    full = allocate(plan, FundingScenario(Envelope(total=Amount("usd", 12e6)),
+                                          objective="headcount"))
+    text = render_summary(full)
+    # every line full: more money reaches nobody; $1M less comes off UKR WASH ($200 a person)
+    assert "One more $1M of funding reaches: +0 people; $1M less: -5,000 people" in text
+    assert "  no rule a planner sets is binding\n  2 absorption caps bind too" in text
+
+
 def test_csv_tables_written_atomically_and_read_back(result, tmp_path):
     paths = write_allocation_csvs(render_csv_tables(result), tmp_path / "out")
     assert {p.name for p in paths} >= {"cells.csv", "shadow_prices.csv", "provenance.csv"}
