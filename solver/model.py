@@ -1050,11 +1050,19 @@ def _less_share_of_all(b: _Builder, part: list[Term], share: float) -> list[Term
 
 
 def _continuity_rows(b: _Builder) -> None:
-    """Money of a line falls at most ``max_year_fall`` from one year to the next."""
+    """Money of a line falls at most ``max_year_fall`` from one year to the next.
+
+    Programme lines, and enabler lines a lock or exclusion takes out of the overhead rule.
+    An enabler funded as an overhead follows the programme money it serves, each line of
+    which keeps its own continuity: a continuity row on it would bind the whole served
+    programme money of both years, amplified by 1 / ρ (a regional line at 0.03% of its
+    region's programme money would hold that money to a ratio the planner never set).
+    """
     fall = b.scenario.max_year_fall
     if fall is None:
         return
     costs = b.costs
+    overhead = _overhead_lines(b)
     index = {cell: i for i, cell in enumerate(zip(costs.locations.tolist(),
                                                   costs.sectors.tolist(),
                                                   costs.years.tolist(), strict=True))}
@@ -1063,7 +1071,7 @@ def _continuity_rows(b: _Builder) -> None:
     kept = 1.0 - fall
     for (loc, sec, yr), i in sorted(index.items()):
         prev = index.get((loc, sec, yr - 1))
-        if prev is None:
+        if prev is None or overhead[i] or overhead[prev]:
             continue
         b.add(b.money(i) + b.money(prev, -kept),
               Row(f"continuity_{_token(loc)}_{_token(sec)}_{yr}", "continuity",
@@ -1256,6 +1264,15 @@ def enabler_scope(costs: CostModel, i: int) -> tuple[str, np.ndarray]:
         costs.locations == costs.locations[i])
 
 
+def _overhead_lines(b: _Builder) -> np.ndarray:
+    """Enabler lines funded as an overhead: not excluded or locked by the scenario."""
+    costs = b.costs
+    held = excluded_cells(costs, b.scenario)
+    for lock in b.scenario.locks:
+        held |= selector_mask(costs, lock.selector)
+    return np.asarray(costs.is_enabler & ~held, dtype=bool)
+
+
 def _enabler_rows(b: _Builder) -> None:
     """Each enabler line is funded as an overhead of the programme money it serves.
 
@@ -1264,13 +1281,10 @@ def _enabler_rows(b: _Builder) -> None:
     this rule (the rule then says what it gets).
     """
     costs = b.costs
-    held = excluded_cells(costs, b.scenario)
-    for lock in b.scenario.locks:
-        held |= selector_mask(costs, lock.selector)
     # one column per served set: the programme money of a region (or location) and year,
     # defined once, so that each enabler row has two terms
     served_money: dict[tuple[int, ...], pulp.LpVariable] = {}
-    for i in np.flatnonzero(costs.is_enabler & ~held).tolist():
+    for i in np.flatnonzero(_overhead_lines(b)).tolist():
         where, mask = enabler_scope(costs, i)
         served = np.flatnonzero(mask)
         total = float(b.req[served].sum())

@@ -129,8 +129,9 @@ def test_every_row_has_a_known_kind_and_its_coordinates():
     assert sorted((r.objective, r.bound) for r in lp.rows_of("objective_share")) == [
         ("SO1", "max"), ("SO1", "min")]
     assert [r.year for r in lp.rows_of("envelope")] == [2024, 2025]
+    # the coordination line follows its programme money: no continuity row of its own
     assert {(r.location, r.sector, r.year) for r in lp.rows_of("continuity")} == {
-        (code, "HEALTH", 2025), (code, "COORD", 2025), ("X9", "HEALTH", 2025)}
+        (code, "HEALTH", 2025), ("X9", "HEALTH", 2025)}
     assert [r.rule_name for r in lp.rows_of("lock")] == ["x9"]
     assert [r.rule_name for r in lp.rows_of("earmark")] == ["wash"]
     # the coordination line is an overhead of its location's programme money, each year
@@ -138,6 +139,30 @@ def test_every_row_has_a_known_kind_and_its_coordinates():
         (code, "COORD", 2024), (code, "COORD", 2025)]
     assert [r.year for r in lp.rows_of("programme")] == [2024, 2025]
     assert {(g.location, g.year, g.tier) for g in lp.groups} >= {(code, 2024, 2), ("X9", 2025, 2)}
+
+
+def test_continuity_holds_an_enabler_only_when_a_rule_takes_it_out_of_the_overhead():
+    code = "UA-14"
+    plan = _with_enabler(_plan(code), code)
+    costs = CostModel.from_plan(plan)
+    base = FundingScenario(Envelope(total=Amount("usd", 3e6)), max_year_fall=0.5)
+
+    def continuity(sc):
+        return {(r.location, r.sector, r.year) for r in build_model(costs, sc).rows_of(
+            "continuity")}
+
+    assert continuity(base) == {(code, "HEALTH", 2025), ("X9", "HEALTH", 2025)}
+    locked = replace(base, locks=(Lock("coord", Amount("usd", 1e4), Selector(
+        location_codes=(code,), sector_codes=("COORD",))),))
+    assert continuity(locked) == continuity(base) | {(code, "COORD", 2025)}
+    # locked in one year only: the other year still follows the overhead rule
+    one_year = replace(base, locks=(Lock("coord", Amount("usd", 1e4), Selector(
+        location_codes=(code,), sector_codes=("COORD",), years=(2024,))),))
+    assert continuity(one_year) == continuity(base)
+    # the overhead rule holds the line instead, each year
+    lp = build_model(costs, base)
+    assert [(r.location, r.sector, r.year) for r in lp.rows_of("enabler")] == [
+        (code, "COORD", 2024), (code, "COORD", 2025)]
 
 
 def test_a_row_of_unknown_kind_is_refused():

@@ -296,31 +296,66 @@ def test_unit_cost_ranges_refuses_limits_not_around_one():
 
 # ---- the shipped plan: sides where the base optimum and the re-solves stand a tolerance apart --
 #
-# At the shipped planning case, the enabler and continuity rows of the regional lines (XRS)
-# are degenerate on one side, and the objective and people of the base optimum differ from
-# those of every re-solve near it by about 1e-6 (HiGHS's tolerances): the secant from the
-# base point never meets the new basis's derivative, whatever the step. The derivative
-# reported must still be one: the optimal value is concave in a right-hand side, so the
-# right derivative is at least every secant to the right, the left one at most every
-# secant to the left (checked against solves of a separate HiGHS instance).
+# With continuity rows on the regional lines (XRS), funded as overheads of their region's
+# programme money (the model put them there until continuity left overhead-funded enablers
+# alone, docs/allocation.md), the enabler and continuity rows of those lines are degenerate
+# on one side at the shipped planning case, and the objective and people of the base
+# optimum differ from those of every re-solve near it by about 1e-6 (HiGHS's tolerances):
+# the secant from the base point never meets the new basis's derivative, whatever the
+# step. The test adds those continuity rows back to the shipped LP, as the model wrote
+# them. The derivative reported must still be one: the optimal value is concave in a
+# right-hand side, so the right derivative is at least every secant to the right, the
+# left one at most every secant to the left (checked against solves of a separate HiGHS
+# instance).
+
+
+def _with_regional_continuity(lp, costs, kept: float = 0.5) -> int:
+    """Add ``X_{XRS,s,y} >= kept X_{XRS,s,y-1}`` for every regional line; return how many."""
+    import pulp
+
+    cells = {(loc, sec, int(yr)): i for i, (loc, sec, yr) in enumerate(zip(
+        costs.locations.tolist(), costs.sectors.tolist(), costs.years.tolist(), strict=True))}
+    added = 0
+    for (loc, sec, yr), i in sorted(cells.items()):
+        prev = cells.get((loc, sec, yr - 1))
+        if loc != "XRS" or prev is None:
+            continue
+        lp.problem += (pulp.lpSum(lp.tranche_vars[i])
+                       - kept * pulp.lpSum(lp.tranche_vars[prev]) >= 0,
+                       f"continuity_XRS_{sec}_{yr}")
+        added += 1
+    return added
 
 
 @pytest.mark.slow
-def test_shipped_plan_regional_overhead_rows_keep_concavity_bounds():
+def test_shipped_plan_regional_overhead_rows_keep_concavity_bounds(monkeypatch):
     import highspy
 
+    import reachplan.solver.sensitivity as sensitivity
     from reachplan.scenarios.plan_io import load_plan
     from reachplan.scenarios.scenario_io import load_scenario
     from reachplan.solver.matrix import highs_from_arrays
 
     plan = load_plan().plan
-    lp = build_model(CostModel.from_plan(plan), load_scenario("shortfall_60").funding)
+    costs = CostModel.from_plan(plan)
+    lp = build_model(costs, load_scenario("shortfall_60").funding)
+    assert not [n for n in lp.rows if n.startswith("continuity_XRS_")]
+    assert _with_regional_continuity(lp, costs) >= 20
     arrays = lp_arrays(lp.problem)
     people = np.array([n.startswith("p_") for n in arrays.variable_names], dtype=float)
     rows = [i for i, n in enumerate(arrays.row_names)
             if n.startswith(("enabler_XRS_", "continuity_XRS_"))]
     assert len(rows) >= 10
+    held: list[bool] = []
+    holds_at = sensitivity._holds_at
+
+    def counted(*args):
+        held.append(holds_at(*args))
+        return held[-1]
+
+    monkeypatch.setattr(sensitivity, "_holds_at", counted)
     found = row_sensitivities(arrays, people, rows)
+    assert sum(held) >= 5  # sides decided within a tolerance: the case this test is about
 
     # a separate HiGHS instance, each moved LP solved from the base optimum's basis
     h = highs_from_arrays(arrays.cost, arrays.maximise, arrays.col_lower, arrays.col_upper,
