@@ -179,22 +179,18 @@ def render_summary(result: Allocation, top: int = 8, *, plan: Plan | None = None
 
 
 def _extra_million_line(result: Allocation) -> str:
-    """"One more $1M ... reaches": the envelope's (and flexible money's) shadow price."""
-    extra = result.extra_million
+    """"One more $1M ... reaches": the allocation re-solved with $1M more (not a dual)."""
+    extra = result.one_more_million
     if extra is None:
         return ""
-    value, row = extra
     flexible = any(s.kind == "flexible" for s in result.shadow_prices)
     money = "flexible (non-earmarked) money" if flexible else "funding"
-    where = "" if row.constraint == "envelope_total" else f" (in {row.description})"
-    # a rate at the margin; HiGHS ranging of the basis is in the JSON and the HTML report
-    # (the tie-break slices change the basis where the people per $1M do not change)
-    holds = ""
-    if not flexible and row.one_sided and row.value_down is not None:
-        # a kink (every line full, or one just filling up): a cut costs another amount
-        holds = f"; $1M less: {-row.value_down:+,.0f} people"
-    return (f"One more $1M of {money} reaches: {value:+,.0f} people"
-            f"{where}{holds}")
+    years = ""
+    if len(extra.by_year) > 1:
+        years = "; by year of arrival: " + ", ".join(
+            f"{y}: {v:+,.0f}" for y, v in sorted(extra.by_year.items()))
+    return (f"One more $1M of {money} reaches: {extra.people:+,.0f} people"
+            f"{extra.where()}{years}")
 
 
 _MODEL_ROW_WORDS = {
@@ -253,6 +249,11 @@ def render_json(result: Allocation, plan: Plan | None = None) -> dict[str, objec
         "objective_kind": result.scenario.objective,
         "objective": result.objective,
         "scenario": result.scenario.describe(),
+        "one_more_million": None if result.one_more_million is None else {
+            "people": result.one_more_million.people,
+            "year": result.one_more_million.year,
+            "people_by_year": {str(k): v for k, v in result.one_more_million.by_year.items()},
+        },
         "envelope_by_year": None if result.envelope_by_year is None
         else {str(k): v for k, v in result.envelope_by_year.items()},
         "people_reached_by_location_year": [

@@ -547,9 +547,16 @@ def _extra_section(data: ReportData, top: int = 8) -> str:
     for i, name in enumerate(data.scenario_names):
         row = _row(data, name)
         env = float(row["envelope_people_per_1m"])
+        year = row.get("envelope_per_1m_year", np.nan)
+        where = f" (arriving for {int(year)})" if pd.notna(year) else ""
         if math.isfinite(env) and env > 0.5:
-            env_text = (f"One more <b>unearmarked</b> $1M, allocated as the rules allow, reaches "
-                        f"about <b>{env:,.0f} more people</b>.")
+            env_text = (f"One more <b>unearmarked</b> $1M{where}, allocated as the rules allow, "
+                        f"reaches about <b>{env:,.0f} more people</b>.")
+        elif math.isfinite(env) and env < -0.5:
+            env_text = (f"One more <b>unearmarked</b> $1M{where}, allocated as the rules allow, "
+                        f"goes to higher-priority lines and reaches about "
+                        f"<b>{-env:,.0f} fewer people</b> (the priority objective weighs "
+                        "life-saving lines and severity, not heads alone).")
         else:
             env_text = ("More unearmarked money reaches nobody more at this funding level: "
                         "every line that could use it is at its absorption limit or its "

@@ -203,8 +203,11 @@ class ReportData:
         ``gain_over_pro_rata_programme`` (programme lines only, no enablers),
         ``plan_coverage``, ``plan_unique_people_low`` and ``plan_unique_people_high``
         (unique people over the whole period, a range), ``plan_entities_reached``
-        (summed over years) and ``envelope_people_per_1m`` (people reached by one more
-        unearmarked $1M).
+        (summed over years), ``envelope_people_per_1m`` (people reached by one more
+        unearmarked $1M: the allocation re-solved with it,
+        :attr:`solver.result.Allocation.one_more_million`, as on the console and the what-if
+        page) and ``envelope_per_1m_year`` (with per-year envelopes, the year of arrival
+        where it reaches the most; blank otherwise).
     by_year
         One row per scenario and plan year: ``unmet_need_mean`` (over the simulated
         futures, that year only; :attr:`solver.result.ScenarioRun.unmet_need_by_year`),
@@ -485,7 +488,9 @@ def build_report_data(inputs: ReportInputs) -> ReportData:
     for run, summary in zip(runs, summaries, strict=True):
         name = run.scenario.name
         alloc = allocations[name]
-        env = [s.value for s in alloc.shadow_prices if s.kind == "envelope" and s.binding]
+        # one more non-earmarked $1M: the same figure as the console and the what-if page
+        # (the allocation re-solved with it, Allocation.one_more_million)
+        extra = alloc.one_more_million
         scen_rows.append({
             "scenario": name,
             "description": summary["description"],
@@ -510,7 +515,9 @@ def build_report_data(inputs: ReportInputs) -> ReportData:
             "plan_unique_people_low": alloc.unique_people_reached["low"],
             "plan_unique_people_high": alloc.unique_people_reached["high"],
             "plan_entities_reached": alloc.entities_reached,
-            "envelope_people_per_1m": float(sum(env)) if env else np.nan,
+            "envelope_people_per_1m": extra.people if extra is not None else np.nan,
+            "envelope_per_1m_year": (extra.year if extra is not None and extra.year is not None
+                                     else np.nan),
         })
         coverage_frames.append(_coverage_frame(name, alloc, loc_names))
         year_frames.append(_by_year_frame(name, summary, alloc))

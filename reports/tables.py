@@ -74,6 +74,7 @@ HXL: dict[str, str] = {
     "pro_rata_people_reached": "#reached+prorata",
     "gain_over_pro_rata": "#reached+gain",
     "envelope_people_per_1m": "#indicator+reached+envelope+per1m",
+    "envelope_per_1m_year": "#date+year+envelope+per1m",
     "people_per_extra_1m": "#indicator+reached+per1m",
     "gain_over_pro_rata_programme": "#reached+gain+programme",
     "plan_unique_people_low": "#reached+unique+low+plan",

@@ -39,6 +39,7 @@ from reachplan.solver.model import (
 from reachplan.solver.result import (
     Allocation,
     Conflict,
+    ExtraMillion,
     InfeasibleScenarioError,
     ModelRangeError,
     ShadowPrice,
@@ -133,10 +134,15 @@ def solve_lp(lp: AllocationLP) -> LPSolution:
     LPSolution
         On a non-optimal status, values are zeros and duals empty.
     """
+    return _solve_held(lp)[0]
+
+
+def _solve_held(lp: AllocationLP) -> tuple[LPSolution, highspy.Highs]:
+    """:func:`solve_lp`, and the HiGHS instance that solved it (for warm re-solves)."""
     check_ranges(lp)
     h = load_highs(lp.arrays)
     h.run()
-    return read_solution(lp, h)
+    return read_solution(lp, h), h
 
 
 def load_highs(arrays: LPArrays) -> highspy.Highs:
@@ -335,7 +341,7 @@ def allocate_costs(
     """Like :func:`allocate`, on a :class:`CostModel` directly."""
     _check_objective_bounds(scenario)
     lp = build_model(costs, scenario)
-    sol = solve_lp(lp)
+    sol, highs = _solve_held(lp)
     # HiGHS's presolve may stop at "infeasible or unbounded" (PuLP: not solved); the model
     # is bounded (money is bounded by its envelopes), so that means infeasible
     if sol.status in (SolveStatus.INFEASIBLE, SolveStatus.NOT_SOLVED):
@@ -347,7 +353,84 @@ def allocate_costs(
     result = _result(lp, sol, dict(provenance or {}), ranged)
     if scenario.objective_bounds and result.allocated_usd <= 0 < result.funding_usd:
         _bounds_force_nothing(costs, scenario)
+    if ranged in EXTRA_MILLION_MODES:
+        result = replace(result, one_more_million=one_more_million(
+            lp, highs, result.people_reached))
     return result
+
+
+EXTRA_USD = 1e6
+"""The "one more $1M" of :func:`one_more_million`."""
+
+EXTRA_MILLION_MODES = frozenset({"all", "binding", "amounts"})
+"""``ranged`` modes whose allocation says what one more $1M reaches (the console, the
+report's allocations at the plan's figures, the what-if page); the ladder's levels and
+the suite's plan-level solves do not need it."""
+
+
+def _arrivals(lp: AllocationLP) -> list[tuple[int | None, list[str]]]:
+    """Ways one more $1M of funding can arrive: (year or None, the envelope rows it raises).
+
+    A total envelope alone: one way. Per-year envelopes: one per year, raising the total
+    (if any) and that year's envelope, or with carry-over every cumulative envelope from
+    that year on (money arriving for 2025 can be spent in 2025 or later).
+    """
+    rows = lp.rows_of("envelope")
+    total = [r.name for r in rows if r.year is None]
+    yearly = sorted((r for r in rows if r.year is not None), key=lambda r: int(r.year or 0))
+    if not yearly:
+        return [(None, total)] if total else []
+    through = any(r.name.startswith("envelope_through_") for r in yearly)
+    return [(int(r.year or 0), total + ([q.name for q in yearly if (q.year or 0) >= (r.year or 0)]
+                                        if through else [r.name]))
+            for r in yearly]
+
+
+def one_more_million(lp: AllocationLP, highs: highspy.Highs,
+                     people_now: float) -> ExtraMillion | None:
+    """People reached by $1M more of non-earmarked funding: the allocation re-solved with it.
+
+    ``highs`` holds ``lp`` solved to optimality (:func:`_solve_held`); it is left with its
+    bounds as found. The envelope rows of each way the money can arrive
+    (:func:`_arrivals`) and the flexible-money row (with earmarks) are raised by $1M
+    together, the LP re-solved from the optimal basis, and the people reached (by the
+    cost model, as :attr:`Allocation.people_reached`) compared with ``people_now``. With
+    per-year envelopes the year where it reaches the most is reported, with every year's
+    figure. ``None`` without an envelope.
+    """
+    arrivals = _arrivals(lp)
+    if not arrivals:
+        return None
+    arrays = lp.arrays
+    index = {name: i for i, name in enumerate(arrays.row_names)}
+    flexible = [r.name for r in lp.rows_of("flexible")]
+    step = EXTRA_USD / lp.units.usd
+    basis = highs.getBasis()
+    by_year: dict[int | None, float] = {}
+    for year, names in arrivals:
+        idx = np.array([index[n] for n in names + flexible], dtype=np.int32)
+        lower, upper = arrays.row_lower[idx], arrays.row_upper[idx]
+        highs.changeRowsBounds(len(idx), idx, lower, upper + step)
+        # from the optimal basis and nothing else (factorisation and edge weights cleared),
+        # so that the figure does not depend on what this instance solved before
+        highs.clearSolver()
+        highs.setBasis(basis)
+        highs.run()
+        if highs.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            x = np.asarray(highs.getSolution().col_value, dtype=float)
+            money = np.array([float(x[c].sum()) for c in lp.tranche_columns])
+            allocated = np.clip(money, 0.0, None) * lp.units.usd
+            allocated = np.where(allocated < 1e-9 * lp.units.usd, 0.0, allocated)
+            by_year[year] = float(lp.costs.people_reached_cells(allocated).sum()) - people_now
+        highs.changeRowsBounds(len(idx), idx, lower, upper)
+    highs.clearSolver()
+    highs.setBasis(basis)
+    if not by_year:
+        return None
+    best = max(by_year, key=lambda y: (by_year[y], -(y or 0)))
+    if best is None:
+        return ExtraMillion(by_year[None])
+    return ExtraMillion(by_year[best], best, {int(y or 0): v for y, v in by_year.items()})
 
 
 def _check_objective_bounds(scenario: FundingScenario) -> None:

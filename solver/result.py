@@ -131,6 +131,37 @@ class ShadowPrice:
         return "people per extra person in need" if self.kind == "need" else "people per extra $1M"
 
 
+@dataclass(frozen=True)
+class ExtraMillion:
+    """What one more non-earmarked $1M reaches: a re-solve with it, not a shadow price.
+
+    Shadow prices move one row at a time; one more dollar of flexible funding raises the
+    envelope and, where earmarks bind, the flexible-money row together, and at a degenerate
+    optimum that joint move is not the sum of the rows' one-sided prices. The allocation
+    is therefore solved again with $1M more (warm-started from its optimal basis), under
+    the same rules, and the people it reaches compared.
+
+    Attributes
+    ----------
+    people
+        People reached (person-years) with $1M more, less the people reached now.
+    year
+        With per-year envelopes, the year of arrival where $1M reaches the most (money
+        arriving for a year raises that year's envelope, or with carry-over every
+        cumulative envelope from that year on); ``None`` under a total envelope alone.
+    by_year
+        People per year of arrival, with per-year envelopes (empty otherwise).
+    """
+
+    people: float
+    year: int | None = None
+    by_year: Mapping[int, float] = field(default_factory=dict)
+
+    def where(self) -> str:
+        """" (arriving for 2026)" with per-year envelopes, else ""."""
+        return "" if self.year is None else f" (arriving for {self.year})"
+
+
 @dataclass(frozen=True, eq=False)
 class Allocation:
     """The allocation that reaches the most people, with the reasons why.
@@ -180,6 +211,9 @@ class Allocation:
     pro_rata_programme_people_reached
         People reached by pro-rata of the programme money this allocation spends, on
         programme lines only (no enablers): see :func:`solver.baseline.programme_pro_rata`.
+    one_more_million
+        What one more non-earmarked $1M reaches (:class:`ExtraMillion`); ``None`` where
+        it was not computed (``ranged="none"`` or ``"envelope"``) or no envelope applies.
     """
 
     status: SolveStatus
@@ -195,27 +229,12 @@ class Allocation:
     coverage_by_location_year: pd.DataFrame | None = None
     unique_people_by_year: pd.DataFrame | None = None
     pro_rata_programme_people_reached: float = 0.0
+    one_more_million: ExtraMillion | None = None
 
     @property
     def gain_over_pro_rata_programme(self) -> float:
         """Gain over pro-rata on programme lines only (the same programme money, per year)."""
         return self.people_reached - self.pro_rata_programme_people_reached
-
-    @property
-    def extra_million(self) -> tuple[float, ShadowPrice] | None:
-        """What one more $1M of flexible funding reaches: (people, the envelope row it raises).
-
-        The largest envelope shadow price (the total envelope's, or a year's when per-year
-        envelopes limit the money more), plus the flexible-money row's where earmarks
-        limit flexible money (one more non-earmarked $1M raises both rows). ``None`` when
-        no envelope row was priced.
-        """
-        envelopes = [s for s in self.shadow_prices if s.kind == "envelope"]
-        if not envelopes:
-            return None
-        best = max(envelopes, key=lambda s: s.value)
-        flexible = sum(s.value for s in self.shadow_prices if s.kind == "flexible")
-        return float(best.value) + float(flexible), best
 
     @property
     def coverage(self) -> float:

@@ -54,6 +54,7 @@ from reachplan.solver.allocate import (
     allocate_costs,
     check_ranges,
     load_highs,
+    one_more_million,
     read_solution,
 )
 from reachplan.solver.model import (
@@ -235,7 +236,10 @@ class WhatIf:
         result = _result(lp, sol, dict(self.provenance), RANGED, highs.getBasis())
         if funding.objective_bounds and result.allocated_usd <= 0 < result.funding_usd:
             _bounds_force_nothing(self.costs, funding)
-        return result
+        # what one more $1M reaches, as allocate_costs computes it (the held bounds are
+        # put back after)
+        return replace(result, one_more_million=one_more_million(
+            lp, highs, result.people_reached))
 
 
 def _with_amounts(

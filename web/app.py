@@ -206,20 +206,19 @@ def page_numbers(result: Allocation) -> PageNumbers:
 def marginal_text(result: Allocation, context: WhatIfContext, top: int = 3) -> tuple[float, str]:
     """What one more $1M reaches: (people, planner words with where it reaches most).
 
-    People: the envelope's shadow price (the largest over per-year envelopes) plus the
-    flexible-money row's (with earmarks, flexible money is limited by its own row);
+    People: the allocation re-solved with $1M more of non-earmarked money
+    (:attr:`solver.result.Allocation.one_more_million`, the console's and the report's
+    figure; with per-year envelopes, the year of arrival where it reaches the most);
     where: the ``top`` lines where an extra $1M reaches the most people.
     """
     from reachplan.solver.marginal import line_marginals
 
-    extra = result.extra_million
+    extra = result.one_more_million
     if extra is None:
         return 0.0, "No envelope limits the allocation: more money would stay unallocated."
-    # flexible money raises the envelope and, with earmarks, the flexible (non-earmarked)
-    # money limit: both rows' prices add up (Allocation.extra_million)
-    value, best = extra
+    value = extra.people
+    where = extra.where()
     flexible = [s for s in result.shadow_prices if s.kind == "flexible"]
-    where = "" if best.constraint == "envelope_total" else f" (in {best.description})"
     costs = context.costs
     allocated = result.cells["allocated_usd"].reindex(costs.cells).fillna(0.0).to_numpy()
     marg = line_marginals(costs, result.scenario, allocated)
@@ -235,8 +234,13 @@ def marginal_text(result: Allocation, context: WhatIfContext, top: int = 3) -> t
         parts.append(f"{label} in {loc}, {int(year)} ({format_people(marg.people[i])})")
     lines = " Best lines for it: " + "; ".join(parts) + "." if parts else ""
     money = "flexible (non-earmarked) money" if flexible else "money"
-    text = (f"One more $1M of {money} reaches about {format_people(value)} more "
-            f"people{where}.{lines}")
+    if value < -0.5:
+        # the priority objective may move money to higher-priority lines reaching fewer
+        text = (f"One more $1M of {money}{where} goes to higher-priority lines and reaches "
+                f"about {format_people(-value)} fewer people.{lines}")
+    else:
+        text = (f"One more $1M of {money} reaches about {format_people(value)} more "
+                f"people{where}.{lines}")
     return value, text
 
 

@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from reachplan.model.funding import Amount, Envelope, FundingScenario
+from reachplan.model.funding import Amount, Earmark, Envelope, FundingScenario, Selector
 from reachplan.reports.allocation import (
     render_csv_tables,
     render_json,
@@ -53,14 +53,38 @@ def test_summary_says_what_one_more_million_reaches(result):
     assert "absorption cap of" not in text
 
 
-def test_summary_at_full_funding_gives_both_sides_of_the_kink():
+def test_summary_at_full_funding_says_more_money_reaches_nobody():
     plan = make_plan(HAND_CELLS, HAND_COSTS, HAND_NEED)
     full = allocate(plan, FundingScenario(Envelope(total=Amount("usd", 12e6)),
                                           objective="headcount"))
     text = render_summary(full)
-    # every line full: more money reaches nobody; $1M less comes off UKR WASH ($200 a person)
-    assert "One more $1M of funding reaches: +0 people; $1M less: -5,000 people" in text
+    # every line full: more money reaches nobody
+    assert "One more $1M of funding reaches: +0 people\n" in text
     assert "  no rule a planner sets is binding\n  2 absorption caps bind too" in text
+
+
+def _earmarked(total: float) -> FundingScenario:
+    # $3M of the envelope earmarked to UKR WASH ($200 a person), the rest flexible
+    return FundingScenario(
+        Envelope(total=Amount("usd", total)), objective="headcount",
+        earmarks=(Earmark("wash donor", Amount("usd", 3e6),
+                          Selector(location_codes=("UKR",), sector_codes=("WASH",))),))
+
+
+def test_one_more_million_with_earmarks_is_a_re_solve_with_one_more_flexible_dollar():
+    plan = make_plan(HAND_CELLS, HAND_COSTS, HAND_NEED)
+    base = allocate(plan, _earmarked(5e6))
+    # by hand: $2M flexible fills MDA HEALTH (40,000), the earmark funds 15,000 in WASH;
+    # the next flexible dollar goes to UKR HEALTH at $100 a person
+    assert base.people_reached == pytest.approx(55_000)
+    value = base.one_more_million.people
+    more = allocate(plan, _earmarked(6e6))  # the same earmark, $1M more in all
+    assert value == pytest.approx(more.people_reached - base.people_reached, rel=1e-9)
+    assert value == pytest.approx(10_000, rel=1e-9)
+    assert render_json(base)["one_more_million"] == {
+        "people": pytest.approx(10_000, rel=1e-9), "year": None, "people_by_year": {}}
+    assert ("One more $1M of flexible (non-earmarked) money reaches: +10,000 people"
+            in render_summary(base))
 
 
 def test_csv_tables_written_atomically_and_read_back(result, tmp_path):

@@ -134,12 +134,18 @@ def test_planner_flow_matches_allocate_json(served, browser_page, tmp_path: Path
     _check_numbers(page, cli)
     assert cli["funding_usd"] > 0 and "50%" in cli["scenario"]
 
-    # what one more $1M reaches: the envelope's and the flexible money's shadow prices
-    envelope = [s["value"] for s in cli["shadow_prices"] if s["kind"] == "envelope"]
-    flexible = [s["value"] for s in cli["shadow_prices"] if s["kind"] == "flexible"]
-    assert len(envelope) == 1 and len(flexible) == 1  # one total envelope, one earmark pool
+    # what one more $1M reaches: the CLI's figure, and a CLI run with $1M more funding
     shown = float(_value(page, "marginal-1m"))
-    assert shown == pytest.approx(envelope[0] + flexible[0], rel=1e-9)
+    assert shown == pytest.approx(cli["one_more_million"]["people"], rel=1e-9)
+    toml_file = tmp_path / "exported.toml"
+    done = subprocess.run(
+        [sys.executable, "-m", "reachplan.cli", "allocate", "--scenario", str(toml_file),
+         "--funding", f"USD {cli['funding_usd'] + 1e6:.6f}", "--json"],
+        capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    more = json.loads(done.stdout)
+    assert shown == pytest.approx(more["people_reached"] - cli["people_reached"],
+                                  rel=1e-6, abs=1e-3)
 
     # the state is the URL: a fresh page on the exported URL shows the same numbers
     link = page.url
