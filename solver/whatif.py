@@ -2,8 +2,9 @@
 
 :class:`WhatIf` holds a plan's cost model and answers ``solve(funding)`` with the same
 :class:`~reachplan.solver.result.Allocation` as :func:`reachplan.solver.allocate.allocate`
-(the envelope's shadow prices ranged, as ``allocate_costs(..., ranged=RANGED)``), so the
-page shows what ``reachplan allocate`` gives for the same settings.
+(the binding rules' shadow prices ranged, as ``allocate_costs(..., ranged=RANGED)``, and
+what one more $1M reaches), so the page shows what ``reachplan allocate`` gives for the
+same settings.
 
 How it is fast. Most changes in a prioritisation meeting move an amount: the total, a
 year's envelope, an earmark's amount, a floor's share. Two scenarios that differ only in

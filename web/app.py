@@ -39,9 +39,10 @@ How the page works
   need not reached: the same person unreached in 2024 and 2025 counts twice. It is
   labelled "Unmet need (person-years, 2024-2026)" so it is not read as a head count;
   coverage (reached over in need, the same sums) is given beside it.
-- **What one more $1M reaches**: the envelope's shadow price (people per extra $1M, as
-  ``allocate --json`` ``shadow_prices``); with per-year envelopes, the year where it is
-  largest. *Where*: the lines where an extra $1M reaches the most people
+- **What one more $1M reaches**: the allocation solved again with $1M more of
+  non-earmarked money (``allocate --json`` ``one_more_million``); with per-year envelopes,
+  the year of arrival where it reaches the most. *Where*: the lines where an extra $1M
+  reaches the most people
   (:func:`reachplan.solver.marginal.line_marginals`).
 - **Futures** run a small Monte Carlo (:data:`FUTURES_DRAWS` draws) of the current settings
   in a background thread (:func:`reachplan.solver.batch.run_scenario`), with the simulation
