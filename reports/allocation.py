@@ -185,12 +185,17 @@ def _extra_million_line(result: Allocation) -> str:
         return ""
     flexible = any(s.kind == "flexible" for s in result.shadow_prices)
     money = "flexible (non-earmarked) money" if flexible else "funding"
+    def entities(value: float) -> str:
+        return f" ({value:+,.0f} entities)" if abs(value) >= 0.5 else ""
+
     years = ""
     if len(extra.by_year) > 1:
         years = "; by year of arrival: " + ", ".join(
-            f"{y}: {v:+,.0f}" for y, v in sorted(extra.by_year.items()))
+            f"{y}: {v:+,.0f}{entities(extra.entities_by_year.get(y, 0.0))}"
+            for y, v in sorted(extra.by_year.items()))
+    more = (f" and {extra.entities:+,.0f} entities" if abs(extra.entities) >= 0.5 else "")
     return (f"One more $1M of {money} reaches: {extra.people:+,.0f} people"
-            f"{extra.where()}{years}")
+            f"{more}{extra.where()}{years}")
 
 
 _MODEL_ROW_WORDS = {
@@ -253,6 +258,9 @@ def render_json(result: Allocation, plan: Plan | None = None) -> dict[str, objec
             "people": result.one_more_million.people,
             "year": result.one_more_million.year,
             "people_by_year": {str(k): v for k, v in result.one_more_million.by_year.items()},
+            "entities": result.one_more_million.entities,
+            "entities_by_year": {str(k): v for k, v in
+                                 result.one_more_million.entities_by_year.items()},
         },
         "envelope_by_year": None if result.envelope_by_year is None
         else {str(k): v for k, v in result.envelope_by_year.items()},

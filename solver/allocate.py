@@ -355,7 +355,7 @@ def allocate_costs(
         _bounds_force_nothing(costs, scenario)
     if ranged in EXTRA_MILLION_MODES:
         result = replace(result, one_more_million=one_more_million(
-            lp, highs, result.people_reached))
+            lp, highs, result.people_reached, result.entities_reached))
     return result
 
 
@@ -386,15 +386,16 @@ def _arrivals(lp: AllocationLP) -> list[tuple[int | None, list[str]]]:
             for r in yearly]
 
 
-def one_more_million(lp: AllocationLP, highs: highspy.Highs,
-                     people_now: float) -> ExtraMillion | None:
+def one_more_million(lp: AllocationLP, highs: highspy.Highs, people_now: float,
+                     entities_now: float = 0.0) -> ExtraMillion | None:
     """People reached by $1M more of non-earmarked funding: the allocation re-solved with it.
 
     ``highs`` holds ``lp`` solved to optimality (:func:`_solve_held`); it is left with its
     bounds as found. The envelope rows of each way the money can arrive
     (:func:`_arrivals`) and the flexible-money row (with earmarks) are raised by $1M
     together, the LP re-solved from the optimal basis, and the people reached (by the
-    cost model, as :attr:`Allocation.people_reached`) compared with ``people_now``. With
+    cost model, as :attr:`Allocation.people_reached`) compared with ``people_now`` (and
+    entities with ``entities_now``). With
     per-year envelopes the year where it reaches the most is reported, with every year's
     figure. ``None`` without an envelope.
     """
@@ -407,6 +408,7 @@ def one_more_million(lp: AllocationLP, highs: highspy.Highs,
     step = EXTRA_USD / lp.units.usd
     basis = highs.getBasis()
     by_year: dict[int | None, float] = {}
+    entities: dict[int | None, float] = {}
     for year, names in arrivals:
         idx = np.array([index[n] for n in names + flexible], dtype=np.int32)
         lower, upper = arrays.row_lower[idx], arrays.row_upper[idx]
@@ -422,6 +424,8 @@ def one_more_million(lp: AllocationLP, highs: highspy.Highs,
             allocated = np.clip(money, 0.0, None) * lp.units.usd
             allocated = np.where(allocated < 1e-9 * lp.units.usd, 0.0, allocated)
             by_year[year] = float(lp.costs.people_reached_cells(allocated).sum()) - people_now
+            entities[year] = (float(lp.costs.entities_reached_cells(allocated).sum())
+                              - entities_now)
         highs.changeRowsBounds(len(idx), idx, lower, upper)
     highs.clearSolver()
     highs.setBasis(basis)
@@ -429,8 +433,9 @@ def one_more_million(lp: AllocationLP, highs: highspy.Highs,
         return None
     best = max(by_year, key=lambda y: (by_year[y], -(y or 0)))
     if best is None:
-        return ExtraMillion(by_year[None])
-    return ExtraMillion(by_year[best], best, {int(y or 0): v for y, v in by_year.items()})
+        return ExtraMillion(by_year[None], entities=entities[None])
+    return ExtraMillion(by_year[best], best, {int(y or 0): v for y, v in by_year.items()},
+                        entities[best], {int(y or 0): v for y, v in entities.items()})
 
 
 def _check_objective_bounds(scenario: FundingScenario) -> None:

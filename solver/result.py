@@ -151,11 +151,16 @@ class ExtraMillion:
         cumulative envelope from that year on); ``None`` under a total envelope alone.
     by_year
         People per year of arrival, with per-year envelopes (empty otherwise).
+    entities, entities_by_year
+        The same for entities reached (institutions): under the priority objective money
+        can go to entity lines and reach no more people.
     """
 
     people: float
     year: int | None = None
     by_year: Mapping[int, float] = field(default_factory=dict)
+    entities: float = 0.0
+    entities_by_year: Mapping[int, float] = field(default_factory=dict)
 
     def where(self) -> str:
         """" (arriving for 2026)" with per-year envelopes, else ""."""

@@ -240,7 +240,7 @@ class WhatIf:
         # what one more $1M reaches, as allocate_costs computes it (the held bounds are
         # put back after)
         return replace(result, one_more_million=one_more_million(
-            lp, highs, result.people_reached))
+            lp, highs, result.people_reached, result.entities_reached))
 
 
 def _with_amounts(

@@ -82,7 +82,8 @@ def test_one_more_million_with_earmarks_is_a_re_solve_with_one_more_flexible_dol
     assert value == pytest.approx(more.people_reached - base.people_reached, rel=1e-9)
     assert value == pytest.approx(10_000, rel=1e-9)
     assert render_json(base)["one_more_million"] == {
-        "people": pytest.approx(10_000, rel=1e-9), "year": None, "people_by_year": {}}
+        "people": pytest.approx(10_000, rel=1e-9), "year": None, "people_by_year": {},
+        "entities": 0.0, "entities_by_year": {}}
     assert ("One more $1M of flexible (non-earmarked) money reaches: +10,000 people"
             in render_summary(base))
 

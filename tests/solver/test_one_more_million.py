@@ -95,3 +95,8 @@ def test_per_year_envelopes_give_each_year_of_arrival():
         cold = allocate(plan, more, ranged="none")
         assert extra.by_year[year] == pytest.approx(
             cold.people_reached - at.people_reached, rel=1e-6, abs=1e-3), year
+        assert extra.entities_by_year[year] == pytest.approx(
+            cold.entities_reached - at.entities_reached, rel=1e-6, abs=1e-6), year
+    # money arriving for 2024 goes to entity lines (border management): entities, no people
+    assert extra.by_year[2024] == pytest.approx(0, abs=1e-3)
+    assert extra.entities_by_year[2024] > 1
