@@ -395,9 +395,8 @@ def one_more_million(lp: AllocationLP, highs: highspy.Highs, people_now: float,
     (:func:`_arrivals`) and the flexible-money row (with earmarks) are raised by $1M
     together, the LP re-solved from the optimal basis, and the people reached (by the
     cost model, as :attr:`Allocation.people_reached`) compared with ``people_now`` (and
-    entities with ``entities_now``). With
-    per-year envelopes the year where it reaches the most is reported, with every year's
-    figure. ``None`` without an envelope.
+    entities with ``entities_now``). With per-year envelopes the year where it reaches the
+    most people is reported, with every year's figure. ``None`` without an envelope.
     """
     arrivals = _arrivals(lp)
     if not arrivals:
