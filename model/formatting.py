@@ -78,3 +78,19 @@ def format_people(value: float | None, *, missing: str = "-") -> str:
     if value is None or _missing(value):
         return missing
     return f"{value:,.0f}"
+
+
+def format_share_of_futures(share: float | None, *, missing: str = "n/a") -> str:
+    """A share of the simulated futures as a whole percentage, never a wrong 0% or 100%.
+
+    ``37%``; ``<1%`` (in some futures, fewer than 1 in 200); ``>99%`` (in all but a few);
+    ``0%`` and ``100%`` only when exact.
+    """
+    if share is None or _missing(share):
+        return missing
+    text = f"{share:.0%}"
+    if share > 0 and text == "0%":
+        return "<1%"
+    if share < 1 and text == "100%":
+        return ">99%"
+    return text

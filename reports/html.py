@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from reachplan.model.formatting import format_people, format_usd
+from reachplan.model.formatting import format_people, format_share_of_futures, format_usd
 from reachplan.reports.report_data import MODEL_ROW_KINDS, ReportData
 from reachplan.reports.tables import allocation_grid
 from reachplan.solver.marginal import LineStatus
@@ -591,7 +591,7 @@ def _binding_section(data: ReportData, top: int = 12) -> str:
         mine = bc[bc["scenario"] == name]
         rows_df = mine[~mine["kind"].isin(MODEL_ROW_KINDS)]
         rows = [
-            [(_e(r.description), False), (_pct(r.share_of_draws_binding), True),
+            [(_e(r.description), False), (format_share_of_futures(r.share_of_draws_binding), True),
              (_e(_constraint_effect(str(r.kind), float(r.shadow_price), str(r.unit))), False)]
             for r in rows_df.head(top).itertuples(index=False)
         ]

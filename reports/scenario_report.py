@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from reachplan.model.formatting import format_people, format_usd
+from reachplan.model.formatting import format_people, format_share_of_futures, format_usd
 from reachplan.model.plan import Plan
 from reachplan.reports.json_text import dumps
 from reachplan.reports.views import country_of
@@ -118,7 +118,8 @@ def render_run_text(run: ScenarioRun, top: int = 5) -> str:
     ]
     if rules:
         lines.append("   binding rules (share of futures in which each binds):")
-        lines += [f"     {b['share_of_draws']:>5.0%}  {b['description']}" for b in rules[:top]]
+        lines += [f"     {format_share_of_futures(b['share_of_draws']):>5}  {b['description']}"
+                  for b in rules[:top]]
         if len(rules) > top:
             lines.append(f"     ... and {len(rules) - top} more (see --json)")
     caps = [b for b in s["binding_constraints"] if _row_kind(run, b["constraint"]) == "cap"]

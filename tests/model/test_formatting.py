@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from reachplan.model.formatting import format_people, format_usd
+from reachplan.model.formatting import format_people, format_share_of_futures, format_usd
 
 
 @pytest.mark.parametrize(
@@ -34,3 +34,11 @@ def test_format_usd(value, kwargs, text):
 )
 def test_format_people(value, kwargs, text):
     assert format_people(value, **kwargs) == text
+
+
+@pytest.mark.parametrize(("share", "text"), [
+    (0.0, "0%"), (1 / 200, "<1%"), (0.004, "<1%"), (0.37, "37%"), (0.994, "99%"),
+    (199 / 200, ">99%"), (1.0, "100%"), (None, "n/a"), (float("nan"), "n/a"),
+])
+def test_format_share_of_futures_never_rounds_to_a_wrong_0_or_100(share, text):
+    assert format_share_of_futures(share) == text
