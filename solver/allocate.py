@@ -9,7 +9,7 @@ finite-difference re-solve.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -192,16 +192,30 @@ def read_solution(lp: AllocationLP, h: highspy.Highs, write_back: bool = True) -
         prob.assignStatus(pulp_status, solution_status)
     # maximisation: HiGHS solved -objective, so its duals are -d(objective)/d(rhs)
     sign = flip
-    money = np.array([float(x[lp.tranche_columns[i]].sum()) for i in range(n)])
     reduced = sign * col_dual[lp.first_tranche_columns]
     return LPSolution(
         status,
         float(arrays.cost @ x + arrays.objective_constant),
-        np.clip(money, 0.0, None),
+        cell_money(lp.tranche_columns, x),
         dict(zip(arrays.row_names, (sign * row_dual).tolist(), strict=True)),
         dict(zip(arrays.row_names, np.abs(slack).tolist(), strict=True)),
         reduced,
     )
+
+
+def cell_money(tranche_columns: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Money per cell (model units, >= 0): each cell's slice columns of ``x`` summed."""
+    money = np.array([float(x[cols].sum()) for cols in tranche_columns])
+    return np.clip(money, 0.0, None)
+
+
+def money_usd(money: np.ndarray, usd: float) -> np.ndarray:
+    """USD per cell of money in model units.
+
+    Solver noise (below a billionth of the money unit) is no allocation.
+    """
+    allocated = money * usd
+    return np.where(allocated < 1e-9 * usd, 0.0, allocated)
 
 
 def _write_back(lp: AllocationLP, x: np.ndarray, col_dual: np.ndarray, slack: np.ndarray,
@@ -377,13 +391,12 @@ def _arrivals(lp: AllocationLP) -> list[tuple[int | None, list[str]]]:
     """
     rows = lp.rows_of("envelope")
     total = [r.name for r in rows if r.year is None]
-    yearly = sorted((r for r in rows if r.year is not None), key=lambda r: int(r.year or 0))
+    yearly = sorted((int(r.year), r.name) for r in rows if r.year is not None)
     if not yearly:
         return [(None, total)] if total else []
-    through = any(r.name.startswith("envelope_through_") for r in yearly)
-    return [(int(r.year or 0), total + ([q.name for q in yearly if (q.year or 0) >= (r.year or 0)]
-                                        if through else [r.name]))
-            for r in yearly]
+    through = any(name.startswith("envelope_through_") for _, name in yearly)
+    return [(year, total + ([n for y, n in yearly if y >= year] if through else [name]))
+            for year, name in yearly]
 
 
 def one_more_million(lp: AllocationLP, highs: highspy.Highs, people_now: float,
@@ -398,17 +411,13 @@ def one_more_million(lp: AllocationLP, highs: highspy.Highs, people_now: float,
     entities with ``entities_now``). With per-year envelopes the year where it reaches the
     most people is reported, with every year's figure. ``None`` without an envelope.
     """
-    arrivals = _arrivals(lp)
-    if not arrivals:
-        return None
     arrays = lp.arrays
     index = {name: i for i, name in enumerate(arrays.row_names)}
     flexible = [r.name for r in lp.rows_of("flexible")]
     step = EXTRA_USD / lp.units.usd
     basis = highs.getBasis()
-    by_year: dict[int | None, float] = {}
-    entities: dict[int | None, float] = {}
-    for year, names in arrivals:
+    found: dict[int | None, tuple[float, float]] = {}  # arrival -> (people, entities)
+    for year, names in _arrivals(lp):
         idx = np.array([index[n] for n in names + flexible], dtype=np.int32)
         lower, upper = arrays.row_lower[idx], arrays.row_upper[idx]
         highs.changeRowsBounds(len(idx), idx, lower, upper + step)
@@ -419,22 +428,22 @@ def one_more_million(lp: AllocationLP, highs: highspy.Highs, people_now: float,
         highs.run()
         if highs.getModelStatus() == highspy.HighsModelStatus.kOptimal:
             x = np.asarray(highs.getSolution().col_value, dtype=float)
-            money = np.array([float(x[c].sum()) for c in lp.tranche_columns])
-            allocated = np.clip(money, 0.0, None) * lp.units.usd
-            allocated = np.where(allocated < 1e-9 * lp.units.usd, 0.0, allocated)
-            by_year[year] = float(lp.costs.people_reached_cells(allocated).sum()) - people_now
-            entities[year] = (float(lp.costs.entities_reached_cells(allocated).sum())
-                              - entities_now)
+            allocated = money_usd(cell_money(lp.tranche_columns, x), lp.units.usd)
+            found[year] = (float(lp.costs.people_reached_cells(allocated).sum()) - people_now,
+                           float(lp.costs.entities_reached_cells(allocated).sum())
+                           - entities_now)
         highs.changeRowsBounds(len(idx), idx, lower, upper)
     highs.clearSolver()
     highs.setBasis(basis)
-    if not by_year:
+    if not found:
         return None
-    best = max(by_year, key=lambda y: (by_year[y], -(y or 0)))
-    if best is None:
-        return ExtraMillion(by_year[None], entities=entities[None])
-    return ExtraMillion(by_year[best], best, {int(y or 0): v for y, v in by_year.items()},
-                        entities[best], {int(y or 0): v for y, v in entities.items()})
+    if None in found:  # a total envelope alone
+        people, entities = found[None]
+        return ExtraMillion(people, entities=entities)
+    years = {int(y): v for y, v in found.items() if y is not None}
+    best = max(years, key=lambda y: (years[y][0], -y))  # most people; the earlier on a tie
+    return ExtraMillion(years[best][0], best, {y: v[0] for y, v in years.items()},
+                        years[best][1], {y: v[1] for y, v in years.items()})
 
 
 def _check_objective_bounds(scenario: FundingScenario) -> None:
@@ -486,9 +495,7 @@ def _usd(value: float) -> str:
 def _result(lp: AllocationLP, sol: LPSolution, provenance: dict[str, str],
             ranged: str = "all", basis: highspy.HighsBasis | None = None) -> Allocation:
     costs, scenario = lp.costs, lp.scenario
-    allocated = sol.money * lp.units.usd
-    # solver noise (below a billionth of the money unit) is no allocation
-    allocated = np.where(allocated < 1e-9 * lp.units.usd, 0.0, allocated)
+    allocated = money_usd(sol.money, lp.units.usd)
     beneficiaries = costs.sector_beneficiaries(allocated)
     people = costs.people_reached_cells(allocated)
     pro_rata = pro_rata_allocation(costs, scenario)

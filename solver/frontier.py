@@ -18,7 +18,13 @@ import pandas as pd
 
 from reachplan.model.costs import CostModel
 from reachplan.model.funding import Amount, Envelope, FundingScenario
-from reachplan.solver.allocate import _check_objective_bounds, allocate_costs, check_ranges
+from reachplan.solver.allocate import (
+    _check_objective_bounds,
+    allocate_costs,
+    cell_money,
+    check_ranges,
+    money_usd,
+)
 from reachplan.solver.baseline import pro_rata_allocation
 from reachplan.solver.diagnose import ElasticLadder
 from reachplan.solver.fast import FastLP, FastSolveError
@@ -238,10 +244,8 @@ class _FastLadder:
             return _infeasible(costs, share, str(self.elastic.diagnose(rhs)))
         self.basis = self.fast.basis()
         usd = lp.units.usd
-        money = np.clip(np.array([float(sol.values[c].sum()) for c in self.tranche_cols]),
-                        0.0, None)
-        allocated = money * usd
-        allocated = np.where(allocated < 1e-9 * usd, 0.0, allocated)
+        money = cell_money(self.tranche_cols, sol.values)
+        allocated = money_usd(money, usd)
         available = funding_usd(costs, scenario)
         if scenario.objective_bounds and allocated.sum() <= 0 < available:
             return built_level(costs, self.scenario, share)
